@@ -1,0 +1,40 @@
+-- Indexes of every table in the given schemas, one row per index, with each
+-- key column's text (a column name or an expression), its sort options and a
+-- non-default operator class, so the index can be rebuilt with the tenant
+-- column in front. Indexes that back a constraint are flagged: the constraint
+-- recreates them.
+SELECT n.nspname                       AS schema,
+       c.relname                       AS table,
+       ic.relname                      AS name,
+       am.amname                       AS method,
+       i.indisunique                   AS is_unique,
+       i.indisprimary                  AS is_primary,
+       (con.oid IS NOT NULL)           AS backs_constraint,
+       i.indnkeyatts                   AS key_count,
+       ARRAY(SELECT pg_catalog.pg_get_indexdef(i.indexrelid, k, true)
+             FROM generate_series(1, i.indnatts) k ORDER BY k)::text[] AS column_defs,
+       ARRAY(SELECT i.indoption[k - 1]::int
+             FROM generate_series(1, i.indnkeyatts) k ORDER BY k) AS options,
+       ARRAY(SELECT CASE WHEN opc.opcdefault THEN NULL ELSE quote_ident(opn.nspname) || '.' || quote_ident(opc.opcname) END
+             FROM generate_series(1, i.indnkeyatts) k
+             JOIN pg_catalog.pg_opclass opc ON opc.oid = i.indclass[k - 1]
+             JOIN pg_catalog.pg_namespace opn ON opn.oid = opc.opcnamespace
+             ORDER BY k)::text[] AS opclasses,
+       pg_catalog.pg_get_expr(i.indpred, i.indrelid, true) AS predicate,
+       i.indnullsnotdistinct           AS nulls_not_distinct,
+       pg_catalog.pg_get_indexdef(i.indexrelid) AS definition,
+       EXISTS (
+         SELECT 1 FROM pg_catalog.pg_depend dep
+         LEFT JOIN pg_catalog.pg_proc p ON dep.refclassid = 'pg_catalog.pg_proc'::regclass AND p.oid = dep.refobjid
+         LEFT JOIN pg_catalog.pg_type ty ON dep.refclassid = 'pg_catalog.pg_type'::regclass AND ty.oid = dep.refobjid
+         WHERE dep.classid = 'pg_catalog.pg_class'::regclass AND dep.objid = i.indexrelid
+           AND COALESCE(p.pronamespace, ty.typnamespace) = n.oid
+       )                               AS uses_local_objects
+FROM pg_catalog.pg_index i
+JOIN pg_catalog.pg_class ic    ON ic.oid = i.indexrelid
+JOIN pg_catalog.pg_class c     ON c.oid = i.indrelid AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_catalog.pg_am am       ON am.oid = ic.relam
+LEFT JOIN pg_catalog.pg_constraint con ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u', 'x')
+WHERE n.nspname = ANY ($1::text[])
+ORDER BY n.nspname, c.relname, ic.relname;

@@ -1,0 +1,90 @@
+import type { Command } from 'commander';
+import { planCommand } from '../commands/plan.js';
+import { ExitCode } from '../errors.js';
+import type { Handler } from './main.js';
+import { planDocument, renderPlan, renderProblems } from './renderPlan.js';
+import { runCommand } from '../commands/run.js';
+import { verifyCommand } from '../commands/verify.js';
+import { progressRenderer } from './progress.js';
+import { installStopHandlers } from './signals.js';
+import { renderVerify, verifyDocument } from './renderVerify.js';
+import { formatCount, table } from './output.js';
+import { writeFileSync } from 'node:fs';
+import { verifyMarkdown } from '../report/markdown.js';
+
+export interface CommandDef {
+  name: string;
+  description: string;
+  options?: (cmd: Command) => void;
+  handler: Handler;
+  needsConfig?: boolean;
+}
+
+const planHandler: Handler = async ({ cfg, log, out }) => {
+  const r = await planCommand(cfg, log);
+  if (out.json) out.document(planDocument(r, cfg.sql));
+  else renderPlan(out, r, cfg.sql);
+  return r.blocking ? ExitCode.wanting : ExitCode.ok;
+};
+
+const runHandler: Handler = async (ctx) => {
+  const { cfg, log, out, opts } = ctx;
+  if (opts.dryRun) return planHandler(ctx);
+  const progress = progressRenderer(out.interactive, log, cfg.quiet);
+  const signals = installStopHandlers(() => progress.stop());
+  try {
+    const r = await runCommand(cfg, log, {
+      stop: signals.stop,
+      onProgress: (p) => progress.update(p),
+      onPlanned: (plan) => {
+        if (!out.json) renderProblems(out, plan.problems.filter((p) => p.severity !== 'info'));
+      },
+    });
+    progress.stop();
+    if (out.json) {
+      out.document({ ...verifyDocument(r.verify), verifySeconds: Number(r.verify.seconds.toFixed(3)), runId: r.runId, resumed: r.resumed, rowsCopied: r.rowsCopied, seconds: Number(r.seconds.toFixed(3)) });
+    } else {
+      out.line();
+      out.line(out.c.bold(`Run #${r.runId}${r.resumed ? ' (resumed)' : ''}: ${formatCount(r.rowsCopied)} rows copied in ${r.seconds.toFixed(1)} s`));
+      out.line(table(
+        ['table', 'action', 'tenants', 'indexes', 'foreign keys', 'RLS'],
+        r.plan.tables.map((t) => [t.target, t.action, t.tenants.length, t.indexes.length, t.foreignKeys.length, cfg.rls.force ? 'enabled, forced' : 'enabled']),
+        ['l', 'l', 'r', 'r', 'r', 'l'],
+      ));
+      renderVerify(out, r.verify);
+    }
+    return ExitCode.ok;
+  } finally {
+    progress.stop();
+    signals.dispose();
+  }
+};
+
+const verifyHandler: Handler = async ({ cfg, log, out, opts }) => {
+  const r = await verifyCommand(cfg, log);
+  if (typeof opts.report === 'string') writeFileSync(opts.report, verifyMarkdown(r));
+  if (out.json) out.document({ runId: r.runId, ...verifyDocument(r) });
+  else renderVerify(out, r);
+  return r.ok ? ExitCode.ok : ExitCode.wanting;
+};
+
+export const commands: CommandDef[] = [
+  {
+    name: 'plan',
+    description: 'Dry run: discover tenants, tables and drift, and print what `run` would do (read-only, takes no lock)',
+    options: (cmd) => cmd.option('--sql', 'print every statement `run` would execute'),
+    handler: planHandler,
+  },
+  {
+    name: 'run',
+    description: 'Perform the migration: unified tables, tenant-stamped copy, keys, indexes, RLS, sequences, then verify. Resumable.',
+    options: (cmd) => cmd.option('--dry-run', 'the same as `plan`: change nothing').option('--sql', 'with --dry-run: print every statement'),
+    handler: runHandler,
+  },
+  {
+    name: 'verify',
+    description: 'Recompute per-tenant, per-table row counts and checksums on source and target and compare them (read-only)',
+    options: (cmd) => cmd.option('--report <file.md>', 'also write a Markdown report for the change ticket'),
+    handler: verifyHandler,
+  },
+];

@@ -1,0 +1,65 @@
+import type { PlanResult } from '../commands/plan.js';
+import type { Problem } from '../plan/problems.js';
+import { PHASES } from '../plan/model.js';
+import { formatCount, table, type Output } from './output.js';
+
+export function planDocument(r: PlanResult, withSql: boolean) {
+  const { plan } = r;
+  return {
+    ok: !r.blocking,
+    tenants: plan.tenants.map((t) => ({ schema: t.schema, tenantId: t.tenantId })),
+    tables: plan.tables.map((t) => ({ name: t.target, source: t.source, action: t.action, rows: t.estimatedRows, tenants: t.tenants.length })),
+    problems: plan.problems.map((p) => ({ severity: p.severity, code: p.code, tenant: p.tenant ?? null, table: p.table ?? null, column: p.column ?? null, message: p.message, hint: p.hint ?? null })),
+    tenantColumn: plan.tenantColumn,
+    tenantColumnType: plan.tenantColumnType,
+    targetSchema: plan.targetSchema,
+    steps: withSql ? plan.steps.map((s) => ({ id: s.id, phase: s.phase, sql: s.sql })) : undefined,
+    seconds: Number(r.seconds.toFixed(3)),
+  };
+}
+
+export function renderProblems(out: Output, problems: Problem[]): void {
+  if (problems.length === 0) return;
+  const { c } = out;
+  out.line(c.bold(`Problems (${problems.filter((p) => p.severity === 'error').length} blocking, ${problems.filter((p) => p.severity === 'warning').length} warnings):`));
+  for (const p of problems) {
+    const sev = p.severity === 'error' ? c.red('error  ') : p.severity === 'warning' ? c.yellow('warning') : c.dim('info   ');
+    out.line(`  ${sev} ${p.code}: ${p.message}`);
+    if (p.hint) out.line(c.dim(`          what to do: ${p.hint}`));
+  }
+}
+
+export function renderPlan(out: Output, r: PlanResult, withSql: boolean): void {
+  const { plan } = r;
+  const { c } = out;
+  out.line(c.bold(`Tenants (${plan.tenants.length}):`) + ' ' + plan.tenants.slice(0, 20).map((t) => `${JSON.stringify(t.schema)}=${t.tenantId}`).join(', ') + (plan.tenants.length > 20 ? `, … ${plan.tenants.length - 20} more` : ''));
+  out.line(`Tenant column: ${plan.tenantColumn} ${plan.tenantColumnType} in schema ${plan.targetSchema}`);
+  out.line();
+  out.line(c.bold(`Tables (${plan.tables.length}):`));
+  out.line(table(
+    ['action', 'table', 'from', 'tenants', 'est. rows', 'indexes', 'foreign keys'],
+    plan.tables.map((t) => [t.action, t.target, t.source === t.target ? '' : t.source, t.tenants.length, formatCount(t.estimatedRows), t.indexes.length, t.foreignKeys.length]),
+    ['l', 'l', 'l', 'r', 'r', 'r', 'r'],
+  ));
+  out.line();
+  renderProblems(out, plan.problems);
+  if (withSql) {
+    out.line();
+    for (const phase of PHASES) {
+      const steps = plan.steps.filter((s) => s.phase === phase);
+      if (steps.length === 0) continue;
+      out.line(c.bold(`-- phase: ${phase} (${steps.length} step${steps.length > 1 ? 's' : ''})`));
+      for (const s of steps) {
+        out.line(`-- step ${s.id}${s.copy ? ` ($1 = tenant id ${s.copy.tenantId})` : ''}`);
+        for (const sql of s.sql) out.line(sql.endsWith(';') ? sql : sql + ';');
+      }
+      out.line();
+    }
+  }
+  const blocking = plan.problems.filter((p) => p.severity === 'error').length;
+  out.line(
+    blocking > 0
+      ? c.red(`Plan has ${blocking} blocking problem${blocking > 1 ? 's' : ''}: \`run\` would refuse to start. Fix them and plan again.`)
+      : c.green(`Plan OK: ${plan.steps.length} steps; \`run\` would migrate ${plan.tenants.length} tenants × ${plan.tables.length} tables (≈ ${formatCount(plan.tables.reduce((a, t) => a + t.estimatedRows, 0))} rows).`),
+  );
+}

@@ -1,0 +1,44 @@
+import type { ResolvedConfig } from '../config/load.js';
+import { withTransaction } from '../db/connect.js';
+import { discover, type Discovery } from '../discover/discover.js';
+import type { Logger } from '../log.js';
+import { buildPlan } from '../plan/build.js';
+import type { Plan } from '../plan/model.js';
+import { hasBlocking } from '../plan/problems.js';
+import { openSession, type Session } from './session.js';
+
+export interface PlanResult {
+  plan: Plan;
+  discovery: Discovery;
+  blocking: boolean;
+  seconds: number;
+}
+
+/**
+ * Discovers and plans inside READ ONLY transactions: the database itself
+ * guarantees that a dry run writes nothing. Takes no lock, creates nothing.
+ */
+export async function planWithSession(s: Session): Promise<PlanResult> {
+  const started = performance.now();
+  const { cfg } = s;
+  const discovery = await withTransaction(
+    s.source,
+    async (src) => {
+      if (cfg.sameDatabase) return discover(src, src, cfg);
+      return withTransaction(s.target, (tgt) => discover(src, tgt, cfg), { readOnly: true, isolation: 'REPEATABLE READ' });
+    },
+    { readOnly: true, isolation: 'REPEATABLE READ' },
+  );
+  const plan = buildPlan(cfg, discovery);
+  s.log.debug(`discovery: ${discovery.tenants.length} tenants, ${discovery.queryCount} catalog queries`);
+  return { plan, discovery, blocking: hasBlocking(plan.problems), seconds: (performance.now() - started) / 1000 };
+}
+
+export async function planCommand(cfg: ResolvedConfig, log: Logger): Promise<PlanResult> {
+  const s = await openSession(cfg, log);
+  try {
+    return await planWithSession(s);
+  } finally {
+    await s.close();
+  }
+}

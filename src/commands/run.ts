@@ -1,0 +1,121 @@
+import type { ResolvedConfig } from '../config/load.js';
+import { configFingerprint } from '../config/load.js';
+import { executePlan, type Progress, type StopSignal } from '../copy/execute.js';
+import { withTransaction } from '../db/connect.js';
+import { describeError, InterruptedError, OasysError, WantingError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Plan } from '../plan/model.js';
+import { acquireLock } from '../state/lock.js';
+import {
+  addEvent, createRun, doneSteps, ensureStateSchema, findUnfinishedRun, loadPlan, saveVerify, setRunState,
+} from '../state/journal.js';
+import { takeSnapshot } from '../state/snapshot.js';
+import { verifyPlan, type VerifyReport } from '../verify/checksum.js';
+import { planWithSession } from './plan.js';
+import { openSession } from './session.js';
+
+export interface RunResult {
+  runId: number;
+  resumed: boolean;
+  rowsCopied: number;
+  seconds: number;
+  plan: Plan;
+  verify: VerifyReport;
+}
+
+export interface RunHooks {
+  onProgress?: (p: Progress) => void;
+  onPlanned?: (plan: Plan, resumed: boolean, runId: number) => void;
+  stop?: StopSignal;
+}
+
+/**
+ * Performs the migration. Refuses while `plan` has a blocking problem; takes
+ * the run lock; records the run, its steps and the rollback snapshot in one
+ * transaction before writing anything else; executes the steps (each with its
+ * journal entry); ends with a verification stored with the run.
+ * Re-running after a crash resumes the unfinished run with its stored plan.
+ */
+export async function runCommand(cfg: ResolvedConfig, log: Logger, hooks: RunHooks = {}): Promise<RunResult> {
+  const started = performance.now();
+  const stop = hooks.stop ?? { stopping: false };
+  const session = await openSession(cfg, log, 2);
+  try {
+    const fresh = await planWithSession(session);
+    const lock = await acquireLock(cfg.sameDatabase ? cfg.source : cfg.target, 'run');
+    let runId: number | undefined;
+    try {
+      await ensureStateSchema(session.target);
+      const unfinished = await findUnfinishedRun(session.target);
+      let plan: Plan;
+      let resumed = false;
+      const cfgFp = configFingerprint(cfg);
+      if (unfinished) {
+        if (unfinished.state === 'reverting') {
+          throw new WantingError(`run #${unfinished.runId} was being reverted when it stopped`, 'finish the revert first: oasys-migrate revert');
+        }
+        if (unfinished.configFingerprint !== cfgFp) {
+          throw new WantingError(
+            `run #${unfinished.runId} (${unfinished.state}, started ${unfinished.startedAt.toISOString()}) was started with a different configuration; it cannot be resumed with this one`,
+            'resume it with the configuration it was started with, or undo it with `oasys-migrate revert` and start again',
+          );
+        }
+        if (unfinished.sourceFingerprint !== fresh.plan.sourceFingerprint) {
+          throw new WantingError(
+            `the source changed since run #${unfinished.runId} started (tenants or table definitions differ); resuming would mix two versions`,
+            'undo the unfinished run with `oasys-migrate revert`, then run again',
+          );
+        }
+        runId = unfinished.runId;
+        plan = await loadPlan(session.target, runId);
+        resumed = true;
+        await setRunState(session.target, runId, 'running');
+        await addEvent(session.target, runId, 'resumed', { previousState: unfinished.state });
+        log.info(`resuming run #${runId} (${unfinished.state})`);
+      } else {
+        if (fresh.blocking) {
+          const n = fresh.plan.problems.filter((p) => p.severity === 'error');
+          throw new WantingError(
+            `run refuses to start: plan found ${n.length} blocking problem${n.length > 1 ? 's' : ''}:\n` +
+              n.slice(0, 20).map((p) => `  ${p.code}: ${p.message}`).join('\n') + (n.length > 20 ? `\n  … ${n.length - 20} more (see \`oasys-migrate plan\`)` : ''),
+            'fix them (see `oasys-migrate plan` for the details and what to do), then run again; nothing was written',
+          );
+        }
+        plan = fresh.plan;
+        runId = await withTransaction(session.target, async (c) => {
+          const id = await createRun(c, plan, cfgFp, cfg.targetSchema, cfg.tenantColumn);
+          await takeSnapshot(c, id, plan, fresh.discovery);
+          return id;
+        });
+        log.info(`run #${runId}: ${plan.tenants.length} tenants, ${plan.tables.length} tables, ${plan.steps.length} steps`);
+      }
+      hooks.onPlanned?.(plan, resumed, runId);
+      const done = await doneSteps(session.target, runId);
+      const { rowsCopied } = await executePlan({ session, runId, plan, done, concurrency: cfg.concurrency, stop, onProgress: hooks.onProgress });
+      log.info('verifying every (tenant, table): counts and checksums');
+      const verify = await verifyPlan({ source: session.source, target: session.target, plan, concurrency: cfg.concurrency, rlsSetting: cfg.rls.setting });
+      await saveVerify(session.target, runId, verify);
+      if (!verify.ok) {
+        const bad = verify.results.filter((r) => !r.ok);
+        await setRunState(session.target, runId, 'failed', `verification found ${bad.length} mismatches`);
+        throw new WantingError(
+          `run #${runId} copied everything but verification found ${bad.length} mismatch${bad.length === 1 ? '' : 'es'}` +
+            (bad[0] ? `, e.g. tenant "${bad[0].tenant}" table ${bad[0].table}: source ${bad[0].sourceRows} rows, target ${bad[0].targetRows}` : ''),
+          'inspect with `oasys-migrate verify`; undo with `oasys-migrate revert`',
+        );
+      }
+      await setRunState(session.target, runId, 'completed');
+      return { runId, resumed, rowsCopied, seconds: (performance.now() - started) / 1000, plan, verify };
+    } catch (err) {
+      if (runId !== undefined && !(err instanceof WantingError && /verification found/.test(err.message))) {
+        const state = err instanceof InterruptedError ? 'interrupted' : 'failed';
+        await setRunState(session.target, runId, state, err instanceof OasysError ? err.message : describeError(err)).catch(() => undefined);
+      }
+      throw err;
+    } finally {
+      await lock.release();
+    }
+  } finally {
+    await session.close();
+  }
+}

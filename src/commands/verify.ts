@@ -1,0 +1,28 @@
+import type { ResolvedConfig } from '../config/load.js';
+import { UsageError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { findUnfinishedRun, latestRun, loadPlan, stateSchemaExists } from '../state/journal.js';
+import { verifyPlan, type VerifyReport } from '../verify/checksum.js';
+import { openSession } from './session.js';
+
+/**
+ * Recomputes counts and checksums for the latest run's plan (completed or
+ * not), on both sides. Read-only.
+ */
+export async function verifyCommand(cfg: ResolvedConfig, log: Logger): Promise<VerifyReport & { runId: number }> {
+  const s = await openSession(cfg, log);
+  try {
+    if (!(await stateSchemaExists(s.target))) {
+      throw new UsageError('nothing to verify: no oasys-migrate run is recorded in the target database', 'run `oasys-migrate run` first');
+    }
+    const run = (await findUnfinishedRun(s.target)) ?? (await latestRun(s.target));
+    if (!run || run.state === 'reverted') {
+      throw new UsageError('nothing to verify: the latest run was reverted (or none exists)', 'run `oasys-migrate run` first');
+    }
+    const plan = await loadPlan(s.target, run.runId);
+    const report = await verifyPlan({ source: s.source, target: s.target, plan, concurrency: cfg.concurrency, rlsSetting: cfg.rls.setting, tenants: cfg.only });
+    return { ...report, runId: run.runId };
+  } finally {
+    await s.close();
+  }
+}

@@ -1,0 +1,213 @@
+import pLimit from 'p-limit';
+import type pg from 'pg';
+import { pipeline } from 'node:stream/promises';
+import copyStreams from 'pg-copy-streams';
+import { describeError, EnvironmentError, InterruptedError, isEnvironmentSqlState, isNetworkError, pgFields, WantingError } from '../errors.js';
+import type { Session } from '../commands/session.js';
+import { PHASES, type CopyStep, type Phase, type Plan, type Step } from '../plan/model.js';
+import { COPY_TENANT_SETTING } from '../plan/copySql.js';
+import { markDone, markFailed } from '../state/journal.js';
+
+export interface Progress {
+  phase: Phase;
+  stepsDone: number;
+  stepsTotal: number;
+  rowsDone: number;
+  rowsTotal: number;
+}
+
+export interface StopSignal {
+  stopping: boolean;
+}
+
+export interface ExecuteOptions {
+  session: Session;
+  runId: number;
+  plan: Plan;
+  /** Steps already done in an earlier attempt of this run (skipped). */
+  done: Map<string, number>;
+  concurrency: number;
+  stop: StopSignal;
+  onProgress?: (p: Progress) => void;
+  /** Same-database copies of small tenants are grouped up to this many rows per statement. */
+  batchRows?: number;
+  batchSteps?: number;
+}
+
+/** Phases where steps touch different tables and may run side by side. */
+const PARALLEL: Set<Phase> = new Set(['copy', 'keys', 'indexes', 'rls', 'sequences', 'analyze']);
+
+/**
+ * Executes the plan's pending steps phase by phase. Every unit of work commits
+ * together with its journal entry, so a crash at any moment leaves each step
+ * either done (and recorded) or not started; resuming redoes only the latter.
+ */
+export async function executePlan(o: ExecuteOptions): Promise<{ rowsCopied: number }> {
+  let rowsCopied = 0;
+  const copyRowsTotal = o.plan.steps.filter((s) => s.copy).reduce((a, s) => a + s.copy!.estimatedRows, 0);
+  let rowsDone = [...o.done.values()].reduce((a, b) => a + b, 0);
+  for (const phase of PHASES) {
+    const steps = o.plan.steps.filter((s) => s.phase === phase);
+    if (steps.length === 0) continue;
+    const pending = steps.filter((s) => !o.done.has(s.id));
+    let stepsDone = steps.length - pending.length;
+    const report = () => o.onProgress?.({ phase, stepsDone, stepsTotal: steps.length, rowsDone, rowsTotal: copyRowsTotal });
+    report();
+    if (pending.length === 0) continue;
+    if (o.stop.stopping) throw new InterruptedError();
+
+    const units: Step[][] = phase === 'copy' && o.plan.sameDatabase ? batchCopies(pending, o.batchRows ?? 50_000, o.batchSteps ?? 250) : pending.map((s) => [s]);
+    const limit = pLimit(PARALLEL.has(phase) ? Math.max(1, o.concurrency) : 1);
+    let failure: unknown;
+    await Promise.all(
+      units.map((unit) =>
+        limit(async () => {
+          if (failure !== undefined || o.stop.stopping) return;
+          try {
+            const rows = await runUnit(o, unit);
+            stepsDone += unit.length;
+            rowsDone += rows;
+            rowsCopied += rows;
+            report();
+          } catch (err) {
+            if (failure === undefined) failure = err;
+            await markFailed(o.session.target, o.runId, unit.map((s) => s.id), describeError(err)).catch(() => undefined);
+          }
+        }),
+      ),
+    );
+    if (failure !== undefined) throw stepError(failure, units.find(() => true)!, o.plan);
+    if (o.stop.stopping) throw new InterruptedError();
+  }
+  return { rowsCopied };
+}
+
+/** Groups small same-table copies so that 10,000 tiny tenants do not cost 10,000 transactions per table. */
+export function batchCopies(steps: Step[], maxRows: number, maxSteps: number): Step[][] {
+  const byTable = new Map<string, Step[]>();
+  for (const s of steps) {
+    const list = byTable.get(s.table!) ?? [];
+    list.push(s);
+    byTable.set(s.table!, list);
+  }
+  const units: Step[][] = [];
+  for (const list of byTable.values()) {
+    let cur: Step[] = [];
+    let rows = 0;
+    for (const s of list) {
+      const est = s.copy!.estimatedRows;
+      if (est >= maxRows) {
+        units.push([s]);
+        continue;
+      }
+      if (cur.length >= maxSteps || rows + est > maxRows) {
+        units.push(cur);
+        cur = [];
+        rows = 0;
+      }
+      cur.push(s);
+      rows += est;
+    }
+    if (cur.length > 0) units.push(cur);
+  }
+  // Largest first, so one big tenant does not start last and stretch the phase.
+  return units.sort((a, b) => sumRows(b) - sumRows(a));
+}
+
+const sumRows = (u: Step[]) => u.reduce((a, s) => a + (s.copy?.estimatedRows ?? 0), 0);
+
+async function runUnit(o: ExecuteOptions, unit: Step[]): Promise<number> {
+  if (unit[0].copy && !o.plan.sameDatabase) return copyAcross(o, unit[0]);
+  const client = await o.session.target.connect();
+  let broken = false;
+  try {
+    await client.query('BEGIN');
+    try {
+      let rows: (number | null)[];
+      if (unit[0].copy) rows = await insertSelect(client, unit.map((s) => s.copy!));
+      else {
+        if (unit[0].phase === 'indexes' || unit[0].phase === 'keys') await client.query(`SET LOCAL maintenance_work_mem = '256MB'`);
+        for (const sql of unit[0].sql) await client.query(sql);
+        rows = [null];
+      }
+      await markDone(client, o.runId, unit.map((s) => s.id), rows);
+      await client.query('COMMIT');
+      return rows.reduce<number>((a, r) => a + (r ?? 0), 0);
+    } catch (err) {
+      broken = isNetworkError(err);
+      await client.query('ROLLBACK').catch(() => {
+        broken = true;
+      });
+      throw err;
+    }
+  } finally {
+    client.release(broken);
+  }
+}
+
+/** Same database: rows never leave the server. Several tenants of one table go in one statement. */
+async function insertSelect(client: pg.PoolClient, copies: CopyStep[]): Promise<number[]> {
+  if (copies.length === 1) {
+    const r = await client.query(copies[0].insertSelect, [copies[0].tenantId]);
+    return [r.rowCount ?? 0];
+  }
+  // INSERT … SELECT $1 … UNION ALL SELECT $2 …: the statement text of each copy after its first line is its SELECT.
+  const [head] = copies[0].insertSelect.split('\n');
+  const selects = copies.map((c, i) => c.insertSelect.split('\n').slice(1).join('\n').replace(/^SELECT \$1::/, `SELECT $${i + 1}::`));
+  const tenantCol = head.match(/\(("(?:[^"]|"")+")/)![1];
+  const sql = `WITH ins AS (${head}\n${selects.join('\nUNION ALL\n')}\nRETURNING ${tenantCol} AS t)\nSELECT t::text AS t, count(*)::int8 AS n FROM ins GROUP BY 1`;
+  const r = await client.query<{ t: string; n: string }>(sql, copies.map((c) => c.tenantId));
+  const counts = new Map(r.rows.map((x) => [x.t, Number(x.n)]));
+  return copies.map((c) => counts.get(c.tenantId) ?? 0);
+}
+
+/**
+ * Separate target: COPY out of the source streams straight into COPY into the
+ * target, bytes untouched (binary where the types allow), with back-pressure
+ * from the pipe. The tenant column is filled by its temporary default, which
+ * reads a transaction-local setting bound as a parameter.
+ */
+async function copyAcross(o: ExecuteOptions, step: Step): Promise<number> {
+  const c = step.copy!;
+  const src = await o.session.source.connect();
+  let tgt: pg.PoolClient | undefined;
+  let broken = false;
+  try {
+    tgt = await o.session.target.connect();
+    await tgt.query('BEGIN');
+    try {
+      await tgt.query('SELECT pg_catalog.set_config($1, $2, true)', [COPY_TENANT_SETTING, c.tenantId]);
+      const into = tgt.query(copyStreams.from(c.copyIn));
+      const out = src.query(copyStreams.to(c.copyOut));
+      await pipeline(out, into);
+      const rows = Number((into as unknown as { rowCount: number }).rowCount ?? 0);
+      await markDone(tgt, o.runId, [step.id], [rows]);
+      await tgt.query('COMMIT');
+      return rows;
+    } catch (err) {
+      broken = true; // a half-finished COPY leaves the connection unusable
+      await tgt.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+  } finally {
+    src.release(broken);
+    tgt?.release(broken);
+  }
+}
+
+function stepError(err: unknown, _unit: Step[], plan: Plan): Error {
+  if (err instanceof InterruptedError || err instanceof WantingError || err instanceof EnvironmentError) return err;
+  const f = pgFields(err);
+  const msg = describeError(err);
+  if (isNetworkError(err) || isEnvironmentSqlState(f?.code)) {
+    return new EnvironmentError(`a step failed because of the database environment: ${msg}`, 'fix the cause (connection, privileges, disk), then run `run` again: it resumes where it stopped', err);
+  }
+  const where = [f?.schema && `schema ${f.schema}`, f?.table && `table ${f.table}`, f?.column && `column ${f.column}`, f?.constraint && `constraint ${f.constraint}`].filter(Boolean).join(', ');
+  void plan;
+  return new WantingError(
+    `a step failed on the data: ${msg}${where ? ` (${where})` : ''}`,
+    'the failed step was rolled back and nothing of it was written; fix the data (or the config) and run `run` again to resume, or `revert` to undo the run',
+    {},
+    err,
+  );
+}

@@ -1,0 +1,125 @@
+import type pg from 'pg';
+import { sqlFile } from '../db/sqlFiles.js';
+import type { BypassRole, Catalog, Column, Constraint, Index, OtherObjects, TableDef, TypeDef } from './model.js';
+
+type Queryable = Pick<pg.ClientBase, 'query'>;
+
+function getOrCreate<K, V>(m: Map<K, V>, k: K, make: () => V): V {
+  let v = m.get(k);
+  if (v === undefined) {
+    v = make();
+    m.set(k, v);
+  }
+  return v;
+}
+
+/**
+ * Reads tables, columns, constraints, indexes, types and other objects of all
+ * `schemas` with a fixed number of queries (one per object kind), whatever the
+ * number of schemas: at 10,000 tenants a per-schema query would be the
+ * bottleneck (pg_dump learned this the hard way).
+ */
+export async function readCatalog(db: Queryable, schemas: string[]): Promise<Catalog> {
+  const catalog: Catalog = { tables: new Map(), nonTables: new Map(), relationNames: new Map(), policies: new Map(), types: new Map(), other: [], queryCount: 0 };
+  const run = async <R extends pg.QueryResultRow>(name: string): Promise<R[]> => {
+    catalog.queryCount++;
+    return (await db.query<R>(sqlFile(`catalog/${name}`), [schemas])).rows;
+  };
+
+  for (const r of await run<{
+    schema: string; name: string; kind: string; is_partition: boolean; estimate: string; rls_enabled: boolean; rls_forced: boolean;
+  }>('relations')) {
+    getOrCreate(catalog.relationNames, r.schema, () => new Set()).add(r.name);
+    if (r.kind === 'r' || r.kind === 'p') {
+      if (r.is_partition) continue; // migrated through its root
+      getOrCreate(catalog.tables, r.schema, () => new Map()).set(r.name, {
+        schema: r.schema, name: r.name, kind: r.kind, estimate: Number(r.estimate),
+        columns: [], constraints: [], indexes: [], rlsEnabled: r.rls_enabled, rlsForced: r.rls_forced,
+      });
+    } else if (r.kind === 'v' || r.kind === 'm' || r.kind === 'f') {
+      getOrCreate(catalog.nonTables, r.schema, () => new Map()).set(r.name, r.kind);
+    }
+  }
+  const table = (schema: string, name: string): TableDef | undefined => catalog.tables.get(schema)?.get(name);
+
+  for (const r of await run<{
+    schema: string; table: string; num: number; name: string; type: string; not_null: boolean; identity: string; generated: string;
+    default_expr: string | null; type_schema: string; type_name: string; type_kind: string; elem_schema: string | null;
+    elem_name: string | null; elem_kind: string | null; owned_seq_schema: string | null; owned_seq_name: string | null; collation: string | null;
+  }>('columns')) {
+    const t = table(r.schema, r.table);
+    if (!t) continue;
+    const col: Column = {
+      name: r.name, num: r.num, type: r.type, notNull: r.not_null,
+      identity: (r.identity || '') as Column['identity'], generated: (r.generated || '') as Column['generated'],
+      defaultExpr: r.default_expr,
+      builtinType: r.type_schema === 'pg_catalog' && (r.elem_schema === null || r.elem_schema === 'pg_catalog'),
+    };
+    if (r.type_schema === r.schema && (r.type_kind === 'e' || r.type_kind === 'd')) {
+      col.localType = { name: r.type_name, kind: r.type_kind, array: false };
+    } else if (r.elem_schema === r.schema && (r.elem_kind === 'e' || r.elem_kind === 'd') && r.elem_name) {
+      col.localType = { name: r.elem_name, kind: r.elem_kind, array: true };
+    }
+    if (r.owned_seq_name && r.owned_seq_schema) col.ownedSequence = { schema: r.owned_seq_schema, name: r.owned_seq_name };
+    if (r.collation) col.collation = r.collation;
+    t.columns.push(col);
+  }
+
+  for (const r of await run<{
+    schema: string; table: string; name: string; kind: Constraint['kind']; columns: string[]; ref_schema: string | null;
+    ref_table: string | null; ref_columns: string[]; on_update: string; on_delete: string; match_type: string;
+    deferrable: boolean; deferred: boolean; no_inherit: boolean; definition: string; uses_local_objects: boolean;
+  }>('constraints')) {
+    const t = table(r.schema, r.table);
+    if (!t) continue;
+    t.constraints.push({
+      name: r.name, kind: r.kind, columns: r.columns,
+      ref: r.kind === 'f' && r.ref_schema && r.ref_table ? { schema: r.ref_schema, table: r.ref_table, columns: r.ref_columns } : undefined,
+      onUpdate: r.on_update, onDelete: r.on_delete, matchType: r.match_type, deferrable: r.deferrable, deferred: r.deferred,
+      noInherit: r.no_inherit, definition: r.definition, usesLocalObjects: r.uses_local_objects,
+    });
+  }
+
+  for (const r of await run<{
+    schema: string; table: string; name: string; method: string; is_unique: boolean; is_primary: boolean; backs_constraint: boolean;
+    key_count: number; column_defs: string[]; options: number[]; opclasses: (string | null)[]; predicate: string | null;
+    nulls_not_distinct: boolean; definition: string; uses_local_objects: boolean;
+  }>('indexes')) {
+    const t = table(r.schema, r.table);
+    if (!t) continue;
+    const idx: Index = {
+      name: r.name, method: r.method, unique: r.is_unique, primary: r.is_primary, backsConstraint: r.backs_constraint,
+      keyCount: r.key_count, columnDefs: r.column_defs, options: r.options, opclasses: r.opclasses, predicate: r.predicate,
+      nullsNotDistinct: r.nulls_not_distinct, definition: r.definition, usesLocalObjects: r.uses_local_objects,
+    };
+    t.indexes.push(idx);
+  }
+
+  for (const r of await run<{
+    schema: string; name: string; kind: 'e' | 'd'; labels: string[]; base_type: string | null; not_null: boolean;
+    default_expr: string | null; checks: string[];
+  }>('types')) {
+    const def: TypeDef = {
+      schema: r.schema, name: r.name, kind: r.kind, labels: r.labels, baseType: r.base_type, notNull: r.not_null,
+      defaultExpr: r.default_expr, checks: r.checks,
+    };
+    getOrCreate(catalog.types, r.schema, () => new Map()).set(r.name, def);
+  }
+
+  for (const r of await run<{ schema: string; table: string; name: string }>('policies')) {
+    const perTable = getOrCreate(catalog.policies, r.schema, () => new Map<string, string[]>());
+    getOrCreate(perTable, r.table, () => [] as string[]).push(r.name);
+  }
+
+  catalog.other = (await run<{ schema: string; kind: string; count: number; examples: string[] }>('other_objects')) as OtherObjects[];
+  return catalog;
+}
+
+export async function readBypassRoles(db: Queryable): Promise<BypassRole[]> {
+  const rows = (await db.query<{ role: string; superuser: boolean; bypassrls: boolean; can_login: boolean }>(sqlFile('catalog/bypass_roles'))).rows;
+  return rows.map((r) => ({ role: r.role, superuser: r.superuser, bypassrls: r.bypassrls, canLogin: r.can_login }));
+}
+
+export async function listSchemas(db: Queryable): Promise<string[]> {
+  return (await db.query<{ schema: string }>(sqlFile('catalog/schemas'))).rows.map((r) => r.schema);
+}

@@ -1,0 +1,117 @@
+/** What discovery reads from the catalog: plain data, no behaviour. */
+
+export interface Tenant {
+  schema: string;
+  /** The value stamped into the tenant column: the registry id, or the schema name. Kept as text (bigint-safe). */
+  tenantId: string;
+}
+
+/** A type defined inside a tenant schema (enum or domain), referenced by a column. */
+export interface LocalTypeRef {
+  name: string;
+  kind: 'e' | 'd';
+  array: boolean;
+}
+
+export interface Column {
+  name: string;
+  num: number;
+  /** format_type() with search_path = pg_catalog: user types come schema-qualified. */
+  type: string;
+  notNull: boolean;
+  identity: '' | 'a' | 'd';
+  generated: '' | 's';
+  defaultExpr: string | null;
+  localType?: LocalTypeRef;
+  ownedSequence?: { schema: string; name: string };
+  collation?: string;
+  /** The type (and array element type) live in pg_catalog: safe for binary COPY between databases. */
+  builtinType: boolean;
+}
+
+export interface Constraint {
+  name: string;
+  kind: 'p' | 'u' | 'f' | 'c';
+  columns: string[];
+  ref?: { schema: string; table: string; columns: string[] };
+  onUpdate: string;
+  onDelete: string;
+  matchType: string;
+  deferrable: boolean;
+  deferred: boolean;
+  noInherit: boolean;
+  definition: string;
+  usesLocalObjects: boolean;
+}
+
+export interface Index {
+  name: string;
+  method: string;
+  unique: boolean;
+  primary: boolean;
+  backsConstraint: boolean;
+  keyCount: number;
+  /** Key columns then INCLUDE columns: a quoted column name or an expression. */
+  columnDefs: string[];
+  /** indoption per key column: bit 0 DESC, bit 1 NULLS FIRST. */
+  options: number[];
+  /** A non-default operator class per key column, already quoted, or null. */
+  opclasses: (string | null)[];
+  predicate: string | null;
+  nullsNotDistinct: boolean;
+  definition: string;
+  usesLocalObjects: boolean;
+}
+
+export interface TableDef {
+  schema: string;
+  name: string;
+  kind: 'r' | 'p';
+  estimate: number;
+  columns: Column[];
+  constraints: Constraint[];
+  indexes: Index[];
+  rlsEnabled: boolean;
+  rlsForced: boolean;
+}
+
+export interface TypeDef {
+  schema: string;
+  name: string;
+  kind: 'e' | 'd';
+  labels: string[];
+  baseType: string | null;
+  notNull: boolean;
+  defaultExpr: string | null;
+  checks: string[];
+}
+
+export interface OtherObjects {
+  schema: string;
+  kind: string;
+  count: number;
+  examples: string[];
+}
+
+export interface BypassRole {
+  role: string;
+  superuser: boolean;
+  bypassrls: boolean;
+  canLogin: boolean;
+}
+
+/** Everything read from one database for a set of schemas. */
+export interface Catalog {
+  /** schema → table name → definition (ordinary and partitioned roots only). */
+  tables: Map<string, Map<string, TableDef>>;
+  /** schema → relation names of views, sequences' tables etc. that are not tables (kind v/m/f). */
+  nonTables: Map<string, Map<string, string>>;
+  /** schema → every relation name (tables, indexes, sequences …): new names must avoid them. */
+  relationNames: Map<string, Set<string>>;
+  types: Map<string, Map<string, TypeDef>>;
+  /** schema → table → policy names. */
+  policies: Map<string, Map<string, string[]>>;
+  other: OtherObjects[];
+  /** How many catalog queries were sent (a test holds this constant as tenants grow). */
+  queryCount: number;
+}

@@ -1,0 +1,228 @@
+import { createHash } from 'node:crypto';
+import { ident } from '../db/ident.js';
+import type { ResolvedConfig } from '../config/load.js';
+import type { Discovery } from '../discover/discover.js';
+import { analyseDrift } from './drift.js';
+import { copyDefaultSql, copyStatements } from './copySql.js';
+import { PHASES, type Plan, type Step, type UnifiedTable } from './model.js';
+import { ProblemCode, sortProblems, type Problem } from './problems.js';
+import {
+  createTableSql, foreignKeySql, keysSql, rlsSql, tableToCreate, tableToFill, unifiedTypes, type TableContext,
+} from './tables.js';
+
+/**
+ * Builds the plan from what discovery read: the unified tables, the problems,
+ * and the ordered steps that `run` executes. Pure: same input, same plan.
+ */
+export function buildPlan(cfg: ResolvedConfig, d: Discovery): Plan {
+  const problems: Problem[] = [...d.problems];
+  const { tenants } = d;
+  const include = cfg.tables.include ? new Set(cfg.tables.include) : undefined;
+  const exclude = new Set(cfg.tables.exclude);
+  const filter = (name: string) => !exclude.has(name) && (!include || include.has(name));
+  const drift = analyseDrift(d.source, tenants, filter);
+  problems.push(...drift.problems);
+
+  const seen = new Set(drift.groups.map((g) => g.name));
+  for (const name of cfg.tables.include ?? []) {
+    if (!seen.has(name)) problems.push({ severity: 'warning', code: ProblemCode.UNKNOWN_TABLE, table: name, message: `tables.include names "${name}", which no tenant schema has`, hint: 'check the spelling (names are case-sensitive)' });
+  }
+  for (const name of Object.keys(cfg.tables.map)) {
+    if (!seen.has(name)) problems.push({ severity: 'warning', code: ProblemCode.UNKNOWN_TABLE, table: name, message: `tables.map names "${name}", which is not a migrated tenant table`, hint: 'check the spelling, tables.include and tables.exclude' });
+  }
+
+  const targetNames = new Map<string, string>();
+  const byTarget = new Map<string, string>();
+  for (const g of drift.groups) {
+    const target = cfg.tables.map[g.name] ?? g.name;
+    const other = byTarget.get(target);
+    if (other !== undefined) {
+      problems.push({
+        severity: 'error', code: ProblemCode.MAP_COLLISION, table: g.name,
+        message: `tenant tables "${other}" and "${g.name}" would both become ${cfg.targetSchema}.${target}`,
+        hint: 'give one of them another name with tables.map',
+      });
+      continue;
+    }
+    byTarget.set(target, g.name);
+    targetNames.set(g.name, target);
+  }
+
+  const tenantIdType = d.tenantIdType;
+  const ctx: TableContext = {
+    targetSchema: cfg.targetSchema, tenantColumn: cfg.tenantColumn, tenantColumnType: tenantIdType, targetNames,
+    target: d.target, tenantSchemas: new Set(tenants.map((t) => t.schema)),
+    usedNames: new Set(d.target.relationNames.get(cfg.targetSchema) ?? []), problems,
+  };
+
+  const tables: UnifiedTable[] = [];
+  for (const g of drift.groups) {
+    const target = targetNames.get(g.name);
+    if (target === undefined) continue;
+    for (const [schema, def] of g.byTenant) {
+      if (def.columns.some((c) => c.name === cfg.tenantColumn)) {
+        problems.push({
+          severity: 'error', code: ProblemCode.TENANT_COLUMN_EXISTS, tenant: schema, table: g.name, column: cfg.tenantColumn,
+          message: `tenant "${schema}" table "${g.name}" already has a column "${cfg.tenantColumn}"`,
+          hint: 'choose another tenantColumn in the config, or exclude the table',
+        });
+      }
+    }
+    const existing = d.target.tables.get(cfg.targetSchema)?.get(target);
+    const existingOther = d.target.nonTables.get(cfg.targetSchema)?.get(target);
+    if (existingOther) {
+      problems.push({
+        severity: 'error', code: ProblemCode.TARGET_CONFLICT, table: g.name,
+        message: `${cfg.targetSchema}.${target} already exists and is not a table`,
+        hint: `map the table to another name with tables.map, or exclude it with tables.exclude`,
+      });
+      continue;
+    }
+    if (existing) {
+      if (!existing.columns.some((c) => c.name === cfg.tenantColumn)) {
+        problems.push({
+          severity: 'error', code: ProblemCode.TARGET_CONFLICT, table: g.name,
+          message: `${cfg.targetSchema}.${target} already exists without a "${cfg.tenantColumn}" column (a shared table of the same name?)`,
+          hint: `map the tenant table to another name (tables.map: {"${g.name}": "tenant_${g.name}"}) or exclude it (tables.exclude)`,
+        });
+        continue;
+      }
+      tables.push(tableToFill(ctx, g, target, existing));
+    } else {
+      tables.push(tableToCreate(ctx, g, target));
+    }
+  }
+  const types = unifiedTypes(cfg.targetSchema, drift.types, d.target, problems);
+
+  // Shared tables referenced by tenant foreign keys must exist in the target.
+  const sharedTables: Plan['sharedTables'] = [];
+  const sharedSeen = new Set<string>();
+  for (const t of tables) {
+    for (const fk of t.foreignKeys.filter((f) => !f.tenantScoped)) {
+      const g = drift.groups.find((x) => x.name === t.source)!;
+      const con = g.reference.constraints.find((c) => c.name === fk.name)!;
+      const key = `${con.ref!.schema}\u0000${con.ref!.table}`;
+      if (sharedSeen.has(key)) continue;
+      sharedSeen.add(key);
+      const exists = d.target.tables.get(con.ref!.schema)?.has(con.ref!.table) ?? false;
+      sharedTables.push({ schema: con.ref!.schema, table: con.ref!.table, action: exists ? 'exists' : 'copy' });
+      if (!exists && !d.sameDatabase) {
+        problems.push({
+          severity: 'info', code: ProblemCode.SHARED_TABLE_MISSING, table: con.ref!.table,
+          message: `shared table ${con.ref!.schema}.${con.ref!.table}, referenced by tenant foreign keys, is missing in the target; it is copied there first`,
+        });
+      }
+    }
+  }
+
+  const tenantSchemas = new Set(tenants.map((t) => t.schema));
+  for (const o of d.source.other.filter((x) => tenantSchemas.has(x.schema))) {
+    problems.push({
+      severity: 'warning', code: ProblemCode.NOT_MIGRATED_OBJECT, tenant: o.schema,
+      message: `tenant "${o.schema}" has ${o.count} ${o.kind}${o.count > 1 ? 's' : ''} (${o.examples.join(', ')}${o.count > o.examples.length ? ', …' : ''}) that are not migrated`,
+      hint: 'recreate them on the unified tables by hand if the application needs them',
+    });
+  }
+  for (const r of d.bypassRoles) {
+    problems.push({
+      severity: 'warning', code: ProblemCode.RLS_BYPASS_ROLE,
+      message: `role "${r.role}" is ${r.superuser ? 'a superuser' : 'BYPASSRLS'}: row-level security does not apply to it`,
+      hint: 'the application must connect as a role that is neither superuser nor BYPASSRLS (check with `oasys-migrate check-rls --role <role>`)',
+    });
+  }
+
+  const steps = buildSteps(cfg, d, tables, types);
+  return {
+    tenants, tenantColumn: cfg.tenantColumn, tenantColumnType: tenantIdType, targetSchema: cfg.targetSchema,
+    sameDatabase: d.sameDatabase, tables, types, problems: sortProblems(problems), steps, sharedTables,
+    sourceFingerprint: sourceFingerprint(d, tables),
+  };
+}
+
+function buildSteps(cfg: ResolvedConfig, d: Discovery, tables: UnifiedTable[], types: Plan['types']): Step[] {
+  const ctx = { targetSchema: cfg.targetSchema, tenantColumn: cfg.tenantColumn, rls: cfg.rls };
+  const steps: Step[] = [];
+  const tenantById = new Map(d.tenants.map((t) => [t.schema, t]));
+  for (const ty of types.filter((x) => x.action === 'create')) {
+    steps.push({ id: `type:${ty.name}`, phase: 'types', sql: [ty.sql] });
+  }
+  for (const t of tables) {
+    const sql = t.action === 'create' ? createTableSql(ctx, t) : [];
+    if (!d.sameDatabase) sql.push(copyDefaultSql(ctx, t));
+    if (sql.length > 0) steps.push({ id: `table:${t.target}`, phase: 'tables', table: t.target, sql });
+  }
+  for (const t of tables) {
+    const g = d.source.tables;
+    const builtinOnly = t.columns.length > 0;
+    for (const schema of t.tenants) {
+      const tenant = tenantById.get(schema)!;
+      const def = g.get(schema)!.get(t.source)!;
+      const copy = copyStatements(ctx, t, tenant, builtinOnly && def.columns.every((c) => c.builtinType || (c.localType?.kind === 'e' && !c.localType.array)), def.estimate);
+      steps.push({
+        id: `copy:${schema}:${t.target}`, phase: 'copy', table: t.target, tenant: schema,
+        sql: [d.sameDatabase ? copy.insertSelect : `${copy.copyOut};\n${copy.copyIn}`], copy,
+      });
+    }
+  }
+  for (const t of tables) {
+    const sql = keysSql(ctx, t);
+    // The temporary default that stamped COPY rows is removed (or the pre-existing one restored) once loaded.
+    if (!d.sameDatabase) {
+      const existing = d.target.tables.get(cfg.targetSchema)?.get(t.target)?.columns.find((c) => c.name === cfg.tenantColumn);
+      sql.unshift(
+        existing?.defaultExpr
+          ? `ALTER TABLE ${ident(cfg.targetSchema, t.target)} ALTER COLUMN ${ident(cfg.tenantColumn)} SET DEFAULT ${existing.defaultExpr}`
+          : `ALTER TABLE ${ident(cfg.targetSchema, t.target)} ALTER COLUMN ${ident(cfg.tenantColumn)} DROP DEFAULT`,
+      );
+    }
+    if (sql.length > 0) steps.push({ id: `keys:${t.target}`, phase: 'keys', table: t.target, sql });
+  }
+  for (const t of tables) {
+    for (const idx of t.indexes) steps.push({ id: `index:${t.target}:${idx.name}`, phase: 'indexes', table: t.target, sql: [idx.sql] });
+  }
+  for (const t of tables) {
+    if (t.foreignKeys.length > 0) {
+      steps.push({ id: `fk:${t.target}`, phase: 'foreign-keys', table: t.target, sql: t.foreignKeys.map((fk) => foreignKeySql(ctx, t.target, fk)) });
+    }
+  }
+  for (const t of tables) {
+    const existing = d.target.tables.get(cfg.targetSchema)?.get(t.target);
+    if (existing && existing.rlsEnabled && (existing.rlsForced || !cfg.rls.force) && d.targetPolicies.has(t.target)) continue;
+    const sql = rlsSql(ctx, t).filter((s) => !(existing?.rlsEnabled && /ENABLE ROW LEVEL/.test(s)) && !(existing?.rlsForced && /FORCE ROW LEVEL/.test(s)) && !(d.targetPolicies.has(t.target) && /CREATE POLICY/.test(s)));
+    if (sql.length > 0) steps.push({ id: `rls:${t.target}`, phase: 'rls', table: t.target, sql });
+  }
+  for (const t of tables) {
+    if (t.sequenceColumns.length === 0) continue;
+    steps.push({ id: `sequence:${t.target}`, phase: 'sequences', table: t.target, sql: t.sequenceColumns.map((c) => sequenceResetSql(cfg.targetSchema, t.target, c)) });
+  }
+  for (const t of tables) steps.push({ id: `analyze:${t.target}`, phase: 'analyze', table: t.target, sql: [`ANALYZE ${ident(cfg.targetSchema, t.target)}`] });
+  return steps.sort((a, b) => PHASES.indexOf(a.phase) - PHASES.indexOf(b.phase));
+}
+
+/**
+ * Moves a serial or identity sequence past the highest value in the table,
+ * never backwards (a pre-existing table may already be further).
+ */
+export function sequenceResetSql(schema: string, table: string, column: string): string {
+  const qualified = ident(schema, table);
+  const seq = `pg_catalog.pg_get_serial_sequence(${literalText(qualified)}, ${literalText(column)})::regclass`;
+  return (
+    `SELECT pg_catalog.setval(${seq}, GREATEST(m.max_value, COALESCE(pg_catalog.pg_sequence_last_value(${seq}), 0), 1), ` +
+    `m.max_value IS NOT NULL OR pg_catalog.pg_sequence_last_value(${seq}) IS NOT NULL) ` +
+    `FROM (SELECT max(${ident(column)})::int8 AS max_value FROM ${qualified}) m`
+  );
+}
+
+function literalText(s: string): string {
+  return "'" + s.replace(/'/g, "''") + "'";
+}
+
+function sourceFingerprint(d: Discovery, tables: UnifiedTable[]): string {
+  const h = createHash('sha256');
+  for (const t of d.tenants) h.update(`${t.schema}\u0000${t.tenantId}\u0001`);
+  for (const t of tables) {
+    h.update(`${t.source}>${t.target}:${t.action}\u0001`);
+    for (const c of t.columns) h.update(`${c.name}:${c.type}:${c.notNull}\u0001`);
+  }
+  return h.digest('hex').slice(0, 16);
+}

@@ -1,0 +1,133 @@
+import type { Problem } from './problems.js';
+import type { Tenant } from '../discover/model.js';
+
+/** A column of a unified table, ready for DDL and for the copy's select list. */
+export interface UnifiedColumn {
+  name: string;
+  /** SQL type in the target, already quoted/qualified. */
+  type: string;
+  notNull: boolean;
+  identity: '' | 'a' | 'd';
+  /** A serial column: the unified table gets its own sequence. */
+  serial: boolean;
+  /** A default expression that is valid in the target, or null. */
+  defaultExpr: string | null;
+  /** Source values of a type local to each tenant schema are cast through text. */
+  castViaText: boolean;
+  /** Stored generated columns are recomputed by the target, never copied. */
+  generatedExpr: string | null;
+}
+
+export interface KeyDef {
+  name: string;
+  columns: string[];
+  nullsNotDistinct?: boolean;
+  deferrable?: boolean;
+  deferred?: boolean;
+}
+
+export interface ForeignKeyDef {
+  name: string;
+  columns: string[];
+  /** Target relation, already quoted. */
+  refTable: string;
+  refColumns: string[];
+  /** True when both ends are tenant tables: (tenant_id, …) on both sides. */
+  tenantScoped: boolean;
+  onUpdate: string;
+  onDelete: string;
+  matchFull: boolean;
+  deferrable: boolean;
+  deferred: boolean;
+}
+
+export interface IndexDef {
+  name: string;
+  /** The full CREATE INDEX statement for the target. */
+  sql: string;
+  tenantLeading: boolean;
+}
+
+export type TableAction = 'create' | 'fill';
+
+export interface UnifiedTable {
+  /** Table name in the tenant schemas. */
+  source: string;
+  /** Table name in targetSchema (after tables.map). */
+  target: string;
+  action: TableAction;
+  /** Tenant schemas that hold this table. */
+  tenants: string[];
+  estimatedRows: number;
+  /** Columns as created (create) or as filled (fill: the ones the tenants have). */
+  columns: UnifiedColumn[];
+  tenantColumnType: string;
+  primaryKey?: KeyDef;
+  uniques: KeyDef[];
+  checks: { name: string; definition: string }[];
+  foreignKeys: ForeignKeyDef[];
+  indexes: IndexDef[];
+  /** Columns whose sequence (serial or identity) must be moved past the highest migrated value. */
+  sequenceColumns: string[];
+  /** Local enum/domain types this table uses (names in targetSchema). */
+  types: string[];
+}
+
+/** A unified type made from the per-tenant-schema enum/domain of the same name. */
+export interface UnifiedType {
+  name: string;
+  kind: 'e' | 'd';
+  action: 'create' | 'exists';
+  sql: string;
+}
+
+export type Phase = 'types' | 'tables' | 'copy' | 'keys' | 'indexes' | 'foreign-keys' | 'rls' | 'sequences' | 'analyze';
+export const PHASES: Phase[] = ['types', 'tables', 'copy', 'keys', 'indexes', 'foreign-keys', 'rls', 'sequences', 'analyze'];
+
+/**
+ * One unit of work. The same objects are printed by `plan --sql`, executed by
+ * `run` (each in a transaction with its journal entry) and undone by `revert`.
+ */
+export interface Step {
+  /** Stable across plans of the same database and config, e.g. `copy:acme:accounts_account`. */
+  id: string;
+  phase: Phase;
+  /** Unified table (target name), when the step concerns one. */
+  table?: string;
+  /** Tenant schema, for copy steps. */
+  tenant?: string;
+  /** Statements run in order in one transaction (copy steps: see `copy`). */
+  sql: string[];
+  /** For copy steps: what to read and where to write; the executor binds the tenant id. */
+  copy?: CopyStep;
+}
+
+export interface CopyStep {
+  tenant: string;
+  tenantId: string;
+  sourceTable: string;
+  targetTable: string;
+  estimatedRows: number;
+  /** Same database: INSERT … SELECT with $1 = tenant id. */
+  insertSelect: string;
+  /** Separate target: COPY out of the source and into the target (tenant id from the session default). */
+  copyOut: string;
+  copyIn: string;
+  binary: boolean;
+}
+
+export interface Plan {
+  tenants: Tenant[];
+  tenantColumn: string;
+  tenantColumnType: string;
+  targetSchema: string;
+  sameDatabase: boolean;
+  tables: UnifiedTable[];
+  types: UnifiedType[];
+  problems: Problem[];
+  steps: Step[];
+  /** Tables of the shared schema referenced by tenant foreign keys (copied first when the target is separate). */
+  sharedTables: { schema: string; table: string; action: 'exists' | 'copy' }[];
+  /** A hash of every tenant's table definitions, to notice that the source changed under an interrupted run. */
+  sourceFingerprint: string;
+}

@@ -1,0 +1,53 @@
+/**
+ * Problems found while planning. `error` blocks `run` (exit 1); `warning` and
+ * `info` are reported and do not. Codes are stable: CI jobs may match on them.
+ */
+export type Severity = 'error' | 'warning' | 'info';
+
+export const ProblemCode = {
+  NO_TENANTS: 'NO_TENANTS',
+  ORPHAN_SCHEMA: 'ORPHAN_SCHEMA',
+  MISSING_SCHEMA: 'MISSING_SCHEMA',
+  DRIFT_MISSING_TABLE: 'DRIFT_MISSING_TABLE',
+  DRIFT_MISSING_COLUMN: 'DRIFT_MISSING_COLUMN',
+  DRIFT_EXTRA_COLUMN: 'DRIFT_EXTRA_COLUMN',
+  DRIFT_COLUMN_TYPE: 'DRIFT_COLUMN_TYPE',
+  DRIFT_NULLABILITY: 'DRIFT_NULLABILITY',
+  DRIFT_ENUM_LABELS: 'DRIFT_ENUM_LABELS',
+  TARGET_CONFLICT: 'TARGET_CONFLICT',
+  TARGET_MISSING_COLUMN: 'TARGET_MISSING_COLUMN',
+  TARGET_REQUIRED_COLUMN: 'TARGET_REQUIRED_COLUMN',
+  TARGET_TYPE_CONFLICT: 'TARGET_TYPE_CONFLICT',
+  TENANT_COLUMN_EXISTS: 'TENANT_COLUMN_EXISTS',
+  MAP_COLLISION: 'MAP_COLLISION',
+  UNKNOWN_TABLE: 'UNKNOWN_TABLE',
+  RLS_BYPASS_ROLE: 'RLS_BYPASS_ROLE',
+  NOT_MIGRATED_OBJECT: 'NOT_MIGRATED_OBJECT',
+  INDEX_NOT_TENANT_LEADING: 'INDEX_NOT_TENANT_LEADING',
+  INDEX_SKIPPED: 'INDEX_SKIPPED',
+  FK_DROPPED: 'FK_DROPPED',
+  CHECK_SKIPPED: 'CHECK_SKIPPED',
+  DEFAULT_DROPPED: 'DEFAULT_DROPPED',
+  NO_PRIMARY_KEY: 'NO_PRIMARY_KEY',
+  SHARED_TABLE_MISSING: 'SHARED_TABLE_MISSING',
+} as const;
+export type ProblemCodeValue = (typeof ProblemCode)[keyof typeof ProblemCode];
+
+export interface Problem {
+  severity: Severity;
+  code: ProblemCodeValue;
+  tenant?: string;
+  table?: string;
+  column?: string;
+  message: string;
+  hint?: string;
+}
+
+export function hasBlocking(problems: readonly Problem[]): boolean {
+  return problems.some((p) => p.severity === 'error');
+}
+
+const order: Record<Severity, number> = { error: 0, warning: 1, info: 2 };
+export function sortProblems(problems: Problem[]): Problem[] {
+  return problems.sort((a, b) => order[a.severity] - order[b.severity] || a.code.localeCompare(b.code) || (a.tenant ?? '').localeCompare(b.tenant ?? '') || (a.table ?? '').localeCompare(b.table ?? ''));
+}

@@ -1,0 +1,378 @@
+import { derivedName, ident, identList, literal } from '../db/ident.js';
+import type { Catalog, Column, Constraint, Index, TableDef, TypeDef } from '../discover/model.js';
+import type { TableGroup } from './drift.js';
+import type { ForeignKeyDef, IndexDef, KeyDef, UnifiedColumn, UnifiedTable, UnifiedType } from './model.js';
+import { ProblemCode, type Problem } from './problems.js';
+
+/**
+ * Turns each table group (the tenants' copies of one table) into the
+ * definition of its unified table: columns, keys with the tenant column in
+ * front, foreign keys, tenant-leading indexes. Pure: no database access.
+ */
+export interface TableContext {
+  targetSchema: string;
+  tenantColumn: string;
+  tenantColumnType: string;
+  /** tenant table name → unified table name (after tables.map), for every migrated table. */
+  targetNames: Map<string, string>;
+  /** The target schema's catalog (pre-existing unified or shared tables). */
+  target: Catalog;
+  tenantSchemas: Set<string>;
+  /** Relation names already taken in targetSchema, plus every name this plan gives out. */
+  usedNames: Set<string>;
+  problems: Problem[];
+}
+
+const FK_ACTIONS: Record<string, string> = { a: 'NO ACTION', r: 'RESTRICT', c: 'CASCADE', n: 'SET NULL', d: 'SET DEFAULT' };
+
+/** A name that is free in the target schema, preferring the original. */
+function freeName(ctx: TableContext, preferred: string, ...fallback: string[]): string {
+  let name = preferred;
+  if (ctx.usedNames.has(name)) name = derivedName(...fallback);
+  let n = 2;
+  while (ctx.usedNames.has(name)) name = derivedName(...fallback, String(n++));
+  ctx.usedNames.add(name);
+  return name;
+}
+
+/** Does a default/generated expression refer to the tenant's own schema (a function, sequence or type there)? */
+function mentionsSchema(expr: string, schema: string): boolean {
+  return expr.includes(ident(schema) + '.') || expr.includes(schema + '.');
+}
+
+function localTypeSql(ctx: TableContext, c: Column): string {
+  return ident(ctx.targetSchema, c.localType!.name) + (c.localType!.array ? '[]' : '');
+}
+
+export function unifiedColumns(ctx: TableContext, group: TableGroup): UnifiedColumn[] {
+  const ref = group.reference;
+  return ref.columns.map((c) => {
+    const isSerial = c.identity === '' && c.defaultExpr !== null && /^nextval\(/.test(c.defaultExpr);
+    let defaultExpr: string | null = null;
+    let generatedExpr: string | null = null;
+    if (c.generated === 's') {
+      if (c.defaultExpr && !mentionsSchema(c.defaultExpr, ref.schema)) generatedExpr = c.defaultExpr;
+      else ctx.problems.push({
+        severity: 'warning', code: ProblemCode.DEFAULT_DROPPED, table: group.name, column: c.name,
+        message: `generated column "${c.name}" of "${group.name}" uses objects of the tenant schema; it becomes a plain column filled with the tenants' values`,
+      });
+    } else if (c.defaultExpr && !isSerial && c.identity === '') {
+      if (!mentionsSchema(c.defaultExpr, ref.schema)) defaultExpr = c.defaultExpr;
+      else ctx.problems.push({
+        severity: 'warning', code: ProblemCode.DEFAULT_DROPPED, table: group.name, column: c.name,
+        message: `the default of "${group.name}"."${c.name}" (${c.defaultExpr}) refers to objects of the tenant schema; the unified column has no default`,
+        hint: 'add the default in the application\'s next migration if it is needed',
+      });
+    }
+    return {
+      name: c.name,
+      type: c.localType ? localTypeSql(ctx, c) : c.type + (c.collation ? ` COLLATE ${ident(c.collation)}` : ''),
+      notNull: group.notNullEverywhere.has(c.name),
+      identity: c.identity,
+      serial: isSerial,
+      defaultExpr,
+      castViaText: c.localType !== undefined,
+      generatedExpr: generatedExpr !== null ? generatedExpr : null,
+    };
+  });
+}
+
+function keyColumns(ctx: TableContext, cols: string[]): string {
+  return identList([ctx.tenantColumn, ...cols]);
+}
+
+function indexColumnSql(idx: Index, table: TableDef, k: number): string {
+  const def = idx.columnDefs[k];
+  const isColumn = table.columns.some((c) => def === c.name || def === ident(c.name));
+  let sql = isColumn ? def : `(${def})`;
+  if (k < idx.keyCount) {
+    const opc = idx.opclasses[k];
+    if (opc) sql += ` ${opc}`;
+    const opt = idx.options[k] ?? 0;
+    const desc = (opt & 1) !== 0;
+    const nullsFirst = (opt & 2) !== 0;
+    if (desc) sql += nullsFirst ? ' DESC' : ' DESC NULLS LAST';
+    else if (nullsFirst) sql += ' NULLS FIRST';
+  }
+  return sql;
+}
+
+function buildIndexes(ctx: TableContext, group: TableGroup, target: string): IndexDef[] {
+  const ref = group.reference;
+  const out: IndexDef[] = [];
+  for (const idx of ref.indexes) {
+    if (idx.backsConstraint) continue; // the constraint recreates it
+    if (idx.usesLocalObjects) {
+      ctx.problems.push({
+        severity: 'warning', code: ProblemCode.INDEX_SKIPPED, table: group.name,
+        message: `index "${idx.name}" on "${group.name}" uses a function or type of the tenant schema and is not recreated`,
+        hint: 'recreate it by hand on the unified table after the migration',
+      });
+      continue;
+    }
+    const name = freeName(ctx, idx.name, target, idx.name);
+    const keys: string[] = [];
+    for (let k = 0; k < idx.keyCount; k++) keys.push(indexColumnSql(idx, ref, k));
+    const include = idx.columnDefs.slice(idx.keyCount).map((_, i) => indexColumnSql(idx, ref, idx.keyCount + i));
+    const tenantLeading = idx.method === 'btree';
+    if (!tenantLeading) {
+      ctx.problems.push({
+        severity: 'warning', code: ProblemCode.INDEX_NOT_TENANT_LEADING, table: group.name,
+        message: `index "${idx.name}" on "${group.name}" uses ${idx.method}, which cannot lead with ${ctx.tenantColumn} here; it is recreated as it was`,
+        hint: idx.method === 'gin' || idx.method === 'gist' ? `install btree_${idx.method} and add ${ctx.tenantColumn} to the index by hand if queries need it` : undefined,
+      });
+    }
+    const cols = tenantLeading ? [ident(ctx.tenantColumn), ...keys] : keys;
+    let sql = `CREATE ${idx.unique ? 'UNIQUE ' : ''}INDEX ${ident(name)} ON ${ident(ctx.targetSchema, target)} USING ${idx.method} (${cols.join(', ')})`;
+    if (include.length > 0) sql += ` INCLUDE (${include.join(', ')})`;
+    if (idx.unique && idx.nullsNotDistinct) sql += ' NULLS NOT DISTINCT';
+    if (idx.predicate) sql += ` WHERE ${idx.predicate}`;
+    out.push({ name, sql, tenantLeading });
+  }
+  return out;
+}
+
+function buildForeignKeys(ctx: TableContext, group: TableGroup): ForeignKeyDef[] {
+  const ref = group.reference;
+  const out: ForeignKeyDef[] = [];
+  for (const con of ref.constraints.filter((c): c is Constraint & { ref: NonNullable<Constraint['ref']> } => c.kind === 'f' && !!c.ref)) {
+    const sameTenant = con.ref.schema === ref.schema;
+    if (sameTenant) {
+      const refTarget = ctx.targetNames.get(con.ref.table);
+      if (!refTarget) {
+        ctx.problems.push({
+          severity: 'warning', code: ProblemCode.FK_DROPPED, table: group.name,
+          message: `foreign key "${con.name}" of "${group.name}" references "${con.ref.table}", which is not migrated; the unified table has no such foreign key`,
+          hint: `migrate "${con.ref.table}" too (tables.include / tables.exclude) to keep the constraint`,
+        });
+        continue;
+      }
+      out.push({
+        name: con.name, columns: con.columns, refTable: ident(ctx.targetSchema, refTarget), refColumns: con.ref.columns,
+        tenantScoped: true, onUpdate: con.onUpdate, onDelete: con.onDelete, matchFull: con.matchType === 'f',
+        deferrable: con.deferrable, deferred: con.deferred,
+      });
+    } else if (ctx.tenantSchemas.has(con.ref.schema)) {
+      ctx.problems.push({
+        severity: 'warning', code: ProblemCode.FK_DROPPED, table: group.name,
+        message: `foreign key "${con.name}" of "${group.name}" in tenant "${ref.schema}" points into another tenant's schema "${con.ref.schema}"; it is not recreated`,
+      });
+    } else {
+      out.push({
+        name: con.name, columns: con.columns, refTable: ident(con.ref.schema, con.ref.table), refColumns: con.ref.columns,
+        tenantScoped: false, onUpdate: con.onUpdate, onDelete: con.onDelete, matchFull: con.matchType === 'f',
+        deferrable: con.deferrable, deferred: con.deferred,
+      });
+    }
+  }
+  return out;
+}
+
+export function foreignKeySql(ctx: { targetSchema: string; tenantColumn: string }, table: string, fk: ForeignKeyDef): string {
+  const cols = fk.tenantScoped ? [ctx.tenantColumn, ...fk.columns] : fk.columns;
+  const refCols = fk.tenantScoped ? [ctx.tenantColumn, ...fk.refColumns] : fk.refColumns;
+  let sql = `ALTER TABLE ${ident(ctx.targetSchema, table)} ADD CONSTRAINT ${ident(fk.name)} FOREIGN KEY (${identList(cols)}) REFERENCES ${fk.refTable} (${identList(refCols)})`;
+  if (fk.matchFull && !fk.tenantScoped) sql += ' MATCH FULL';
+  if (fk.onUpdate !== 'a') sql += ` ON UPDATE ${FK_ACTIONS[fk.onUpdate]}`;
+  if (fk.onDelete !== 'a') {
+    // SET NULL/DEFAULT on a composite key must leave the tenant column alone.
+    const setCols = fk.tenantScoped && (fk.onDelete === 'n' || fk.onDelete === 'd') ? ` (${identList(fk.columns)})` : '';
+    sql += ` ON DELETE ${FK_ACTIONS[fk.onDelete]}${setCols}`;
+  }
+  if (fk.deferrable) sql += fk.deferred ? ' DEFERRABLE INITIALLY DEFERRED' : ' DEFERRABLE';
+  return sql;
+}
+
+/** The unified table for a group whose target does not exist yet. */
+export function tableToCreate(ctx: TableContext, group: TableGroup, target: string): UnifiedTable {
+  const ref = group.reference;
+  ctx.usedNames.add(target);
+  const columns = unifiedColumns(ctx, group);
+  const pk = ref.constraints.find((c) => c.kind === 'p');
+  const primaryKey: KeyDef | undefined = pk ? { name: freeName(ctx, pk.name, target, 'pkey'), columns: pk.columns } : undefined;
+  const uniqueIdx = new Map(ref.indexes.map((i) => [i.name, i]));
+  const uniques: KeyDef[] = ref.constraints
+    .filter((c) => c.kind === 'u')
+    .map((c) => ({
+      name: freeName(ctx, c.name, target, c.name),
+      columns: c.columns,
+      nullsNotDistinct: uniqueIdx.get(c.name)?.nullsNotDistinct ?? false,
+      deferrable: c.deferrable,
+      deferred: c.deferred,
+    }));
+  const checks: { name: string; definition: string }[] = [];
+  for (const c of ref.constraints.filter((c) => c.kind === 'c')) {
+    if (c.usesLocalObjects) {
+      ctx.problems.push({
+        severity: 'warning', code: ProblemCode.CHECK_SKIPPED, table: group.name,
+        message: `check constraint "${c.name}" of "${group.name}" uses objects of the tenant schema and is not recreated (${c.definition})`,
+      });
+    } else checks.push({ name: c.name, definition: c.definition });
+  }
+  const indexes = buildIndexes(ctx, group, target);
+  if (!pk) {
+    ctx.problems.push({
+      severity: 'info', code: ProblemCode.NO_PRIMARY_KEY, table: group.name,
+      message: `"${group.name}" has no primary key; its rows are copied as they are (duplicates included) and verified by count and checksum`,
+    });
+  }
+  const leads = pk !== undefined || ref.constraints.some((c) => c.kind === 'u') || indexes.some((i) => i.tenantLeading);
+  if (!leads) {
+    const name = freeName(ctx, derivedName(target, ctx.tenantColumn, 'idx'), target, ctx.tenantColumn, 'idx');
+    indexes.push({ name, sql: `CREATE INDEX ${ident(name)} ON ${ident(ctx.targetSchema, target)} (${ident(ctx.tenantColumn)})`, tenantLeading: true });
+  }
+  return {
+    source: group.name, target, action: 'create', tenants: [...group.byTenant.keys()], estimatedRows: group.estimatedRows,
+    columns, tenantColumnType: ctx.tenantColumnType, primaryKey, uniques, checks,
+    foreignKeys: buildForeignKeys(ctx, group), indexes,
+    sequenceColumns: columns.filter((c) => c.serial || c.identity !== '').map((c) => c.name),
+    types: [...new Set(ref.columns.filter((c) => c.localType).map((c) => c.localType!.name))],
+  };
+}
+
+/**
+ * The unified table for a group whose target already exists with the tenant
+ * column (e.g. created by the application's own migrations): rows are filled
+ * in by column name; its keys are the application's and are left as they are.
+ */
+export function tableToFill(ctx: TableContext, group: TableGroup, target: string, existing: TableDef): UnifiedTable {
+  const byName = new Map(existing.columns.map((c) => [c.name, c]));
+  const tenantCol = byName.get(ctx.tenantColumn)!;
+  const refCols = group.reference.columns.filter((c) => c.generated !== 's');
+  const columns: UnifiedColumn[] = [];
+  for (const c of refCols) {
+    const tc = byName.get(c.name);
+    if (!tc) {
+      ctx.problems.push({
+        severity: 'error', code: ProblemCode.TARGET_MISSING_COLUMN, table: group.name, column: c.name,
+        message: `the existing table ${ctx.targetSchema}.${target} has no column "${c.name}", which the tenants' "${group.name}" has; its data would be lost`,
+        hint: `add the column to ${ctx.targetSchema}.${target} (an application migration), or map the table elsewhere with tables.map`,
+      });
+      continue;
+    }
+    columns.push({
+      name: c.name, type: tc.type, notNull: tc.notNull, identity: tc.identity, serial: tc.identity === '' && /^nextval\(/.test(tc.defaultExpr ?? ''),
+      defaultExpr: tc.defaultExpr, castViaText: c.localType !== undefined || (tc.localType !== undefined), generatedExpr: null,
+    });
+    if (comparableTypeName(c) !== comparableTypeName(tc) && !c.localType) {
+      ctx.problems.push({
+        severity: 'warning', code: ProblemCode.TARGET_TYPE_CONFLICT, table: group.name, column: c.name,
+        message: `column "${c.name}" is ${c.type} in the tenants but ${tc.type} in the existing ${ctx.targetSchema}.${target}; values are converted on insert`,
+      });
+    }
+  }
+  for (const tc of existing.columns) {
+    if (tc.name === ctx.tenantColumn || refCols.some((c) => c.name === tc.name)) continue;
+    if (tc.notNull && tc.defaultExpr === null && tc.identity === '' && tc.generated === '') {
+      ctx.problems.push({
+        severity: 'error', code: ProblemCode.TARGET_REQUIRED_COLUMN, table: group.name, column: tc.name,
+        message: `the existing table ${ctx.targetSchema}.${target} has a NOT NULL column "${tc.name}" without a default that the tenants' "${group.name}" does not have`,
+        hint: `give ${ctx.targetSchema}.${target}."${tc.name}" a default or make it nullable`,
+      });
+    }
+  }
+  const hasTenantIndex = existing.indexes.some((i) => i.columnDefs[0] === ctx.tenantColumn || i.columnDefs[0] === ident(ctx.tenantColumn));
+  const indexes: IndexDef[] = [];
+  if (!hasTenantIndex) {
+    const name = freeName(ctx, derivedName(target, ctx.tenantColumn, 'idx'), target, ctx.tenantColumn, 'idx');
+    indexes.push({ name, sql: `CREATE INDEX ${ident(name)} ON ${ident(ctx.targetSchema, target)} (${ident(ctx.tenantColumn)})`, tenantLeading: true });
+  }
+  return {
+    source: group.name, target, action: 'fill', tenants: [...group.byTenant.keys()], estimatedRows: group.estimatedRows,
+    columns, tenantColumnType: tenantCol.type, uniques: [], checks: [], foreignKeys: [], indexes,
+    sequenceColumns: columns.filter((c) => c.serial || c.identity !== '').map((c) => c.name),
+    types: [],
+  };
+}
+
+function comparableTypeName(c: Column): string {
+  return c.localType ? c.localType.name : c.type;
+}
+
+export function createTableSql(ctx: { targetSchema: string; tenantColumn: string }, t: UnifiedTable): string[] {
+  const qualified = ident(ctx.targetSchema, t.target);
+  const stmts: string[] = [];
+  const lines: string[] = [`  ${ident(ctx.tenantColumn)} ${t.tenantColumnType} NOT NULL`];
+  const sequences: { seq: string; column: string; type: string }[] = [];
+  for (const c of t.columns) {
+    let line = `  ${ident(c.name)} ${c.type}`;
+    if (c.generatedExpr !== null) line += ` GENERATED ALWAYS AS (${c.generatedExpr}) STORED`;
+    else if (c.identity === 'a') line += ' GENERATED ALWAYS AS IDENTITY';
+    else if (c.identity === 'd') line += ' GENERATED BY DEFAULT AS IDENTITY';
+    else if (c.serial) {
+      const seq = derivedName(t.target, c.name, 'seq');
+      sequences.push({ seq, column: c.name, type: c.type });
+      line += ` DEFAULT nextval(${literal(ident(ctx.targetSchema, seq))}::regclass)`;
+    } else if (c.defaultExpr !== null) line += ` DEFAULT ${c.defaultExpr}`;
+    if (c.notNull) line += ' NOT NULL';
+    lines.push(line);
+  }
+  for (const ch of t.checks) lines.push(`  CONSTRAINT ${ident(ch.name)} ${ch.definition}`);
+  for (const s of sequences) {
+    const asType = /^(smallint|integer|bigint)$/.test(s.type) ? ` AS ${s.type}` : '';
+    stmts.push(`CREATE SEQUENCE ${ident(ctx.targetSchema, s.seq)}${asType}`);
+  }
+  stmts.push(`CREATE TABLE ${qualified} (\n${lines.join(',\n')}\n)`);
+  for (const s of sequences) {
+    stmts.push(`ALTER SEQUENCE ${ident(ctx.targetSchema, s.seq)} OWNED BY ${qualified}.${ident(s.column)}`);
+  }
+  stmts.push(`COMMENT ON TABLE ${qualified} IS ${literal(`Unified from the tenant schemas' "${t.source}" by oasys-migrate; ${ctx.tenantColumn} names the tenant.`)}`);
+  return stmts;
+}
+
+export function keysSql(ctx: { targetSchema: string; tenantColumn: string }, t: UnifiedTable): string[] {
+  const qualified = ident(ctx.targetSchema, t.target);
+  const stmts: string[] = [];
+  if (t.primaryKey) {
+    stmts.push(`ALTER TABLE ${qualified} ADD CONSTRAINT ${ident(t.primaryKey.name)} PRIMARY KEY (${identList([ctx.tenantColumn, ...t.primaryKey.columns])})`);
+  }
+  for (const u of t.uniques) {
+    let sql = `ALTER TABLE ${qualified} ADD CONSTRAINT ${ident(u.name)} UNIQUE${u.nullsNotDistinct ? ' NULLS NOT DISTINCT' : ''} (${identList([ctx.tenantColumn, ...u.columns])})`;
+    if (u.deferrable) sql += u.deferred ? ' DEFERRABLE INITIALLY DEFERRED' : ' DEFERRABLE';
+    stmts.push(sql);
+  }
+  return stmts;
+}
+
+/** Row-level security: the setting is read once per statement (an InitPlan), so the tenant index is usable. */
+export function rlsSql(ctx: { targetSchema: string; tenantColumn: string; rls: { setting: string; force: boolean } }, t: UnifiedTable): string[] {
+  const qualified = ident(ctx.targetSchema, t.target);
+  const current = `(SELECT NULLIF(pg_catalog.current_setting(${literal(ctx.rls.setting)}, true), '')::${t.tenantColumnType})`;
+  const predicate = `${ident(ctx.tenantColumn)} = ${current}`;
+  const stmts = [`ALTER TABLE ${qualified} ENABLE ROW LEVEL SECURITY`];
+  if (ctx.rls.force) stmts.push(`ALTER TABLE ${qualified} FORCE ROW LEVEL SECURITY`);
+  stmts.push(`CREATE POLICY tenant_isolation ON ${qualified} AS PERMISSIVE FOR ALL USING (${predicate}) WITH CHECK (${predicate})`);
+  return stmts;
+}
+
+export function typeSql(targetSchema: string, td: TypeDef): string {
+  const qualified = ident(targetSchema, td.name);
+  if (td.kind === 'e') return `CREATE TYPE ${qualified} AS ENUM (${td.labels.map(literal).join(', ')})`;
+  let sql = `CREATE DOMAIN ${qualified} AS ${td.baseType}`;
+  if (td.defaultExpr) sql += ` DEFAULT ${td.defaultExpr}`;
+  if (td.notNull) sql += ' NOT NULL';
+  for (const c of td.checks) sql += ` ${c}`;
+  return sql;
+}
+
+/** Unified types: one per local enum/domain name; an existing one of that name is reused if compatible. */
+export function unifiedTypes(targetSchema: string, refs: Map<string, TypeDef>, target: Catalog, problems: Problem[]): UnifiedType[] {
+  const out: UnifiedType[] = [];
+  for (const [name, td] of refs) {
+    const existing = target.types.get(targetSchema)?.get(name);
+    if (existing) {
+      const compatible = existing.kind === td.kind && (td.kind !== 'e' || td.labels.every((l) => existing.labels.includes(l)));
+      if (!compatible) {
+        problems.push({
+          severity: 'error', code: ProblemCode.TARGET_TYPE_CONFLICT,
+          message: `the target schema already has a type "${name}" that does not match the tenants' ${td.kind === 'e' ? 'enum' : 'domain'} "${name}"${td.kind === 'e' ? ` (labels ${td.labels.join(', ')})` : ''}`,
+          hint: `drop or rename ${targetSchema}.${name}, or choose another targetSchema`,
+        });
+      }
+      out.push({ name, kind: td.kind, action: 'exists', sql: '' });
+    } else {
+      out.push({ name, kind: td.kind, action: 'create', sql: typeSql(targetSchema, td) });
+    }
+  }
+  return out;
+}

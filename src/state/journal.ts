@@ -1,0 +1,134 @@
+import os from 'node:os';
+import type pg from 'pg';
+import { sqlFile } from '../db/sqlFiles.js';
+import type { Plan } from '../plan/model.js';
+
+type Queryable = Pick<pg.ClientBase, 'query'>;
+
+export type RunState = 'running' | 'completed' | 'failed' | 'interrupted' | 'reverting' | 'reverted';
+
+export interface RunRow {
+  runId: number;
+  state: RunState;
+  configFingerprint: string;
+  sourceFingerprint: string;
+  startedAt: Date;
+  finishedAt: Date | null;
+  startedBy: string;
+  rowsCopied: number;
+  error: string | null;
+}
+
+/** Creates the state schema when missing (idempotent; `plan` never calls it). */
+export async function ensureStateSchema(db: Queryable): Promise<void> {
+  await db.query(sqlFile('state/schema'));
+}
+
+export async function stateSchemaExists(db: Queryable): Promise<boolean> {
+  const r = await db.query<{ ok: boolean }>(`SELECT pg_catalog.to_regclass('oasys_migrate.run') IS NOT NULL AS ok`);
+  return r.rows[0].ok;
+}
+
+const RUN_COLUMNS = `run_id AS "runId", state, config_fingerprint AS "configFingerprint", source_fingerprint AS "sourceFingerprint",
+  started_at AS "startedAt", finished_at AS "finishedAt", started_by AS "startedBy", rows_copied::float8 AS "rowsCopied", error`;
+
+/** The latest run that did not complete and was not reverted: the one `run` resumes and `revert` undoes. */
+export async function findUnfinishedRun(db: Queryable): Promise<RunRow | undefined> {
+  const r = await db.query<RunRow>(
+    `SELECT ${RUN_COLUMNS} FROM oasys_migrate.run WHERE state IN ('running', 'failed', 'interrupted', 'reverting') ORDER BY run_id DESC LIMIT 1`,
+  );
+  return r.rows[0];
+}
+
+export async function latestRun(db: Queryable): Promise<RunRow | undefined> {
+  return (await db.query<RunRow>(`SELECT ${RUN_COLUMNS} FROM oasys_migrate.run ORDER BY run_id DESC LIMIT 1`)).rows[0];
+}
+
+export async function listRuns(db: Queryable): Promise<RunRow[]> {
+  return (await db.query<RunRow>(`SELECT ${RUN_COLUMNS} FROM oasys_migrate.run ORDER BY run_id`)).rows;
+}
+
+export async function loadPlan(db: Queryable, runId: number): Promise<Plan> {
+  return (await db.query<{ plan: Plan }>('SELECT plan FROM oasys_migrate.run WHERE run_id = $1', [runId])).rows[0].plan;
+}
+
+/** Records a new run and all its steps as pending, in the caller's transaction. */
+export async function createRun(db: Queryable, plan: Plan, configFingerprint: string, targetSchema: string, tenantColumn: string): Promise<number> {
+  const r = await db.query<{ run_id: number }>(
+    `INSERT INTO oasys_migrate.run (state, config_fingerprint, source_fingerprint, target_schema, tenant_column, same_database, plan, client_host, client_pid)
+     VALUES ('running', $1, $2, $3, $4, $5, $6, $7, $8) RETURNING run_id`,
+    [configFingerprint, plan.sourceFingerprint, targetSchema, tenantColumn, plan.sameDatabase, JSON.stringify(plan), os.hostname(), process.pid],
+  );
+  const runId = Number(r.rows[0].run_id);
+  await db.query(
+    `INSERT INTO oasys_migrate.step (run_id, step_id, ordinal, phase, tenant, table_name)
+     SELECT $1, s.id, s.ord, s.phase, s.tenant, s.tbl
+       FROM unnest($2::text[], $3::int[], $4::text[], $5::text[], $6::text[]) AS s(id, ord, phase, tenant, tbl)`,
+    [runId, plan.steps.map((s) => s.id), plan.steps.map((_, i) => i), plan.steps.map((s) => s.phase), plan.steps.map((s) => s.tenant ?? null), plan.steps.map((s) => s.table ?? null)],
+  );
+  await addEvent(db, runId, 'started', { tenants: plan.tenants.length, tables: plan.tables.length, steps: plan.steps.length });
+  return runId;
+}
+
+export async function doneSteps(db: Queryable, runId: number): Promise<Map<string, number>> {
+  const r = await db.query<{ step_id: string; rows: string | null }>(`SELECT step_id, rows FROM oasys_migrate.step WHERE run_id = $1 AND state = 'done'`, [runId]);
+  return new Map(r.rows.map((x) => [x.step_id, Number(x.rows ?? 0)]));
+}
+
+/** Marks steps done — call inside the transaction that did their work. */
+export async function markDone(db: Queryable, runId: number, stepIds: string[], rows: (number | null)[]): Promise<void> {
+  await db.query(
+    `UPDATE oasys_migrate.step s SET state = 'done', rows = u.rows, error = NULL, finished_at = clock_timestamp(),
+            started_at = COALESCE(s.started_at, now())
+       FROM unnest($2::text[], $3::int8[]) AS u(step_id, rows)
+      WHERE s.run_id = $1 AND s.step_id = u.step_id`,
+    [runId, stepIds, rows],
+  );
+  const copied = rows.reduce<number>((a, r) => a + (r ?? 0), 0);
+  if (copied > 0) await db.query('UPDATE oasys_migrate.run SET rows_copied = rows_copied + $2 WHERE run_id = $1', [runId, copied]);
+}
+
+export async function markFailed(db: Queryable, runId: number, stepIds: string[], error: string): Promise<void> {
+  await db.query(
+    `UPDATE oasys_migrate.step SET state = 'failed', error = $3, finished_at = clock_timestamp() WHERE run_id = $1 AND step_id = ANY($2::text[])`,
+    [runId, stepIds, error],
+  );
+}
+
+export async function setRunState(db: Queryable, runId: number, state: RunState, error: string | null = null): Promise<void> {
+  const final = state === 'completed' || state === 'reverted' || state === 'failed' || state === 'interrupted';
+  await db.query(
+    `UPDATE oasys_migrate.run SET state = $2, error = $3, finished_at = CASE WHEN $4 THEN clock_timestamp() ELSE NULL END,
+            client_host = $5, client_pid = $6 WHERE run_id = $1`,
+    [runId, state, error, final, os.hostname(), process.pid],
+  );
+  await addEvent(db, runId, state, error ? { error } : null);
+}
+
+export async function saveVerify(db: Queryable, runId: number, verify: unknown): Promise<void> {
+  await db.query('UPDATE oasys_migrate.run SET verify = $2 WHERE run_id = $1', [runId, JSON.stringify(verify)]);
+}
+
+export async function addEvent(db: Queryable, runId: number | null, kind: string, detail: unknown): Promise<void> {
+  await db.query('INSERT INTO oasys_migrate.event (run_id, kind, detail) VALUES ($1, $2, $3)', [runId, kind, detail === null ? null : JSON.stringify(detail)]);
+}
+
+export interface StepRow {
+  stepId: string;
+  phase: string;
+  tenant: string | null;
+  table: string | null;
+  state: string;
+  rows: number | null;
+  checksum: string | null;
+  error: string | null;
+}
+
+export async function stepsOf(db: Queryable, runId: number): Promise<StepRow[]> {
+  const r = await db.query<StepRow>(
+    `SELECT step_id AS "stepId", phase, tenant, table_name AS "table", state, rows::float8 AS rows, checksum, error
+       FROM oasys_migrate.step WHERE run_id = $1 ORDER BY ordinal`,
+    [runId],
+  );
+  return r.rows;
+}

@@ -1,0 +1,132 @@
+import type pg from 'pg';
+import { ident, identList } from '../db/ident.js';
+import type { Discovery } from '../discover/discover.js';
+import type { Plan } from '../plan/model.js';
+
+type Queryable = Pick<pg.ClientBase, 'query'>;
+
+/**
+ * The rollback snapshot: before `run` writes anything, it records what it will
+ * create (dropped on revert) and saves what it will change (restored on
+ * revert): a pre-existing unified table's rows of the migrated tenants, its
+ * indexes, policies, RLS flags, tenant-column default and sequence values.
+ */
+export type SnapshotEntry =
+  | { kind: 'created_table'; object: string; detail: { table: string } }
+  | { kind: 'created_type'; object: string; detail: { type: string } }
+  | {
+      kind: 'existing_table';
+      object: string;
+      detail: {
+        table: string; rowsTable: string; columns: string[]; tenantIds: string[]; tenantType: string;
+        rlsEnabled: boolean; rlsForced: boolean; policies: string[]; indexes: string[]; tenantDefault: string | null;
+      };
+    }
+  | { kind: 'existing_sequence'; object: string; detail: { sequence: string; lastValue: string | null; isCalled: boolean } };
+
+export async function takeSnapshot(db: Queryable, runId: number, plan: Plan, d: Discovery): Promise<SnapshotEntry[]> {
+  const schema = plan.targetSchema;
+  const entries: SnapshotEntry[] = [];
+  for (const ty of plan.types.filter((t) => t.action === 'create')) {
+    entries.push({ kind: 'created_type', object: ident(schema, ty.name), detail: { type: ty.name } });
+  }
+  let n = 0;
+  for (const t of plan.tables) {
+    const qualified = ident(schema, t.target);
+    if (t.action === 'create') {
+      entries.push({ kind: 'created_table', object: qualified, detail: { table: t.target } });
+      continue;
+    }
+    const def = d.target.tables.get(schema)!.get(t.target)!;
+    const rowsTable = `snap_${runId}_${++n}`;
+    const columns = def.columns.filter((c) => c.generated === '').map((c) => c.name);
+    const tenantIds = plan.tenants.filter((x) => t.tenants.includes(x.schema)).map((x) => x.tenantId);
+    await db.query(`CREATE TABLE oasys_migrate.${ident(rowsTable)} (LIKE ${qualified})`);
+    await db.query(
+      `INSERT INTO oasys_migrate.${ident(rowsTable)} (${identList(columns)}) SELECT ${identList(columns)} FROM ${qualified} WHERE ${ident(plan.tenantColumn)} = ANY($1::${t.tenantColumnType}[])`,
+      [tenantIds],
+    );
+    await db.query(`COMMENT ON TABLE oasys_migrate.${ident(rowsTable)} IS 'oasys-migrate run ${runId}: rows of ${qualified.replace(/'/g, "''")} saved before the run, restored by revert'`);
+    const tenantCol = def.columns.find((c) => c.name === plan.tenantColumn);
+    entries.push({
+      kind: 'existing_table', object: qualified,
+      detail: {
+        table: t.target, rowsTable, columns, tenantIds, tenantType: t.tenantColumnType, rlsEnabled: def.rlsEnabled, rlsForced: def.rlsForced,
+        policies: d.target.policies.get(schema)?.get(t.target) ?? [], indexes: def.indexes.map((i) => i.name),
+        tenantDefault: tenantCol?.defaultExpr ?? null,
+      },
+    });
+    for (const col of t.sequenceColumns) {
+      const r = await db.query<{ seq: string | null }>(`SELECT pg_catalog.pg_get_serial_sequence($1, $2) AS seq`, [qualified, col]);
+      const seq = r.rows[0].seq;
+      if (!seq) continue;
+      const v = await db.query<{ last_value: string; is_called: boolean }>(`SELECT last_value::text, is_called FROM ${seq}`);
+      entries.push({ kind: 'existing_sequence', object: seq, detail: { sequence: seq, lastValue: v.rows[0].last_value, isCalled: v.rows[0].is_called } });
+    }
+  }
+  await db.query(
+    `INSERT INTO oasys_migrate.snapshot (run_id, ordinal, kind, object, detail)
+     SELECT $1, o - 1, k, obj, d::jsonb FROM unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS s(k, obj, d, o)`,
+    [runId, entries.map((e) => e.kind), entries.map((e) => e.object), entries.map((e) => JSON.stringify(e.detail))],
+  );
+  return entries;
+}
+
+export async function loadSnapshot(db: Queryable, runId: number): Promise<SnapshotEntry[]> {
+  const r = await db.query<{ kind: SnapshotEntry['kind']; object: string; detail: never }>(
+    'SELECT kind, object, detail FROM oasys_migrate.snapshot WHERE run_id = $1 ORDER BY ordinal',
+    [runId],
+  );
+  return r.rows.map((x) => ({ kind: x.kind, object: x.object, detail: x.detail }) as SnapshotEntry);
+}
+
+/**
+ * Puts the target back as the snapshot found it, in the caller's transaction:
+ * all of it or none of it. Statements are written to be harmless when an
+ * object was never created (a run that stopped early).
+ */
+export async function restoreSnapshot(db: Queryable, runId: number, schema: string, tenantColumn: string): Promise<string[]> {
+  const entries = await loadSnapshot(db, runId);
+  const done: string[] = [];
+  for (const e of entries) {
+    if (e.kind !== 'existing_table') continue;
+    const t = e.object;
+    const d = e.detail;
+    const now = await db.query<{ relrowsecurity: boolean; relforcerowsecurity: boolean } >(
+      `SELECT relrowsecurity, relforcerowsecurity FROM pg_catalog.pg_class WHERE oid = $1::regclass`, [t]);
+    const pols = await db.query<{ polname: string }>(`SELECT polname FROM pg_catalog.pg_policy WHERE polrelid = $1::regclass`, [t]);
+    for (const p of pols.rows) if (!d.policies.includes(p.polname)) await db.query(`DROP POLICY ${ident(p.polname)} ON ${t}`);
+    const idx = await db.query<{ name: string }>(
+      `SELECT c.relname AS name FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = $1::regclass`, [t]);
+    for (const i of idx.rows) if (!d.indexes.includes(i.name)) await db.query(`DROP INDEX IF EXISTS ${ident(schema, i.name)}`);
+    if (now.rows[0].relrowsecurity !== d.rlsEnabled) await db.query(`ALTER TABLE ${t} ${d.rlsEnabled ? 'ENABLE' : 'DISABLE'} ROW LEVEL SECURITY`);
+    if (now.rows[0].relforcerowsecurity !== d.rlsForced) await db.query(`ALTER TABLE ${t} ${d.rlsForced ? 'FORCE' : 'NO FORCE'} ROW LEVEL SECURITY`);
+    await db.query(`ALTER TABLE ${t} ALTER COLUMN ${ident(tenantColumn)} ${d.tenantDefault ? `SET DEFAULT ${d.tenantDefault}` : 'DROP DEFAULT'}`);
+    await db.query(`DELETE FROM ${t} WHERE ${ident(tenantColumn)} = ANY($1::${d.tenantType}[])`, [d.tenantIds]);
+    await db.query(`INSERT INTO ${t} (${identList(d.columns)}) OVERRIDING SYSTEM VALUE SELECT ${identList(d.columns)} FROM oasys_migrate.${ident(d.rowsTable)}`);
+    done.push(`restored ${t}`);
+  }
+  for (const e of entries) {
+    if (e.kind !== 'existing_sequence') continue;
+    if (e.detail.lastValue !== null) {
+      await db.query(`SELECT pg_catalog.setval($1::regclass, $2::int8, $3)`, [e.detail.sequence, e.detail.lastValue, e.detail.isCalled]);
+      done.push(`restored sequence ${e.object}`);
+    }
+  }
+  for (const e of [...entries].reverse()) {
+    if (e.kind === 'created_table') {
+      await db.query(`DROP TABLE IF EXISTS ${e.object} CASCADE`);
+      done.push(`dropped ${e.object}`);
+    }
+  }
+  for (const e of [...entries].reverse()) {
+    if (e.kind === 'created_type') {
+      await db.query(`DROP TYPE IF EXISTS ${e.object}`);
+      done.push(`dropped type ${e.object}`);
+    }
+  }
+  for (const e of entries) {
+    if (e.kind === 'existing_table') await db.query(`DROP TABLE IF EXISTS oasys_migrate.${ident(e.detail.rowsTable)}`);
+  }
+  return done;
+}

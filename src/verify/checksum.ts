@@ -1,0 +1,158 @@
+import type pg from 'pg';
+import pLimit from 'p-limit';
+import { ident } from '../db/ident.js';
+import type { Plan, UnifiedTable } from '../plan/model.js';
+
+type Queryable = Pick<pg.ClientBase, 'query'>;
+
+/**
+ * Per (tenant, table) row counts and an order-independent checksum computed
+ * inside PostgreSQL, with one definition on both sides: the sum of a 64-bit
+ * hash of each row's canonical text (every migrated column, in plan order,
+ * with session settings that fix the text form of dates, floats and bytea).
+ * A changed value changes one row's hash; a missing or duplicated row changes
+ * the count and the sum; a row stamped with the wrong tenant moves from one
+ * tenant's sum to another's.
+ */
+export interface VerifyResult {
+  tenant: string;
+  tenantId: string;
+  table: string;
+  sourceRows: number;
+  targetRows: number;
+  sourceChecksum: string;
+  targetChecksum: string;
+  ok: boolean;
+}
+
+export interface TableAnomaly {
+  table: string;
+  nullTenantRows: number;
+  /** Rows whose tenant is not a migrated tenant (pre-existing rows of a filled table are expected here). */
+  otherTenantRows: number;
+  ok: boolean;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  results: VerifyResult[];
+  anomalies: TableAnomaly[];
+  seconds: number;
+}
+
+/** The hashed expression over a row of `alias`: every copied column's text, as a row literal. */
+export function rowHashSql(t: UnifiedTable, alias: string): string {
+  const cols = t.columns.filter((c) => c.generatedExpr === null);
+  const parts = cols.map((c) => `${alias}.${ident(c.name)}::text`);
+  // ROW(...)::text quotes and escapes each field, so NULL, '' and '"' stay distinct.
+  return `pg_catalog.hashtextextended(ROW(${parts.join(', ')})::text, 0)`;
+}
+
+function sourceSql(t: UnifiedTable, schemas: string[]): string {
+  return schemas
+    .map((s, i) => `SELECT $${i + 1}::text AS schema, count(*)::int8 AS n, COALESCE(sum(${rowHashSql(t, 's')}), 0)::text AS h FROM ${ident(s, t.source)} AS s`)
+    .join('\nUNION ALL\n');
+}
+
+function targetSql(plan: Plan, t: UnifiedTable): string {
+  const tc = ident(plan.tenantColumn);
+  return `SELECT ${tc}::text AS tenant, count(*)::int8 AS n, COALESCE(sum(${rowHashSql(t, 't')}), 0)::text AS h
+            FROM ${ident(plan.targetSchema, t.target)} AS t
+           WHERE ${tc} = ANY ($1::${t.tenantColumnType}[])
+           GROUP BY 1`;
+}
+
+function anomalySql(plan: Plan, t: UnifiedTable): string {
+  const tc = ident(plan.tenantColumn);
+  return `SELECT count(*) FILTER (WHERE ${tc} IS NULL)::int8 AS nulls,
+                 count(*) FILTER (WHERE ${tc} IS NOT NULL AND NOT (${tc} = ANY ($1::${t.tenantColumnType}[])))::int8 AS others
+            FROM ${ident(plan.targetSchema, t.target)} AS t`;
+}
+
+export interface VerifyOptions {
+  source: pg.Pool;
+  target: pg.Pool;
+  plan: Plan;
+  concurrency: number;
+  /** The RLS setting: used when the verifying role cannot bypass row-level security. */
+  rlsSetting: string;
+  /** Only these tenant schemas (default: all in the plan). */
+  tenants?: string[];
+  /** Tenant schemas per source query (many tiny tenants). */
+  chunk?: number;
+}
+
+export async function verifyPlan(o: VerifyOptions): Promise<VerifyReport> {
+  const started = performance.now();
+  const { plan } = o;
+  const wanted = o.tenants ? new Set(o.tenants) : undefined;
+  const tenants = plan.tenants.filter((t) => !wanted || wanted.has(t.schema));
+  const idOf = new Map(tenants.map((t) => [t.schema, t.tenantId]));
+  const bypass = await canBypassRls(o.target);
+  const limit = pLimit(Math.max(1, o.concurrency));
+  const results: VerifyResult[] = [];
+  const anomalies: TableAnomaly[] = [];
+  const chunk = o.chunk ?? 200;
+
+  const jobs: Promise<void>[] = [];
+  for (const t of plan.tables) {
+    const schemas = t.tenants.filter((s) => idOf.has(s));
+    if (schemas.length === 0) continue;
+    const source = new Map<string, { n: number; h: string }>();
+    const target = new Map<string, { n: number; h: string }>();
+    const tableJobs: Promise<void>[] = [];
+    for (let i = 0; i < schemas.length; i += chunk) {
+      const part = schemas.slice(i, i + chunk);
+      tableJobs.push(limit(async () => {
+        const r = await o.source.query<{ schema: string; n: string; h: string }>(sourceSql(t, part), part);
+        for (const row of r.rows) source.set(row.schema, { n: Number(row.n), h: row.h });
+      }));
+    }
+    const ids = schemas.map((s) => idOf.get(s)!);
+    tableJobs.push(limit(async () => {
+      if (bypass) {
+        const r = await o.target.query<{ tenant: string; n: string; h: string }>(targetSql(plan, t), [ids]);
+        for (const row of r.rows) target.set(row.tenant, { n: Number(row.n), h: row.h });
+        const a = await o.target.query<{ nulls: string; others: string }>(anomalySql(plan, t), [ids]);
+        anomalies.push({ table: t.target, nullTenantRows: Number(a.rows[0].nulls), otherTenantRows: Number(a.rows[0].others), ok: Number(a.rows[0].nulls) === 0 && (t.action === 'fill' || Number(a.rows[0].others) === 0) });
+      } else {
+        // Row-level security hides rows from this role: look at each tenant as that tenant.
+        const client = await o.target.connect();
+        try {
+          await client.query('BEGIN READ ONLY');
+          for (const id of ids) {
+            await client.query('SELECT pg_catalog.set_config($1, $2, true)', [o.rlsSetting, id]);
+            const r = await client.query<{ tenant: string; n: string; h: string }>(targetSql(plan, t), [[id]]);
+            for (const row of r.rows) target.set(row.tenant, { n: Number(row.n), h: row.h });
+          }
+          await client.query('ROLLBACK');
+        } finally {
+          client.release();
+        }
+      }
+    }));
+    jobs.push(Promise.all(tableJobs).then(() => {
+      for (const s of schemas) {
+        const id = idOf.get(s)!;
+        const a = source.get(s) ?? { n: 0, h: '0' };
+        const b = target.get(id) ?? { n: 0, h: '0' };
+        results.push({ tenant: s, tenantId: id, table: t.target, sourceRows: a.n, targetRows: b.n, sourceChecksum: a.h, targetChecksum: b.h, ok: a.n === b.n && a.h === b.h });
+      }
+    }));
+  }
+  await Promise.all(jobs);
+  results.sort((a, b) => Number(a.ok) - Number(b.ok) || a.table.localeCompare(b.table) || a.tenant.localeCompare(b.tenant));
+  anomalies.sort((a, b) => a.table.localeCompare(b.table));
+  return {
+    ok: results.every((r) => r.ok) && anomalies.every((a) => a.ok),
+    results,
+    anomalies,
+    seconds: (performance.now() - started) / 1000,
+  };
+}
+
+export async function canBypassRls(db: Queryable): Promise<boolean> {
+  const r = await db.query<{ ok: boolean }>(`SELECT rolsuper OR rolbypassrls AS ok FROM pg_catalog.pg_roles WHERE rolname = current_user`);
+  return r.rows[0]?.ok ?? false;
+}
+
