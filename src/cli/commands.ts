@@ -11,6 +11,10 @@ import { renderVerify, verifyDocument } from './renderVerify.js';
 import { formatCount, table } from './output.js';
 import { writeFileSync } from 'node:fs';
 import { verifyMarkdown } from '../report/markdown.js';
+import { revertCommand } from '../commands/revert.js';
+import { statusCommand } from '../commands/status.js';
+import { renderStatus, statusDocument } from './renderStatus.js';
+import { confirmOnTerminal } from './confirm.js';
 
 export interface CommandDef {
   name: string;
@@ -68,6 +72,29 @@ const verifyHandler: Handler = async ({ cfg, log, out, opts }) => {
   return r.ok ? ExitCode.ok : ExitCode.wanting;
 };
 
+const statusHandler: Handler = async ({ cfg, log, out }) => {
+  const r = await statusCommand(cfg, log);
+  if (out.json) out.document(statusDocument(r));
+  else renderStatus(out, r);
+  return ExitCode.ok;
+};
+
+const revertHandler: Handler = async ({ cfg, log, out }) => {
+  const r = await revertCommand(cfg, log, (run) =>
+    confirmOnTerminal(
+      `Revert run #${run.runId} (${run.state}, started ${run.startedAt.toISOString()} by ${run.startedBy})? ` +
+        'This drops the unified tables it created and restores what it changed.',
+      cfg.yes,
+    ),
+  );
+  if (out.json) out.document(r);
+  else {
+    for (const a of r.actions) out.line(`  ${a}`);
+    out.line(r.reverted ? out.c.green(r.message) : r.message);
+  }
+  return ExitCode.ok;
+};
+
 export const commands: CommandDef[] = [
   {
     name: 'plan',
@@ -86,5 +113,16 @@ export const commands: CommandDef[] = [
     description: 'Recompute per-tenant, per-table row counts and checksums on source and target and compare them (read-only)',
     options: (cmd) => cmd.option('--report <file.md>', 'also write a Markdown report for the change ticket'),
     handler: verifyHandler,
+  },
+  {
+    name: 'status',
+    description: 'Show the recorded runs and, for the latest, every (tenant, table) step and its state (read-only)',
+    handler: statusHandler,
+  },
+  {
+    name: 'revert',
+    description: 'Restore the target to its state before the latest run (complete, partial or crashed), from the rollback snapshot',
+    options: (cmd) => cmd.option('-y, --yes', 'do not ask for confirmation (required when not on a terminal)'),
+    handler: revertHandler,
   },
 ];

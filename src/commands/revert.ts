@@ -1,0 +1,57 @@
+import type { ResolvedConfig } from '../config/load.js';
+import { withTransaction } from '../db/connect.js';
+import { UsageError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { acquireLock } from '../state/lock.js';
+import { addEvent, listRuns, setRunState, stateSchemaExists, type RunRow } from '../state/journal.js';
+import { restoreSnapshot } from '../state/snapshot.js';
+import { openSession } from './session.js';
+
+export interface RevertResult {
+  runId: number | null;
+  reverted: boolean;
+  actions: string[];
+  message: string;
+}
+
+/**
+ * Restores the target to its state before the latest run that was not yet
+ * reverted — completed, failed, interrupted or killed — in ONE transaction:
+ * a revert that is itself interrupted changes nothing, and running it again
+ * finishes it. Tenant schemas are never touched.
+ */
+export async function revertCommand(
+  cfg: ResolvedConfig,
+  log: Logger,
+  confirm: (run: RunRow) => Promise<boolean>,
+): Promise<RevertResult> {
+  const s = await openSession(cfg, log);
+  try {
+    const none = { runId: null, reverted: false, actions: [], message: 'nothing to revert: no oasys-migrate run is recorded in the target database' };
+    if (!(await stateSchemaExists(s.target))) return none;
+    const pick = async () => (await listRuns(s.target)).filter((r) => r.state !== 'reverted').pop();
+    const run = await pick();
+    if (!run) return { ...none, message: 'nothing to revert: every recorded run is already reverted' };
+    if (!(await confirm(run))) {
+      throw new UsageError(`revert of run #${run.runId} was not confirmed; nothing was changed`, 'answer yes at the prompt, or pass --yes');
+    }
+    const lock = await acquireLock(cfg.sameDatabase ? cfg.source : cfg.target, 'revert');
+    try {
+      const again = await pick();
+      if (!again || again.runId !== run.runId) return { ...none, message: `run #${run.runId} changed while waiting; nothing was done, try again` };
+      const actions = await withTransaction(s.target, async (c) => {
+        await c.query(`SET LOCAL lock_timeout = '30s'`);
+        await addEvent(c, run.runId, 'revert-started', null);
+        const done = await restoreSnapshot(c, run.runId, cfg.targetSchema, cfg.tenantColumn);
+        await setRunState(c, run.runId, 'reverted');
+        return done;
+      });
+      log.info(`run #${run.runId} reverted: ${actions.length} objects dropped or restored`);
+      return { runId: run.runId, reverted: true, actions, message: `run #${run.runId} reverted` };
+    } finally {
+      await lock.release();
+    }
+  } finally {
+    await s.close();
+  }
+}
