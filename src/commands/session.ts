@@ -17,7 +17,8 @@ export interface Session {
 
 export async function openSession(cfg: ResolvedConfig, log: Logger, extraConnections = 0): Promise<Session> {
   const max = cfg.concurrency + 2 + extraConnections;
-  const source = createPool({ url: cfg.source, role: 'source', max });
+  // With a separate target the source is only read: the server enforces it.
+  const source = createPool({ url: cfg.source, role: 'source', max, readOnly: !cfg.sameDatabase });
   const pools = [source];
   try {
     const info = await checkConnection(source, { url: cfg.source, role: 'source' });

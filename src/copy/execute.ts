@@ -35,7 +35,7 @@ export interface ExecuteOptions {
 }
 
 /** Phases where steps touch different tables and may run side by side. */
-const PARALLEL: Set<Phase> = new Set(['copy', 'keys', 'indexes', 'rls', 'sequences', 'analyze']);
+const PARALLEL: Set<Phase> = new Set(['shared', 'copy', 'keys', 'indexes', 'rls', 'sequences', 'analyze']);
 
 /**
  * Executes the plan's pending steps phase by phase. Every unit of work commits
@@ -58,28 +58,39 @@ export async function executePlan(o: ExecuteOptions): Promise<{ rowsCopied: numb
 
     const units: Step[][] = phase === 'copy' && o.plan.sameDatabase ? batchCopies(pending, o.batchRows ?? 50_000, o.batchSteps ?? 250) : pending.map((s) => [s]);
     const limit = pLimit(PARALLEL.has(phase) ? Math.max(1, o.concurrency) : 1);
-    let failure: unknown;
-    await Promise.all(
-      units.map((unit) =>
-        limit(async () => {
-          if (failure !== undefined || o.stop.stopping) return;
-          try {
-            const rows = await runUnit(o, unit);
-            stepsDone += unit.length;
-            rowsDone += rows;
-            rowsCopied += rows;
-            report();
-          } catch (err) {
-            if (failure === undefined) failure = err;
-            await markFailed(o.session.target, o.runId, unit.map((s) => s.id), describeError(err)).catch(() => undefined);
+    let failure: { err: unknown; step: Step } | undefined;
+    const attempt = async (unit: Step[]): Promise<void> => {
+      try {
+        const rows = await runUnit(o, unit);
+        stepsDone += unit.length;
+        rowsDone += rows;
+        rowsCopied += rows;
+        report();
+      } catch (err) {
+        if (unit.length > 1 && !isEnvironment(err)) {
+          // A batch failed on data: redo its steps one by one so the error names the tenant, and the good ones land.
+          for (const s of unit) {
+            if (failure !== undefined || o.stop.stopping) return;
+            await attempt([s]);
           }
-        }),
-      ),
-    );
-    if (failure !== undefined) throw stepError(failure, units.find(() => true)!, o.plan);
+          return;
+        }
+        if (failure === undefined) failure = { err, step: unit[0] };
+        await markFailed(o.session.target, o.runId, unit.map((s) => s.id), describeError(err)).catch(() => undefined);
+      }
+    };
+    await Promise.all(units.map((unit) => limit(async () => {
+      if (failure !== undefined || o.stop.stopping) return;
+      await attempt(unit);
+    })));
+    if (failure !== undefined) throw stepError(failure.err, failure.step);
     if (o.stop.stopping) throw new InterruptedError();
   }
   return { rowsCopied };
+}
+
+function isEnvironment(err: unknown): boolean {
+  return isNetworkError(err) || isEnvironmentSqlState(pgFields(err)?.code);
 }
 
 /** Groups small same-table copies so that 10,000 tiny tenants do not cost 10,000 transactions per table. */
@@ -176,7 +187,8 @@ async function copyAcross(o: ExecuteOptions, step: Step): Promise<number> {
     tgt = await o.session.target.connect();
     await tgt.query('BEGIN');
     try {
-      await tgt.query('SELECT pg_catalog.set_config($1, $2, true)', [COPY_TENANT_SETTING, c.tenantId]);
+      if (c.shared) for (const sql of step.sql) await tgt.query(sql); // create the shared table, then fill it
+      else await tgt.query('SELECT pg_catalog.set_config($1, $2, true)', [COPY_TENANT_SETTING, c.tenantId]);
       const into = tgt.query(copyStreams.from(c.copyIn));
       const out = src.query(copyStreams.to(c.copyOut));
       await pipeline(out, into);
@@ -195,19 +207,32 @@ async function copyAcross(o: ExecuteOptions, step: Step): Promise<number> {
   }
 }
 
-function stepError(err: unknown, _unit: Step[], plan: Plan): Error {
+/** Turns a failed step's error into one that names the tenant, table, column and row, and says what to do. */
+function stepError(err: unknown, step: Step): Error {
   if (err instanceof InterruptedError || err instanceof WantingError || err instanceof EnvironmentError) return err;
   const f = pgFields(err);
   const msg = describeError(err);
-  if (isNetworkError(err) || isEnvironmentSqlState(f?.code)) {
-    return new EnvironmentError(`a step failed because of the database environment: ${msg}`, 'fix the cause (connection, privileges, disk), then run `run` again: it resumes where it stopped', err);
+  const subject = step.copy?.shared
+    ? `copying shared table ${step.table}`
+    : step.tenant !== undefined
+      ? `tenant "${step.tenant}", table "${step.copy?.sourceTable ?? step.table}"`
+      : `step ${step.id}`;
+  if (isEnvironment(err)) {
+    return new EnvironmentError(
+      `${subject}: the database environment failed: ${msg}`,
+      'fix the cause (connection, privileges, disk space), then run `run` again: it resumes where it stopped',
+      err,
+      { tenant: step.tenant, table: step.table },
+    );
   }
-  const where = [f?.schema && `schema ${f.schema}`, f?.table && `table ${f.table}`, f?.column && `column ${f.column}`, f?.constraint && `constraint ${f.constraint}`].filter(Boolean).join(', ');
-  void plan;
+  const where = [f?.column && `column "${f.column}"`, f?.constraint && `constraint "${f.constraint}"`].filter(Boolean).join(', ');
+  const collision = f?.code === '23505' && step.copy
+    ? ' — a migrated row collides with a row already in the unified table (the key above names both)'
+    : '';
   return new WantingError(
-    `a step failed on the data: ${msg}${where ? ` (${where})` : ''}`,
-    'the failed step was rolled back and nothing of it was written; fix the data (or the config) and run `run` again to resume, or `revert` to undo the run',
-    {},
+    `${subject}: ${msg}${where ? ` (${where})` : ''}${collision}`,
+    'this step was rolled back and nothing of it was written; fix the data (or the config) and run `run` again to resume, or `revert` to undo the run',
+    { tenant: step.tenant, table: step.table, column: f?.column },
     err,
   );
 }

@@ -26,13 +26,16 @@ export interface ConnectOptions {
   role: 'source' | 'target';
   max?: number;
   applicationName?: string;
+  /** Every transaction read-only: the server itself refuses a write (the source of a separate-target run). */
+  readOnly?: boolean;
   connectTimeoutMs?: number;
 }
 
 function clientConfig(opts: ConnectOptions): pg.ClientConfig {
   registerSecret(passwordOf(opts.url));
   if (process.env.PGPASSWORD) registerSecret(process.env.PGPASSWORD);
-  const options = Object.entries(SESSION_SETTINGS)
+  const settings = opts.readOnly ? { ...SESSION_SETTINGS, default_transaction_read_only: 'on' } : SESSION_SETTINGS;
+  const options = Object.entries(settings)
     .map(([k, v]) => `-c ${k}=${v.replace(/([\\ ])/g, '\\$1')}`)
     .join(' ');
   return {

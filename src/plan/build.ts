@@ -3,11 +3,12 @@ import { ident } from '../db/ident.js';
 import type { ResolvedConfig } from '../config/load.js';
 import type { Discovery } from '../discover/discover.js';
 import { analyseDrift } from './drift.js';
-import { copyDefaultSql, copyStatements } from './copySql.js';
-import { PHASES, type Plan, type Step, type UnifiedTable } from './model.js';
+import { copyDefaultSql, copyStatements, sharedCopyStatements } from './copySql.js';
+import { PHASES, type Plan, type SharedTable, type Step, type UnifiedTable } from './model.js';
 import { ProblemCode, sortProblems, type Problem } from './problems.js';
 import {
-  createTableSql, foreignKeySql, keysSql, rlsSql, tableToCreate, tableToFill, unifiedTypes, type TableContext,
+  createSharedTableSql, createTableSql, foreignKeySql, keysSql, rlsSql, tableToCreate, tableToFill, unifiedColumns, unifiedTypes,
+  type TableContext,
 } from './tables.js';
 
 /**
@@ -94,26 +95,7 @@ export function buildPlan(cfg: ResolvedConfig, d: Discovery): Plan {
   }
   const types = unifiedTypes(cfg.targetSchema, drift.types, d.target, problems);
 
-  // Shared tables referenced by tenant foreign keys must exist in the target.
-  const sharedTables: Plan['sharedTables'] = [];
-  const sharedSeen = new Set<string>();
-  for (const t of tables) {
-    for (const fk of t.foreignKeys.filter((f) => !f.tenantScoped)) {
-      const g = drift.groups.find((x) => x.name === t.source)!;
-      const con = g.reference.constraints.find((c) => c.name === fk.name)!;
-      const key = `${con.ref!.schema}\u0000${con.ref!.table}`;
-      if (sharedSeen.has(key)) continue;
-      sharedSeen.add(key);
-      const exists = d.target.tables.get(con.ref!.schema)?.has(con.ref!.table) ?? false;
-      sharedTables.push({ schema: con.ref!.schema, table: con.ref!.table, action: exists ? 'exists' : 'copy' });
-      if (!exists && !d.sameDatabase) {
-        problems.push({
-          severity: 'info', code: ProblemCode.SHARED_TABLE_MISSING, table: con.ref!.table,
-          message: `shared table ${con.ref!.schema}.${con.ref!.table}, referenced by tenant foreign keys, is missing in the target; it is copied there first`,
-        });
-      }
-    }
-  }
+  const shared = d.sameDatabase ? [] : sharedTablesToCopy(cfg, d, tables, ctx);
 
   const tenantSchemas = new Set(tenants.map((t) => t.schema));
   for (const o of d.source.other.filter((x) => tenantSchemas.has(x.schema))) {
@@ -131,17 +113,67 @@ export function buildPlan(cfg: ResolvedConfig, d: Discovery): Plan {
     });
   }
 
-  const steps = buildSteps(cfg, d, tables, types);
+  const steps = buildSteps(cfg, d, tables, types, shared);
   return {
     tenants, tenantColumn: cfg.tenantColumn, tenantColumnType: tenantIdType, targetSchema: cfg.targetSchema,
-    sameDatabase: d.sameDatabase, tables, types, problems: sortProblems(problems), steps, sharedTables,
+    sameDatabase: d.sameDatabase, tables, types, problems: sortProblems(problems), steps, shared,
     sourceFingerprint: sourceFingerprint(d, tables),
   };
 }
 
-function buildSteps(cfg: ResolvedConfig, d: Discovery, tables: UnifiedTable[], types: Plan['types']): Step[] {
+/**
+ * A separate target needs the shared tables that tenant foreign keys point at
+ * (and the registry) before the keys can be made; those it lacks are copied.
+ */
+function sharedTablesToCopy(cfg: ResolvedConfig, d: Discovery, tables: UnifiedTable[], ctx: TableContext): SharedTable[] {
+  const wanted: { schema: string; table: string; why: string }[] = [];
+  const seen = new Set<string>();
+  const want = (schema: string, table: string, why: string) => {
+    const key = `${schema}\u0000${table}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    wanted.push({ schema, table, why });
+  };
+  if (d.registry) want(d.registry.schema, d.registry.table, 'the tenant registry');
+  for (const t of tables) {
+    for (const fk of t.foreignKeys.filter((f) => !f.tenantScoped)) want(fk.refSchema!, fk.refTableName!, `referenced by "${t.source}"`);
+  }
+  const out: SharedTable[] = [];
+  for (const w of wanted) {
+    if (d.target.tables.get(w.schema)?.has(w.table)) continue;
+    const def = d.source.tables.get(w.schema)?.get(w.table);
+    if (!def || !d.target.relationNames.has(w.schema) && w.schema !== 'public') {
+      ctx.problems.push({
+        severity: 'error', code: ProblemCode.SHARED_TABLE_MISSING, table: w.table,
+        message: `shared table ${w.schema}.${w.table} (${w.why}) is missing in the target and cannot be copied there (${!def ? 'not found in the source' : `schema ${w.schema} does not exist in the target`})`,
+        hint: `create ${w.schema}.${w.table} in the target first (e.g. with the application's migrations)`,
+      });
+      continue;
+    }
+    const group = { name: w.table, reference: def, byTenant: new Map(), notNullEverywhere: new Set(def.columns.filter((c) => c.notNull).map((c) => c.name)), estimatedRows: def.estimate };
+    const columns = unifiedColumns({ ...ctx, targetSchema: w.schema }, group);
+    const pk = def.constraints.find((c) => c.kind === 'p');
+    out.push({ schema: w.schema, table: w.table, columns, primaryKey: pk?.columns ?? [] });
+    ctx.problems.push({
+      severity: 'info', code: ProblemCode.SHARED_TABLE_MISSING, table: w.table,
+      message: `shared table ${w.schema}.${w.table} (${w.why}) is missing in the target; it is copied there first, as it is`,
+    });
+  }
+  return out;
+}
+
+function buildSteps(cfg: ResolvedConfig, d: Discovery, tables: UnifiedTable[], types: Plan['types'], shared: SharedTable[]): Step[] {
   const ctx = { targetSchema: cfg.targetSchema, tenantColumn: cfg.tenantColumn, rls: cfg.rls };
   const steps: Step[] = [];
+  for (const st of shared) {
+    const def = d.source.tables.get(st.schema)!.get(st.table)!;
+    const copy = sharedCopyStatements(st, def.columns.every((c) => c.builtinType), def.estimate);
+    steps.push({ id: `shared:${st.schema}.${st.table}`, phase: 'shared', table: `${st.schema}.${st.table}`, sql: createSharedTableSql(st), copy });
+    const seqCols = st.columns.filter((c) => c.serial || c.identity !== '').map((c) => c.name);
+    if (seqCols.length > 0) {
+      steps.push({ id: `sequence:${st.schema}.${st.table}`, phase: 'sequences', table: `${st.schema}.${st.table}`, sql: seqCols.map((c) => sequenceResetSql(st.schema, st.table, c)) });
+    }
+  }
   const tenantById = new Map(d.tenants.map((t) => [t.schema, t]));
   for (const ty of types.filter((x) => x.action === 'create')) {
     steps.push({ id: `type:${ty.name}`, phase: 'types', sql: [ty.sql] });

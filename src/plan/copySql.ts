@@ -1,5 +1,5 @@
 import { ident, identList } from '../db/ident.js';
-import type { CopyStep, UnifiedTable } from './model.js';
+import type { CopyStep, SharedTable, UnifiedTable } from './model.js';
 
 /**
  * The statements that move one tenant's rows of one table. Values never pass
@@ -42,4 +42,18 @@ export const COPY_TENANT_SETTING = 'oasys_migrate.copy_tenant';
 
 export function copyDefaultSql(ctx: { targetSchema: string; tenantColumn: string }, t: UnifiedTable): string {
   return `ALTER TABLE ${ident(ctx.targetSchema, t.target)} ALTER COLUMN ${ident(ctx.tenantColumn)} SET DEFAULT pg_catalog.current_setting('${COPY_TENANT_SETTING}')::${t.tenantColumnType}`;
+}
+
+/** A shared table copied whole into a separate target (no tenant column). */
+export function sharedCopyStatements(st: SharedTable, builtinOnly: boolean, estimatedRows: number): CopyStep {
+  const cols = st.columns.filter((c) => c.generatedExpr === null).map((c) => c.name);
+  const fmt = builtinOnly ? ' (FORMAT binary)' : '';
+  const qualified = ident(st.schema, st.table);
+  return {
+    shared: true, tenant: '', tenantId: '', sourceTable: st.table, targetTable: st.table, estimatedRows,
+    insertSelect: '',
+    copyOut: `COPY (SELECT ${identList(cols)} FROM ${qualified}) TO STDOUT${fmt}`,
+    copyIn: `COPY ${qualified} (${identList(cols)}) FROM STDIN${fmt}`,
+    binary: builtinOnly,
+  };
 }

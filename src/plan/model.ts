@@ -31,6 +31,9 @@ export interface ForeignKeyDef {
   columns: string[];
   /** Target relation, already quoted. */
   refTable: string;
+  /** For foreign keys to shared tables: the referenced table's schema and name, unquoted. */
+  refSchema?: string;
+  refTableName?: string;
   refColumns: string[];
   /** True when both ends are tenant tables: (tenant_id, …) on both sides. */
   tenantScoped: boolean;
@@ -81,8 +84,19 @@ export interface UnifiedType {
   sql: string;
 }
 
-export type Phase = 'types' | 'tables' | 'copy' | 'keys' | 'indexes' | 'foreign-keys' | 'rls' | 'sequences' | 'analyze';
-export const PHASES: Phase[] = ['types', 'tables', 'copy', 'keys', 'indexes', 'foreign-keys', 'rls', 'sequences', 'analyze'];
+export type Phase = 'shared' | 'types' | 'tables' | 'copy' | 'keys' | 'indexes' | 'foreign-keys' | 'rls' | 'sequences' | 'analyze';
+export const PHASES: Phase[] = ['shared', 'types', 'tables', 'copy', 'keys', 'indexes', 'foreign-keys', 'rls', 'sequences', 'analyze'];
+
+/**
+ * A shared table (the registry, or one that tenant tables reference, such as
+ * public.auth_user) copied as it is into a separate target that lacks it.
+ */
+export interface SharedTable {
+  schema: string;
+  table: string;
+  columns: UnifiedColumn[];
+  primaryKey: string[];
+}
 
 /**
  * One unit of work. The same objects are printed by `plan --sql`, executed by
@@ -103,6 +117,8 @@ export interface Step {
 }
 
 export interface CopyStep {
+  /** A shared table's copy: no tenant column to stamp. */
+  shared?: boolean;
   tenant: string;
   tenantId: string;
   sourceTable: string;
@@ -126,8 +142,8 @@ export interface Plan {
   types: UnifiedType[];
   problems: Problem[];
   steps: Step[];
-  /** Tables of the shared schema referenced by tenant foreign keys (copied first when the target is separate). */
-  sharedTables: { schema: string; table: string; action: 'exists' | 'copy' }[];
+  /** Shared tables copied first into a separate target that lacks them (empty in one database). */
+  shared: SharedTable[];
   /** A hash of every tenant's table definitions, to notice that the source changed under an interrupted run. */
   sourceFingerprint: string;
 }

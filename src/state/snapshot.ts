@@ -30,6 +30,9 @@ export async function takeSnapshot(db: Queryable, runId: number, plan: Plan, d: 
   for (const ty of plan.types.filter((t) => t.action === 'create')) {
     entries.push({ kind: 'created_type', object: ident(schema, ty.name), detail: { type: ty.name } });
   }
+  for (const st of plan.shared ?? []) {
+    entries.push({ kind: 'created_table', object: ident(st.schema, st.table), detail: { table: st.table } });
+  }
   let n = 0;
   for (const t of plan.tables) {
     const qualified = ident(schema, t.target);

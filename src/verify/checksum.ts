@@ -41,7 +41,7 @@ export interface VerifyReport {
 }
 
 /** The hashed expression over a row of `alias`: every copied column's text, as a row literal. */
-export function rowHashSql(t: UnifiedTable, alias: string): string {
+export function rowHashSql(t: Pick<UnifiedTable, 'columns'>, alias: string): string {
   const cols = t.columns.filter((c) => c.generatedExpr === null);
   const parts = cols.map((c) => `${alias}.${ident(c.name)}::text`);
   // ROW(...)::text quotes and escapes each field, so NULL, '' and '"' stay distinct.
@@ -138,6 +138,19 @@ export async function verifyPlan(o: VerifyOptions): Promise<VerifyReport> {
         const b = target.get(id) ?? { n: 0, h: '0' };
         results.push({ tenant: s, tenantId: id, table: t.target, sourceRows: a.n, targetRows: b.n, sourceChecksum: a.h, targetChecksum: b.h, ok: a.n === b.n && a.h === b.h });
       }
+    }));
+  }
+  // Shared tables copied into a separate target: the whole table on both sides.
+  for (const st of plan.shared ?? []) {
+    jobs.push(limit(async () => {
+      const sql = `SELECT count(*)::int8 AS n, COALESCE(sum(${rowHashSql(st, 's')}), 0)::text AS h FROM ${ident(st.schema, st.table)} AS s`;
+      const [a, b] = await Promise.all([o.source.query<{ n: string; h: string }>(sql), o.target.query<{ n: string; h: string }>(sql)]);
+      const x = a.rows[0];
+      const y = b.rows[0];
+      results.push({
+        tenant: '(shared)', tenantId: '', table: `${st.schema}.${st.table}`, sourceRows: Number(x.n), targetRows: Number(y.n),
+        sourceChecksum: x.h, targetChecksum: y.h, ok: x.n === y.n && x.h === y.h,
+      });
     }));
   }
   await Promise.all(jobs);
