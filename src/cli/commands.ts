@@ -15,6 +15,7 @@ import { revertCommand } from '../commands/revert.js';
 import { statusCommand } from '../commands/status.js';
 import { renderStatus, statusDocument } from './renderStatus.js';
 import { confirmOnTerminal } from './confirm.js';
+import { demoCommand } from '../commands/demo.js';
 
 export interface CommandDef {
   name: string;
@@ -95,6 +96,11 @@ const revertHandler: Handler = async ({ cfg, log, out }) => {
   return ExitCode.ok;
 };
 
+const demoHandler: Handler = async ({ log, out, opts }) => {
+  const count = (v: unknown, d: number) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : d);
+  return demoCommand(out, log, { keep: opts.keep === true, tenants: count(opts.tenantCount, 4), rows: count(opts.rows, 500) });
+};
+
 export const commands: CommandDef[] = [
   {
     name: 'plan',
@@ -124,5 +130,15 @@ export const commands: CommandDef[] = [
     description: 'Restore the target to its state before the latest run (complete, partial or crashed), from the rollback snapshot',
     options: (cmd) => cmd.option('-y, --yes', 'do not ask for confirmation (required when not on a terminal)'),
     handler: revertHandler,
+  },
+  {
+    name: 'demo',
+    description: 'Start an embedded PostgreSQL, build a django-tenants fixture, and show plan, run, verify, RLS and revert end to end',
+    options: (cmd) =>
+      cmd
+        .option('--keep', 'leave the embedded database running and print its URL')
+        .option('--tenant-count <n>', 'tenant schemas in the fixture', '4')
+        .option('--rows <n>', 'rows per table and tenant', '500'),
+    handler: demoHandler,
   },
 ];

@@ -35,20 +35,19 @@ export function progressRenderer(interactive: boolean, log: Logger, quiet: boole
       },
     };
   }
-  let last = 0;
-  let lastPhase = '';
+  let last = Date.now();
   return {
     update(p) {
       const now = Date.now();
       const finished = p.stepsDone === p.stepsTotal;
-      if (p.phase !== lastPhase || finished || now - last >= 5000) {
-        if (p.phase === lastPhase && finished && now - last < 200) return;
-        last = now;
-        lastPhase = p.phase;
-        const secs = (now - started) / 1000;
-        const rate = Math.round(p.rowsDone / Math.max(0.001, secs));
-        log.info(`${p.phase}: ${p.stepsDone}/${p.stepsTotal} steps, ${p.rowsDone.toLocaleString('en-US')} rows copied (${rate.toLocaleString('en-US')} rows/s), ${secs.toFixed(1)} s`);
-      }
+      // A line when a phase completes, and every 5 s within a long one.
+      if (!finished && now - last < 5000) return;
+      if (finished && p.stepsTotal === 0) return;
+      last = now;
+      const secs = (now - started) / 1000;
+      const rate = Math.round(p.rowsDone / Math.max(0.001, secs));
+      const rows = p.phase === 'copy' || p.phase === 'shared' ? `, ${p.rowsDone.toLocaleString('en-US')} rows copied (${rate.toLocaleString('en-US')} rows/s)` : '';
+      log.info(`${p.phase}: ${p.stepsDone}/${p.stepsTotal} steps${finished ? ' done' : ''}${rows}, ${secs.toFixed(1)} s`);
     },
     stop: () => undefined,
   };

@@ -1,0 +1,64 @@
+import type { ResolvedConfig } from '../config/load.js';
+import { UsageError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { checkRls, DEFAULT_SAMPLE, type RlsCheckReport } from '../rls/check.js';
+import { listRuns, loadPlan, stateSchemaExists } from '../state/journal.js';
+import { openSession } from './session.js';
+
+export interface CheckRlsOptions {
+  /** Tenants to probe, spread over the list (default 5). */
+  sample?: number;
+}
+
+/**
+ * `check-rls --role <role>`: proves isolation as the application role on the
+ * unified tables of the latest completed run. Writes nothing: every probe is
+ * rolled back. `--tenants a,b` restricts the tenants probed.
+ */
+export async function checkRlsCommand(cfg: ResolvedConfig, log: Logger, role: string, opts: CheckRlsOptions = {}): Promise<RlsCheckReport> {
+  if (!role || role.trim() === '') throw new UsageError('check-rls needs the application role', 'give it with --role <app_role>');
+  const s = await openSession(cfg, log);
+  try {
+    const noRun = 'run `oasys-migrate run` first';
+    if (!(await stateSchemaExists(s.target))) {
+      throw new UsageError('nothing to check: no oasys-migrate run is recorded in the target database', noRun);
+    }
+    const runs = await listRuns(s.target);
+    const lastCompleted = [...runs].reverse().find((r) => r.state === 'completed');
+    const unfinished = runs.find((r) => (lastCompleted === undefined || r.runId > lastCompleted.runId) && r.state !== 'reverted');
+    if (unfinished) {
+      throw new UsageError(
+        `run #${unfinished.runId} is ${unfinished.state}: row-level security may not be installed yet`,
+        unfinished.state === 'reverting' ? 'finish the revert: oasys-migrate revert' : 'finish it with `oasys-migrate run` (it resumes), or undo it with `oasys-migrate revert`',
+      );
+    }
+    if (!lastCompleted) {
+      throw new UsageError('nothing to check: no completed oasys-migrate run is recorded in the target database', noRun);
+    }
+    const plan = await loadPlan(s.target, lastCompleted.runId);
+    let tenants = plan.tenants;
+    if (cfg.only) {
+      const unknown = cfg.only.filter((o) => !tenants.some((t) => t.schema === o));
+      if (unknown.length > 0) {
+        throw new UsageError(
+          `--tenants: ${unknown.map((u) => JSON.stringify(u)).join(', ')} ${unknown.length === 1 ? 'is not a tenant' : 'are not tenants'} of run #${lastCompleted.runId}`,
+          `choose from: ${tenants.slice(0, 20).map((t) => t.schema).join(', ')}${tenants.length > 20 ? ', …' : ''}`,
+        );
+      }
+      tenants = tenants.filter((t) => cfg.only!.includes(t.schema));
+    }
+    const sample = opts.sample ?? DEFAULT_SAMPLE;
+    log.info(`checking row-level security as "${role}" on ${plan.tables.length} tables of run #${lastCompleted.runId}, probing ${Math.min(sample, tenants.length)} of ${tenants.length} tenants`);
+    return await checkRls(s.target, {
+      role,
+      targetSchema: plan.targetSchema,
+      tenantColumn: plan.tenantColumn,
+      setting: cfg.rls.setting,
+      tables: plan.tables.map((t) => ({ name: t.target, tenantColumnType: t.tenantColumnType })),
+      tenants: tenants.map((t) => ({ schema: t.schema, tenantId: t.tenantId })),
+      sample,
+    });
+  } finally {
+    await s.close();
+  }
+}

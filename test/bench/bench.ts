@@ -1,0 +1,615 @@
+/**
+ * `npm run bench -- [--quick] [--json] [--tenants N --rows N --many-tenants N …]`
+ *
+ * On one server (the embedded PostgreSQL, or OASYS_BENCH_DATABASE_URL), builds
+ * the data and measures in one run:
+ * - sameDb: the tool's copy phase vs a per-tenant INSERT … SELECT script, each
+ *   on its own copy (CREATE DATABASE … TEMPLATE) of the same generated data;
+ * - crossDb: the tool with a separate target vs a binary COPY pipe through
+ *   Node (pg-copy-streams), each from its own copy of the data into its own
+ *   empty database; the tool's peak RSS;
+ * - verify: a standalone `verify` after the sameDb run vs that run's copy phase;
+ * - manyTenants: many small tenant schemas: plan (discovery), run, verify;
+ * - machine.
+ * Every tool command runs in a child Node process (worker.ts) through the
+ * library API; its peak RSS is that process's getrusage maxRSS. Progress goes
+ * to stderr; stdout gets the table, or with --json exactly one JSON document.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { generateManyTenants, generateWideTenants } from '../../fixtures/bulk.js';
+import { copyPipeBaseline, insertSelectBaseline } from './baselines.js';
+import { BenchServer } from './db.js';
+import type { PlanWorkerResult, RunWorkerResult, VerifyWorkerResult, WorkerJob, WorkerMessage, WorkerResult } from './protocol.js';
+import { ActivitySampler, type Profile } from './sampler.js';
+
+// ---------------------------------------------------------------- options
+
+interface Options {
+  quick: boolean;
+  json: boolean;
+  tenants: number;
+  rows: number;
+  manyTenants: number;
+  manyTables: number;
+  manyRows: number;
+  concurrency?: number;
+  bigRows: number;
+  only: Set<string>;
+  profile: boolean;
+}
+
+const MEASUREMENTS = ['sameDb', 'crossDb', 'manyTenants', 'big'];
+
+const USAGE = `usage: npm run bench -- [options]
+
+  --quick               small sizes (4 tenants x 20,000 rows, 500 small tenants): under a minute
+  --json                print one JSON document on stdout (progress stays on stderr)
+  --tenants N           wide tenants for sameDb/crossDb/verify (default 20)
+  --rows N              rows per wide tenant (default 50,000)
+  --many-tenants N      tenant schemas for manyTenants (default 10,000)
+  --many-tables N       tables per small tenant (default 5)
+  --many-rows N         rows per small tenant table (default 10)
+  --concurrency N       the tool's --concurrency (default: the tool's default)
+  --big-rows N          also run the tool across databases on ONE table of N rows and
+                        report its peak RSS (key crossDbBig; e.g. 5000000; default off)
+  --only a,b            only these measurements: ${MEASUREMENTS.join(', ')}
+  --profile             sample pg_stat_activity every 100 ms during tool runs and report,
+                        per phase, where the database time goes (key profile)
+
+Environment: OASYS_BENCH_DATABASE_URL=postgres://… uses that server (its user must be
+able to CREATE DATABASE) instead of the embedded PostgreSQL.`;
+
+function parseArgs(argv: string[]): Options {
+  const quick = argv.includes('--quick');
+  const o: Options = {
+    quick,
+    json: false,
+    tenants: quick ? 4 : 20,
+    rows: quick ? 20_000 : 50_000,
+    manyTenants: quick ? 500 : 10_000,
+    manyTables: 5,
+    manyRows: 10,
+    bigRows: 0,
+    only: new Set(MEASUREMENTS.filter((m) => m !== 'big')),
+    profile: false,
+  };
+  const num = (flag: string, v: string | undefined, min: number): number => {
+    const n = Number(v?.replace(/_/g, ''));
+    if (v === undefined || !Number.isInteger(n) || n < min) throw new UsageError(`${flag} needs an integer ≥ ${min}, got ${v ?? 'nothing'}`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    const value = () => inline ?? argv[++i];
+    switch (flag) {
+      case '--quick': break;
+      case '--json': o.json = true; break;
+      case '--profile': o.profile = true; break;
+      case '--tenants': o.tenants = num(flag, value(), 1); break;
+      case '--rows': o.rows = num(flag, value(), 1); break;
+      case '--many-tenants': o.manyTenants = num(flag, value(), 1); break;
+      case '--many-tables': o.manyTables = num(flag, value(), 1); break;
+      case '--many-rows': o.manyRows = num(flag, value(), 0); break;
+      case '--concurrency': o.concurrency = num(flag, value(), 1); break;
+      case '--big-rows': o.bigRows = num(flag, value(), 0); break;
+      case '--only': {
+        const list = (value() ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+        const bad = list.filter((m) => !MEASUREMENTS.includes(m));
+        if (list.length === 0 || bad.length) throw new UsageError(`--only: unknown measurement ${bad.join(', ') || '(empty)'}; choose from ${MEASUREMENTS.join(', ')}`);
+        o.only = new Set(list);
+        break;
+      }
+      case '-h':
+      case '--help':
+        process.stderr.write(USAGE + '\n');
+        process.exit(0);
+        break;
+      default:
+        throw new UsageError(`unknown option ${a}`);
+    }
+  }
+  if (o.bigRows > 0 && !argv.some((a) => a.startsWith('--only'))) o.only.add('big');
+  return o;
+}
+
+class UsageError extends Error {}
+
+// ---------------------------------------------------------------- output helpers
+
+const benchStart = performance.now();
+function progress(msg: string): void {
+  process.stderr.write(`[bench ${((performance.now() - benchStart) / 1000).toFixed(1).padStart(6)} s] ${msg}\n`);
+}
+
+const r2 = (x: number) => Math.round(x * 100) / 100;
+const r3 = (x: number) => Math.round(x * 1000) / 1000;
+const fmtN = (n: number) => n.toLocaleString('en-US');
+
+// ---------------------------------------------------------------- tool runs in a child process
+
+const WORKER = fileURLToPath(new URL('./worker.js', import.meta.url));
+let currentChild: ChildProcess | undefined;
+
+async function tool<K extends WorkerJob['kind']>(
+  job: WorkerJob & { kind: K },
+  label: string,
+  profiling?: { adminUrl: string; databases: string[] },
+): Promise<{ result: Extract<WorkerResult, { kind: K }>; profile?: Profile }> {
+  const sampler = profiling ? new ActivitySampler(profiling.adminUrl, profiling.databases) : undefined;
+  await sampler?.start();
+  if (sampler) sampler.phase = job.kind === 'run' ? 'prepare' : job.kind;
+  try {
+    const result = await new Promise<WorkerResult>((resolve, reject) => {
+      const child = fork(WORKER, [JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+      currentChild = child;
+      child.stdout?.pipe(process.stderr);
+      child.stderr?.pipe(process.stderr);
+      let got: WorkerResult | undefined;
+      let failure: Error | undefined;
+      child.on('message', (m: WorkerMessage) => {
+        if (m.type === 'phase') {
+          if (sampler) sampler.phase = m.phase;
+          progress(`  ${label}: ${m.phase} (at ${m.at.toFixed(2)} s)`);
+        } else if (m.type === 'result') got = m.result;
+        else failure = new Error(`${label}: the tool failed: ${m.message}${m.hint ? `\n  hint: ${m.hint}` : ''}`);
+      });
+      child.on('error', reject);
+      child.on('exit', (code, signal) => {
+        currentChild = undefined;
+        if (got) resolve(got);
+        else reject(failure ?? new Error(`${label}: the worker exited with ${signal ?? `code ${code}`} and no result`));
+      });
+    });
+    const profile = await sampler?.stop();
+    return { result: result as Extract<WorkerResult, { kind: K }>, profile };
+  } finally {
+    await sampler?.stop().catch(() => undefined);
+  }
+}
+
+// ---------------------------------------------------------------- the measurements
+
+interface SameDb {
+  tenants: number;
+  rowsPerTenant: number;
+  rows: number;
+  toolSeconds: number;
+  baselineSeconds: number;
+  ratio: number;
+  toolRunSeconds: number;
+  /** The same INSERT … SELECT script on as many connections as the tool uses (for reference; not the ratio). */
+  baselineParallelSeconds: number;
+  baselineParallelConnections: number;
+  rowsCopied: number;
+  phases: Record<string, number>;
+  peakRssMb: number;
+}
+
+interface CrossDb {
+  tenants: number;
+  rows: number;
+  toolSeconds: number;
+  baselineSeconds: number;
+  ratio: number;
+  peakRssMb: number;
+  toolRunSeconds: number;
+  rowsCopied: number;
+  phases: Record<string, number>;
+}
+
+interface VerifyM {
+  verifySeconds: number;
+  copySeconds: number;
+  ratio: number;
+  ok: boolean;
+  /** The verification at the end of the sameDb run (part of run). */
+  inRunVerifySeconds: number;
+  peakRssMb: number;
+}
+
+interface ManyTenants {
+  tenants: number;
+  tables: number;
+  rowsPerTable: number;
+  discoverSeconds: number;
+  runSeconds: number;
+  verifySeconds: number;
+  queries: number;
+  runPlusVerifySeconds: number;
+  steps: number;
+  phases: Record<string, number>;
+  peakRssMb: number;
+}
+
+interface CrossDbBig {
+  rows: number;
+  toolSeconds: number;
+  toolRunSeconds: number;
+  peakRssMb: number;
+  phases: Record<string, number>;
+}
+
+interface Target {
+  name: string;
+  value: number | null;
+  op: '>=' | '<=';
+  limit: number;
+  /** False when the sizes differ from the issue's (the absolute targets are for 10,000 tenants). */
+  applicable: boolean;
+  met: boolean | null;
+}
+
+interface Doc {
+  sameDb?: SameDb;
+  crossDb?: CrossDb;
+  verify?: VerifyM;
+  manyTenants?: ManyTenants;
+  crossDbBig?: CrossDbBig;
+  machine: Record<string, unknown>;
+  sizes: Record<string, unknown>;
+  targets: Target[];
+  errors: string[];
+  profile?: Record<string, Profile>;
+  seconds: number;
+}
+
+async function main(): Promise<number> {
+  let opts: Options;
+  try {
+    opts = parseArgs(process.argv.slice(2));
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`bench: ${err.message}\n\n${USAGE}\n`);
+      return 2;
+    }
+    throw err;
+  }
+
+  const server = await BenchServer.open(progress);
+  let interrupted = false;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (interrupted) return;
+    interrupted = true;
+    progress(`${sig}: stopping, dropping the benchmark databases${server.kind === 'embedded' ? ' and the embedded server' : ''}`);
+    currentChild?.kill('SIGKILL');
+    void server.close().finally(() => process.exit(130));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const prefix = `oasys_bench_${process.pid}_`;
+  const db = (name: string) => prefix + name;
+  const doc: Doc = { machine: {}, sizes: {}, targets: [], errors: [], seconds: 0 };
+  const profiles: Record<string, Profile> = {};
+  const prof = (...dbs: string[]) => (opts.profile ? { adminUrl: server.adminUrl, databases: dbs } : undefined);
+  const conc = opts.concurrency;
+
+  try {
+    // Machine.
+    const settings = await server.scalar(
+      `SELECT json_object_agg(name, setting || COALESCE(unit, ''))::text FROM pg_settings
+        WHERE name IN ('shared_buffers', 'work_mem', 'maintenance_work_mem', 'max_wal_size', 'fsync', 'synchronous_commit', 'full_page_writes', 'max_parallel_workers_per_gather', 'jit')`,
+    );
+    doc.machine = {
+      cores: typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length,
+      cpu: os.cpus()[0]?.model ?? 'unknown',
+      memoryGiB: r2(os.totalmem() / 2 ** 30),
+      postgres: await server.scalar('SHOW server_version'),
+      postgresServer: server.kind,
+      postgresSettings: JSON.parse(settings) as Record<string, string>,
+      node: process.version,
+      platform: `${os.platform()} ${os.release()}`,
+      toolConcurrency: conc ?? 'default',
+    };
+    doc.sizes = {
+      quick: opts.quick,
+      wide: { tenants: opts.tenants, rowsPerTenant: opts.rows, rows: opts.tenants * opts.rows },
+      many: { tenants: opts.manyTenants, tables: opts.manyTables, rowsPerTable: opts.manyRows },
+      bigRows: opts.bigRows,
+    };
+    progress(`machine: ${doc.machine.cores} cores, ${doc.machine.memoryGiB} GiB, PostgreSQL ${doc.machine.postgres}, Node ${process.version}`);
+
+    // ------------------------------------------------------------ wide data (sameDb, crossDb, verify)
+    if (opts.only.has('sameDb') || opts.only.has('crossDb')) {
+      const wide = db('wide');
+      const url = await server.createDatabase(wide);
+      progress(`generating ${opts.tenants} tenants × ${fmtN(opts.rows)} rows of orders`);
+      const t = performance.now();
+      await generateWideTenants(url, { tenants: opts.tenants, rows: opts.rows });
+      // Settled data, as in a production database: hint bits set, statistics present.
+      await server.exec('VACUUM (FREEZE, ANALYZE)', wide);
+      progress(`  generated and vacuumed in ${((performance.now() - t) / 1000).toFixed(1)} s (${await server.scalar(`SELECT pg_size_pretty(pg_database_size(current_database()))`, [], wide)})`);
+
+      if (opts.only.has('sameDb')) {
+        // Baseline: a plain script, one tenant after another.
+        const b1 = await server.createDatabase(db('same_base'), wide);
+        await server.checkpoint();
+        progress('sameDb baseline: INSERT … SELECT per tenant, one connection');
+        const base = await insertSelectBaseline(b1, 'orders', 1);
+        progress(`  ${base.seconds.toFixed(2)} s, ${fmtN(base.rows)} rows`);
+        await server.dropDatabase(db('same_base'));
+
+        // The same on as many connections as the tool uses (reference only).
+        const nPar = conc ?? Math.max(2, Number(doc.machine.cores));
+        const b2 = await server.createDatabase(db('same_base_par'), wide);
+        await server.checkpoint();
+        progress(`sameDb baseline: INSERT … SELECT per tenant, ${nPar} connections`);
+        const basePar = await insertSelectBaseline(b2, 'orders', nPar);
+        progress(`  ${basePar.seconds.toFixed(2)} s`);
+        await server.dropDatabase(db('same_base_par'));
+
+        // The tool, in place.
+        const toolDb = db('same_tool');
+        const tu = await server.createDatabase(toolDb, wide);
+        await server.checkpoint();
+        progress('sameDb: oasys-migrate run (in place)');
+        const run = await tool({ kind: 'run', source: tu, concurrency: conc }, 'sameDb run', prof(toolDb));
+        if (run.profile) profiles.sameDbRun = run.profile;
+        const copy = run.result.phases.copy ?? NaN;
+        progress(`  copy ${copy.toFixed(2)} s, whole run ${run.result.seconds.toFixed(2)} s, peak RSS ${run.result.maxRssMb.toFixed(0)} MB`);
+        doc.sameDb = {
+          tenants: opts.tenants,
+          rowsPerTenant: opts.rows,
+          rows: opts.tenants * opts.rows,
+          toolSeconds: r3(copy),
+          baselineSeconds: r3(base.seconds),
+          ratio: r3(base.seconds / copy),
+          toolRunSeconds: r3(run.result.seconds),
+          baselineParallelSeconds: r3(basePar.seconds),
+          baselineParallelConnections: nPar,
+          rowsCopied: run.result.rowsCopied,
+          phases: roundAll(run.result.phases),
+          peakRssMb: Math.round(run.result.maxRssMb),
+        };
+
+        await server.checkpoint();
+        progress('verify: oasys-migrate verify on the sameDb result');
+        const ver = await tool({ kind: 'verify', source: tu, concurrency: conc }, 'verify', prof(toolDb));
+        if (ver.profile) profiles.verify = ver.profile;
+        progress(`  ${ver.result.seconds.toFixed(2)} s, ok=${ver.result.ok}`);
+        doc.verify = {
+          verifySeconds: r3(ver.result.seconds),
+          copySeconds: r3(copy),
+          ratio: r3(ver.result.seconds / copy),
+          ok: ver.result.ok,
+          inRunVerifySeconds: r3(run.result.verifySeconds),
+          peakRssMb: Math.round(ver.result.maxRssMb),
+        };
+        if (!ver.result.ok) doc.errors.push(`verify reported ${ver.result.mismatches} mismatches on the sameDb result`);
+        await server.dropDatabase(toolDb);
+      }
+
+      if (opts.only.has('crossDb')) {
+        const bs = await server.createDatabase(db('cross_base_src'), wide);
+        const bt = await server.createDatabase(db('cross_base_tgt'));
+        await server.checkpoint();
+        progress('crossDb baseline: binary COPY pipe through Node, per tenant');
+        const base = await copyPipeBaseline(bs, bt, 'orders');
+        progress(`  ${base.seconds.toFixed(2)} s, ${fmtN(base.rows)} rows`);
+        await server.dropDatabase(db('cross_base_src'));
+        await server.dropDatabase(db('cross_base_tgt'));
+
+        const ts = await server.createDatabase(db('cross_tool_src'), wide);
+        const tt = await server.createDatabase(db('cross_tool_tgt'));
+        await server.checkpoint();
+        progress('crossDb: oasys-migrate run --target <empty database>');
+        const run = await tool({ kind: 'run', source: ts, target: tt, concurrency: conc }, 'crossDb run', prof(db('cross_tool_src'), db('cross_tool_tgt')));
+        if (run.profile) profiles.crossDbRun = run.profile;
+        const copy = run.result.phases.copy ?? NaN;
+        progress(`  copy ${copy.toFixed(2)} s, whole run ${run.result.seconds.toFixed(2)} s, peak RSS ${run.result.maxRssMb.toFixed(0)} MB`);
+        doc.crossDb = {
+          tenants: opts.tenants,
+          rows: opts.tenants * opts.rows,
+          toolSeconds: r3(copy),
+          baselineSeconds: r3(base.seconds),
+          ratio: r3(base.seconds / copy),
+          peakRssMb: Math.round(run.result.maxRssMb),
+          toolRunSeconds: r3(run.result.seconds),
+          rowsCopied: run.result.rowsCopied,
+          phases: roundAll(run.result.phases),
+        };
+        await server.dropDatabase(db('cross_tool_src'));
+        await server.dropDatabase(db('cross_tool_tgt'));
+      }
+      await server.dropDatabase(wide);
+    }
+
+    // ------------------------------------------------------------ many small tenants
+    if (opts.only.has('manyTenants')) {
+      const many = db('many');
+      const url = await server.createDatabase(many);
+      progress(`generating ${fmtN(opts.manyTenants)} tenant schemas × ${opts.manyTables} tables × ${opts.manyRows} rows`);
+      const t = performance.now();
+      await generateManyTenants(url, { tenants: opts.manyTenants, tables: opts.manyTables, rows: opts.manyRows });
+      progress(`  generated in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+      await server.checkpoint();
+
+      progress('manyTenants: oasys-migrate plan');
+      const plan = await tool({ kind: 'plan', source: url, concurrency: conc }, 'manyTenants plan', prof(many));
+      if (plan.profile) profiles.manyTenantsPlan = plan.profile;
+      const p = plan.result as PlanWorkerResult;
+      progress(`  ${p.seconds.toFixed(2)} s, ${p.queryCount} catalog queries, ${p.tenants} tenants, ${p.steps} steps${p.blocking ? ', BLOCKING problems' : ''}`);
+      if (p.blocking) doc.errors.push(`manyTenants: plan found blocking problems (${p.problems} problems)`);
+
+      await server.checkpoint();
+      progress('manyTenants: oasys-migrate run');
+      const run = await tool({ kind: 'run', source: url, concurrency: conc }, 'manyTenants run', prof(many));
+      if (run.profile) profiles.manyTenantsRun = run.profile;
+      const rr = run.result as RunWorkerResult;
+      progress(`  ${rr.seconds.toFixed(2)} s, ${fmtN(rr.rowsCopied)} rows, peak RSS ${rr.maxRssMb.toFixed(0)} MB`);
+
+      await server.checkpoint();
+      progress('manyTenants: oasys-migrate verify');
+      const ver = await tool({ kind: 'verify', source: url, concurrency: conc }, 'manyTenants verify', prof(many));
+      if (ver.profile) profiles.manyTenantsVerify = ver.profile;
+      const vr = ver.result as VerifyWorkerResult;
+      progress(`  ${vr.seconds.toFixed(2)} s, ok=${vr.ok}`);
+      if (!vr.ok) doc.errors.push(`manyTenants: verify reported ${vr.mismatches} mismatches`);
+      doc.manyTenants = {
+        tenants: opts.manyTenants,
+        tables: opts.manyTables,
+        rowsPerTable: opts.manyRows,
+        discoverSeconds: r3(p.seconds),
+        runSeconds: r3(rr.seconds),
+        verifySeconds: r3(vr.seconds),
+        queries: p.queryCount,
+        runPlusVerifySeconds: r3(rr.seconds + vr.seconds),
+        steps: rr.steps,
+        phases: roundAll(rr.phases),
+        peakRssMb: Math.round(Math.max(p.maxRssMb, rr.maxRssMb, vr.maxRssMb)),
+      };
+      await server.dropDatabase(many);
+    }
+
+    // ------------------------------------------------------------ one big table across databases (RSS)
+    if (opts.only.has('big') && opts.bigRows > 0) {
+      const big = db('big_src');
+      const url = await server.createDatabase(big);
+      progress(`generating 1 tenant × ${fmtN(opts.bigRows)} rows of orders`);
+      await generateWideTenants(url, { tenants: 1, rows: opts.bigRows });
+      await server.exec('VACUUM (FREEZE, ANALYZE)', big);
+      const tgt = await server.createDatabase(db('big_tgt'));
+      await server.checkpoint();
+      progress('crossDbBig: oasys-migrate run --target <empty database>');
+      const run = await tool({ kind: 'run', source: url, target: tgt, concurrency: conc }, 'crossDbBig run', prof(big, db('big_tgt')));
+      if (run.profile) profiles.crossDbBigRun = run.profile;
+      const rr = run.result as RunWorkerResult;
+      progress(`  copy ${(rr.phases.copy ?? NaN).toFixed(2)} s, whole run ${rr.seconds.toFixed(2)} s, peak RSS ${rr.maxRssMb.toFixed(0)} MB`);
+      doc.crossDbBig = {
+        rows: opts.bigRows,
+        toolSeconds: r3(rr.phases.copy ?? NaN),
+        toolRunSeconds: r3(rr.seconds),
+        peakRssMb: Math.round(rr.maxRssMb),
+        phases: roundAll(rr.phases),
+      };
+      await server.dropDatabase(big);
+      await server.dropDatabase(db('big_tgt'));
+    }
+  } catch (err) {
+    if (interrupted) return 130;
+    doc.errors.push(String((err as Error)?.message ?? err));
+    progress(`FAILED: ${String((err as Error)?.stack ?? err)}`);
+  } finally {
+    if (!interrupted) {
+      progress('dropping the benchmark databases' + (server.kind === 'embedded' ? ' and stopping the embedded server' : ''));
+      await server.close();
+    }
+  }
+  if (interrupted) return 130;
+
+  doc.targets = targets(doc, opts);
+  if (opts.profile) doc.profile = profiles;
+  doc.seconds = r2((performance.now() - benchStart) / 1000);
+  if (opts.json) process.stdout.write(JSON.stringify(orderKeys(doc), null, 2) + '\n');
+  else process.stdout.write(render(doc, opts));
+  return doc.errors.length ? 1 : 0;
+}
+
+function roundAll(o: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, r3(v)]));
+}
+
+function orderKeys(doc: Doc): Doc {
+  const { sameDb, crossDb, verify, manyTenants, crossDbBig, machine, sizes, targets: t, errors, profile, seconds } = doc;
+  return { sameDb, crossDb, verify, manyTenants, crossDbBig, machine, sizes, targets: t, errors, profile, seconds } as Doc;
+}
+
+function targets(doc: Doc, opts: Options): Target[] {
+  const fullWide = opts.tenants === 20 && opts.rows === 50_000;
+  const fullMany = opts.manyTenants === 10_000 && opts.manyTables === 5 && opts.manyRows === 10;
+  const out: Target[] = [];
+  const add = (name: string, value: number | undefined, op: '>=' | '<=', limit: number, applicable: boolean) => {
+    if (value === undefined) return;
+    const ok = Number.isFinite(value) ? (op === '>=' ? value >= limit : value <= limit) : false;
+    out.push({ name, value, op, limit, applicable, met: applicable ? ok : null });
+  };
+  add('sameDb.ratio', doc.sameDb?.ratio, '>=', 0.85, fullWide);
+  add('crossDb.ratio', doc.crossDb?.ratio, '>=', 0.9, fullWide);
+  add('crossDb.peakRssMb', doc.crossDb?.peakRssMb, '<=', 200, true);
+  add('crossDbBig.peakRssMb', doc.crossDbBig?.peakRssMb, '<=', 200, true);
+  add('verify.ratio', doc.verify?.ratio, '<=', 0.5, fullWide);
+  add('manyTenants.runSeconds + verifySeconds', doc.manyTenants?.runPlusVerifySeconds, '<=', 120, fullMany);
+  add('manyTenants.discoverSeconds', doc.manyTenants?.discoverSeconds, '<=', 10, fullMany);
+  return out;
+}
+
+// ---------------------------------------------------------------- the table
+
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
+  return [line(rows[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n') + '\n';
+}
+
+function render(doc: Doc, opts: Options): string {
+  const s = (x: number | undefined, unit = ' s') => (x === undefined || !Number.isFinite(x) ? '—' : `${x.toFixed(2)}${unit}`);
+  const tgt = (name: string) => doc.targets.find((t) => t.name === name);
+  const verdict = (name: string) => {
+    const t = tgt(name);
+    if (!t) return '';
+    return `${t.op === '>=' ? '≥' : '≤'} ${t.limit}${name.endsWith('Seconds') ? ' s' : ''}: ${t.met === null ? 'n/a (not the issue\'s sizes)' : t.met ? 'met' : 'NOT MET'}`;
+  };
+  const rows: string[][] = [['measurement', 'tool', 'baseline', 'ratio', 'target']];
+  if (doc.sameDb) {
+    const d = doc.sameDb;
+    rows.push([`sameDb copy (${d.tenants} × ${fmtN(d.rowsPerTenant)} rows)`, s(d.toolSeconds), s(d.baselineSeconds), d.ratio.toFixed(2), verdict('sameDb.ratio')]);
+    rows.push(['sameDb whole run (copy, keys, indexes, RLS, verify)', s(d.toolRunSeconds), `${s(d.baselineParallelSeconds)} (${d.baselineParallelConnections} conn.)`, '', '']);
+  }
+  if (doc.crossDb) {
+    const d = doc.crossDb;
+    rows.push([`crossDb copy (${fmtN(d.rows)} rows)`, s(d.toolSeconds), s(d.baselineSeconds), d.ratio.toFixed(2), verdict('crossDb.ratio')]);
+    rows.push(['crossDb whole run', s(d.toolRunSeconds), '', '', '']);
+    rows.push(['crossDb peak RSS', `${d.peakRssMb} MB`, '', '', verdict('crossDb.peakRssMb')]);
+  }
+  if (doc.crossDbBig) {
+    const d = doc.crossDbBig;
+    rows.push([`crossDb one table of ${fmtN(d.rows)} rows: copy / peak RSS`, `${s(d.toolSeconds)} / ${d.peakRssMb} MB`, '', '', verdict('crossDbBig.peakRssMb')]);
+  }
+  if (doc.verify) {
+    const d = doc.verify;
+    rows.push(['verify (vs sameDb copy)', s(d.verifySeconds), `copy ${s(d.copySeconds)}`, d.ratio.toFixed(2), verdict('verify.ratio')]);
+  }
+  if (doc.manyTenants) {
+    const d = doc.manyTenants;
+    rows.push([`manyTenants discovery (${fmtN(d.tenants)} × ${d.tables} × ${d.rowsPerTable}; ${fmtN(d.queries)} queries)`, s(d.discoverSeconds), '', '', verdict('manyTenants.discoverSeconds')]);
+    rows.push(['manyTenants run', s(d.runSeconds), '', '', '']);
+    rows.push(['manyTenants verify', s(d.verifySeconds), '', '', '']);
+    rows.push(['manyTenants run + verify', s(d.runPlusVerifySeconds), '', '', verdict('manyTenants.runSeconds + verifySeconds')]);
+  }
+  let out = table(rows);
+
+  const phaseRuns: [string, Record<string, number>][] = [];
+  if (doc.sameDb) phaseRuns.push(['sameDb', doc.sameDb.phases]);
+  if (doc.crossDb) phaseRuns.push(['crossDb', doc.crossDb.phases]);
+  if (doc.crossDbBig) phaseRuns.push(['crossDbBig', doc.crossDbBig.phases]);
+  if (doc.manyTenants) phaseRuns.push(['manyTenants', doc.manyTenants.phases]);
+  if (phaseRuns.length) {
+    const names = ['prepare', 'types', 'tables', 'copy', 'keys', 'indexes', 'foreign-keys', 'rls', 'sequences', 'analyze', 'verify'].filter((n) => phaseRuns.some(([, p]) => p[n] !== undefined));
+    out += '\nrun phases (s)\n' + table([['run', ...names], ...phaseRuns.map(([n, p]) => [n, ...names.map((k) => (p[k] === undefined ? '—' : p[k].toFixed(2)))])]);
+  }
+  const m = doc.machine;
+  out += `\nmachine: ${m.cores} cores (${m.cpu}), ${m.memoryGiB} GiB, PostgreSQL ${m.postgres} (${m.postgresServer}), Node ${m.node}; tool concurrency ${m.toolConcurrency}\n`;
+  out += `command: npm run bench --${process.argv.slice(2).length ? ' ' + process.argv.slice(2).join(' ') : ''}${opts.quick ? ' (quick sizes)' : ''}; ${doc.seconds} s in all\n`;
+  if (doc.profile) {
+    for (const [run, p] of Object.entries(doc.profile)) {
+      out += `\nprofile of ${run} (pg_stat_activity every 100 ms; backend-seconds)\n`;
+      for (const [phase, pp] of Object.entries(p)) {
+        out += `  ${phase}: ${pp.seconds.toFixed(2)} s, no active backend ${pp.noActiveBackendSeconds.toFixed(2)} s\n`;
+        for (const e of pp.top) out += `    ${e.seconds.toFixed(2).padStart(7)}  ${e.what}\n`;
+      }
+    }
+  }
+  if (doc.errors.length) out += `\nERRORS:\n${doc.errors.map((e) => '  ' + e).join('\n')}\n`;
+  return out;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stderr.write(`bench: ${String((err as Error)?.stack ?? err)}\n`);
+    process.exit(1);
+  },
+);
