@@ -29,18 +29,17 @@ LEFT JOIN pg_catalog.pg_type e      ON e.oid = t.typelem AND t.typcategory = 'A'
 LEFT JOIN pg_catalog.pg_namespace en ON en.oid = e.typnamespace
 LEFT JOIN pg_catalog.pg_attrdef d   ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation AND a.attcollation <> t.typcollation
-LEFT JOIN LATERAL (
-  -- the sequence a serial or identity column owns
-  SELECT sn.nspname AS seq_schema, sc.relname AS seq_name
+LEFT JOIN (
+  -- the sequence a serial or identity column owns (one set-based join, not a lookup per column)
+  SELECT dep.refobjid, dep.refobjsubid, sn.nspname AS seq_schema, sc.relname AS seq_name
   FROM pg_catalog.pg_depend dep
   JOIN pg_catalog.pg_class sc ON sc.oid = dep.objid AND sc.relkind = 'S'
   JOIN pg_catalog.pg_namespace sn ON sn.oid = sc.relnamespace
   WHERE dep.classid = 'pg_catalog.pg_class'::regclass
     AND dep.refclassid = 'pg_catalog.pg_class'::regclass
-    AND dep.refobjid = a.attrelid AND dep.refobjsubid = a.attnum
     AND dep.deptype IN ('a', 'i')
-  LIMIT 1
-) s ON true
+    AND sn.nspname = ANY ($1::text[])
+) s ON s.refobjid = a.attrelid AND s.refobjsubid = a.attnum
 WHERE n.nspname = ANY ($1::text[])
   AND a.attnum > 0
   AND NOT a.attisdropped

@@ -24,6 +24,8 @@ export async function planWithSession(s: Session): Promise<PlanResult> {
   const discovery = await withTransaction(
     s.source,
     async (src) => {
+      // Catalog results at 10,000 tenants are sorted in memory, not spilled to disk.
+      await src.query(`SET LOCAL work_mem = '64MB'`);
       if (cfg.sameDatabase) return discover(src, src, cfg);
       return withTransaction(s.target, (tgt) => discover(src, tgt, cfg), { readOnly: true, isolation: 'REPEATABLE READ' });
     },

@@ -285,6 +285,22 @@ async function runChecks(client: pg.Client, opts: RlsCheckOptions, sampleSize: n
   ).rows;
 
   // A superuser is a member of every role: only its own tables count as owned then.
+  // Partitions and inheritance children can be queried directly, and then the parent's policies do not apply.
+  const children = (
+    await client.query<{ root: string; child: string; rls: boolean; forced: boolean; has_policy: boolean; reachable: boolean }>(
+      `WITH RECURSIVE d(root, child) AS (
+         SELECT i.inhparent, i.inhrelid FROM pg_catalog.pg_inherits i WHERE i.inhparent = ANY ($1::int8[]::oid[])
+         UNION ALL
+         SELECT d.root, i.inhrelid FROM d JOIN pg_catalog.pg_inherits i ON i.inhparent = d.child)
+       SELECT d.root::int8::text AS root, format('%I.%I', n.nspname, c.relname) AS child, c.relrowsecurity AS rls, c.relforcerowsecurity AS forced,
+              EXISTS (SELECT 1 FROM pg_catalog.pg_policy p WHERE p.polrelid = c.oid AND p.polname = $3) AS has_policy,
+              pg_catalog.has_table_privilege($2::text::name, c.oid, 'SELECT, INSERT, UPDATE, DELETE') AS reachable
+         FROM d JOIN pg_catalog.pg_class c ON c.oid = d.child JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        ORDER BY 2`,
+      [oids, role, POLICY_NAME],
+    )
+  ).rows;
+
   const owned = tableRows.filter((r) => (roleRow.rolsuper ? r.owner === role : r.role_owns));
   if (owned.length === 0) {
     add({ check: 'role-owner', ok: true, detail: `"${role}" owns none of the ${tableRows.length} unified tables` });
@@ -324,6 +340,17 @@ async function runChecks(client: pg.Client, opts: RlsCheckOptions, sampleSize: n
         check: 'other-policies', table: t, ok: false,
         detail: `permissive ${widening.length === 1 ? 'policy' : 'policies'} ${widening.map((p) => `"${p.polname}" (${commandName(p.polcmd)}, USING ${p.qual ?? '—'})`).join(', ')} ` +
           `also appl${widening.length === 1 ? 'ies' : 'y'} to "${role}" and ${widening.length === 1 ? 'is' : 'are'} OR-ed with ${POLICY_NAME}, widening it; drop ${widening.length === 1 ? 'it' : 'them'} or make ${widening.length === 1 ? 'it' : 'them'} RESTRICTIVE`,
+      });
+    }
+    const kids = children.filter((k) => k.root === r.oid);
+    if (kids.length > 0) {
+      const open = kids.filter((k) => k.reachable && !(k.rls && k.forced && k.has_policy));
+      add({
+        check: 'partitions', table: t, ok: open.length === 0,
+        detail: open.length === 0
+          ? `its ${kids.length} partition${kids.length === 1 ? '' : 's'} or child table${kids.length === 1 ? '' : 's'} are protected (RLS forced with ${POLICY_NAME}, or no privilege for "${role}")`
+          : `"${role}" can query ${open.slice(0, 5).map((k) => k.child).join(', ')}${open.length > 5 ? ` and ${open.length - 5} more` : ''} directly, where the parent's policy does not apply: ` +
+            `REVOKE the role's privileges on ${open.length === 1 ? 'it' : 'them'}, or enable and force RLS with ${POLICY_NAME} there too`,
       });
     }
     const granted = [r.can_select && 'SELECT', r.can_insert && 'INSERT', r.can_update_tenant && `UPDATE (${tenantColumn})`, r.can_delete && 'DELETE'].filter(Boolean);
@@ -457,7 +484,10 @@ interface WriteCtx extends RlsCheckOptions {
 
 async function writeChecks(client: pg.Client, s: TableState, o: WriteCtx, add: (c: RlsCheck) => void): Promise<void> {
   const col = ident(o.tenantColumn);
-  const cur = o.sampled.find((t) => (s.expected.get(t.tenantId) ?? 0) > 0 && s.locators.has(t.tenantId));
+  // The tenant with the fewest rows: a broken WITH CHECK lets the blind UPDATE below touch all of them (rolled back).
+  const cur = o.sampled
+    .filter((t) => (s.expected.get(t.tenantId) ?? 0) > 0 && s.locators.has(t.tenantId))
+    .sort((a, b) => (s.expected.get(a.tenantId) ?? 0) - (s.expected.get(b.tenantId) ?? 0))[0];
   const others = o.sampled.filter((t) => t !== cur && s.locators.has(t.tenantId));
   const otherId = others[0]?.tenantId ?? o.all.find((t) => t.tenantId !== cur?.tenantId)?.tenantId;
   const skip = (check: string, detail: string) => add({ check, table: s.name, ok: true, skipped: true, detail });
@@ -498,16 +528,21 @@ async function writeChecks(client: pg.Client, s: TableState, o: WriteCtx, add: (
       'could not find its own row to copy'));
   }
 
-  // UPDATE one of the current tenant's rows to another tenant's id.
+  // UPDATE the current tenant's rows to another tenant's id. Blind (no WHERE):
+  // a statement that reads a column (WHERE id = …, RETURNING) also has its new
+  // rows checked against the SELECT policy's USING, which would hide a missing
+  // or permissive WITH CHECK; a blind UPDATE is checked by WITH CHECK alone.
+  // With a correct policy the first row fails at once.
   if (!s.row.can_update_tenant) {
     skip('cross-tenant-update', `"${o.role}" has no UPDATE privilege on ${o.tenantColumn}, so it cannot move a row to another tenant`);
   } else {
-    const r = await asRole(client, o.roleQ, o.setting, cur.tenantId, () =>
-      client.query(`UPDATE ${s.qualified} SET ${col} = $1::${s.type} WHERE tableoid = $2::int8::oid AND ctid = $3::tid`, [otherId, loc.tableoid, loc.ctid]),
-    );
+    const r = await asRole(client, o.roleQ, o.setting, cur.tenantId, async () => {
+      await client.query(`SET LOCAL statement_timeout = '60s'`);
+      return client.query(`UPDATE ${s.qualified} SET ${col} = $1::${s.type}`, [otherId]);
+    });
     add(writeVerdict('cross-tenant-update', s.name, cur.schema, r,
-      `with ${setTo}, setting ${o.tenantColumn} = '${otherId}' on one of its rows`,
-      'could not see its own row to update'));
+      `with ${setTo}, UPDATE … SET ${o.tenantColumn} = '${otherId}' (no WHERE: checked by WITH CHECK alone) on its ${s.expected.get(cur.tenantId)} rows`,
+      'could not see its own rows to update'));
   }
 
   // UPDATE or DELETE a row of another tenant: it must be invisible (0 rows), not an error.

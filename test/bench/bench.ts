@@ -44,7 +44,7 @@ const MEASUREMENTS = ['sameDb', 'crossDb', 'manyTenants', 'big'];
 
 const USAGE = `usage: npm run bench -- [options]
 
-  --quick               small sizes (4 tenants x 20,000 rows, 500 small tenants): under a minute
+  --quick               small sizes (4 tenants x 20,000 rows, 300 small tenants): under a minute
   --json                print one JSON document on stdout (progress stays on stderr)
   --tenants N           wide tenants for sameDb/crossDb/verify (default 20)
   --rows N              rows per wide tenant (default 50,000)
@@ -68,7 +68,7 @@ function parseArgs(argv: string[]): Options {
     json: false,
     tenants: quick ? 4 : 20,
     rows: quick ? 20_000 : 50_000,
-    manyTenants: quick ? 500 : 10_000,
+    manyTenants: quick ? 300 : 10_000,
     manyTables: 5,
     manyRows: 10,
     bigRows: 0,
@@ -587,7 +587,9 @@ function render(doc: Doc, opts: Options): string {
   if (doc.crossDbBig) phaseRuns.push(['crossDbBig', doc.crossDbBig.phases]);
   if (doc.manyTenants) phaseRuns.push(['manyTenants', doc.manyTenants.phases]);
   if (phaseRuns.length) {
-    const names = ['prepare', 'types', 'tables', 'copy', 'keys', 'indexes', 'foreign-keys', 'rls', 'sequences', 'analyze', 'verify'].filter((n) => phaseRuns.some(([, p]) => p[n] !== undefined));
+    const known = ['prepare', 'shared', 'types', 'tables', 'copy', 'keys', 'indexes', 'foreign-keys', 'rls', 'sequences', 'analyze'];
+    const seen = phaseRuns.flatMap(([, p]) => Object.keys(p));
+    const names = [...known.filter((n) => seen.includes(n)), ...[...new Set(seen)].filter((n) => !known.includes(n) && n !== 'verify'), 'verify'].filter((n) => seen.includes(n));
     out += '\nrun phases (s)\n' + table([['run', ...names], ...phaseRuns.map(([n, p]) => [n, ...names.map((k) => (p[k] === undefined ? '—' : p[k].toFixed(2)))])]);
   }
   const m = doc.machine;

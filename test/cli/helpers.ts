@@ -243,11 +243,11 @@ export async function fingerprint(url: string, scope: FingerprintScope = {}): Pr
     await add(`SELECT 'extension ' || extname || ' ' || extversion || ' in ' || quote_ident(n.nspname) AS l
                  FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace`);
     await add(
-      `SELECT 'rel ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || ' kind=' || c.relkind || ' persistence=' || c.relpersistence
+      `SELECT 'rel ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || ' kind=' || c.relkind::text || ' persistence=' || c.relpersistence::text
               || ' owner=' || pg_get_userbyid(c.relowner) || ' rls=' || c.relrowsecurity || ' force_rls=' || c.relforcerowsecurity
-              || ' replident=' || c.relreplident || ' options=' || coalesce(c.reloptions::text, '-') || ' acl=' || coalesce(c.relacl::text, '-')
+              || ' replident=' || c.relreplident::text || ' options=' || coalesce(c.reloptions::text, '-') || ' acl=' || coalesce(c.relacl::text, '-')
               || ' partition=' || c.relispartition || ' bound=' || coalesce(pg_get_expr(c.relpartbound, c.oid), '-')
-              || ' partkey=' || CASE WHEN c.relkind = 'p' THEN coalesce(pg_get_partkeydef(c.oid), '-') ELSE '-' END
+              || ' partkey=' || CASE WHEN c.relkind::text = 'p' THEN coalesce(pg_get_partkeydef(c.oid), '-') ELSE '-' END
               || ' comment=' || coalesce(obj_description(c.oid, 'pg_class'), '-') AS l
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE n.nspname = ANY($1) AND c.relkind <> 't'`,
@@ -256,8 +256,8 @@ export async function fingerprint(url: string, scope: FingerprintScope = {}): Pr
     await add(
       `SELECT 'col ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || ' #' || row_number() OVER (PARTITION BY c.oid ORDER BY a.attnum)
               || ' ' || quote_ident(a.attname) || ' ' || format_type(a.atttypid, a.atttypmod) || ' notnull=' || a.attnotnull
-              || ' default=' || coalesce(pg_get_expr(d.adbin, d.adrelid), '-') || ' identity=' || coalesce(nullif(a.attidentity, ''), '-')
-              || ' generated=' || coalesce(nullif(a.attgenerated, ''), '-') || ' collation=' || coalesce(co.collname, '-')
+              || ' default=' || coalesce(pg_get_expr(d.adbin, d.adrelid), '-') || ' identity=' || coalesce(nullif(a.attidentity::text, ''), '-')
+              || ' generated=' || coalesce(nullif(a.attgenerated::text, ''), '-') || ' collation=' || coalesce(co.collname, '-')
               || ' acl=' || coalesce(a.attacl::text, '-') || ' comment=' || coalesce(col_description(c.oid, a.attnum), '-') AS l
          FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
          LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
@@ -267,7 +267,7 @@ export async function fingerprint(url: string, scope: FingerprintScope = {}): Pr
     );
     await add(
       `SELECT 'constraint ' || quote_ident(n.nspname) || '.' || coalesce(quote_ident(c.relname), 'type ' || quote_ident(t.typname)) || ' '
-              || quote_ident(con.conname) || ' ' || con.contype || ' ' || pg_get_constraintdef(con.oid)
+              || quote_ident(con.conname) || ' ' || con.contype::text || ' ' || pg_get_constraintdef(con.oid)
               || ' deferrable=' || con.condeferrable || ' deferred=' || con.condeferred || ' validated=' || con.convalidated
               || ' local=' || con.conislocal || ' inh=' || con.coninhcount AS l
          FROM pg_constraint con JOIN pg_namespace n ON n.oid = con.connamespace
@@ -285,7 +285,7 @@ export async function fingerprint(url: string, scope: FingerprintScope = {}): Pr
       S,
     );
     await add(
-      `SELECT 'policy ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || ' ' || quote_ident(p.polname) || ' cmd=' || p.polcmd
+      `SELECT 'policy ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || ' ' || quote_ident(p.polname) || ' cmd=' || p.polcmd::text
               || ' permissive=' || p.polpermissive
               || ' roles=' || (SELECT string_agg(CASE WHEN r = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(r) END, ',' ORDER BY 1) FROM unnest(p.polroles) r)
               || ' using=' || coalesce(pg_get_expr(p.polqual, p.polrelid), '-') || ' check=' || coalesce(pg_get_expr(p.polwithcheck, p.polrelid), '-') AS l
@@ -294,7 +294,7 @@ export async function fingerprint(url: string, scope: FingerprintScope = {}): Pr
       S,
     );
     await add(
-      `SELECT 'type ' || quote_ident(n.nspname) || '.' || quote_ident(t.typname) || ' typtype=' || t.typtype || ' category=' || t.typcategory
+      `SELECT 'type ' || quote_ident(n.nspname) || '.' || quote_ident(t.typname) || ' typtype=' || t.typtype::text || ' category=' || t.typcategory::text
               || ' owner=' || pg_get_userbyid(t.typowner)
               || ' base=' || CASE WHEN t.typbasetype <> 0 THEN format_type(t.typbasetype, t.typtypmod) ELSE '-' END
               || ' notnull=' || t.typnotnull || ' default=' || coalesce(t.typdefault, '-')
@@ -304,15 +304,15 @@ export async function fingerprint(url: string, scope: FingerprintScope = {}): Pr
       S,
     );
     await add(
-      `SELECT 'function ' || quote_ident(n.nspname) || '.' || quote_ident(p.proname) || '(' || pg_get_function_identity_arguments(p.oid) || ') kind=' || p.prokind
-              || ' returns=' || pg_get_function_result(p.oid) || ' volatile=' || p.provolatile || ' secdef=' || p.prosecdef
+      `SELECT 'function ' || quote_ident(n.nspname) || '.' || quote_ident(p.proname) || '(' || pg_get_function_identity_arguments(p.oid) || ') kind=' || p.prokind::text
+              || ' returns=' || pg_get_function_result(p.oid) || ' volatile=' || p.provolatile::text || ' secdef=' || p.prosecdef
               || ' owner=' || pg_get_userbyid(p.proowner) || ' src=' || md5(coalesce(p.prosrc, '')) AS l
          FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
         WHERE n.nspname = ANY($1)`,
       S,
     );
     await add(
-      `SELECT 'trigger ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || ' ' || quote_ident(t.tgname) || ' enabled=' || t.tgenabled || ' ' || pg_get_triggerdef(t.oid) AS l
+      `SELECT 'trigger ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || ' ' || quote_ident(t.tgname) || ' enabled=' || t.tgenabled::text || ' ' || pg_get_triggerdef(t.oid) AS l
          FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE n.nspname = ANY($1) AND NOT t.tgisinternal`,
       S,
@@ -332,7 +332,7 @@ export async function fingerprint(url: string, scope: FingerprintScope = {}): Pr
     );
     await add(
       `SELECT 'sequence-owner ' || quote_ident(sn.nspname) || '.' || quote_ident(s.relname) || ' -> ' || quote_ident(tn.nspname) || '.'
-              || quote_ident(t.relname) || '.' || quote_ident(a.attname) || ' deptype=' || d.deptype AS l
+              || quote_ident(t.relname) || '.' || quote_ident(a.attname) || ' deptype=' || d.deptype::text AS l
          FROM pg_depend d
          JOIN pg_class s ON s.oid = d.objid AND d.classid = 'pg_class'::regclass AND s.relkind = 'S'
          JOIN pg_namespace sn ON sn.oid = s.relnamespace
