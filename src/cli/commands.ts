@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { planCommand } from '../commands/plan.js';
-import { ExitCode } from '../errors.js';
+import { ExitCode, UsageError } from '../errors.js';
+import { checkRlsCommand } from '../commands/checkRls.js';
+import { checkRlsDocument, renderCheckRls } from './renderCheckRls.js';
 import type { Handler } from './main.js';
 import { planDocument, renderPlan, renderProblems } from './renderPlan.js';
 import { runCommand } from '../commands/run.js';
@@ -101,6 +103,17 @@ const demoHandler: Handler = async ({ log, out, opts }) => {
   return demoCommand(out, log, { keep: opts.keep === true, tenants: count(opts.tenantCount, 4), rows: count(opts.rows, 500) });
 };
 
+const checkRlsHandler: Handler = async ({ cfg, log, out, opts }) => {
+  const sample = opts.sample === undefined ? undefined : Number(opts.sample);
+  if (sample !== undefined && (!Number.isInteger(sample) || sample < 1)) {
+    throw new UsageError(`--sample must be a positive integer (got ${JSON.stringify(opts.sample)})`, 'e.g. --sample 5');
+  }
+  const r = await checkRlsCommand(cfg, log, String(opts.role), { sample });
+  if (out.json) out.document(checkRlsDocument(r));
+  else renderCheckRls(out, r);
+  return r.ok ? ExitCode.ok : ExitCode.wanting;
+};
+
 export const commands: CommandDef[] = [
   {
     name: 'plan',
@@ -130,6 +143,15 @@ export const commands: CommandDef[] = [
     description: 'Restore the target to its state before the latest run (complete, partial or crashed), from the rollback snapshot',
     options: (cmd) => cmd.option('-y, --yes', 'do not ask for confirmation (required when not on a terminal)'),
     handler: revertHandler,
+  },
+  {
+    name: 'check-rls',
+    description: 'Prove tenant isolation as the application role: RLS enabled and forced with the policy, no tenant → no rows, each tenant sees exactly its rows, cross-tenant writes rejected (every probe rolled back)',
+    options: (cmd) =>
+      cmd
+        .requiredOption('--role <role>', 'the role the application connects as (the connecting user must be able to SET ROLE to it)')
+        .option('--sample <n>', 'tenants to probe, spread over the list', '5'),
+    handler: checkRlsHandler,
   },
   {
     name: 'demo',

@@ -102,13 +102,14 @@ export async function main(argv: string[]): Promise<number> {
 
 const isEntry = process.argv[1] && /oasys-migrate(\.js)?$|cli[\\/]main\.(js|ts)$/.test(process.argv[1]);
 if (isEntry) {
+  // Exit explicitly: idle pool sockets must not keep the process alive, and no
+  // library's exit hook may replace the code (stdout/stderr writes are
+  // synchronous for files and pipes on Linux, so nothing is cut short).
   main(process.argv).then(
-    (code) => {
-      process.exitCode = code;
-    },
+    (code) => process.exit(code),
     (err) => {
       process.stderr.write(`error: ${redactText(describeError(err))}\n`);
-      process.exitCode = 1;
+      process.exit(1);
     },
   );
 }

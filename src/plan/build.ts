@@ -117,7 +117,7 @@ export function buildPlan(cfg: ResolvedConfig, d: Discovery): Plan {
   return {
     tenants, tenantColumn: cfg.tenantColumn, tenantColumnType: tenantIdType, targetSchema: cfg.targetSchema,
     sameDatabase: d.sameDatabase, tables, types, problems: sortProblems(problems), steps, shared,
-    sourceFingerprint: sourceFingerprint(d, tables),
+    sourceFingerprint: sourceFingerprint(d, drift.groups),
   };
 }
 
@@ -249,12 +249,17 @@ function literalText(s: string): string {
   return "'" + s.replace(/'/g, "''") + "'";
 }
 
-function sourceFingerprint(d: Discovery, tables: UnifiedTable[]): string {
+/**
+ * What the source looked like when planned: the tenants and each tenant
+ * table's reference definition. Only the source counts: the target changes
+ * under a run (its tables exist after a crash), the source must not.
+ */
+function sourceFingerprint(d: Discovery, groups: { name: string; reference: { columns: { name: string; type: string; notNull: boolean }[] } }[]): string {
   const h = createHash('sha256');
   for (const t of d.tenants) h.update(`${t.schema}\u0000${t.tenantId}\u0001`);
-  for (const t of tables) {
-    h.update(`${t.source}>${t.target}:${t.action}\u0001`);
-    for (const c of t.columns) h.update(`${c.name}:${c.type}:${c.notNull}\u0001`);
+  for (const g of groups) {
+    h.update(`${g.name}\u0002`);
+    for (const c of g.reference.columns) h.update(`${c.name}:${c.type.replace(/^.*\./, '')}:${c.notNull}\u0001`);
   }
   return h.digest('hex').slice(0, 16);
 }

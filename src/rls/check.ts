@@ -47,7 +47,7 @@ export interface RlsCheckOptions {
   tenantColumn: string;
   /** The session setting the policy reads, e.g. app.current_tenant. */
   setting: string;
-  /** Unified tables (target names in targetSchema). */
+  /** Unified tables (target names in targetSchema). The tenant column's type is read from the catalog; tenantColumnType is informational. */
   tables: { name: string; tenantColumnType: string }[];
   tenants: { schema: string; tenantId: string }[];
   /** How many tenants to probe, spread over the list (default 5). */

@@ -481,3 +481,18 @@ export async function compareAll(
   }
   return { mismatches, totals };
 }
+
+/** Tool sessions holding an advisory lock on this database. */
+export async function advisoryLockHolders(url: string): Promise<{ pid: number; app: string }[]> {
+  return sql(
+    url,
+    `SELECT a.pid, a.application_name AS app FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+      WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+        AND a.application_name LIKE 'oasys-migrate%'`,
+  );
+}
+
+export interface StatusDoc {
+  runs: { runId: unknown; state: string; startedAt: string | null; finishedAt: string | null }[];
+  steps: { tenant: string | null; table: string | null; state: string; rows: number | null }[];
+}
