@@ -105,7 +105,9 @@ export async function runCommand(cfg: ResolvedConfig, log: Logger, hooks: RunHoo
         );
       }
       await setRunState(session.target, runId, 'completed');
-      return { runId, resumed, rowsCopied, seconds: (performance.now() - started) / 1000, plan, verify };
+      // Rows copied by this run in all its attempts (a resumed run counts what earlier attempts copied).
+      const total = [...done.values()].reduce((a, b) => a + b, 0) + rowsCopied;
+      return { runId, resumed, rowsCopied: total, seconds: (performance.now() - started) / 1000, plan, verify };
     } catch (err) {
       if (runId !== undefined && !(err instanceof WantingError && /verification found/.test(err.message))) {
         const state = err instanceof InterruptedError ? 'interrupted' : 'failed';

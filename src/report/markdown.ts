@@ -19,7 +19,7 @@ export function verifyMarkdown(v: VerifyReport & { runId: number }): string {
     `- Result: **${v.ok ? 'PASS' : 'FAIL'}**`,
     `- Checked: ${v.results.length} (tenant, table) pairs; mismatches: ${bad.length}`,
     `- Generated: ${new Date().toISOString()} in ${v.seconds.toFixed(2)} s`,
-    `- Method: per (tenant, table) row count and the sum of a 64-bit hash of each row's text (every migrated column), computed inside PostgreSQL on both sides.`,
+    `- Method: per (tenant, table) row count and the sum of a 64-bit hash of each row (every migrated column, combined with hash_record_extended), computed inside PostgreSQL on both sides.`,
     '',
     '## Per table',
     '',
