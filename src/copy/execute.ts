@@ -7,6 +7,7 @@ import type { Session } from '../commands/session.js';
 import { PHASES, type CopyStep, type Phase, type Plan, type Step } from '../plan/model.js';
 import { COPY_TENANT_SETTING } from '../plan/copySql.js';
 import { markDone, markFailed } from '../state/journal.js';
+import { diagnoseCopyFailure, type Diagnosis } from './diagnose.js';
 
 export interface Progress {
   phase: Phase;
@@ -83,7 +84,15 @@ export async function executePlan(o: ExecuteOptions): Promise<{ rowsCopied: numb
       if (failure !== undefined || o.stop.stopping) return;
       await attempt(unit);
     })));
-    if (failure !== undefined) throw stepError(failure.err, failure.step);
+    if (failure !== undefined) {
+      const f = failure as { err: unknown; step: Step };
+      let diagnosis: Diagnosis | undefined;
+      if (f.step.copy && o.plan.sameDatabase && !isEnvironment(f.err)) {
+        const table = o.plan.tables.find((t) => t.target === f.step.table);
+        if (table) diagnosis = await diagnoseCopyFailure(o.session.target, table, f.step.copy, table.sourceKey, f.err);
+      }
+      throw stepError(f.err, f.step, diagnosis);
+    }
     if (o.stop.stopping) throw new InterruptedError();
   }
   return { rowsCopied };
@@ -208,7 +217,7 @@ async function copyAcross(o: ExecuteOptions, step: Step): Promise<number> {
 }
 
 /** Turns a failed step's error into one that names the tenant, table, column and row, and says what to do. */
-function stepError(err: unknown, step: Step): Error {
+function stepError(err: unknown, step: Step, diagnosis?: Diagnosis): Error {
   if (err instanceof InterruptedError || err instanceof WantingError || err instanceof EnvironmentError) return err;
   const f = pgFields(err);
   const msg = describeError(err);
@@ -225,14 +234,26 @@ function stepError(err: unknown, step: Step): Error {
       { tenant: step.tenant, table: step.table },
     );
   }
-  const where = [f?.column && `column "${f.column}"`, f?.constraint && `constraint "${f.constraint}"`].filter(Boolean).join(', ');
+  const column = f?.column ?? diagnosis?.column ?? copyColumn(f?.where);
+  const where = [diagnosis?.rowKey && `row ${diagnosis.rowKey}`, column && `column "${column}"`, f?.constraint && `constraint "${f.constraint}"`, copyLine(f?.where)]
+    .filter(Boolean).join(', ');
   const collision = f?.code === '23505' && step.copy
     ? ' — a migrated row collides with a row already in the unified table (the key above names both)'
     : '';
   return new WantingError(
     `${subject}: ${msg}${where ? ` (${where})` : ''}${collision}`,
     'this step was rolled back and nothing of it was written; fix the data (or the config) and run `run` again to resume, or `revert` to undo the run',
-    { tenant: step.tenant, table: step.table, column: f?.column },
+    { tenant: step.tenant, table: step.table, column, row: diagnosis?.rowKey },
     err,
   );
+}
+
+/** A COPY FROM error's context says `COPY t, line 12, column c: "…"`. */
+function copyColumn(where: string | undefined): string | undefined {
+  return where?.match(/^COPY [^,]+, line \d+, column ([^:]+):/)?.[1];
+}
+
+function copyLine(where: string | undefined): string | undefined {
+  const m = where?.match(/^COPY [^,]+, line (\d+)/);
+  return m ? `source row ${m[1]} of the COPY stream` : undefined;
 }

@@ -1,5 +1,10 @@
 import { ident, identList } from '../db/ident.js';
-import type { CopyStep, SharedTable, UnifiedTable } from './model.js';
+import type { CopyStep, SharedTable, UnifiedColumn, UnifiedTable } from './model.js';
+
+/** How a source column of `s` is read for the unified table: a tenant-local type goes through its text. */
+export function selectExpression(c: UnifiedColumn): string {
+  return c.castViaText ? `s.${ident(c.name)}::text::${c.type}` : `s.${ident(c.name)}`;
+}
 
 /**
  * The statements that move one tenant's rows of one table. Values never pass
@@ -17,7 +22,7 @@ export function copyStatements(
   const cols = t.columns.filter((c) => c.generatedExpr === null);
   const source = ident(tenant.schema, t.source);
   const target = ident(ctx.targetSchema, t.target);
-  const selectList = cols.map((c) => (c.castViaText ? `s.${ident(c.name)}::text::${c.type}` : `s.${ident(c.name)}`)).join(', ');
+  const selectList = cols.map(selectExpression).join(', ');
   // Text form where a local type is involved: binary enum arrays carry type OIDs that differ between databases.
   const outList = cols.map((c) => (c.castViaText ? `s.${ident(c.name)}::text` : `s.${ident(c.name)}`)).join(', ');
   const binary = builtinOnly && !cols.some((c) => c.castViaText);

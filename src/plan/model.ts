@@ -66,6 +66,8 @@ export interface UnifiedTable {
   columns: UnifiedColumn[];
   tenantColumnType: string;
   primaryKey?: KeyDef;
+  /** The tenant tables' primary key columns (names a row in messages), when they have one. */
+  sourceKey?: string[];
   uniques: KeyDef[];
   checks: { name: string; definition: string }[];
   foreignKeys: ForeignKeyDef[];

@@ -223,7 +223,7 @@ export function tableToCreate(ctx: TableContext, group: TableGroup, target: stri
   }
   return {
     source: group.name, target, action: 'create', tenants: [...group.byTenant.keys()], estimatedRows: group.estimatedRows,
-    columns, tenantColumnType: ctx.tenantColumnType, primaryKey, uniques, checks,
+    columns, tenantColumnType: ctx.tenantColumnType, primaryKey, sourceKey: pk?.columns, uniques, checks,
     foreignKeys: buildForeignKeys(ctx, group), indexes,
     sequenceColumns: columns.filter((c) => c.serial || c.identity !== '').map((c) => c.name),
     types: [...new Set(ref.columns.filter((c) => c.localType).map((c) => c.localType!.name))],
@@ -279,7 +279,8 @@ export function tableToFill(ctx: TableContext, group: TableGroup, target: string
   }
   return {
     source: group.name, target, action: 'fill', tenants: [...group.byTenant.keys()], estimatedRows: group.estimatedRows,
-    columns, tenantColumnType: tenantCol.type, uniques: [], checks: [], foreignKeys: [], indexes,
+    columns, tenantColumnType: tenantCol.type, sourceKey: group.reference.constraints.find((c) => c.kind === 'p')?.columns,
+    uniques: [], checks: [], foreignKeys: [], indexes,
     sequenceColumns: columns.filter((c) => c.serial || c.identity !== '').map((c) => c.name),
     types: [],
   };
