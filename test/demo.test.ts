@@ -1,18 +1,35 @@
 import { describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
 const root = path.resolve(import.meta.dirname, '..');
 
-function tempServers(): string[] {
-  return fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('oasys-pg-'));
+/** Embedded-server directories in the temp dir still holding a server for `port`. */
+function serverDirsFor(port: number): string[] {
+  return fs.readdirSync(os.tmpdir()).filter((f) => {
+    if (!f.startsWith('oasys-pg-')) return false;
+    const pid = path.join(os.tmpdir(), f, 'data', 'postmaster.pid');
+    try {
+      return Number(fs.readFileSync(pid, 'utf8').split('\n')[3]) === port;
+    } catch {
+      return false;
+    }
+  });
+}
+
+async function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.once('connect', () => (s.destroy(), resolve(true)));
+    s.once('error', () => resolve(false));
+  });
 }
 
 describe('oasys-migrate demo', () => {
   it('runs plan → run → verify → RLS → revert on its own embedded PostgreSQL and leaves nothing behind', async () => {
-    const before = new Set(tempServers());
     const env = { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1' };
     const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
       execFile('node', ['bin/oasys-migrate.js', 'demo'], { cwd: root, env, timeout: 120_000 }, (err, stdout, stderr) =>
@@ -28,8 +45,10 @@ describe('oasys-migrate demo', () => {
     expect(r.stdout).toMatch(/moving a row to tenant \d+: rejected/);
     expect(r.stdout).toMatch(/run #1 reverted/);
     expect(r.stdout).toMatch(/Identical: \d+ catalog facts/);
-    // The embedded server's directory is gone: nothing left on disk.
-    const leftover = tempServers().filter((f) => !before.has(f));
-    expect(leftover).toEqual([]);
+    // The embedded server is stopped and its directory is gone.
+    const port = Number(r.stdout.match(/PostgreSQL on port (\d+)/)?.[1]);
+    expect(port).toBeGreaterThan(0);
+    expect(await portOpen(port)).toBe(false);
+    expect(serverDirsFor(port)).toEqual([]);
   }, 150_000);
 });
