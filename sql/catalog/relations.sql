@@ -7,6 +7,7 @@ SELECT n.nspname                  AS schema,
        c.relname                  AS name,
        c.relkind                  AS kind,
        c.relispartition           AS is_partition,
+       CASE WHEN c.relispartition THEN (SELECT r.relname FROM pg_catalog.pg_class r WHERE r.oid = pg_catalog.pg_partition_root(c.oid)) END AS root,
        -- reltuples is -1 until the first ANALYZE; the statistics counter knows better then
        (CASE WHEN c.reltuples >= 0 THEN c.reltuples ELSE pg_catalog.pg_stat_get_live_tuples(c.oid) END)::int8 AS estimate,
        c.relrowsecurity           AS rls_enabled,

@@ -21,17 +21,22 @@ function getOrCreate<K, V>(m: Map<K, V>, k: K, make: () => V): V {
  */
 export async function readCatalog(db: Queryable, schemas: string[]): Promise<Catalog> {
   const catalog: Catalog = { tables: new Map(), nonTables: new Map(), relationNames: new Map(), policies: new Map(), types: new Map(), other: [], queryCount: 0 };
+  const partitionRows: { schema: string; root: string; rows: number }[] = [];
   const run = async <R extends pg.QueryResultRow>(name: string): Promise<R[]> => {
     catalog.queryCount++;
     return (await db.query<R>(sqlFile(`catalog/${name}`), [schemas])).rows;
   };
 
   for (const r of await run<{
-    schema: string; name: string; kind: string; is_partition: boolean; estimate: string; rls_enabled: boolean; rls_forced: boolean;
+    schema: string; name: string; kind: string; is_partition: boolean; root: string | null; estimate: string; rls_enabled: boolean; rls_forced: boolean;
   }>('relations')) {
     getOrCreate(catalog.relationNames, r.schema, () => new Set()).add(r.name);
     if (r.kind === 'r' || r.kind === 'p') {
-      if (r.is_partition) continue; // migrated through its root
+      if (r.is_partition) {
+        // Migrated through its root, which has no rows of its own: count the partition's rows there.
+        if (r.kind === 'r' && r.root) partitionRows.push({ schema: r.schema, root: r.root, rows: Number(r.estimate) });
+        continue;
+      }
       getOrCreate(catalog.tables, r.schema, () => new Map()).set(r.name, {
         schema: r.schema, name: r.name, kind: r.kind, estimate: Number(r.estimate),
         columns: [], constraints: [], indexes: [], rlsEnabled: r.rls_enabled, rlsForced: r.rls_forced,
@@ -41,6 +46,10 @@ export async function readCatalog(db: Queryable, schemas: string[]): Promise<Cat
     }
   }
   const table = (schema: string, name: string): TableDef | undefined => catalog.tables.get(schema)?.get(name);
+  for (const p of partitionRows) {
+    const root = table(p.schema, p.root);
+    if (root) root.estimate += p.rows;
+  }
 
   for (const r of await run<{
     schema: string; table: string; num: number; name: string; type: string; not_null: boolean; identity: string; generated: string;

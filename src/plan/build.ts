@@ -98,11 +98,22 @@ export function buildPlan(cfg: ResolvedConfig, d: Discovery): Plan {
   const shared = d.sameDatabase ? [] : sharedTablesToCopy(cfg, d, tables, ctx);
 
   const tenantSchemas = new Set(tenants.map((t) => t.schema));
+  // One warning per kind of object, however many tenants have it (10,000 tenants, 10,000 views).
+  const byKind = new Map<string, { tenants: string[]; count: number; examples: Set<string> }>();
   for (const o of d.source.other.filter((x) => tenantSchemas.has(x.schema))) {
+    const e = byKind.get(o.kind) ?? { tenants: [], count: 0, examples: new Set<string>() };
+    e.tenants.push(o.schema);
+    e.count += o.count;
+    for (const x of o.examples) if (e.examples.size < 5) e.examples.add(x);
+    byKind.set(o.kind, e);
+  }
+  for (const [kind, e] of byKind) {
+    const names = [...e.examples].join(', ');
+    const who = e.tenants.length === 1 ? `tenant "${e.tenants[0]}"` : `${e.tenants.length} tenant schemas (${e.tenants.slice(0, 3).map((t) => `"${t}"`).join(', ')}${e.tenants.length > 3 ? ', …' : ''})`;
     problems.push({
-      severity: 'warning', code: ProblemCode.NOT_MIGRATED_OBJECT, tenant: o.schema,
-      message: `tenant "${o.schema}" has ${o.count} ${o.kind}${o.count > 1 ? 's' : ''} (${o.examples.join(', ')}${o.count > o.examples.length ? ', …' : ''}) that are not migrated`,
-      hint: 'recreate them on the unified tables by hand if the application needs them',
+      severity: 'warning', code: ProblemCode.NOT_MIGRATED_OBJECT, tenant: e.tenants.length === 1 ? e.tenants[0] : undefined,
+      message: `${who} hold ${e.count} ${kind}${e.count > 1 ? 's' : ''} (${names}${e.count > e.examples.size ? ', …' : ''}) that are not migrated`,
+      hint: `recreate the ${kind}s on the unified tables by hand if the application needs them`,
     });
   }
   for (const r of d.bypassRoles) {
