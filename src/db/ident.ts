@@ -50,7 +50,8 @@ export function derivedName(...parts: string[]): string {
   return `${head}_${hash}`;
 }
 
-function fnv1a(s: string): number {
+/** 32-bit FNV-1a of the UTF-8 bytes: a short, stable hash (also seeds the fixtures' generator). */
+export function fnv1a(s: string): number {
   let h = 0x811c9dc5;
   for (const byte of Buffer.from(s, 'utf8')) {
     h ^= byte;
