@@ -49,10 +49,12 @@ const runHandler: Handler = async (ctx) => {
     });
     progress.stop();
     if (out.json) {
-      out.document({ ...verifyDocument(r.verify), verifySeconds: Number(r.verify.seconds.toFixed(3)), runId: r.runId, resumed: r.resumed, rowsCopied: r.rowsCopied, seconds: Number(r.seconds.toFixed(3)) });
+      out.document({ ...verifyDocument(r.verify), verifySeconds: Number(r.verify.seconds.toFixed(3)), runId: r.runId, resumed: r.resumed, alreadyComplete: r.alreadyComplete === true, rowsCopied: r.rowsCopied, seconds: Number(r.seconds.toFixed(3)) });
     } else {
       out.line();
-      out.line(out.c.bold(`Run #${r.runId}${r.resumed ? ' (resumed)' : ''}: ${formatCount(r.rowsCopied)} rows copied in ${r.seconds.toFixed(1)} s`));
+      out.line(out.c.bold(r.alreadyComplete
+        ? `Run #${r.runId} had already migrated these tenants: nothing copied, verified again.`
+        : `Run #${r.runId}${r.resumed ? ' (resumed)' : ''}: ${formatCount(r.rowsCopied)} rows copied in ${r.seconds.toFixed(1)} s`));
       out.line(table(
         ['table', 'action', 'tenants', 'indexes', 'foreign keys', 'RLS'],
         r.plan.tables.map((t) => [t.target, t.action, t.tenants.length, t.indexes.length, t.foreignKeys.length, cfg.rls.force ? 'enabled, forced' : 'enabled']),

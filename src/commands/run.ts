@@ -7,7 +7,7 @@ import type { Logger } from '../log.js';
 import type { Plan } from '../plan/model.js';
 import { acquireLock } from '../state/lock.js';
 import {
-  addEvent, createRun, doneSteps, ensureStateSchema, findUnfinishedRun, loadPlan, saveVerify, setRunState,
+  addEvent, completedRuns, createRun, doneSteps, ensureStateSchema, findUnfinishedRun, loadPlan, saveVerify, setRunState,
 } from '../state/journal.js';
 import { takeSnapshot } from '../state/snapshot.js';
 import { verifyPlan, type VerifyReport } from '../verify/checksum.js';
@@ -17,6 +17,8 @@ import { openSession } from './session.js';
 export interface RunResult {
   runId: number;
   resumed: boolean;
+  /** The tenants were already migrated by this completed run: nothing was copied, only verified. */
+  alreadyComplete?: boolean;
   rowsCopied: number;
   seconds: number;
   plan: Plan;
@@ -79,6 +81,28 @@ export async function runCommand(cfg: ResolvedConfig, log: Logger, hooks: RunHoo
             `run refuses to start: plan found ${n.length} blocking problem${n.length > 1 ? 's' : ''}:\n` +
               n.slice(0, 20).map((p) => `  ${p.code}: ${p.message}`).join('\n') + (n.length > 20 ? `\n  … ${n.length - 20} more (see \`oasys-migrate plan\`)` : ''),
             'fix them (see `oasys-migrate plan` for the details and what to do), then run again; nothing was written',
+          );
+        }
+        // Rows of a completed run are in the target: migrating the same tenants again would duplicate them.
+        const newTenants = new Set(fresh.plan.tenants.map((t) => t.schema));
+        const earlier = (await completedRuns(session.target)).filter((r) => r.tenants.some((t) => newTenants.has(t)));
+        if (earlier.length > 0) {
+          const last = earlier[earlier.length - 1];
+          const same = last.configFingerprint === cfgFp && last.tenants.length === newTenants.size && last.tenants.every((t) => newTenants.has(t));
+          if (same) {
+            log.info(`run #${last.runId} already migrated these tenants (completed ${last.finishedAt?.toISOString()}); nothing to copy, verifying`);
+            const lastPlan = await loadPlan(session.target, last.runId);
+            const verify = await verifyPlan({ source: session.source, target: session.target, plan: lastPlan, concurrency: cfg.concurrency, rlsSetting: cfg.rls.setting });
+            if (!verify.ok) {
+              throw new WantingError(`run #${last.runId} completed earlier, but verification now finds mismatches`, 'inspect with `oasys-migrate verify`; undo with `oasys-migrate revert`');
+            }
+            return { runId: last.runId, resumed: false, alreadyComplete: true, rowsCopied: 0, seconds: (performance.now() - started) / 1000, plan: lastPlan, verify };
+          }
+          const overlap = [...new Set(earlier.flatMap((r) => r.tenants.filter((t) => newTenants.has(t))))];
+          throw new WantingError(
+            `tenant${overlap.length > 1 ? 's' : ''} ${overlap.slice(0, 5).map((t) => JSON.stringify(t)).join(', ')}${overlap.length > 5 ? ', …' : ''} ` +
+              `${overlap.length > 1 ? 'were' : 'was'} already migrated by run #${earlier.map((r) => r.runId).join(', #')}; migrating them again would duplicate their rows`,
+            'to redo them, `oasys-migrate revert` first; to add new tenants, restrict this run to them with --tenants',
           );
         }
         plan = fresh.plan;

@@ -132,3 +132,12 @@ export async function stepsOf(db: Queryable, runId: number): Promise<StepRow[]> 
   );
   return r.rows;
 }
+
+/** Completed runs that were not reverted, with the tenant schemas they migrated (their rows are in the target). */
+export async function completedRuns(db: Queryable): Promise<(RunRow & { tenants: string[] })[]> {
+  const r = await db.query<RunRow & { tenants: string[] | null }>(
+    `SELECT ${RUN_COLUMNS}, (SELECT array_agg(t->>'schema') FROM jsonb_array_elements(plan->'tenants') t) AS tenants
+       FROM oasys_migrate.run WHERE state = 'completed' ORDER BY run_id`,
+  );
+  return r.rows.map((x) => ({ ...x, tenants: x.tenants ?? [] }));
+}

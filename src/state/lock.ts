@@ -1,3 +1,4 @@
+import os from 'node:os';
 import type pg from 'pg';
 import { connectClient } from '../db/connect.js';
 import { EnvironmentError } from '../errors.js';
@@ -15,7 +16,9 @@ export interface HeldLock {
 }
 
 export async function acquireLock(url: string | undefined, command: string): Promise<HeldLock> {
-  const client = await connectClient({ url, role: 'target', applicationName: `oasys-migrate ${command} (lock)` });
+  // The application name carries this process's pid and host, so a second run can say who holds the lock.
+  const applicationName = `oasys-migrate ${command} pid ${process.pid}@${os.hostname()}`.slice(0, 63);
+  const client = await connectClient({ url, role: 'target', applicationName });
   let got = false;
   try {
     got = (await client.query<{ ok: boolean }>('SELECT pg_catalog.pg_try_advisory_lock($1::int8) AS ok', [LOCK_KEY])).rows[0].ok;
@@ -51,5 +54,5 @@ async function describeHolder(client: pg.Client): Promise<string> {
   );
   const h = r.rows[0];
   if (!h) return '';
-  return `: held by pid ${h.pid} (${h.app || 'no application name'}, role ${h.usename}${h.client_addr ? ` from ${h.client_addr}` : ''}) since ${h.since.toISOString()}`;
+  return `: held by "${h.app || 'no application name'}" (server pid ${h.pid}, role ${h.usename}${h.client_addr ? ` from ${h.client_addr}` : ''}) since ${h.since.toISOString()}`;
 }

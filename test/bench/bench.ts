@@ -15,7 +15,7 @@
  * library API; its peak RSS is that process's getrusage maxRSS. Progress goes
  * to stderr; stdout gets the table, or with --json exactly one JSON document.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { generateManyTenants, generateWideTenants } from '../../fixtures/bulk.js';
@@ -38,6 +38,7 @@ interface Options {
   bigRows: number;
   only: Set<string>;
   profile: boolean;
+  repeat: number;
 }
 
 const MEASUREMENTS = ['sameDb', 'crossDb', 'manyTenants', 'big'];
@@ -54,6 +55,8 @@ const USAGE = `usage: npm run bench -- [options]
   --concurrency N       the tool's --concurrency (default: the tool's default)
   --big-rows N          also run the tool across databases on ONE table of N rows and
                         report its peak RSS (key crossDbBig; e.g. 5000000; default off)
+  --repeat N            measure sameDb and crossDb (tool and baseline, alternating order) N times
+                        on fresh copies and report the best of each (default 1); for noisy machines
   --only a,b            only these measurements: ${MEASUREMENTS.join(', ')}
   --profile             sample pg_stat_activity every 100 ms during tool runs and report,
                         per phase, where the database time goes (key profile)
@@ -74,6 +77,7 @@ function parseArgs(argv: string[]): Options {
     bigRows: 0,
     only: new Set(MEASUREMENTS.filter((m) => m !== 'big')),
     profile: false,
+    repeat: 1,
   };
   const num = (flag: string, v: string | undefined, min: number): number => {
     const n = Number(v?.replace(/_/g, ''));
@@ -95,6 +99,7 @@ function parseArgs(argv: string[]): Options {
       case '--many-rows': o.manyRows = num(flag, value(), 0); break;
       case '--concurrency': o.concurrency = num(flag, value(), 1); break;
       case '--big-rows': o.bigRows = num(flag, value(), 0); break;
+      case '--repeat': o.repeat = num(flag, value(), 1); break;
       case '--only': {
         const list = (value() ?? '').split(',').map((s) => s.trim()).filter(Boolean);
         const bad = list.filter((m) => !MEASUREMENTS.includes(m));
@@ -186,6 +191,7 @@ interface SameDb {
   rowsCopied: number;
   phases: Record<string, number>;
   peakRssMb: number;
+  samples?: Record<string, number[]>;
 }
 
 interface CrossDb {
@@ -198,6 +204,7 @@ interface CrossDb {
   toolRunSeconds: number;
   rowsCopied: number;
   phases: Record<string, number>;
+  samples?: Record<string, number[]>;
 }
 
 interface VerifyM {
@@ -208,6 +215,7 @@ interface VerifyM {
   /** The verification at the end of the sameDb run (part of run). */
   inRunVerifySeconds: number;
   peakRssMb: number;
+  samples?: Record<string, number[]>;
 }
 
 interface ManyTenants {
@@ -280,6 +288,11 @@ async function main(): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
+  // The load of the whole machine while we measure (other work on it skews the figures).
+  const loadSamples: number[] = [];
+  const loadTimer = setInterval(() => loadSamples.push(os.loadavg()[0]), 5000);
+  loadTimer.unref();
+
   const prefix = `oasys_bench_${process.pid}_`;
   const db = (name: string) => prefix + name;
   const doc: Doc = { machine: {}, sizes: {}, targets: [], errors: [], seconds: 0 };
@@ -303,7 +316,10 @@ async function main(): Promise<number> {
       node: process.version,
       platform: `${os.platform()} ${os.release()}`,
       toolConcurrency: conc ?? 'default',
+      toolCommit: gitCommit(),
+      loadAverage1mAtStart: r2(os.loadavg()[0]),
     };
+    if (os.loadavg()[0] > 0.5) progress(`note: the machine is busy (1-minute load average ${os.loadavg()[0].toFixed(2)}); figures will be noisy — consider --repeat 3`);
     doc.sizes = {
       quick: opts.quick,
       wide: { tenants: opts.tenants, rowsPerTenant: opts.rows, rows: opts.tenants * opts.rows },
@@ -323,96 +339,129 @@ async function main(): Promise<number> {
       await server.exec('VACUUM (FREEZE, ANALYZE)', wide);
       progress(`  generated and vacuumed in ${((performance.now() - t) / 1000).toFixed(1)} s (${await server.scalar(`SELECT pg_size_pretty(pg_database_size(current_database()))`, [], wide)})`);
 
+      const best = <T>(xs: T[], key: (x: T) => number): T => xs.reduce((a, b) => (key(b) < key(a) ? b : a));
       if (opts.only.has('sameDb')) {
-        // Baseline: a plain script, one tenant after another.
-        const b1 = await server.createDatabase(db('same_base'), wide);
-        await server.checkpoint();
-        progress('sameDb baseline: INSERT … SELECT per tenant, one connection');
-        const base = await insertSelectBaseline(b1, 'orders', 1);
-        progress(`  ${base.seconds.toFixed(2)} s, ${fmtN(base.rows)} rows`);
-        await server.dropDatabase(db('same_base'));
-
-        // The same on as many connections as the tool uses (reference only).
+        const bases: number[] = [];
+        const pars: number[] = [];
+        const runs: RunWorkerResult[] = [];
+        const vers: VerifyWorkerResult[] = [];
         const nPar = conc ?? Math.max(2, Number(doc.machine.cores));
-        const b2 = await server.createDatabase(db('same_base_par'), wide);
-        await server.checkpoint();
-        progress(`sameDb baseline: INSERT … SELECT per tenant, ${nPar} connections`);
-        const basePar = await insertSelectBaseline(b2, 'orders', nPar);
-        progress(`  ${basePar.seconds.toFixed(2)} s`);
-        await server.dropDatabase(db('same_base_par'));
-
-        // The tool, in place.
-        const toolDb = db('same_tool');
-        const tu = await server.createDatabase(toolDb, wide);
-        await server.checkpoint();
-        progress('sameDb: oasys-migrate run (in place)');
-        const run = await tool({ kind: 'run', source: tu, concurrency: conc }, 'sameDb run', prof(toolDb));
-        if (run.profile) profiles.sameDbRun = run.profile;
-        const copy = run.result.phases.copy ?? NaN;
-        progress(`  copy ${copy.toFixed(2)} s, whole run ${run.result.seconds.toFixed(2)} s, peak RSS ${run.result.maxRssMb.toFixed(0)} MB`);
+        for (let i = 0; i < opts.repeat; i++) {
+          const rep = opts.repeat > 1 ? ` [${i + 1}/${opts.repeat}]` : '';
+          const baseline = async () => {
+            // A plain script, one tenant after another.
+            const b1 = await server.createDatabase(db('same_base'), wide);
+            await server.checkpoint();
+            progress(`sameDb baseline${rep}: INSERT … SELECT per tenant, one connection`);
+            const base = await insertSelectBaseline(b1, 'orders', 1);
+            progress(`  ${base.seconds.toFixed(2)} s, ${fmtN(base.rows)} rows`);
+            bases.push(base.seconds);
+            await server.dropDatabase(db('same_base'));
+            // The same on as many connections as the tool uses (reference only).
+            const b2 = await server.createDatabase(db('same_base_par'), wide);
+            await server.checkpoint();
+            progress(`sameDb baseline${rep}: INSERT … SELECT per tenant, ${nPar} connections`);
+            const basePar = await insertSelectBaseline(b2, 'orders', nPar);
+            progress(`  ${basePar.seconds.toFixed(2)} s`);
+            pars.push(basePar.seconds);
+            await server.dropDatabase(db('same_base_par'));
+          };
+          const toolRun = async () => {
+            const toolDb = db('same_tool');
+            const tu = await server.createDatabase(toolDb, wide);
+            await server.checkpoint();
+            progress(`sameDb${rep}: oasys-migrate run (in place)`);
+            const run = await tool({ kind: 'run', source: tu, concurrency: conc }, 'sameDb run', prof(toolDb));
+            if (run.profile) profiles[`sameDbRun${opts.repeat > 1 ? i + 1 : ''}`] = run.profile;
+            progress(`  copy ${(run.result.phases.copy ?? NaN).toFixed(2)} s, whole run ${run.result.seconds.toFixed(2)} s, peak RSS ${run.result.maxRssMb.toFixed(0)} MB`);
+            runs.push(run.result);
+            await server.checkpoint();
+            progress(`verify${rep}: oasys-migrate verify on the sameDb result`);
+            const ver = await tool({ kind: 'verify', source: tu, concurrency: conc }, 'verify', prof(toolDb));
+            if (ver.profile) profiles[`verify${opts.repeat > 1 ? i + 1 : ''}`] = ver.profile;
+            progress(`  ${ver.result.seconds.toFixed(2)} s, ok=${ver.result.ok}`);
+            if (!ver.result.ok) doc.errors.push(`verify reported ${ver.result.mismatches} mismatches on the sameDb result`);
+            vers.push(ver.result);
+            await server.dropDatabase(toolDb);
+          };
+          // Alternate the order so that neither side always runs on a warmer machine.
+          if (i % 2 === 0) { await baseline(); await toolRun(); } else { await toolRun(); await baseline(); }
+        }
+        const run = best(runs, (r) => r.phases.copy ?? Infinity);
+        const copy = run.phases.copy ?? NaN;
+        const base = Math.min(...bases);
+        const ver = best(vers, (v) => v.seconds);
         doc.sameDb = {
           tenants: opts.tenants,
           rowsPerTenant: opts.rows,
           rows: opts.tenants * opts.rows,
           toolSeconds: r3(copy),
-          baselineSeconds: r3(base.seconds),
-          ratio: r3(base.seconds / copy),
-          toolRunSeconds: r3(run.result.seconds),
-          baselineParallelSeconds: r3(basePar.seconds),
+          baselineSeconds: r3(base),
+          ratio: r3(base / copy),
+          toolRunSeconds: r3(Math.min(...runs.map((r) => r.seconds))),
+          baselineParallelSeconds: r3(Math.min(...pars)),
           baselineParallelConnections: nPar,
-          rowsCopied: run.result.rowsCopied,
-          phases: roundAll(run.result.phases),
-          peakRssMb: Math.round(run.result.maxRssMb),
+          rowsCopied: run.rowsCopied,
+          phases: roundAll(run.phases),
+          peakRssMb: Math.round(Math.max(...runs.map((r) => r.maxRssMb))),
+          ...(opts.repeat > 1 ? { samples: { toolSeconds: runs.map((r) => r3(r.phases.copy ?? NaN)), baselineSeconds: bases.map(r3), toolRunSeconds: runs.map((r) => r3(r.seconds)) } } : {}),
         };
-
-        await server.checkpoint();
-        progress('verify: oasys-migrate verify on the sameDb result');
-        const ver = await tool({ kind: 'verify', source: tu, concurrency: conc }, 'verify', prof(toolDb));
-        if (ver.profile) profiles.verify = ver.profile;
-        progress(`  ${ver.result.seconds.toFixed(2)} s, ok=${ver.result.ok}`);
         doc.verify = {
-          verifySeconds: r3(ver.result.seconds),
+          verifySeconds: r3(ver.seconds),
           copySeconds: r3(copy),
-          ratio: r3(ver.result.seconds / copy),
-          ok: ver.result.ok,
-          inRunVerifySeconds: r3(run.result.verifySeconds),
-          peakRssMb: Math.round(ver.result.maxRssMb),
+          ratio: r3(ver.seconds / copy),
+          ok: vers.every((v) => v.ok),
+          inRunVerifySeconds: r3(Math.min(...runs.map((r) => r.phases.verify ?? r.verifySeconds))),
+          peakRssMb: Math.round(Math.max(...vers.map((v) => v.maxRssMb))),
+          ...(opts.repeat > 1 ? { samples: { verifySeconds: vers.map((v) => r3(v.seconds)) } } : {}),
         };
-        if (!ver.result.ok) doc.errors.push(`verify reported ${ver.result.mismatches} mismatches on the sameDb result`);
-        await server.dropDatabase(toolDb);
       }
 
       if (opts.only.has('crossDb')) {
-        const bs = await server.createDatabase(db('cross_base_src'), wide);
-        const bt = await server.createDatabase(db('cross_base_tgt'));
-        await server.checkpoint();
-        progress('crossDb baseline: binary COPY pipe through Node, per tenant');
-        const base = await copyPipeBaseline(bs, bt, 'orders');
-        progress(`  ${base.seconds.toFixed(2)} s, ${fmtN(base.rows)} rows`);
-        await server.dropDatabase(db('cross_base_src'));
-        await server.dropDatabase(db('cross_base_tgt'));
-
-        const ts = await server.createDatabase(db('cross_tool_src'), wide);
-        const tt = await server.createDatabase(db('cross_tool_tgt'));
-        await server.checkpoint();
-        progress('crossDb: oasys-migrate run --target <empty database>');
-        const run = await tool({ kind: 'run', source: ts, target: tt, concurrency: conc }, 'crossDb run', prof(db('cross_tool_src'), db('cross_tool_tgt')));
-        if (run.profile) profiles.crossDbRun = run.profile;
-        const copy = run.result.phases.copy ?? NaN;
-        progress(`  copy ${copy.toFixed(2)} s, whole run ${run.result.seconds.toFixed(2)} s, peak RSS ${run.result.maxRssMb.toFixed(0)} MB`);
+        const bases: number[] = [];
+        const runs: RunWorkerResult[] = [];
+        for (let i = 0; i < opts.repeat; i++) {
+          const rep = opts.repeat > 1 ? ` [${i + 1}/${opts.repeat}]` : '';
+          const baseline = async () => {
+            const bs = await server.createDatabase(db('cross_base_src'), wide);
+            const bt = await server.createDatabase(db('cross_base_tgt'));
+            await server.checkpoint();
+            progress(`crossDb baseline${rep}: binary COPY pipe through Node, per tenant`);
+            const base = await copyPipeBaseline(bs, bt, 'orders');
+            progress(`  ${base.seconds.toFixed(2)} s, ${fmtN(base.rows)} rows`);
+            bases.push(base.seconds);
+            await server.dropDatabase(db('cross_base_src'));
+            await server.dropDatabase(db('cross_base_tgt'));
+          };
+          const toolRun = async () => {
+            const ts = await server.createDatabase(db('cross_tool_src'), wide);
+            const tt = await server.createDatabase(db('cross_tool_tgt'));
+            await server.checkpoint();
+            progress(`crossDb${rep}: oasys-migrate run --target <empty database>`);
+            const run = await tool({ kind: 'run', source: ts, target: tt, concurrency: conc }, 'crossDb run', prof(db('cross_tool_src'), db('cross_tool_tgt')));
+            if (run.profile) profiles[`crossDbRun${opts.repeat > 1 ? i + 1 : ''}`] = run.profile;
+            progress(`  copy ${(run.result.phases.copy ?? NaN).toFixed(2)} s, whole run ${run.result.seconds.toFixed(2)} s, peak RSS ${run.result.maxRssMb.toFixed(0)} MB`);
+            runs.push(run.result);
+            await server.dropDatabase(db('cross_tool_src'));
+            await server.dropDatabase(db('cross_tool_tgt'));
+          };
+          if (i % 2 === 0) { await baseline(); await toolRun(); } else { await toolRun(); await baseline(); }
+        }
+        const run = best(runs, (r) => r.phases.copy ?? Infinity);
+        const copy = run.phases.copy ?? NaN;
+        const base = Math.min(...bases);
         doc.crossDb = {
           tenants: opts.tenants,
           rows: opts.tenants * opts.rows,
           toolSeconds: r3(copy),
-          baselineSeconds: r3(base.seconds),
-          ratio: r3(base.seconds / copy),
-          peakRssMb: Math.round(run.result.maxRssMb),
-          toolRunSeconds: r3(run.result.seconds),
-          rowsCopied: run.result.rowsCopied,
-          phases: roundAll(run.result.phases),
+          baselineSeconds: r3(base),
+          ratio: r3(base / copy),
+          peakRssMb: Math.round(Math.max(...runs.map((r) => r.maxRssMb))),
+          toolRunSeconds: r3(Math.min(...runs.map((r) => r.seconds))),
+          rowsCopied: run.rowsCopied,
+          phases: roundAll(run.phases),
+          ...(opts.repeat > 1 ? { samples: { toolSeconds: runs.map((r) => r3(r.phases.copy ?? NaN)), baselineSeconds: bases.map(r3) } } : {}),
         };
-        await server.dropDatabase(db('cross_tool_src'));
-        await server.dropDatabase(db('cross_tool_tgt'));
       }
       await server.dropDatabase(wide);
     }
@@ -500,12 +549,28 @@ async function main(): Promise<number> {
   }
   if (interrupted) return 130;
 
+  clearInterval(loadTimer);
+  if (loadSamples.length) {
+    doc.machine.loadAverage1mDuringRun = { mean: r2(loadSamples.reduce((a, b) => a + b, 0) / loadSamples.length), max: r2(Math.max(...loadSamples)) };
+  }
   doc.targets = targets(doc, opts);
   if (opts.profile) doc.profile = profiles;
   doc.seconds = r2((performance.now() - benchStart) / 1000);
   if (opts.json) process.stdout.write(JSON.stringify(orderKeys(doc), null, 2) + '\n');
   else process.stdout.write(render(doc, opts));
   return doc.errors.length ? 1 : 0;
+}
+
+/** The tool's commit (with "+dirty" when the working tree differs), if this is a git checkout. */
+function gitCommit(): string | undefined {
+  try {
+    const cwd = fileURLToPath(new URL('../../..', import.meta.url));
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no', '--', 'src', 'sql'], { cwd, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    return head + (dirty ? '+dirty' : '');
+  } catch {
+    return undefined;
+  }
 }
 
 function roundAll(o: Record<string, number>): Record<string, number> {
@@ -593,7 +658,9 @@ function render(doc: Doc, opts: Options): string {
     out += '\nrun phases (s)\n' + table([['run', ...names], ...phaseRuns.map(([n, p]) => [n, ...names.map((k) => (p[k] === undefined ? '—' : p[k].toFixed(2)))])]);
   }
   const m = doc.machine;
-  out += `\nmachine: ${m.cores} cores (${m.cpu}), ${m.memoryGiB} GiB, PostgreSQL ${m.postgres} (${m.postgresServer}), Node ${m.node}; tool concurrency ${m.toolConcurrency}\n`;
+  const load = m.loadAverage1mDuringRun as { mean: number; max: number } | undefined;
+  out += `\nmachine: ${m.cores} cores (${m.cpu}), ${m.memoryGiB} GiB, PostgreSQL ${m.postgres} (${m.postgresServer}), Node ${m.node}; tool concurrency ${m.toolConcurrency}; tool commit ${m.toolCommit ?? '?'}\n`;
+  out += `load average (1 min): ${m.loadAverage1mAtStart} at start${load ? `, mean ${load.mean} / max ${load.max} during the run` : ''}${opts.repeat > 1 ? `; best of ${opts.repeat} runs` : ''}\n`;
   out += `command: npm run bench --${process.argv.slice(2).length ? ' ' + process.argv.slice(2).join(' ') : ''}${opts.quick ? ' (quick sizes)' : ''}; ${doc.seconds} s in all\n`;
   if (doc.profile) {
     for (const [run, p] of Object.entries(doc.profile)) {

@@ -12,6 +12,7 @@ import { planCommand } from '../../src/commands/plan.js';
 import { runCommand } from '../../src/commands/run.js';
 import { verifyCommand } from '../../src/commands/verify.js';
 import { silentLogger } from '../../src/log.js';
+import { PHASES } from '../../src/plan/model.js';
 import type { WorkerJob, WorkerMessage, WorkerResult } from './protocol.js';
 
 function send(msg: WorkerMessage): Promise<void> {
@@ -66,7 +67,15 @@ async function main(): Promise<void> {
     // once when it begins, then after every unit of work).
     const phaseStarts: { phase: string; at: number }[] = [];
     let lastRows = 0;
+    // The executor reports the last unit of its last phase, then returns and
+    // the run verifies: that report marks the end of execution.
+    let lastPhase: string | undefined;
+    let execEndSeen: number | undefined;
     const r = await runCommand(cfg, log, {
+      onPlanned: (plan) => {
+        const present = new Set(plan.steps.map((s) => s.phase));
+        lastPhase = [...PHASES].reverse().find((ph) => present.has(ph)) ?? plan.steps[plan.steps.length - 1]?.phase;
+      },
       onProgress: (p) => {
         lastRows = p.rowsDone;
         if (phaseStarts.length === 0 || phaseStarts[phaseStarts.length - 1].phase !== p.phase) {
@@ -74,22 +83,26 @@ async function main(): Promise<void> {
           phaseStarts.push({ phase: p.phase, at });
           void send({ type: 'phase', phase: p.phase, at });
         }
+        if (p.phase === lastPhase && p.stepsDone >= p.stepsTotal && execEndSeen === undefined) {
+          execEndSeen = now();
+          void send({ type: 'phase', phase: 'verify', at: execEndSeen });
+        }
       },
     });
     const end = now();
     const verifyInRun = r.verify.seconds;
-    // The executor's last phase ends when verification starts; verifyPlan
-    // measures itself, so the end of execution is the run's end minus that
-    // (the journal writes after verification, a few ms, fall to the last phase).
-    const execEnd = Math.max(phaseStarts.length ? phaseStarts[phaseStarts.length - 1].at : 0, end - verifyInRun);
+    // Fallback when the end of execution was not seen: verifyPlan measures
+    // itself, so execution ended at the run's end minus that.
+    const execEnd = execEndSeen ?? Math.max(phaseStarts.length ? phaseStarts[phaseStarts.length - 1].at : 0, end - verifyInRun);
     const phases: Record<string, number> = {};
     phases['prepare'] = phaseStarts.length ? phaseStarts[0].at : end - verifyInRun;
     phaseStarts.forEach((p, i) => {
       const stop = i + 1 < phaseStarts.length ? phaseStarts[i + 1].at : execEnd;
       phases[p.phase] = stop - p.at;
     });
-    phases['verify'] = verifyInRun;
-    void send({ type: 'phase', phase: 'verify', at: execEnd });
+    // Verification and the run's last journal writes.
+    phases['verify'] = end - execEnd;
+    if (execEndSeen === undefined) void send({ type: 'phase', phase: 'verify', at: execEnd });
     result = {
       kind: 'run',
       seconds: end,
