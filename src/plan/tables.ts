@@ -40,12 +40,25 @@ function mentionsSchema(expr: string, schema: string): boolean {
   return expr.includes(ident(schema) + '.') || expr.includes(schema + '.');
 }
 
+/** quote_ident as the server prints names in expressions: quoted only when needed (keywords aside). */
+function serverQuoted(name: string): string {
+  return /^[a-z_][a-z0-9_$]*$/.test(name) ? name : ident(name);
+}
+
+/** Points casts to the tenant's own enum/domain types (`'red'::acme.color`) at the unified types. */
+function retargetLocalTypes(expr: string, schema: string, types: string[], targetSchema: string): string {
+  let out = expr;
+  for (const t of types) out = out.split(`${serverQuoted(schema)}.${serverQuoted(t)}`).join(ident(targetSchema, t));
+  return out;
+}
+
 function localTypeSql(ctx: TableContext, c: Column): string {
   return ident(ctx.targetSchema, c.localType!.name) + (c.localType!.array ? '[]' : '');
 }
 
 export function unifiedColumns(ctx: TableContext, group: Pick<TableGroup, 'name' | 'reference' | 'notNullEverywhere'>): UnifiedColumn[] {
   const ref = group.reference;
+  const localTypes = [...new Set(ref.columns.filter((c) => c.localType).map((c) => c.localType!.name))];
   return ref.columns.map((c) => {
     const isSerial = c.identity === '' && c.defaultExpr !== null && /^nextval\(/.test(c.defaultExpr);
     let defaultExpr: string | null = null;
@@ -57,7 +70,8 @@ export function unifiedColumns(ctx: TableContext, group: Pick<TableGroup, 'name'
         message: `generated column "${c.name}" of "${group.name}" uses objects of the tenant schema; it becomes a plain column filled with the tenants' values`,
       });
     } else if (c.defaultExpr && !isSerial && c.identity === '') {
-      if (!mentionsSchema(c.defaultExpr, ref.schema)) defaultExpr = c.defaultExpr;
+      const retargeted = retargetLocalTypes(c.defaultExpr, ref.schema, localTypes, ctx.targetSchema);
+      if (!mentionsSchema(retargeted, ref.schema)) defaultExpr = retargeted;
       else ctx.problems.push({
         severity: 'warning', code: ProblemCode.DEFAULT_DROPPED, table: group.name, column: c.name,
         message: `the default of "${group.name}"."${c.name}" (${c.defaultExpr}) refers to objects of the tenant schema; the unified column has no default`,
