@@ -8,6 +8,7 @@ import type { Plan } from '../plan/model.js';
 import { acquireLock } from '../state/lock.js';
 import {
   addEvent, completedRuns, createRun, doneSteps, ensureStateSchema, findUnfinishedRun, loadPlan, saveVerify, setRunState,
+  stateSchemaExists,
 } from '../state/journal.js';
 import { takeSnapshot } from '../state/snapshot.js';
 import { verifyPlan, type VerifyReport } from '../verify/checksum.js';
@@ -47,8 +48,11 @@ export async function runCommand(cfg: ResolvedConfig, log: Logger, hooks: RunHoo
     const lock = await acquireLock(cfg.sameDatabase ? cfg.source : cfg.target, 'run');
     let runId: number | undefined;
     try {
+      // A refused run writes nothing, not even the state schema: look before creating it.
+      const hasState = await stateSchemaExists(session.target);
+      const unfinished = hasState ? await findUnfinishedRun(session.target) : undefined;
+      if (!unfinished && fresh.blocking) throw refusal(fresh.plan);
       await ensureStateSchema(session.target);
-      const unfinished = await findUnfinishedRun(session.target);
       let plan: Plan;
       let resumed = false;
       const cfgFp = configFingerprint(cfg);
@@ -75,14 +79,6 @@ export async function runCommand(cfg: ResolvedConfig, log: Logger, hooks: RunHoo
         await addEvent(session.target, runId, 'resumed', { previousState: unfinished.state });
         log.info(`resuming run #${runId} (${unfinished.state})`);
       } else {
-        if (fresh.blocking) {
-          const n = fresh.plan.problems.filter((p) => p.severity === 'error');
-          throw new WantingError(
-            `run refuses to start: plan found ${n.length} blocking problem${n.length > 1 ? 's' : ''}:\n` +
-              n.slice(0, 20).map((p) => `  ${p.code}: ${p.message}`).join('\n') + (n.length > 20 ? `\n  … ${n.length - 20} more (see \`oasys-migrate plan\`)` : ''),
-            'fix them (see `oasys-migrate plan` for the details and what to do), then run again; nothing was written',
-          );
-        }
         // Rows of a completed run are in the target: migrating the same tenants again would duplicate them.
         const newTenants = new Set(fresh.plan.tenants.map((t) => t.schema));
         const earlier = (await completedRuns(session.target)).filter((r) => r.tenants.some((t) => newTenants.has(t)));
@@ -144,4 +140,13 @@ export async function runCommand(cfg: ResolvedConfig, log: Logger, hooks: RunHoo
   } finally {
     await session.close();
   }
+}
+
+function refusal(plan: Plan): WantingError {
+  const n = plan.problems.filter((p) => p.severity === 'error');
+  return new WantingError(
+    `run refuses to start: plan found ${n.length} blocking problem${n.length > 1 ? 's' : ''}:\n` +
+      n.slice(0, 20).map((p) => `  ${p.code}: ${p.message}`).join('\n') + (n.length > 20 ? `\n  … ${n.length - 20} more (see \`oasys-migrate plan\`)` : ''),
+    'fix them (see `oasys-migrate plan` for the details and what to do), then run again; nothing was written',
+  );
 }

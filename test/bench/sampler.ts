@@ -24,6 +24,8 @@ export type Profile = Record<string, PhaseProfile>;
 
 export function normalizeQuery(q: string): string {
   return q
+    .replace(/--[^\n]*/g, ' ')
+    .replace(/\/\*[\s\S]*?\*\//g, ' ')
     .replace(/\s+/g, ' ')
     .replace(/"[^"]*?\d{3,}[^"]*"/g, '"<schema>"')
     .replace(/'(?:[^']|'')*'/g, "'…'")
@@ -84,7 +86,7 @@ export class ActivitySampler {
       let key: string;
       if (row.state === 'active') {
         active++;
-        key = `${normalizeQuery(row.query)}${row.wait ? `  [wait ${row.wait}]` : ''}`;
+        key = `${row.wait ? `[wait ${row.wait}] ` : ''}${normalizeQuery(row.query)}`;
       } else {
         key = `[idle in transaction, last: ${normalizeQuery(row.query).slice(0, 120)}]`;
       }

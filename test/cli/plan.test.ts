@@ -121,6 +121,39 @@ describe('plan on the 3-tenant fixture', () => {
     expect(await schemaExists(url, 'oasys_migrate')).toBe(false);
   });
 
+  it('connection precedence: flag > environment (OASYS_SOURCE_URL) > config file', async () => {
+    const closed = `postgres://u:pw@127.0.0.1:${await unusedPort()}/x`;
+    const [env, flag, envOverFile, dbUrl, fileOnly] = await Promise.all([
+      // environment alone
+      runCli(['plan', '--json'], { env: { OASYS_SOURCE_URL: url } }),
+      // flag beats environment
+      runCli(['plan', '--json', '--source', url], { env: { OASYS_SOURCE_URL: closed } }),
+      // environment beats config file
+      runCli(['plan', '--json', '-c', writeJson({ source: closed })], { env: { OASYS_SOURCE_URL: url } }),
+      // DATABASE_URL is used when OASYS_SOURCE_URL is not set
+      runCli(['plan', '--json'], { env: { DATABASE_URL: url } }),
+      // and the config file is used when nothing else is given
+      runCli(['plan', '--json', '-c', writeJson({ source: url })]),
+    ]);
+    expect(env.code, `OASYS_SOURCE_URL alone: ${show(env)}`).toBe(0);
+    expect(flag.code, `--source over OASYS_SOURCE_URL: ${show(flag)}`).toBe(0);
+    expect(envOverFile.code, `OASYS_SOURCE_URL over the config file: ${show(envOverFile)}`).toBe(0);
+    expect(dbUrl.code, `DATABASE_URL alone: ${show(dbUrl)}`).toBe(0);
+    expect(fileOnly.code, `config file alone: ${show(fileOnly)}`).toBe(0);
+  });
+
+  it('the password of the source URL appears in no plan output', async () => {
+    const pw = decodeURIComponent(new URL(url).password);
+    expect(pw.length).toBeGreaterThan(0);
+    const argsList = [['plan', '--json'], ['plan'], ['plan', '--sql']];
+    const results = await Promise.all(argsList.map((args) => runCli([...args, '--source', url])));
+    for (const [i, args] of argsList.entries()) {
+      const r = results[i];
+      expect(r.code, show(r)).toBe(0);
+      expect(r.stdout.includes(pw) || r.stderr.includes(pw), `password in output of ${args.join(' ')}`).toBe(false);
+    }
+  });
+
   it('--tenants nosuch exits 2 naming the unknown tenant', async () => {
     const r = await runCli(['plan', '--json', '--source', url, '--tenants', 'nosuch']);
     expect(r.code, show(r)).toBe(2);

@@ -4,6 +4,8 @@
  * a non-owner application role, source safety, and a second run.
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminUrl, createTestDatabase } from '../harness/db.js';
@@ -20,6 +22,7 @@ import {
   show,
   sql,
   tableColumns,
+  tempDir,
   tenantSchemas,
   urlAs,
   withClient,
@@ -109,6 +112,7 @@ for (const variant of VARIANTS) {
     let sourceFpBefore: string[];
     let preexistingBefore: { count: number; hash: string } | undefined;
     let first: CliResult;
+    let logFile: string;
     const role = `app_${randomBytes(4).toString('hex')}`;
     const rolePw = 'app-pw-' + randomBytes(4).toString('hex');
     let roleUrl: string;
@@ -132,7 +136,8 @@ for (const variant of VARIANTS) {
       if (variant.fixture.preexistingUnified) {
         preexistingBefore = await rowsHash(src, 'public', 'accounts_membership', ['tenant_id', 'account_id', 'user_id', 'role'], { id: PREEXISTING_TENANT_ID });
       }
-      first = await runCli(['run', '--json', ...targetArgs()], { timeoutMs: 55_000 });
+      logFile = path.join(tempDir(), 'run.log');
+      first = await runCli(['run', '--json', '--log-file', logFile, ...targetArgs()], { timeoutMs: 55_000 });
     });
 
     it('run --json exits 0 with runId, rowsCopied, seconds, ok and per-(tenant, table) results', async () => {
@@ -167,6 +172,25 @@ for (const variant of VARIANTS) {
           expect(r!.sourceChecksum).toEqual(r!.targetChecksum);
           expect(r!.ok).toBe(true);
         }
+      }
+    });
+
+    it('no password in stdout, stderr, the --log-file (JSON lines) or the oasys_migrate state', async () => {
+      const pws = [src, tgt].map((u) => decodeURIComponent(new URL(u).password)).filter((p) => p.length > 0);
+      expect(pws.length).toBeGreaterThan(0);
+      expect(existsSync(logFile), '--log-file written').toBe(true);
+      const log = readFileSync(logFile, 'utf8');
+      expect(log.trim().length).toBeGreaterThan(0);
+      for (const line of log.trim().split('\n')) expect(() => JSON.parse(line), `JSON line: ${line}`).not.toThrow();
+      const tables = await sql<{ relname: string }>(tgt, `SELECT relname FROM pg_class WHERE relnamespace = 'oasys_migrate'::regnamespace AND relkind = 'r'`);
+      expect(tables.length, 'the state lives in oasys_migrate of the target').toBeGreaterThan(0);
+      let state = '';
+      for (const t of tables) state += (await sql<{ x: string }>(tgt, `SELECT coalesce(string_agg(t::text, E'\\n'), '') AS x FROM ${qi('oasys_migrate', t.relname)} t`))[0].x;
+      for (const pw of pws) {
+        expect(first.stdout.includes(pw), 'password in stdout').toBe(false);
+        expect(first.stderr.includes(pw), 'password in stderr').toBe(false);
+        expect(log.includes(pw), 'password in the log file').toBe(false);
+        expect(state.includes(pw), 'password in the oasys_migrate state').toBe(false);
       }
     });
 
@@ -503,6 +527,7 @@ for (const variant of VARIANTS) {
 
     it('a second run after a completed one duplicates nothing (exit 0, or a clear "already completed" message) and verify still passes', async () => {
       const second = await runCli(['run', ...targetArgs()], { timeoutMs: 55_000 });
+      expect(second.stdout + second.stderr, 'no colour codes or progress-bar carriage returns off a terminal').not.toMatch(/\u001b\[|\r/);
       if (second.code !== 0) {
         expect(second.stdout + second.stderr, `second run exit ${second.code} without saying the migration is already done:\n${show(second)}`).toMatch(
           /already (been )?(completed|migrated|done)|nothing to (do|migrate)/i,

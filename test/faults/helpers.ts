@@ -8,8 +8,9 @@
  * from a second connection (never with sleeps): see `holdTx`, `waitBlockedIn`.
  */
 import pg from 'pg';
-import { afterAll, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../harness/db.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminUrl, createTestDatabase, urlFor } from '../harness/db.js';
+import { randomBytes } from 'node:crypto';
 import { generateFixture, type FixtureInfo, type FixtureOptions } from '../../fixtures/generate.js';
 import {
   fingerprint,
@@ -19,9 +20,7 @@ import {
   sleep as sleepImpl,
   sql,
   startCli as startCliImpl,
-  toolSessions,
   waitFor,
-  waitNoToolSessions as waitNoToolSessionsImpl,
   withClient as withClientImpl,
   type CliOptions,
   type CliResult,
@@ -44,9 +43,9 @@ export {
   tableColumns,
   tempDir,
   toolSessions,
+  unusedPort,
   urlAs,
   waitFor,
-  waitNoToolSessions,
   withClient,
   writeJson,
   type CliResult,
@@ -97,6 +96,28 @@ export async function fixtureDb(prefix: string, reg: { add: (db: Db) => Db }, op
     tenantSchemas,
     tenantFp: await fingerprint(db.url, { only: tenantSchemas }),
     targetFp: await targetFingerprint(db.url, tenantSchemas),
+  };
+}
+
+/**
+ * The fixture built once into a template database; `make()` clones it
+ * (CREATE DATABASE … TEMPLATE, a file copy) with the fingerprints taken once —
+ * they hold no OIDs or database names, so they are those of every clone.
+ */
+export async function fixtureTemplate(prefix: string, reg: { add: (db: Db) => Db }, opts: FixtureOptions = {}): Promise<{ make: () => Promise<FixtureDb> }> {
+  const tpl = await fixtureDb(`${prefix}_tpl`, reg, opts);
+  return {
+    async make() {
+      const name = `${prefix}_${randomBytes(4).toString('hex')}`;
+      await sql(adminUrl(), `CREATE DATABASE ${qi(name)} TEMPLATE ${qi(tpl.db.name)}`);
+      const db: Db = {
+        name,
+        url: urlFor(name),
+        drop: () => sql(adminUrl(), `DROP DATABASE IF EXISTS ${qi(name)} WITH (FORCE)`).then(() => undefined),
+      };
+      reg.add(db);
+      return { ...tpl, db, url: db.url };
+    },
   };
 }
 
@@ -161,31 +182,61 @@ export interface StepRow {
   error: string | null;
 }
 
-/** The steps of the latest run, from the journal (undefined while there is none). */
-export async function latestSteps(url: string): Promise<StepRow[] | undefined> {
+type Conn = string | Pick<pg.ClientBase, 'query'>;
+
+/** Runs `fn` on the given client, or on a new connection to the given URL. */
+async function onConn<T>(db: Conn, fn: (c: Pick<pg.ClientBase, 'query'>) => Promise<T>): Promise<T> {
+  return typeof db === 'string' ? withClientImpl(db, fn) : fn(db);
+}
+
+/**
+ * Polls `check` on ONE monitoring connection (new connections every few
+ * milliseconds would cost more than the tool's own work) until it returns a
+ * truthy value or `timeoutMs` passes (undefined).
+ */
+export async function poll<T>(url: string, check: (c: pg.Client) => Promise<T | undefined | null | false>, timeoutMs = 20_000, everyMs = 20): Promise<T | undefined> {
+  const c = new pg.Client({ connectionString: url, application_name: 'faults monitor' });
+  c.on('error', () => undefined);
+  await c.connect();
   try {
-    return await sql<StepRow>(
-      url,
+    return await waitFor(() => check(c), timeoutMs, everyMs);
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
+/** The steps of the latest run, from the journal (undefined while there is none). */
+export async function latestSteps(db: Conn): Promise<StepRow[] | undefined> {
+  try {
+    return await onConn(db, async (c) => (await c.query<StepRow>(
       `SELECT step_id, phase, tenant, table_name, state, rows::text AS rows, error FROM oasys_migrate.step
         WHERE run_id = (SELECT max(run_id) FROM oasys_migrate.run) ORDER BY ordinal`,
-    );
+    )).rows);
   } catch {
     return undefined;
   }
 }
 
-export async function latestRun(url: string): Promise<{ run_id: string; state: string; error: string | null } | undefined> {
+export async function latestRun(db: Conn): Promise<{ run_id: string; state: string; error: string | null } | undefined> {
   try {
-    const [r] = await sql(url, `SELECT run_id::text, state, error FROM oasys_migrate.run ORDER BY run_id DESC LIMIT 1`);
-    return r;
+    return await onConn(db, async (c) => (await c.query(`SELECT run_id::text, state, error FROM oasys_migrate.run ORDER BY run_id DESC LIMIT 1`)).rows[0]);
   } catch {
     return undefined;
   }
 }
 
-/** Whether a session of the tool waits on a heavyweight lock. */
-export async function toolWaitsOnLock(url: string): Promise<boolean> {
-  return (await toolSessions(url)).some((s) => s.waitType === 'Lock');
+/** Whether a session of the tool on this database waits on a heavyweight lock. */
+export async function toolWaitsOnLock(db: Conn): Promise<boolean> {
+  return onConn(db, async (c) => (await c.query(
+    `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'oasys-migrate%' AND wait_event_type = 'Lock'`,
+  )).rows.length > 0);
+}
+
+/** Waits until no session of the tool is left on the database (a killed client's backend goes away lazily). */
+export async function waitNoToolSessions(url: string, timeoutMs = 15_000): Promise<boolean> {
+  return !!(await poll(url, async (c) => (await c.query(
+    `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'oasys-migrate%'`,
+  )).rows.length === 0, timeoutMs, 30));
 }
 
 /**
@@ -195,29 +246,29 @@ export async function toolWaitsOnLock(url: string): Promise<boolean> {
  * waiting on a lock. Returns a description of the journal, or undefined on timeout.
  */
 export async function waitBlockedIn(url: string, phase: string, timeoutMs = 20_000, extra?: (steps: StepRow[]) => boolean): Promise<string | undefined> {
-  return waitFor(async () => {
-    const steps = await latestSteps(url);
+  return poll(url, async (c) => {
+    const steps = await latestSteps(c);
     if (!steps || steps.length === 0) return undefined;
     if (extra && !extra(steps)) return undefined;
     if (phase === 'verify') {
       if (steps.some((s) => s.state !== 'done')) return undefined;
-      if ((await latestRun(url))?.state !== 'running') return undefined;
+      if ((await latestRun(c))?.state !== 'running') return undefined;
     } else {
       const k = PHASE_ORDER.indexOf(phase);
       if (steps.some((s) => PHASE_ORDER.indexOf(s.phase) < k && s.state !== 'done')) return undefined;
       if (!steps.some((s) => s.phase === phase && s.state !== 'done')) return undefined;
     }
-    if (!(await toolWaitsOnLock(url))) return undefined;
+    if (!(await toolWaitsOnLock(c))) return undefined;
     return describeSteps(steps);
   }, timeoutMs);
 }
 
 /** Waits until `pred` holds on the journal and a tool session waits on a lock. */
 export async function waitJournal(url: string, pred: (steps: StepRow[]) => boolean, timeoutMs = 20_000): Promise<string | undefined> {
-  return waitFor(async () => {
-    const steps = await latestSteps(url);
+  return poll(url, async (c) => {
+    const steps = await latestSteps(c);
     if (!steps || steps.length === 0 || !pred(steps)) return undefined;
-    if (!(await toolWaitsOnLock(url))) return undefined;
+    if (!(await toolWaitsOnLock(c))) return undefined;
     return describeSteps(steps);
   }, timeoutMs);
 }
@@ -552,7 +603,7 @@ export async function stopRunIn(url: string, scenario: PhaseScenario, signal: No
   } finally {
     for (const h of held) await h.release();
   }
-  await waitNoToolSessionsImpl(url);
+  await waitNoToolSessions(url);
   return { result, journal };
 }
 
@@ -591,12 +642,16 @@ export async function expectStoppedCleanly(f: FixtureDb, signal: NodeJS.Signals,
  */
 export function defineKillSuite(signal: NodeJS.Signals): void {
   const reg = dbRegistry();
+  let tpl: { make: () => Promise<FixtureDb> };
+  beforeAll(async () => {
+    tpl = await fixtureTemplate(signal === 'SIGKILL' ? 'kill' : 'term', reg);
+  });
   afterAll(() => reg.dropAll());
 
   describe(`${signal} during run, in each phase`, () => {
     for (const sc of PHASE_SCENARIOS) {
       it(`${sc.phase}: ${signal === 'SIGKILL' ? 'the process dies' : 'exits 130'}; run again converges exactly; revert restores the pre-run target`, async () => {
-        const f = await fixtureDb(`k_${sc.phase.replace(/-/g, '')}`, reg);
+        const f = await tpl.make();
         const s = await stopRunIn(f.url, sc, signal, RUN_ARGS);
         await expectStoppedCleanly(f, signal, s, `in ${sc.phase} (${sc.how})`);
         const run = await latestRun(f.url);
@@ -609,7 +664,7 @@ export function defineKillSuite(signal: NodeJS.Signals): void {
 
   describe(`${signal} during revert`, () => {
     it('revert waits on a lock on public.audit_log and is stopped: the migration is intact or fully reverted; revert --yes again restores the pre-run target', async () => {
-      const f = await fixtureDb('k_revert', reg);
+      const f = await tpl.make();
       await cliExpect(['run', '--source', f.url, ...RUN_ARGS], 0);
       const lock = await holdTx(f.url, [lockTable('public', 'audit_log')]);
       let r: CliResult;
@@ -617,7 +672,7 @@ export function defineKillSuite(signal: NodeJS.Signals): void {
       try {
         const { child, done } = startCliImpl(['revert', '--yes', '--source', f.url], { timeoutMs: 60_000 });
         try {
-          blocked = await waitFor(() => toolWaitsOnLock(f.url), 20_000);
+          blocked = await poll(f.url, (c) => toolWaitsOnLock(c), 20_000);
         } finally {
           child.kill(blocked ? signal : 'SIGKILL');
         }
@@ -630,7 +685,7 @@ export function defineKillSuite(signal: NodeJS.Signals): void {
       expect(blocked, `revert never waited on the lock\n${show(r)}`).toBe(true);
       if (signal === 'SIGKILL') expect(r.signal).toBe('SIGKILL');
       else expect.soft(r.code, `${signal} during revert: exit code (SPEC §5: 130)\n${show(r)}`).toBe(130);
-      await waitNoToolSessionsImpl(f.url);
+      await waitNoToolSessions(f.url);
       const state = (await latestRun(f.url))?.state;
       if (state === 'reverted') {
         expect(fpDiff(f.targetFp, await targetFingerprint(f.url, f.tenantSchemas))).toEqual([]);

@@ -6,43 +6,8 @@
  * PHASE_SCENARIOS in helpers.ts). After each: the journal matches the data,
  * tenant schemas are unchanged, `run` again converges to an exact migration
  * (independent per-tenant counts and hashes), and `revert` restores the
- * pre-run target. Also: `revert` straight after a crash, without resuming.
+ * pre-run target. (`revert` straight after a crash: kill-revert.test.ts.)
  */
-import { afterAll, describe, expect, it } from 'vitest';
-import {
-  PHASE_SCENARIOS,
-  cliExpect,
-  dbRegistry,
-  defineKillSuite,
-  exactMigration,
-  expectStoppedCleanly,
-  fixtureDb,
-  fpDiff,
-  fingerprint,
-  latestRun,
-  stopRunIn,
-  targetFingerprint,
-} from './helpers.js';
+import { defineKillSuite } from './helpers.js';
 
 defineKillSuite('SIGKILL');
-
-describe('revert straight after a kill -9, without resuming', () => {
-  const reg = dbRegistry();
-  afterAll(() => reg.dropAll());
-  for (const phase of ['tables', 'copy', 'rls']) {
-    it(`killed in ${phase}: revert --yes restores the pre-run target; a new run then completes exactly`, async () => {
-      const sc = PHASE_SCENARIOS.find((s) => s.phase === phase)!;
-      const f = await fixtureDb(`kr_${phase}`, reg);
-      const s = await stopRunIn(f.url, sc, 'SIGKILL', ['--concurrency', '2']);
-      await expectStoppedCleanly(f, 'SIGKILL', s, `in ${phase}`);
-      await cliExpect(['revert', '--yes', '--source', f.url], 0);
-      expect(fpDiff(f.targetFp, await targetFingerprint(f.url, f.tenantSchemas)), 'target after revert of the crashed run = before it').toEqual([]);
-      expect((await latestRun(f.url))?.state).toBe('reverted');
-      if (phase === 'copy') {
-        await cliExpect(['run', '--source', f.url, '--concurrency', '2'], 0);
-        expect(await exactMigration(f.url, f.info.tenants)).toEqual([]);
-        expect(fpDiff(f.tenantFp, await fingerprint(f.url, { only: f.tenantSchemas }))).toEqual([]);
-      }
-    });
-  }
-});
