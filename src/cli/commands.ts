@@ -24,7 +24,6 @@ export interface CommandDef {
   description: string;
   options?: (cmd: Command) => void;
   handler: Handler;
-  needsConfig?: boolean;
 }
 
 const planHandler: Handler = async ({ cfg, log, out }) => {

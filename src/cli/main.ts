@@ -42,21 +42,20 @@ export function buildProgram(): Command {
     def.options?.(cmd);
     cmd.exitOverride();
     cmd.action(async (opts: Record<string, unknown>) => {
-      process.exitCode = await runHandler(opts, def.handler, def.needsConfig !== false);
+      process.exitCode = await runHandler(opts, def.handler);
     });
   }
   return program;
 }
 
 /** One wrapper maps every error to its exit code and prints it once, for people. */
-export async function runHandler(opts: Record<string, unknown>, handler: Handler, needsConfig = true): Promise<number> {
+export async function runHandler(opts: Record<string, unknown>, handler: Handler): Promise<number> {
   const debug = opts.logLevel === 'debug';
   let log: Logger | undefined;
   try {
     const cfg = loadConfig(opts as CliOptions);
     log = createLogger({ level: cfg.logLevel, file: cfg.logFile, quiet: cfg.quiet, color: cfg.color });
     const out = createOutput({ json: cfg.json, quiet: cfg.quiet, color: cfg.color });
-    void needsConfig;
     return await handler({ cfg, log, out, opts });
   } catch (err) {
     return reportError(err, debug, log);
