@@ -6,10 +6,9 @@ import { analyseDrift } from './drift.js';
 import { copyDefaultSql, copyStatements, sharedCopyStatements } from './copySql.js';
 import { PHASES, type Plan, type SharedTable, type Step, type UnifiedTable } from './model.js';
 import { ProblemCode, sortProblems, type Problem } from './problems.js';
-import {
-  createSharedTableSql, createTableSql, foreignKeySql, keysSql, rlsSql, tableToCreate, tableToFill, unifiedColumns, unifiedTypes,
-  type TableContext,
-} from './tables.js';
+import { createSharedTableSql, createTableSql, foreignKeySql, keysSql } from './ddl.js';
+import { tableToCreate, tableToFill, unifiedColumns, unifiedTypes, type TableContext } from './unify.js';
+import { rlsSql } from '../rls/policy.js';
 
 /**
  * Builds the plan from what discovery read: the unified tables, the problems,
