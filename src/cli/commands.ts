@@ -84,13 +84,24 @@ const statusHandler: Handler = async ({ cfg, log, out }) => {
 };
 
 const revertHandler: Handler = async ({ cfg, log, out }) => {
-  const r = await revertCommand(cfg, log, (run) =>
-    confirmOnTerminal(
-      `Revert run #${run.runId} (${run.state}, started ${run.startedAt.toISOString()} by ${run.startedBy})? ` +
-        'This drops the unified tables it created and restores what it changed.',
-      cfg.yes,
-    ),
-  );
+  let abort: (() => void) | undefined;
+  const signals = installStopHandlers(() => abort?.(), 'cancelling the revert; its transaction rolls back and nothing changes');
+  let r: Awaited<ReturnType<typeof revertCommand>>;
+  try {
+    r = await revertCommand(
+      cfg,
+      log,
+      (run) =>
+        confirmOnTerminal(
+          `Revert run #${run.runId} (${run.state}, started ${run.startedAt.toISOString()} by ${run.startedBy})? ` +
+            'This drops the unified tables it created and restores what it changed.',
+          cfg.yes,
+        ),
+      { onAbortable: (fn) => (abort = fn), stop: signals.stop },
+    );
+  } finally {
+    signals.dispose();
+  }
   if (out.json) out.document(r);
   else {
     for (const a of r.actions) out.line(`  ${a}`);

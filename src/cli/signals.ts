@@ -5,7 +5,10 @@ import type { StopSignal } from '../copy/execute.js';
  * or roll back (the command then exits 130). Second: exit at once — the
  * server rolls back whatever was open, and the journal stays consistent.
  */
-export function installStopHandlers(onFirst: () => void): { stop: StopSignal; dispose: () => void } {
+export function installStopHandlers(
+  onFirst: () => void,
+  what = 'finishing the steps in flight, then stopping',
+): { stop: StopSignal; dispose: () => void } {
   const stop: StopSignal = { stopping: false };
   const handler = (sig: NodeJS.Signals) => {
     if (stop.stopping) {
@@ -14,7 +17,7 @@ export function installStopHandlers(onFirst: () => void): { stop: StopSignal; di
     }
     stop.stopping = true;
     onFirst();
-    process.stderr.write(`\n${sig}: finishing the steps in flight, then stopping (again to exit at once)\n`);
+    process.stderr.write(`\n${sig}: ${what} (again to exit at once)\n`);
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);

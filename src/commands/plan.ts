@@ -4,7 +4,8 @@ import { discover, type Discovery } from '../discover/discover.js';
 import type { Logger } from '../log.js';
 import { buildPlan } from '../plan/build.js';
 import type { Plan } from '../plan/model.js';
-import { hasBlocking } from '../plan/problems.js';
+import { hasBlocking, ProblemCode } from '../plan/problems.js';
+import { sourcePrivileges, targetPrivileges } from '../db/privileges.js';
 import { openSession, type Session } from './session.js';
 
 export interface PlanResult {
@@ -32,6 +33,10 @@ export async function planWithSession(s: Session): Promise<PlanResult> {
     { readOnly: true, isolation: 'REPEATABLE READ' },
   );
   const plan = buildPlan(cfg, discovery);
+  // What run would lack, said now (run itself refuses with exit 3 before writing anything).
+  for (const m of [...(await targetPrivileges(s.target, plan)), ...(await sourcePrivileges(s.source, plan))]) {
+    plan.problems.unshift({ severity: 'warning', code: ProblemCode.PRIVILEGE_MISSING, message: `${m.side}: ${m.what}`, hint: m.grant });
+  }
   s.log.debug(`discovery: ${discovery.tenants.length} tenants, ${discovery.queryCount} catalog queries`);
   return { plan, discovery, blocking: hasBlocking(plan.problems), seconds: (performance.now() - started) / 1000 };
 }

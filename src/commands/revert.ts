@@ -1,6 +1,6 @@
 import type { ResolvedConfig } from '../config/load.js';
 import { withTransaction } from '../db/connect.js';
-import { UsageError } from '../errors.js';
+import { InterruptedError, UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { acquireLock } from '../state/lock.js';
 import { addEvent, listRuns, setRunState, stateSchemaExists, type RunRow } from '../state/journal.js';
@@ -20,10 +20,19 @@ export interface RevertResult {
  * a revert that is itself interrupted changes nothing, and running it again
  * finishes it. Tenant schemas are never touched.
  */
+const REVERT_INTERRUPTED = 'revert interrupted: its transaction was rolled back, nothing changed; run `revert` again';
+
+export interface RevertHooks {
+  /** Receives the function that cancels the revert in flight (called on SIGINT/SIGTERM). */
+  onAbortable?: (abort: () => void) => void;
+  stop?: { stopping: boolean };
+}
+
 export async function revertCommand(
   cfg: ResolvedConfig,
   log: Logger,
   confirm: (run: RunRow) => Promise<boolean>,
+  hooks: RevertHooks = {},
 ): Promise<RevertResult> {
   const s = await openSession(cfg, log);
   try {
@@ -39,12 +48,22 @@ export async function revertCommand(
     try {
       const again = await pick();
       if (!again || again.runId !== run.runId) return { ...none, message: `run #${run.runId} changed while waiting; nothing was done, try again` };
+      let interrupted = false;
       const actions = await withTransaction(s.target, async (c) => {
-        await c.query(`SET LOCAL lock_timeout = '30s'`);
+        // A signal cancels the statement in flight; the transaction then rolls back whole.
+        const pid = (await c.query<{ pid: number }>('SELECT pg_catalog.pg_backend_pid() AS pid')).rows[0].pid;
+        hooks.onAbortable?.(() => {
+          interrupted = true;
+          void s.target.query('SELECT pg_catalog.pg_cancel_backend($1)', [pid]).catch(() => undefined);
+        });
+        if (hooks.stop?.stopping) throw new InterruptedError(REVERT_INTERRUPTED);
         await addEvent(c, run.runId, 'revert-started', null);
         const done = await restoreSnapshot(c, run.runId, cfg.targetSchema, cfg.tenantColumn);
         await setRunState(c, run.runId, 'reverted');
+        if (interrupted) throw new InterruptedError(REVERT_INTERRUPTED);
         return done;
+      }).catch((err) => {
+        throw interrupted && !(err instanceof InterruptedError) ? new InterruptedError(REVERT_INTERRUPTED) : err;
       });
       log.info(`run #${run.runId} reverted: ${actions.length} objects dropped or restored`);
       return { runId: run.runId, reverted: true, actions, message: `run #${run.runId} reverted` };

@@ -2,7 +2,8 @@ import type { ResolvedConfig } from '../config/load.js';
 import { configFingerprint } from '../config/load.js';
 import { executePlan, type Progress, type StopSignal } from '../copy/execute.js';
 import { withTransaction } from '../db/connect.js';
-import { describeError, InterruptedError, OasysError, WantingError } from '../errors.js';
+import { describeError, EnvironmentError, InterruptedError, OasysError, WantingError } from '../errors.js';
+import { sourcePrivileges, targetPrivileges } from '../db/privileges.js';
 import type { Logger } from '../log.js';
 import type { Plan } from '../plan/model.js';
 import { acquireLock } from '../state/lock.js';
@@ -52,6 +53,16 @@ export async function runCommand(cfg: ResolvedConfig, log: Logger, hooks: RunHoo
       const hasState = await stateSchemaExists(session.target);
       const unfinished = hasState ? await findUnfinishedRun(session.target) : undefined;
       if (!unfinished && fresh.blocking) throw refusal(fresh.plan);
+      const missing = [
+        ...(await targetPrivileges(session.target, fresh.plan)),
+        ...(await sourcePrivileges(session.source, unfinished ? await loadPlan(session.target, unfinished.runId) : fresh.plan)),
+      ];
+      if (missing.length > 0) {
+        throw new EnvironmentError(
+          `run cannot start: ${missing.map((m) => m.what).join('; ')}`,
+          `${missing.map((m) => m.grant).join('; ')} — nothing was written`,
+        );
+      }
       await ensureStateSchema(session.target);
       let plan: Plan;
       let resumed = false;
@@ -111,9 +122,12 @@ export async function runCommand(cfg: ResolvedConfig, log: Logger, hooks: RunHoo
       }
       hooks.onPlanned?.(plan, resumed, runId);
       const done = await doneSteps(session.target, runId);
-      const { rowsCopied } = await executePlan({ session, runId, plan, done, concurrency: cfg.concurrency, stop, onProgress: hooks.onProgress });
+      const { rowsCopied } = await executePlan({
+        session, runId, plan, done, concurrency: cfg.concurrency, stop, onProgress: hooks.onProgress, lockLost: () => lock.lost(), onLockLost: (fn) => lock.onLost(fn),
+      });
       log.info('verifying every (tenant, table): counts and checksums');
-      const verify = await verifyPlan({ source: session.source, target: session.target, plan, concurrency: cfg.concurrency, rlsSetting: cfg.rls.setting });
+      const verify = await verifyPlan({ source: session.source, target: session.target, plan, concurrency: cfg.concurrency, rlsSetting: cfg.rls.setting, stop });
+      if (stop.stopping) throw new InterruptedError();
       await saveVerify(session.target, runId, verify);
       if (!verify.ok) {
         const bad = verify.results.filter((r) => !r.ok);

@@ -6,7 +6,7 @@ import { describeError, EnvironmentError, InterruptedError, isEnvironmentSqlStat
 import type { Session } from '../commands/session.js';
 import { PHASES, type CopyStep, type Phase, type Plan, type Step } from '../plan/model.js';
 import { COPY_TENANT_SETTING } from '../plan/copySql.js';
-import { markDone, markFailed } from '../state/journal.js';
+import { claimSteps, markDone, markFailed } from '../state/journal.js';
 import { diagnoseCopyFailure, type Diagnosis } from './diagnose.js';
 
 export interface Progress {
@@ -33,7 +33,14 @@ export interface ExecuteOptions {
   /** Same-database copies of small tenants are grouped up to this many rows per statement. */
   batchRows?: number;
   batchSteps?: number;
+  /** True once the run lock's connection is gone: no new step may start. */
+  lockLost?: () => boolean;
+  /** Registers a callback for the moment the lock is lost. */
+  onLockLost?: (fn: () => void) => void;
 }
+
+/** Backends running steps now: cancelled at once if the run lock is lost, so two runs never overlap. */
+const inflight = new Set<number>();
 
 /** Phases where steps touch different tables and may run side by side. */
 const PARALLEL: Set<Phase> = new Set(['shared', 'copy', 'keys', 'indexes', 'rls', 'sequences', 'analyze']);
@@ -44,6 +51,9 @@ const PARALLEL: Set<Phase> = new Set(['shared', 'copy', 'keys', 'indexes', 'rls'
  * either done (and recorded) or not started; resuming redoes only the latter.
  */
 export async function executePlan(o: ExecuteOptions): Promise<{ rowsCopied: number }> {
+  o.onLockLost?.(() => {
+    for (const pid of inflight) void o.session.target.query('SELECT pg_catalog.pg_cancel_backend($1)', [pid]).catch(() => undefined);
+  });
   let rowsCopied = 0;
   const copyRowsTotal = o.plan.steps.filter((s) => s.copy).reduce((a, s) => a + s.copy!.estimatedRows, 0);
   let rowsDone = [...o.done.values()].reduce((a, b) => a + b, 0);
@@ -59,7 +69,10 @@ export async function executePlan(o: ExecuteOptions): Promise<{ rowsCopied: numb
 
     const units: Step[][] = phase === 'copy' && o.plan.sameDatabase ? batchCopies(pending, o.batchRows ?? 50_000, o.batchSteps ?? 250) : pending.map((s) => [s]);
     const limit = pLimit(PARALLEL.has(phase) ? Math.max(1, o.concurrency) : 1);
-    let failure: { err: unknown; step: Step } | undefined;
+    // Every step ends done, failed or not executed. A data error fails its own step and the
+    // others go on; an environment error (connection, privilege, the run lock lost) stops the phase.
+    const failures: { err: unknown; step: Step }[] = [];
+    let fatal: unknown;
     const attempt = async (unit: Step[]): Promise<void> => {
       try {
         const rows = await runUnit(o, unit);
@@ -71,35 +84,46 @@ export async function executePlan(o: ExecuteOptions): Promise<{ rowsCopied: numb
         if (unit.length > 1 && !isEnvironment(err)) {
           // A batch failed on data: redo its steps one by one so the error names the tenant, and the good ones land.
           for (const s of unit) {
-            if (failure !== undefined || o.stop.stopping) return;
+            if (fatal !== undefined || o.stop.stopping) return;
             await attempt([s]);
           }
           return;
         }
-        if (failure === undefined) failure = { err, step: unit[0] };
+        const lost = o.lockLost?.() === true;
+        failures.push({ err: lost ? lockLostError() : err, step: unit[0] });
+        if (lost || isEnvironment(err)) fatal ??= lost ? lockLostError() : err;
         await markFailed(o.session.target, o.runId, unit.map((s) => s.id), describeError(err)).catch(() => undefined);
       }
     };
     await Promise.all(units.map((unit) => limit(async () => {
-      if (failure !== undefined || o.stop.stopping) return;
+      if (fatal === undefined && o.lockLost?.()) fatal = lockLostError();
+      if (fatal !== undefined || o.stop.stopping) return;
       await attempt(unit);
     })));
-    if (failure !== undefined) {
-      const f = failure as { err: unknown; step: Step };
+    if (fatal instanceof EnvironmentError && failures.length === 0) throw fatal;
+    if (failures.length > 0) {
+      const f = failures.find((x) => isEnvironment(x.err)) ?? failures[0];
       let diagnosis: Diagnosis | undefined;
       if (f.step.copy && o.plan.sameDatabase && !isEnvironment(f.err)) {
         const table = o.plan.tables.find((t) => t.target === f.step.table);
         if (table) diagnosis = await diagnoseCopyFailure(o.session.target, table, f.step.copy, table.sourceKey, f.err);
       }
-      throw stepError(f.err, f.step, diagnosis);
+      throw stepError(f.err, f.step, diagnosis, failures.length, steps.length - failures.length);
     }
     if (o.stop.stopping) throw new InterruptedError();
   }
   return { rowsCopied };
 }
 
+function lockLostError(): EnvironmentError {
+  return new EnvironmentError(
+    'the connection holding the run lock was lost (terminated or dropped); stopping before another process can start',
+    'check the server, then run `run` again: it resumes where it stopped (steps already done are never redone)',
+  );
+}
+
 function isEnvironment(err: unknown): boolean {
-  return isNetworkError(err) || isEnvironmentSqlState(pgFields(err)?.code);
+  return err instanceof EnvironmentError || isNetworkError(err) || isEnvironmentSqlState(pgFields(err)?.code);
 }
 
 /** Groups small same-table copies so that 10,000 tiny tenants do not cost 10,000 transactions per table. */
@@ -139,18 +163,23 @@ const sumRows = (u: Step[]) => u.reduce((a, s) => a + (s.copy?.estimatedRows ?? 
 async function runUnit(o: ExecuteOptions, unit: Step[]): Promise<number> {
   if (unit[0].copy && !o.plan.sameDatabase) return copyAcross(o, unit[0]);
   const client = await o.session.target.connect();
+  const pid = (client as unknown as { processID: number }).processID;
+  inflight.add(pid);
   let broken = false;
   try {
+    if (o.lockLost?.()) throw lockLostError();
     await client.query('BEGIN');
     try {
-      let rows: (number | null)[];
-      if (unit[0].copy) rows = await insertSelect(client, unit.map((s) => s.copy!));
-      else {
-        if (unit[0].phase === 'indexes' || unit[0].phase === 'keys') await client.query(`SET LOCAL maintenance_work_mem = '256MB'`);
-        for (const sql of unit[0].sql) await client.query(sql);
+      const claimed = await claimSteps(client, o.runId, unit.map((s) => s.id));
+      const todo = unit.filter((s) => claimed.has(s.id));
+      let rows: (number | null)[] = [];
+      if (todo.length > 0 && todo[0].copy) rows = await insertSelect(client, todo.map((s) => s.copy!));
+      else if (todo.length > 0) {
+        if (todo[0].phase === 'indexes' || todo[0].phase === 'keys') await client.query(`SET LOCAL maintenance_work_mem = '256MB'`);
+        for (const sql of todo[0].sql) await client.query(sql);
         rows = [null];
       }
-      await markDone(client, o.runId, unit.map((s) => s.id), rows);
+      if (todo.length > 0) await markDone(client, o.runId, todo.map((s) => s.id), rows);
       await client.query('COMMIT');
       return rows.reduce<number>((a, r) => a + (r ?? 0), 0);
     } catch (err) {
@@ -161,6 +190,7 @@ async function runUnit(o: ExecuteOptions, unit: Step[]): Promise<number> {
       throw err;
     }
   } finally {
+    inflight.delete(pid);
     client.release(broken);
   }
 }
@@ -191,11 +221,19 @@ async function copyAcross(o: ExecuteOptions, step: Step): Promise<number> {
   const c = step.copy!;
   const src = await o.session.source.connect();
   let tgt: pg.PoolClient | undefined;
+  let tgtPid: number | undefined;
   let broken = false;
   try {
     tgt = await o.session.target.connect();
+    tgtPid = (tgt as unknown as { processID: number }).processID;
+    inflight.add(tgtPid);
+    if (o.lockLost?.()) throw lockLostError();
     await tgt.query('BEGIN');
     try {
+      if (!(await claimSteps(tgt, o.runId, [step.id])).has(step.id)) {
+        await tgt.query('ROLLBACK');
+        return 0; // done by another process meanwhile
+      }
       if (c.shared) for (const sql of step.sql) await tgt.query(sql); // create the shared table, then fill it
       else await tgt.query('SELECT pg_catalog.set_config($1, $2, true)', [COPY_TENANT_SETTING, c.tenantId]);
       const into = tgt.query(copyStreams.from(c.copyIn));
@@ -211,13 +249,14 @@ async function copyAcross(o: ExecuteOptions, step: Step): Promise<number> {
       throw err;
     }
   } finally {
+    if (tgtPid !== undefined) inflight.delete(tgtPid);
     src.release(broken);
     tgt?.release(broken);
   }
 }
 
 /** Turns a failed step's error into one that names the tenant, table, column and row, and says what to do. */
-function stepError(err: unknown, step: Step, diagnosis?: Diagnosis): Error {
+function stepError(err: unknown, step: Step, diagnosis?: Diagnosis, failed = 1, others = 0): Error {
   if (err instanceof InterruptedError || err instanceof WantingError || err instanceof EnvironmentError) return err;
   const f = pgFields(err);
   const msg = describeError(err);
@@ -240,8 +279,10 @@ function stepError(err: unknown, step: Step, diagnosis?: Diagnosis): Error {
   const collision = f?.code === '23505' && step.copy
     ? ' — a migrated row collides with a row already in the unified table (the key above names both)'
     : '';
+  const tally = failed > 1 ? ` [${failed} steps of this phase failed; see \`oasys-migrate status\`]` : '';
+  void others;
   return new WantingError(
-    `${subject}: ${msg}${where ? ` (${where})` : ''}${collision}`,
+    `${subject}: ${msg}${where ? ` (${where})` : ''}${collision}${tally}`,
     'this step was rolled back and nothing of it was written; fix the data (or the config) and run `run` again to resume, or `revert` to undo the run',
     { tenant: step.tenant, table: step.table, column, row: diagnosis?.rowKey },
     err,

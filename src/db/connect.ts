@@ -49,8 +49,10 @@ function clientConfig(opts: ConnectOptions): pg.ClientConfig {
 /** A pool for one side. Every connection is checked on first use (see `checkConnection`). */
 export function createPool(opts: ConnectOptions): pg.Pool {
   const pool = new pg.Pool({ ...clientConfig(opts), max: opts.max ?? 4, idleTimeoutMillis: 30_000 });
-  // An idle client losing its server must not crash the process; the next query reports it.
+  // A client losing its server (pg_terminate_backend, a restart) must not crash the process with an
+  // unhandled 'error' event, idle or checked out: the query in flight rejects and reports it.
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }
 

@@ -30,6 +30,7 @@ export const ProblemCode = {
   DEFAULT_DROPPED: 'DEFAULT_DROPPED',
   NO_PRIMARY_KEY: 'NO_PRIMARY_KEY',
   SHARED_TABLE_MISSING: 'SHARED_TABLE_MISSING',
+  PRIVILEGE_MISSING: 'PRIVILEGE_MISSING',
 } as const;
 export type ProblemCodeValue = (typeof ProblemCode)[keyof typeof ProblemCode];
 

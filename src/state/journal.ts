@@ -75,22 +75,42 @@ export async function doneSteps(db: Queryable, runId: number): Promise<Map<strin
   return new Map(r.rows.map((x) => [x.step_id, Number(x.rows ?? 0)]));
 }
 
-/** Marks steps done — call inside the transaction that did their work. */
+/**
+ * Claims steps at the start of the transaction that will do their work: locks
+ * their journal rows and returns those not done yet. Two processes can never
+ * both do a step — the second waits for the first to commit, then finds it
+ * done — even if the run lock were lost.
+ */
+export async function claimSteps(db: Queryable, runId: number, stepIds: string[]): Promise<Set<string>> {
+  const r = await db.query<{ step_id: string }>(
+    `UPDATE oasys_migrate.step SET started_at = clock_timestamp()
+      WHERE run_id = $1 AND step_id = ANY($2::text[]) AND state <> 'done'
+      RETURNING step_id`,
+    [runId, stepIds],
+  );
+  return new Set(r.rows.map((x) => x.step_id));
+}
+
+/** Marks steps done — call inside the transaction that claimed them and did their work. */
 export async function markDone(db: Queryable, runId: number, stepIds: string[], rows: (number | null)[]): Promise<void> {
-  await db.query(
-    `UPDATE oasys_migrate.step s SET state = 'done', rows = u.rows, error = NULL, finished_at = clock_timestamp(),
-            started_at = COALESCE(s.started_at, now())
+  const r = await db.query(
+    `UPDATE oasys_migrate.step s SET state = 'done', rows = u.rows, error = NULL, finished_at = clock_timestamp()
        FROM unnest($2::text[], $3::int8[]) AS u(step_id, rows)
-      WHERE s.run_id = $1 AND s.step_id = u.step_id`,
+      WHERE s.run_id = $1 AND s.step_id = u.step_id AND s.state <> 'done'`,
     [runId, stepIds, rows],
   );
+  if (r.rowCount !== stepIds.length) {
+    // Someone else finished one of these steps meanwhile: this transaction must not commit.
+    throw new Error(`journal conflict: ${stepIds.length - (r.rowCount ?? 0)} of ${stepIds.length} steps were already done by another process`);
+  }
   const copied = rows.reduce<number>((a, r) => a + (r ?? 0), 0);
   if (copied > 0) await db.query('UPDATE oasys_migrate.run SET rows_copied = rows_copied + $2 WHERE run_id = $1', [runId, copied]);
 }
 
 export async function markFailed(db: Queryable, runId: number, stepIds: string[], error: string): Promise<void> {
   await db.query(
-    `UPDATE oasys_migrate.step SET state = 'failed', error = $3, finished_at = clock_timestamp() WHERE run_id = $1 AND step_id = ANY($2::text[])`,
+    `UPDATE oasys_migrate.step SET state = 'failed', error = $3, finished_at = clock_timestamp()
+      WHERE run_id = $1 AND step_id = ANY($2::text[]) AND state <> 'done'`,
     [runId, stepIds, error],
   );
 }

@@ -12,6 +12,10 @@ import { EnvironmentError } from '../errors.js';
 export const LOCK_KEY = 0x6f617379; // 'oasy'
 
 export interface HeldLock {
+  /** True once the lock's connection ended or failed: the server has released the lock. */
+  lost(): boolean;
+  /** Calls `fn` once, when the lock is lost. */
+  onLost(fn: () => void): void;
   release(): Promise<void>;
 }
 
@@ -33,8 +37,21 @@ export async function acquireLock(url: string | undefined, command: string): Pro
     await client.end().catch(() => undefined);
     throw err;
   }
+  let lost = false;
+  let releasing = false;
+  const listeners: (() => void)[] = [];
+  const onLost = () => {
+    if (releasing || lost) return;
+    lost = true;
+    for (const fn of listeners) fn();
+  };
+  client.on('error', onLost);
+  client.on('end', onLost);
   return {
+    lost: () => lost,
+    onLost: (fn) => listeners.push(fn),
     async release() {
+      releasing = true;
       await client.query('SELECT pg_catalog.pg_advisory_unlock($1::int8)', [LOCK_KEY]).catch(() => undefined);
       await client.end().catch(() => undefined);
     },

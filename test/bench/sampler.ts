@@ -98,7 +98,9 @@ export class ActivitySampler {
   async stop(topN = 8): Promise<Profile> {
     this.running = false;
     if (this.timer) clearTimeout(this.timer);
-    await this.client?.end().catch(() => undefined);
+    const client = this.client;
+    this.client = undefined;
+    await client?.end().catch(() => undefined);
     const out: Profile = {};
     for (const [phase, p] of this.data) {
       out[phase] = {

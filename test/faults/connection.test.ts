@@ -7,6 +7,8 @@
  * again must finish exactly. Losing only the run's advisory lock must never
  * let two runs work at once.
  */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminUrl, createTestDatabase } from '../harness/db.js';
 import {
@@ -14,6 +16,8 @@ import {
   cliExpect,
   dbRegistry,
   exactMigration,
+  expectNoPassword,
+  expectNoSecret,
   fingerprint,
   fixtureTemplate,
   fpDiff,
@@ -27,7 +31,9 @@ import {
   sql,
   startCli,
   targetFingerprint,
+  tempDir,
   toolPids,
+  urlPassword,
   waitBlockedIn,
   waitNoToolSessions,
   type CliResult,
@@ -64,6 +70,7 @@ async function terminate(databases: string[], pick: (s: { app: string; waiting: 
  * unhandled 'error' event and its stack) or "unexpected" error.
  */
 function expectConnectionMessage(r: CliResult): void {
+  expectNoPassword(r);
   expect(r.stderr, `no crash with a stack trace\n${show(r)}`).not.toMatch(/Unhandled 'error' event|node:events|this is unexpected/i);
   const at = r.stderr.search(/^error:/m);
   expect(at, `an "error:" line on stderr\n${show(r)}`).toBeGreaterThanOrEqual(0);
@@ -86,10 +93,11 @@ describe('pg_terminate_backend mid-copy', () => {
   it('every session of the tool (workers and the lock holder): exit 3 with a clear message; run again → exit 0, exact', async () => {
     const f = await tpl.make();
     const gate = await holdTx(f.url, [lockTable('globex', 'audit_log')], 'faults gate');
+    const log = path.join(tempDir(), 'run.jsonl');
     let r: CliResult;
     let killed: string[] = [];
     try {
-      const { child, done } = startCli(['run', '--source', f.url, ...ARGS], { timeoutMs: 45_000 });
+      const { child, done } = startCli(['run', '--source', f.url, ...ARGS, '--log-file', log], { timeoutMs: 45_000 });
       const at = await waitBlockedIn(f.url, 'copy', 20_000, (st) => st.some((s) => s.phase === 'copy' && s.state === 'done'));
       if (!at) child.kill('SIGKILL');
       else killed = await terminate([f.db.name], () => true);
@@ -102,6 +110,7 @@ describe('pg_terminate_backend mid-copy', () => {
     expect([3, 1], `exit code after ${killed.join(', ')} were terminated\n${show(r)}`).toContain(r.code);
     expect.soft(r.code, 'SPEC §5: a lost connection is an environment error (3)').toBe(3);
     expectConnectionMessage(r);
+    expectNoSecret(urlPassword(f.url), { 'the log file': existsSync(log) ? readFileSync(log, 'utf8') : '' });
     expect(r.timedOut).toBe(false);
     await waitNoToolSessions(f.url);
     expect((await latestRun(f.url))?.state, 'the run is not recorded as completed').not.toBe('completed');

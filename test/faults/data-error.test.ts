@@ -11,11 +11,14 @@
  * tenants' steps of that table are done; after fixing the data, `run` again
  * exits 0 with exact data.
  */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   cliExpect,
   dbRegistry,
   exactMigration,
+  expectNoSecret,
   fingerprint,
   fixtureTemplate,
   fpDiff,
@@ -24,6 +27,8 @@ import {
   qi,
   show,
   sql,
+  tempDir,
+  urlPassword,
   withClient,
   type FixtureDb,
 } from './helpers.js';
@@ -105,7 +110,9 @@ describe('a data error in one tenant', () => {
       const { key, names } = await c.inject(f, tenant.id);
       const tenantFp = await fingerprint(f.url, { only: f.tenantSchemas });
 
-      const r = await cliExpect(['run', '--source', f.url, ...ARGS], 1);
+      const log = path.join(tempDir(), 'run.jsonl');
+      const r = await cliExpect(['run', '--source', f.url, ...ARGS, '--log-file', log], 1);
+      expectNoSecret(urlPassword(f.url), { 'the log file': existsSync(log) ? readFileSync(log, 'utf8') : '' });
       const err = r.stderr.slice(Math.max(0, r.stderr.search(/^error:/m)));
       expect(err, `names the tenant\n${show(r)}`).toContain(`"${c.tenant}"`);
       expect(err, `names the table\n${show(r)}`).toMatch(/accounts_membership/);

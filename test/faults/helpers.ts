@@ -7,19 +7,23 @@
  * generators. Phases are stopped deterministically with conflicting locks held
  * from a second connection (never with sleeps): see `holdTx`, `waitBlockedIn`.
  */
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminUrl, createTestDatabase, urlFor } from '../harness/db.js';
-import { randomBytes } from 'node:crypto';
 import { generateFixture, type FixtureInfo, type FixtureOptions } from '../../fixtures/generate.js';
 import {
   fingerprint,
   qi,
   runCli,
+  schemaExists as schemaExistsImpl,
   show,
   sleep as sleepImpl,
   sql,
   startCli as startCliImpl,
+  tempDir as tempDirImpl,
   waitFor,
   withClient as withClientImpl,
   type CliOptions,
@@ -27,27 +31,15 @@ import {
 } from '../cli/helpers.js';
 
 export {
-  BIN,
-  cliEnv,
-  compareTenantTable,
   fingerprint,
-  parseJson,
   qi,
-  rowsHash,
-  runCli,
-  schemaExists,
   show,
-  sleep,
   sql,
   startCli,
-  tableColumns,
   tempDir,
-  toolSessions,
   unusedPort,
   urlAs,
-  waitFor,
   withClient,
-  writeJson,
   type CliResult,
 } from '../cli/helpers.js';
 
@@ -308,9 +300,9 @@ async function columnsOf(c: Q, schema: string, table: string): Promise<string[]>
 }
 
 /** Count and order-free md5 of `columns` (each as text, so enums compare by label), optionally of one tenant. */
-async function hashRows(c: Q, schema: string, table: string, columns: string[], tenantId?: string | number): Promise<{ count: number; hash: string }> {
+async function hashRows(c: Q, schema: string, table: string, columns: string[], tenantId?: string | number, tenantColumn = 'tenant_id'): Promise<{ count: number; hash: string }> {
   const row = `ROW(${columns.map((x) => `${qi(x)}::text`).join(', ')})::text`;
-  const where = tenantId === undefined ? '' : `WHERE tenant_id::text = $1`;
+  const where = tenantId === undefined ? '' : `WHERE ${qi(tenantColumn)}::text = $1`;
   const r = await c.query<{ n: string; h: string }>(
     `SELECT count(*)::text AS n, md5(coalesce(string_agg(x.r, E'\\n' ORDER BY x.r COLLATE "C"), '')) AS h FROM (SELECT ${row} AS r FROM ${qi(schema, table)} ${where}) x`,
     tenantId === undefined ? [] : [String(tenantId)],
@@ -319,9 +311,19 @@ async function hashRows(c: Q, schema: string, table: string, columns: string[], 
 }
 
 /** One tenant table (source) against that tenant's rows of the unified table. */
-export async function compareOne(src: Q, tgt: Q, schema: string, tenantId: string | number, table: string, targetTable = table): Promise<{ source: { count: number; hash: string }; target: { count: number; hash: string } }> {
+export interface TargetShape {
+  targetSchema?: string;
+  tenantColumn?: string;
+}
+
+export async function compareOne(
+  src: Q, tgt: Q, schema: string, tenantId: string | number, table: string, shape: TargetShape = {},
+): Promise<{ source: { count: number; hash: string }; target: { count: number; hash: string } }> {
   const columns = await columnsOf(src, schema, table);
-  return { source: await hashRows(src, schema, table, columns), target: await hashRows(tgt, 'public', targetTable, columns, tenantId) };
+  return {
+    source: await hashRows(src, schema, table, columns),
+    target: await hashRows(tgt, shape.targetSchema ?? 'public', table, columns, tenantId, shape.tenantColumn),
+  };
 }
 
 /**
@@ -337,24 +339,27 @@ export async function exactMigration(
   tables: string[] = TABLES,
   extraRows: Record<string, number> = {},
   targetUrl = url,
+  shape: TargetShape = {},
 ): Promise<string[]> {
+  const schema = shape.targetSchema ?? 'public';
+  const col = qi(shape.tenantColumn ?? 'tenant_id');
   return withClientImpl(url, (src) => withClientImpl(targetUrl, async (tgt) => {
     const problems: string[] = [];
     for (const table of tables) {
       let total = 0;
       for (const t of tenants) {
-        const { source, target } = await compareOne(src, tgt, t.schema, t.id, table);
+        const { source, target } = await compareOne(src, tgt, t.schema, t.id, table, shape);
         total += source.count;
         if (source.count !== target.count || source.hash !== target.hash) {
           problems.push(`${t.schema}/${table}: source ${source.count} rows (md5 ${source.hash}), unified ${target.count} rows (md5 ${target.hash})`);
         }
       }
       const r = await tgt.query<{ n: string; nulls: string }>(
-        `SELECT count(*)::text AS n, count(*) FILTER (WHERE tenant_id IS NULL)::text AS nulls FROM ${qi('public', table)}`,
+        `SELECT count(*)::text AS n, count(*) FILTER (WHERE ${col} IS NULL)::text AS nulls FROM ${qi(schema, table)}`,
       );
       const expected = total + (extraRows[table] ?? 0);
-      if (Number(r.rows[0].n) !== expected) problems.push(`public.${table}: ${r.rows[0].n} rows in all, expected ${expected} (rows duplicated or foreign)`);
-      if (Number(r.rows[0].nulls) !== 0) problems.push(`public.${table}: ${r.rows[0].nulls} rows with a NULL tenant_id`);
+      if (Number(r.rows[0].n) !== expected) problems.push(`${schema}.${table}: ${r.rows[0].n} rows in all, expected ${expected} (rows duplicated or foreign)`);
+      if (Number(r.rows[0].nulls) !== 0) problems.push(`${schema}.${table}: ${r.rows[0].nulls} rows with a NULL tenant column`);
     }
     return problems;
   }));
@@ -397,6 +402,7 @@ export async function journalMatchesData(url: string, tenants: { schema: string;
 /** Runs the CLI and expects `code`, with the output in the failure message. */
 export async function cliExpect(args: string[], code: number, opts: CliOptions = {}): Promise<CliResult> {
   const r = await runCli(args, { timeoutMs: 40_000, ...opts });
+  expectNoPassword(r);
   expect(r.code, `oasys-migrate ${args.map((a) => (a.includes('://') ? '<url>' : a)).join(' ')}\n${show(r)}`).toBe(code);
   return r;
 }
@@ -408,6 +414,11 @@ export function urlPassword(url: string): string {
   } catch {
     return '';
   }
+}
+
+/** The harness URL's password (in every --source the tests pass) appears in no output. */
+export function expectNoPassword(r: CliResult): void {
+  expectNoSecret(urlPassword(adminUrl()), { stdout: r.stdout, stderr: r.stderr });
 }
 
 /** Fails when `secret` (or its percent-encoded form) appears in any of `texts`. */
@@ -626,6 +637,7 @@ export async function expectConvergesAndReverts(f: FixtureDb): Promise<void> {
 /** What a signal must leave behind, right after the process is gone. */
 export async function expectStoppedCleanly(f: FixtureDb, signal: NodeJS.Signals, s: StoppedRun, what: string): Promise<void> {
   expect(s.journal, `never got ${what} stopped where intended\n${show(s.result)}`).toBeDefined();
+  expectNoPassword(s.result);
   if (signal === 'SIGKILL') {
     expect(s.result.signal, show(s.result)).toBe('SIGKILL');
   } else {
@@ -655,8 +667,8 @@ export function defineKillSuite(signal: NodeJS.Signals): void {
         const s = await stopRunIn(f.url, sc, signal, RUN_ARGS);
         await expectStoppedCleanly(f, signal, s, `in ${sc.phase} (${sc.how})`);
         const run = await latestRun(f.url);
-        if (signal === 'SIGKILL') expect(run?.state).toBe('running'); // nobody could record anything
-        else expect.soft(run?.state, `after ${signal} in ${sc.phase} the run is recorded as interrupted`).toBe('interrupted');
+        expect.soft(run?.state, 'a stopped run is not recorded as finished').not.toMatch(/^(completed|reverted)$/);
+        if (signal !== 'SIGKILL') expect.soft(run?.state, `after ${signal} in ${sc.phase} the run is recorded as interrupted`).toBe('interrupted');
         await expectConvergesAndReverts(f);
       });
     }
@@ -683,6 +695,7 @@ export function defineKillSuite(signal: NodeJS.Signals): void {
         await lock.release();
       }
       expect(blocked, `revert never waited on the lock\n${show(r)}`).toBe(true);
+      expectNoPassword(r);
       if (signal === 'SIGKILL') expect(r.signal).toBe('SIGKILL');
       else expect.soft(r.code, `${signal} during revert: exit code (SPEC §5: 130)\n${show(r)}`).toBe(130);
       await waitNoToolSessions(f.url);
@@ -699,4 +712,45 @@ export function defineKillSuite(signal: NodeJS.Signals): void {
       expect((await latestRun(f.url))?.state).toBe('reverted');
     });
   });
+}
+
+// ---------------------------------------------------------------------------
+// Refusals (hostile and wrong input)
+
+/** Writes a config file (JSON text as given, or an object as JSON) into a new temp dir. */
+export function configFile(content: string | object): string {
+  const file = path.join(tempDirImpl(), 'oasys.json');
+  writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content, null, 2));
+  return file;
+}
+
+/**
+ * Runs the CLI (with a --log-file) against `url` and asserts: exit `code`,
+ * stderr matching every pattern of `names`, no oasys_migrate schema, the
+ * fingerprint of the whole database unchanged, no secret in any output.
+ */
+export async function expectRefusal(
+  url: string,
+  args: string[],
+  code: number,
+  names: RegExp[],
+  opts: { secrets?: string[]; env?: Record<string, string> } = {},
+): Promise<CliResult> {
+  const before = await fingerprint(url);
+  const hadState = await schemaExistsImpl(url, 'oasys_migrate');
+  const log = path.join(tempDirImpl(), 'log.jsonl');
+  const r = await runCli([...args, '--log-file', log], { timeoutMs: 30_000, env: opts.env });
+  const logText = existsSync(log) ? readFileSync(log, 'utf8') : '';
+  const shown = `oasys-migrate ${args.map((a) => (a.includes('://') ? '<url>' : a)).join(' ')}\n${show(r)}`;
+  const said = `${r.stderr}\n${r.stdout}`; // plan prints its problems on stdout, errors go to stderr
+  expect.soft(r.code, shown).toBe(code);
+  for (const n of names) expect.soft(said, `the message names ${n}\n${shown}`).toMatch(n);
+  expect.soft(r.stderr, `a message for people, not a crash\n${shown}`).not.toMatch(/\n\s+at .+\(.*:\d+:\d+\)|this is unexpected/);
+  for (const s of [urlPassword(adminUrl()), ...(opts.secrets ?? [])]) expectNoSecret(s, { stdout: r.stdout, stderr: r.stderr, 'the log file': logText });
+  const hasState = await schemaExistsImpl(url, 'oasys_migrate');
+  if (!hadState) expect.soft(hasState, `no oasys_migrate schema was created\n${shown}`).toBe(false);
+  expect.soft(fpDiff(before, await fingerprint(url)), `nothing changed in the database\n${shown}`).toEqual([]);
+  // A refusal that wrongly created the state schema must not hide the same fault in the next case on this database.
+  if (!hadState && hasState) await sql(url, 'DROP SCHEMA oasys_migrate CASCADE').catch(() => undefined);
+  return r;
 }
