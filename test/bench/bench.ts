@@ -16,6 +16,7 @@
  * to stderr; stdout gets the table, or with --json exactly one JSON document.
  */
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { generateManyTenants, generateWideTenants } from '../../fixtures/bulk.js';
@@ -58,6 +59,7 @@ const USAGE = `usage: npm run bench -- [options]
   --repeat N            measure sameDb and crossDb (tool and baseline, alternating order) N times
                         on fresh copies and report the best of each (default 1); for noisy machines
   --only a,b            only these measurements: ${MEASUREMENTS.join(', ')}
+  --render FILE         print the table of a document saved with --json, and exit
   --profile             sample pg_stat_activity every 100 ms during tool runs and report,
                         per phase, where the database time goes (key profile)
 
@@ -261,10 +263,28 @@ interface Doc {
   targets: Target[];
   errors: string[];
   profile?: Record<string, Profile>;
+  /** How this document was produced. */
+  command: string;
   seconds: number;
 }
 
 async function main(): Promise<number> {
+  // `--render file.json`: print the table of a document saved with --json.
+  const ri = process.argv.indexOf('--render');
+  if (ri >= 0) {
+    const file = process.argv[ri + 1];
+    if (!file) {
+      process.stderr.write('bench: --render needs the path of a JSON document written by --json\n');
+      return 2;
+    }
+    const text = readFileSync(file, 'utf8');
+    const saved = JSON.parse(text.slice(text.indexOf('{'))) as Doc; // tolerate npm's banner before the document
+    saved.command ??= '(unknown)';
+    const wide = saved.sizes?.wide as { tenants?: number } | undefined;
+    const repeat = Number((saved.command.match(/--repeat[ =](\d+)/) ?? [])[1] ?? 1);
+    process.stdout.write(render(saved, { quick: saved.sizes?.quick === true, repeat, tenants: wide?.tenants ?? 0 } as Options));
+    return 0;
+  }
   let opts: Options;
   try {
     opts = parseArgs(process.argv.slice(2));
@@ -303,7 +323,8 @@ async function main(): Promise<number> {
 
   const prefix = `oasys_bench_${process.pid}_`;
   const db = (name: string) => prefix + name;
-  const doc: Doc = { machine: {}, sizes: {}, targets: [], errors: [], seconds: 0 };
+  const argv = process.argv.slice(2);
+  const doc: Doc = { machine: {}, sizes: {}, targets: [], errors: [], command: `npm run bench --${argv.length ? ' ' + argv.join(' ') : ''}`, seconds: 0 };
   const profiles: Record<string, Profile> = {};
   const prof = (...dbs: string[]) => (opts.profile ? { adminUrl: server.adminUrl, databases: dbs } : undefined);
   const conc = opts.concurrency;
@@ -311,7 +332,7 @@ async function main(): Promise<number> {
   try {
     // Machine.
     const settings = await server.scalar(
-      `SELECT json_object_agg(name, setting || COALESCE(unit, ''))::text FROM pg_settings
+      `SELECT json_object_agg(name, current_setting(name))::text FROM pg_settings
         WHERE name IN ('shared_buffers', 'work_mem', 'maintenance_work_mem', 'max_wal_size', 'fsync', 'synchronous_commit', 'full_page_writes', 'max_parallel_workers_per_gather', 'jit')`,
     );
     doc.machine = {
@@ -592,8 +613,8 @@ function roundAll(o: Record<string, number>): Record<string, number> {
 }
 
 function orderKeys(doc: Doc): Doc {
-  const { sameDb, crossDb, verify, manyTenants, crossDbBig, machine, sizes, targets: t, errors, profile, seconds } = doc;
-  return { sameDb, crossDb, verify, manyTenants, crossDbBig, machine, sizes, targets: t, errors, profile, seconds } as Doc;
+  const { sameDb, crossDb, verify, manyTenants, crossDbBig, machine, sizes, targets: t, errors, profile, command, seconds } = doc;
+  return { sameDb, crossDb, verify, manyTenants, crossDbBig, machine, sizes, targets: t, errors, profile, command, seconds } as Doc;
 }
 
 function targets(doc: Doc, opts: Options): Target[] {
@@ -675,7 +696,7 @@ function render(doc: Doc, opts: Options): string {
   const load = m.loadAverage1mDuringRun as { mean: number; max: number } | undefined;
   out += `\nmachine: ${m.cores} cores (${m.cpu}), ${m.memoryGiB} GiB, PostgreSQL ${m.postgres} (${m.postgresServer}), Node ${m.node}; tool concurrency ${m.toolConcurrency}; tool commit ${m.toolCommit ?? '?'}\n`;
   out += `load average (1 min): ${m.loadAverage1mAtStart} at start${load ? `, mean ${load.mean} / max ${load.max} during the run` : ''}${opts.repeat > 1 ? `; best of ${opts.repeat} runs` : ''}\n`;
-  out += `command: npm run bench --${process.argv.slice(2).length ? ' ' + process.argv.slice(2).join(' ') : ''}${opts.quick ? ' (quick sizes)' : ''}; ${doc.seconds} s in all\n`;
+  out += `command: ${doc.command}${opts.quick ? ' (quick sizes)' : ''}; ${doc.seconds} s in all\n`;
   if (doc.profile) {
     for (const [run, p] of Object.entries(doc.profile)) {
       out += `\nprofile of ${run} (pg_stat_activity every 100 ms; backend-seconds)\n`;
