@@ -39,5 +39,4 @@ LEFT JOIN pg_catalog.pg_namespace fn ON fn.oid = fc.relnamespace
 WHERE n.nspname = ANY ($1::text[])
   AND con.contype IN ('p', 'u', 'f', 'c')
   AND NOT c.relispartition
-  AND con.conparentid = 0
-ORDER BY n.nspname, c.relname, con.conname;
+  AND con.conparentid = 0;

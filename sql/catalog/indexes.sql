@@ -38,5 +38,4 @@ JOIN pg_catalog.pg_class c     ON c.oid = i.indrelid AND c.relkind IN ('r', 'p')
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_catalog.pg_am am       ON am.oid = ic.relam
 LEFT JOIN pg_catalog.pg_constraint con ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u', 'x')
-WHERE n.nspname = ANY ($1::text[])
-ORDER BY n.nspname, c.relname, ic.relname;
+WHERE n.nspname = ANY ($1::text[]);

@@ -74,6 +74,9 @@ export async function readCatalog(db: Queryable, schemas: string[]): Promise<Cat
     t.columns.push(col);
   }
 
+  // Columns arrive unordered (sorting 200,000 catalog rows in the server spills to disk): put them in table order.
+  for (const tables of catalog.tables.values()) for (const t of tables.values()) t.columns.sort((a, b) => a.num - b.num);
+
   for (const r of await run<{
     schema: string; table: string; name: string; kind: Constraint['kind']; columns: string[]; ref_schema: string | null;
     ref_table: string | null; ref_columns: string[]; on_update: string; on_delete: string; match_type: string;
@@ -102,6 +105,13 @@ export async function readCatalog(db: Queryable, schemas: string[]): Promise<Cat
       opclasses: r.opclasses ?? [], predicate: r.predicate, nullsNotDistinct: r.nulls_not_distinct, usesLocalObjects: r.uses_local_objects,
     };
     t.indexes.push(idx);
+  }
+  // Constraints and indexes in name order, as pg_dump lists them, so plans are stable.
+  for (const tables of catalog.tables.values()) {
+    for (const t of tables.values()) {
+      t.constraints.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      t.indexes.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    }
   }
 
   for (const r of await run<{
