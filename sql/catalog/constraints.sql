@@ -1,4 +1,4 @@
--- Primary keys, unique, foreign key and check constraints of every table in
+-- Primary keys, unique, foreign key, check and exclusion constraints of every table in
 -- the given schemas. Foreign key targets come from pg_constraint itself
 -- (never guessed from names): a tenant table may point at its own schema or
 -- at a shared table of the same name in public.
@@ -37,6 +37,6 @@ JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_catalog.pg_class fc     ON fc.oid = con.confrelid
 LEFT JOIN pg_catalog.pg_namespace fn ON fn.oid = fc.relnamespace
 WHERE n.nspname = ANY ($1::text[])
-  AND con.contype IN ('p', 'u', 'f', 'c')
+  AND con.contype IN ('p', 'u', 'f', 'c', 'x')
   AND NOT c.relispartition
   AND con.conparentid = 0;

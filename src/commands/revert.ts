@@ -58,7 +58,8 @@ export async function revertCommand(
         });
         if (hooks.stop?.stopping) throw new InterruptedError(REVERT_INTERRUPTED);
         await addEvent(c, run.runId, 'revert-started', null);
-        const done = await restoreSnapshot(c, run.runId, cfg.targetSchema, cfg.tenantColumn);
+        // The run's own target schema and tenant column, whatever config revert is given.
+        const done = await restoreSnapshot(c, run.runId, run.tenantColumn);
         await setRunState(c, run.runId, 'reverted');
         if (interrupted) throw new InterruptedError(REVERT_INTERRUPTED);
         return done;

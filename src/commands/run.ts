@@ -12,7 +12,7 @@ import {
   stateSchemaExists,
 } from '../state/journal.js';
 import { takeSnapshot } from '../state/snapshot.js';
-import { verifyPlan, type VerifyReport } from '../verify/checksum.js';
+import { preexistingRows, verifyPlan, type VerifyReport } from '../verify/checksum.js';
 import { planWithSession } from './plan.js';
 import { openSession } from './session.js';
 
@@ -99,7 +99,10 @@ export async function runCommand(cfg: ResolvedConfig, log: Logger, hooks: RunHoo
           if (same) {
             log.info(`run #${last.runId} already migrated these tenants (completed ${last.finishedAt?.toISOString()}); nothing to copy, verifying`);
             const lastPlan = await loadPlan(session.target, last.runId);
-            const verify = await verifyPlan({ source: session.source, target: session.target, plan: lastPlan, concurrency: cfg.concurrency, rlsSetting: cfg.rls.setting });
+            const verify = await verifyPlan({
+              source: session.source, target: session.target, plan: lastPlan, concurrency: cfg.concurrency, rlsSetting: cfg.rls.setting,
+              preexisting: await preexistingRows(session.target, last.runId),
+            });
             if (!verify.ok) {
               throw new WantingError(`run #${last.runId} completed earlier, but verification now finds mismatches`, 'inspect with `oasys-migrate verify`; undo with `oasys-migrate revert`');
             }
@@ -126,7 +129,10 @@ export async function runCommand(cfg: ResolvedConfig, log: Logger, hooks: RunHoo
         session, runId, plan, done, concurrency: cfg.concurrency, stop, onProgress: hooks.onProgress, lockLost: () => lock.lost(), onLockLost: (fn) => lock.onLost(fn),
       });
       log.info('verifying every (tenant, table): counts and checksums');
-      const verify = await verifyPlan({ source: session.source, target: session.target, plan, concurrency: cfg.concurrency, rlsSetting: cfg.rls.setting, stop });
+      const verify = await verifyPlan({
+        source: session.source, target: session.target, plan, concurrency: cfg.concurrency, rlsSetting: cfg.rls.setting, stop,
+        preexisting: await preexistingRows(session.target, runId),
+      });
       if (stop.stopping) throw new InterruptedError();
       await saveVerify(session.target, runId, verify);
       if (!verify.ok) {

@@ -2,7 +2,7 @@ import type { ResolvedConfig } from '../config/load.js';
 import { UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { findUnfinishedRun, latestRun, loadPlan, stateSchemaExists } from '../state/journal.js';
-import { verifyPlan, type VerifyReport } from '../verify/checksum.js';
+import { preexistingRows, verifyPlan, type VerifyReport } from '../verify/checksum.js';
 import { openSession } from './session.js';
 
 /**
@@ -20,7 +20,10 @@ export async function verifyCommand(cfg: ResolvedConfig, log: Logger): Promise<V
       throw new UsageError('nothing to verify: the latest run was reverted (or none exists)', 'run `oasys-migrate run` first');
     }
     const plan = await loadPlan(s.target, run.runId);
-    const report = await verifyPlan({ source: s.source, target: s.target, plan, concurrency: cfg.concurrency, rlsSetting: cfg.rls.setting, tenants: cfg.only });
+    const report = await verifyPlan({
+      source: s.source, target: s.target, plan, concurrency: cfg.concurrency, rlsSetting: cfg.rls.setting, tenants: cfg.only,
+      preexisting: await preexistingRows(s.target, run.runId),
+    });
     return { ...report, runId: run.runId };
   } finally {
     await s.close();

@@ -3,6 +3,7 @@ import { ident } from '../db/ident.js';
 import { pgFields } from '../errors.js';
 import type { CopyStep, UnifiedTable } from '../plan/model.js';
 import { selectExpression } from '../plan/copySql.js';
+import { sourceRelation } from '../plan/model.js';
 
 /**
  * After a same-database copy failed on its data, finds the offending row and
@@ -33,7 +34,8 @@ export async function diagnoseCopyFailure(
   try {
     await client.query('BEGIN');
     await client.query(`SET LOCAL statement_timeout = '60s'`);
-    const source = ident(copy.tenant, copy.sourceTable);
+    const qualified = ident(copy.tenant, copy.sourceTable);
+    const source = sourceRelation(qualified, table.partitioned);
     let probes = 0;
     const fails = async (where: string, params: unknown[]): Promise<boolean> => {
       if (++probes > MAX_PROBES) throw new Error('diagnosis gave up');
@@ -48,7 +50,7 @@ export async function diagnoseCopyFailure(
       }
     };
     const pages = Number(
-      (await client.query<{ n: string }>(`SELECT (pg_catalog.pg_relation_size($1::regclass) / current_setting('block_size')::int)::int8 AS n`, [source])).rows[0]?.n ?? 0,
+      (await client.query<{ n: string }>(`SELECT (pg_catalog.pg_relation_size($1::regclass) / current_setting('block_size')::int)::int8 AS n`, [qualified])).rows[0]?.n ?? 0,
     );
     let lo = 0;
     let hi = Math.max(1, pages) + 1;

@@ -20,7 +20,7 @@ function getOrCreate<K, V>(m: Map<K, V>, k: K, make: () => V): V {
  * bottleneck (pg_dump learned this the hard way).
  */
 export async function readCatalog(db: Queryable, schemas: string[]): Promise<Catalog> {
-  const catalog: Catalog = { tables: new Map(), nonTables: new Map(), relationNames: new Map(), policies: new Map(), types: new Map(), other: [], queryCount: 0 };
+  const catalog: Catalog = { tables: new Map(), nonTables: new Map(), relationNames: new Map(), policies: new Map(), permissivePolicies: new Map(), types: new Map(), other: [], queryCount: 0 };
   const partitionRows: { schema: string; root: string; rows: number }[] = [];
   const run = async <R extends pg.QueryResultRow>(name: string): Promise<R[]> => {
     catalog.queryCount++;
@@ -125,9 +125,13 @@ export async function readCatalog(db: Queryable, schemas: string[]): Promise<Cat
     getOrCreate(catalog.types, r.schema, () => new Map()).set(r.name, def);
   }
 
-  for (const r of await run<{ schema: string; table: string; name: string }>('policies')) {
+  for (const r of await run<{ schema: string; table: string; name: string; permissive: boolean }>('policies')) {
     const perTable = getOrCreate(catalog.policies, r.schema, () => new Map<string, string[]>());
     getOrCreate(perTable, r.table, () => [] as string[]).push(r.name);
+    if (r.permissive) {
+      const p = getOrCreate(catalog.permissivePolicies, r.schema, () => new Map<string, string[]>());
+      getOrCreate(p, r.table, () => [] as string[]).push(r.name);
+    }
   }
 
   catalog.other = (await run<{ schema: string; kind: string; count: number; examples: string[] }>('other_objects')) as OtherObjects[];

@@ -31,7 +31,7 @@ export interface Column {
 
 export interface Constraint {
   name: string;
-  kind: 'p' | 'u' | 'f' | 'c';
+  kind: 'p' | 'u' | 'f' | 'c' | 'x';
   columns: string[];
   ref?: { schema: string; table: string; columns: string[] };
   onUpdate: string;
@@ -113,6 +113,8 @@ export interface Catalog {
   types: Map<string, Map<string, TypeDef>>;
   /** schema → table → policy names. */
   policies: Map<string, Map<string, string[]>>;
+  /** schema → table → names of PERMISSIVE policies (they are ORed: any one of them admits a row). */
+  permissivePolicies: Map<string, Map<string, string[]>>;
   other: OtherObjects[];
   /** How many catalog queries were sent (a test holds this constant as tenants grow). */
   queryCount: number;

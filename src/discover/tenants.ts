@@ -80,6 +80,14 @@ export async function resolveTenants(db: Queryable, cfg: ResolvedConfig, allSche
     for (const r of rows.rows) {
       if (r.schema === null || r.id === null) continue;
       inRegistry.add(r.schema);
+      if (r.schema === cfg.targetSchema && r.schema !== 'public') {
+        problems.push({
+          severity: 'error', code: ProblemCode.TENANT_IS_TARGET, tenant: r.schema,
+          message: `the registry names "${r.schema}" (id ${r.id}) as a tenant, but it is the target schema (targetSchema); its rows would be migrated into itself`,
+          hint: 'choose another targetSchema, or add the schema to tenants.exclude if it is not a tenant',
+        });
+        continue;
+      }
       if (excluded.has(r.schema)) continue;
       if (!existing.has(r.schema)) {
         problems.push({

@@ -163,7 +163,7 @@ function sharedTablesToCopy(cfg: ResolvedConfig, d: Discovery, tables: UnifiedTa
     const group = { name: w.table, reference: def, byTenant: new Map(), notNullEverywhere: new Set(def.columns.filter((c) => c.notNull).map((c) => c.name)), estimatedRows: def.estimate };
     const columns = unifiedColumns({ ...ctx, targetSchema: w.schema }, group);
     const pk = def.constraints.find((c) => c.kind === 'p');
-    out.push({ schema: w.schema, table: w.table, columns, primaryKey: pk?.columns ?? [] });
+    out.push({ schema: w.schema, table: w.table, partitioned: def.kind === 'p', columns, primaryKey: pk?.columns ?? [] });
     ctx.problems.push({
       severity: 'info', code: ProblemCode.SHARED_TABLE_MISSING, table: w.table,
       message: `shared table ${w.schema}.${w.table} (${w.why}) is missing in the target; it is copied there first, as it is`,
@@ -199,7 +199,9 @@ function buildSteps(cfg: ResolvedConfig, d: Discovery, tables: UnifiedTable[], t
     for (const schema of t.tenants) {
       const tenant = tenantById.get(schema)!;
       const def = g.get(schema)!.get(t.source)!;
-      const copy = copyStatements(ctx, t, tenant, builtinOnly && def.columns.every((c) => c.builtinType || (c.localType?.kind === 'e' && !c.localType.array)), def.estimate);
+      // Binary COPY only where both ends surely have the same types: a filled table's own columns may differ.
+      const binaryOk = builtinOnly && t.action === 'create' && def.columns.every((c) => c.builtinType || (c.localType?.kind === 'e' && !c.localType.array));
+      const copy = copyStatements(ctx, t, tenant, binaryOk, def.estimate);
       // Only the statements this kind of run uses are kept: the plan is stored with the run (10,000 tenants × 5 tables).
       if (d.sameDatabase) copy.copyOut = copy.copyIn = '';
       else copy.insertSelect = '';

@@ -1,5 +1,5 @@
 import { ident, identList } from '../db/ident.js';
-import type { CopyStep, SharedTable, UnifiedColumn, UnifiedTable } from './model.js';
+import { sourceRelation, type CopyStep, type SharedTable, type UnifiedColumn, type UnifiedTable } from './model.js';
 
 /** How a source column of `s` is read for the unified table: a tenant-local type goes through its text. */
 export function selectExpression(c: UnifiedColumn): string {
@@ -20,7 +20,7 @@ export function copyStatements(
   estimatedRows: number,
 ): CopyStep {
   const cols = t.columns.filter((c) => c.generatedExpr === null);
-  const source = ident(tenant.schema, t.source);
+  const source = sourceRelation(ident(tenant.schema, t.source), t.partitioned);
   const target = ident(ctx.targetSchema, t.target);
   const selectList = cols.map(selectExpression).join(', ');
   // Text form where a local type is involved: binary enum arrays carry type OIDs that differ between databases.
@@ -57,7 +57,7 @@ export function sharedCopyStatements(st: SharedTable, builtinOnly: boolean, esti
   return {
     shared: true, tenant: '', tenantId: '', sourceTable: st.table, targetTable: st.table, estimatedRows,
     insertSelect: '',
-    copyOut: `COPY (SELECT ${identList(cols)} FROM ${qualified}) TO STDOUT${fmt}`,
+    copyOut: `COPY (SELECT ${identList(cols)} FROM ${sourceRelation(qualified, st.partitioned)}) TO STDOUT${fmt}`,
     copyIn: `COPY ${qualified} (${identList(cols)}) FROM STDIN${fmt}`,
     binary: builtinOnly,
   };

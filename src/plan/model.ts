@@ -59,6 +59,11 @@ export interface UnifiedTable {
   /** Table name in targetSchema (after tables.map). */
   target: string;
   action: TableAction;
+  /**
+   * The tenants' table is partitioned: read through its root (all partitions). An ordinary
+   * table is read ONLY, so an inheritance child's rows are not taken twice.
+   */
+  partitioned: boolean;
   /** Tenant schemas that hold this table. */
   tenants: string[];
   estimatedRows: number;
@@ -96,6 +101,7 @@ export const PHASES: Phase[] = ['shared', 'types', 'tables', 'copy', 'keys', 'in
 export interface SharedTable {
   schema: string;
   table: string;
+  partitioned: boolean;
   columns: UnifiedColumn[];
   primaryKey: string[];
 }
@@ -156,4 +162,9 @@ export function stepStatements(step: Step): string[] {
   if (!c) return step.sql;
   const copy = c.insertSelect ? [c.insertSelect] : [c.copyOut, c.copyIn];
   return [...step.sql, ...copy];
+}
+
+/** A source relation in a FROM clause: ONLY for ordinary tables (inheritance children are tables of their own). */
+export function sourceRelation(qualified: string, partitioned: boolean): string {
+  return partitioned ? qualified : `ONLY ${qualified}`;
 }

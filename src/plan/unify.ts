@@ -203,6 +203,13 @@ export function tableToCreate(ctx: TableContext, group: TableGroup, target: stri
       });
     } else checks.push({ name: c.name, definition: c.definition });
   }
+  for (const x of ref.constraints.filter((c) => c.kind === 'x')) {
+    ctx.problems.push({
+      severity: 'warning', code: ProblemCode.EXCLUSION_SKIPPED, table: group.name,
+      message: `exclusion constraint "${x.name}" of "${group.name}" is not recreated on the unified table`,
+      hint: `recreate it by hand with ${ctx.tenantColumn} first, e.g. EXCLUDE USING gist (${ctx.tenantColumn} WITH =, …) (needs btree_gist)`,
+    });
+  }
   const indexes = buildIndexes(ctx, group, target);
   if (!pk) {
     ctx.problems.push({
@@ -216,7 +223,7 @@ export function tableToCreate(ctx: TableContext, group: TableGroup, target: stri
     indexes.push({ name, sql: `CREATE INDEX ${ident(name)} ON ${ident(ctx.targetSchema, target)} (${ident(ctx.tenantColumn)})`, tenantLeading: true });
   }
   return {
-    source: group.name, target, action: 'create', tenants: [...group.byTenant.keys()], estimatedRows: group.estimatedRows,
+    source: group.name, target, action: 'create', partitioned: ref.kind === 'p', tenants: [...group.byTenant.keys()], estimatedRows: group.estimatedRows,
     columns, tenantColumnType: ctx.tenantColumnType, primaryKey, sourceKey: pk?.columns, uniques, checks,
     foreignKeys: buildForeignKeys(ctx, group), indexes,
     sequenceColumns: columns.filter((c) => c.serial || c.identity !== '').map((c) => c.name),
@@ -265,6 +272,21 @@ export function tableToFill(ctx: TableContext, group: TableGroup, target: string
       });
     }
   }
+  const otherPermissive = (ctx.target.permissivePolicies.get(ctx.targetSchema)?.get(target) ?? []).filter((p) => p !== 'tenant_isolation');
+  if (otherPermissive.length > 0) {
+    ctx.problems.push({
+      severity: 'error', code: ProblemCode.TARGET_POLICY_CONFLICT, table: group.name,
+      message: `the existing table ${ctx.targetSchema}.${target} has permissive polic${otherPermissive.length > 1 ? 'ies' : 'y'} ${otherPermissive.map((p) => `"${p}"`).join(', ')}; permissive policies are ORed with tenant_isolation, so tenants would see each other's rows`,
+      hint: 'drop them, or make them RESTRICTIVE (AS RESTRICTIVE), before the migration',
+    });
+  }
+  if ((ctx.target.policies.get(ctx.targetSchema)?.get(target) ?? []).includes('tenant_isolation')) {
+    ctx.problems.push({
+      severity: 'warning', code: ProblemCode.TARGET_POLICY_CONFLICT, table: group.name,
+      message: `the existing table ${ctx.targetSchema}.${target} already has a policy "tenant_isolation"; it is kept as it is, not replaced`,
+      hint: 'prove it isolates tenants with `oasys-migrate check-rls --role <app role>` after the run',
+    });
+  }
   const hasTenantIndex = existing.indexes.some((i) => i.method === 'btree' && i.firstColumn === ctx.tenantColumn);
   const indexes: IndexDef[] = [];
   if (!hasTenantIndex) {
@@ -272,7 +294,7 @@ export function tableToFill(ctx: TableContext, group: TableGroup, target: string
     indexes.push({ name, sql: `CREATE INDEX ${ident(name)} ON ${ident(ctx.targetSchema, target)} (${ident(ctx.tenantColumn)})`, tenantLeading: true });
   }
   return {
-    source: group.name, target, action: 'fill', tenants: [...group.byTenant.keys()], estimatedRows: group.estimatedRows,
+    source: group.name, target, action: 'fill', partitioned: group.reference.kind === 'p', tenants: [...group.byTenant.keys()], estimatedRows: group.estimatedRows,
     columns, tenantColumnType: tenantCol.type, sourceKey: group.reference.constraints.find((c) => c.kind === 'p')?.columns,
     uniques: [], checks: [], foreignKeys: [], indexes,
     sequenceColumns: columns.filter((c) => c.serial || c.identity !== '').map((c) => c.name),

@@ -17,6 +17,9 @@ export interface RunRow {
   startedBy: string;
   rowsCopied: number;
   error: string | null;
+  /** Where the run wrote: revert uses these, never the config it is run with. */
+  targetSchema: string;
+  tenantColumn: string;
 }
 
 /** Creates the state schema when missing (idempotent; `plan` never calls it). */
@@ -30,7 +33,8 @@ export async function stateSchemaExists(db: Queryable): Promise<boolean> {
 }
 
 const RUN_COLUMNS = `run_id AS "runId", state, config_fingerprint AS "configFingerprint", source_fingerprint AS "sourceFingerprint",
-  started_at AS "startedAt", finished_at AS "finishedAt", started_by AS "startedBy", rows_copied::float8 AS "rowsCopied", error`;
+  started_at AS "startedAt", finished_at AS "finishedAt", started_by AS "startedBy", rows_copied::float8 AS "rowsCopied", error,
+  target_schema AS "targetSchema", tenant_column AS "tenantColumn"`;
 
 /** The latest run that did not complete and was not reverted: the one `run` resumes and `revert` undoes. */
 export async function findUnfinishedRun(db: Queryable): Promise<RunRow | undefined> {

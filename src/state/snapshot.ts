@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { ident, identList } from '../db/ident.js';
+import { ident, identList, literal } from '../db/ident.js';
 import type { Discovery } from '../discover/discover.js';
 import type { Plan } from '../plan/model.js';
 
@@ -49,7 +49,7 @@ export async function takeSnapshot(db: Queryable, runId: number, plan: Plan, d: 
       `INSERT INTO oasys_migrate.${ident(rowsTable)} (${identList(columns)}) SELECT ${identList(columns)} FROM ${qualified} WHERE ${ident(plan.tenantColumn)} = ANY($1::${t.tenantColumnType}[])`,
       [tenantIds],
     );
-    await db.query(`COMMENT ON TABLE oasys_migrate.${ident(rowsTable)} IS 'oasys-migrate run ${runId}: rows of ${qualified.replace(/'/g, "''")} saved before the run, restored by revert'`);
+    await db.query(`COMMENT ON TABLE oasys_migrate.${ident(rowsTable)} IS ${literal(`oasys-migrate run ${runId}: rows of ${qualified} saved before the run, restored by revert`)}`);
     const tenantCol = def.columns.find((c) => c.name === plan.tenantColumn);
     entries.push({
       kind: 'existing_table', object: qualified,
@@ -59,12 +59,18 @@ export async function takeSnapshot(db: Queryable, runId: number, plan: Plan, d: 
         tenantDefault: tenantCol?.defaultExpr ?? null,
       },
     });
-    for (const col of t.sequenceColumns) {
-      const r = await db.query<{ seq: string | null }>(`SELECT pg_catalog.pg_get_serial_sequence($1, $2) AS seq`, [qualified, col]);
-      const seq = r.rows[0].seq;
-      if (!seq) continue;
-      const v = await db.query<{ last_value: string; is_called: boolean }>(`SELECT last_value::text, is_called FROM ${seq}`);
-      entries.push({ kind: 'existing_sequence', object: seq, detail: { sequence: seq, lastValue: v.rows[0].last_value, isCalled: v.rows[0].is_called } });
+    // Every sequence the table's columns use — the copied ones and the table's own extra ones
+    // (a surrogate serial also advances when rows go in, and diagnosis probes advance it too).
+    const seqs = await db.query<{ seq: string; last: string; called: boolean }>(
+      `SELECT q.seq, COALESCE(pg_catalog.pg_sequence_last_value(q.seq::regclass), ps.seqstart)::text AS last,
+              pg_catalog.pg_sequence_last_value(q.seq::regclass) IS NOT NULL AS called
+         FROM (SELECT DISTINCT pg_catalog.pg_get_serial_sequence($1, c) AS seq FROM unnest($2::text[]) AS c) q
+         JOIN pg_catalog.pg_sequence ps ON ps.seqrelid = q.seq::regclass
+        WHERE q.seq IS NOT NULL`,
+      [qualified, def.columns.map((c) => c.name)],
+    );
+    for (const x of seqs.rows) {
+      entries.push({ kind: 'existing_sequence', object: x.seq, detail: { sequence: x.seq, lastValue: x.last, isCalled: x.called } });
     }
   }
   await db.query(
@@ -88,7 +94,7 @@ export async function loadSnapshot(db: Queryable, runId: number): Promise<Snapsh
  * all of it or none of it. Statements are written to be harmless when an
  * object was never created (a run that stopped early).
  */
-export async function restoreSnapshot(db: Queryable, runId: number, schema: string, tenantColumn: string): Promise<string[]> {
+export async function restoreSnapshot(db: Queryable, runId: number, tenantColumn: string): Promise<string[]> {
   const entries = await loadSnapshot(db, runId);
   const done: string[] = [];
   for (const e of entries) {
@@ -99,9 +105,12 @@ export async function restoreSnapshot(db: Queryable, runId: number, schema: stri
       `SELECT relrowsecurity, relforcerowsecurity FROM pg_catalog.pg_class WHERE oid = $1::regclass`, [t]);
     const pols = await db.query<{ polname: string }>(`SELECT polname FROM pg_catalog.pg_policy WHERE polrelid = $1::regclass`, [t]);
     for (const p of pols.rows) if (!d.policies.includes(p.polname)) await db.query(`DROP POLICY ${ident(p.polname)} ON ${t}`);
-    const idx = await db.query<{ name: string }>(
-      `SELECT c.relname AS name FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = $1::regclass`, [t]);
-    for (const i of idx.rows) if (!d.indexes.includes(i.name)) await db.query(`DROP INDEX IF EXISTS ${ident(schema, i.name)}`);
+    const idx = await db.query<{ name: string; schema: string }>(
+      `SELECT c.relname AS name, n.nspname AS schema
+         FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        WHERE i.indrelid = $1::regclass`, [t]);
+    // An index lives in its table's schema: drop it there, by the name the catalog gives.
+    for (const i of idx.rows) if (!d.indexes.includes(i.name)) await db.query(`DROP INDEX ${ident(i.schema, i.name)}`);
     if (now.rows[0].relrowsecurity !== d.rlsEnabled) await db.query(`ALTER TABLE ${t} ${d.rlsEnabled ? 'ENABLE' : 'DISABLE'} ROW LEVEL SECURITY`);
     if (now.rows[0].relforcerowsecurity !== d.rlsForced) await db.query(`ALTER TABLE ${t} ${d.rlsForced ? 'FORCE' : 'NO FORCE'} ROW LEVEL SECURITY`);
     await db.query(`ALTER TABLE ${t} ALTER COLUMN ${ident(tenantColumn)} ${d.tenantDefault ? `SET DEFAULT ${d.tenantDefault}` : 'DROP DEFAULT'}`);

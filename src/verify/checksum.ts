@@ -2,7 +2,8 @@ import type pg from 'pg';
 import pLimit from 'p-limit';
 import { ident } from '../db/ident.js';
 import { InterruptedError } from '../errors.js';
-import type { Plan, UnifiedTable } from '../plan/model.js';
+import { loadSnapshot } from '../state/snapshot.js';
+import { sourceRelation, type Plan, type UnifiedTable } from '../plan/model.js';
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
 
@@ -75,7 +76,7 @@ export function rowHashSql(t: Pick<UnifiedTable, 'columns'> & { action?: string 
 
 function sourceSql(t: UnifiedTable, schemas: string[]): string {
   return schemas
-    .map((s, i) => `SELECT $${i + 1}::text AS schema, count(*)::int8 AS n, COALESCE(sum(${rowHashSql(t, 's')}), 0)::text AS h FROM ${ident(s, t.source)} AS s`)
+    .map((s, i) => `SELECT $${i + 1}::text AS schema, count(*)::int8 AS n, COALESCE(sum(${rowHashSql(t, 's')}), 0)::text AS h FROM ${sourceRelation(ident(s, t.source), t.partitioned)} AS s`)
     .join('\nUNION ALL\n');
 }
 
@@ -105,6 +106,19 @@ export interface VerifyOptions {
   chunk?: number;
   /** Set by a signal: no new query starts. */
   stop?: { stopping: boolean };
+  /**
+   * Filled tables' rows that were there before the run (unified table → its snapshot table in
+   * oasys_migrate): subtracted from the target side, since the source never had them.
+   */
+  preexisting?: Map<string, string>;
+}
+
+/** The snapshot tables of a run's pre-existing unified tables. */
+export async function preexistingRows(db: Queryable, runId: number): Promise<Map<string, string>> {
+  const entries = await loadSnapshot(db, runId);
+  const out = new Map<string, string>();
+  for (const e of entries) if (e.kind === 'existing_table') out.set(e.detail.table, e.detail.rowsTable);
+  return out;
 }
 
 export async function verifyPlan(o: VerifyOptions): Promise<VerifyReport> {
@@ -165,6 +179,22 @@ export async function verifyPlan(o: VerifyOptions): Promise<VerifyReport> {
           client.release();
         }
       }
+      const snap = o.preexisting?.get(t.target);
+      if (snap) {
+        // Rows of migrated tenants that were there before the run stay, and are not the source's.
+        // Only those still in the table: the fix for a key collision is deleting the old row.
+        const tc = ident(plan.tenantColumn);
+        const sr = await o.target.query<{ tenant: string; n: string; h: string }>(
+          `SELECT s.tenant::text AS tenant, count(*)::int8 AS n, COALESCE(sum(s.h), 0)::text AS h
+             FROM (SELECT t.${tc} AS tenant, ${rowHashSql(t, 't')} AS h FROM oasys_migrate.${ident(snap)} AS t) AS s
+            WHERE EXISTS (SELECT 1 FROM ${ident(plan.targetSchema, t.target)} AS t WHERE t.${tc} = s.tenant AND ${rowHashSql(t, 't')} = s.h)
+            GROUP BY 1`,
+        );
+        for (const row of sr.rows) {
+          const cur = target.get(row.tenant);
+          if (cur) target.set(row.tenant, { n: cur.n - Number(row.n), h: (BigInt(cur.h) - BigInt(row.h)).toString() });
+        }
+      }
     }));
     jobs.push(Promise.all(tableJobs).then(() => {
       for (const s of schemas) {
@@ -178,7 +208,7 @@ export async function verifyPlan(o: VerifyOptions): Promise<VerifyReport> {
   // Shared tables copied into a separate target: the whole table on both sides.
   for (const st of plan.shared ?? []) {
     jobs.push(limit(async () => {
-      const sql = `SELECT count(*)::int8 AS n, COALESCE(sum(${rowHashSql(st, 's')}), 0)::text AS h FROM ${ident(st.schema, st.table)} AS s`;
+      const sql = `SELECT count(*)::int8 AS n, COALESCE(sum(${rowHashSql(st, 's')}), 0)::text AS h FROM ${sourceRelation(ident(st.schema, st.table), st.partitioned)} AS s`;
       const [a, b] = await Promise.all([o.source.query<{ n: string; h: string }>(sql), o.target.query<{ n: string; h: string }>(sql)]);
       const x = a.rows[0];
       const y = b.rows[0];
