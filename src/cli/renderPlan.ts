@@ -60,6 +60,8 @@ export function renderPlan(out: Output, r: PlanResult, withSql: boolean): void {
   out.line(
     blocking > 0
       ? c.red(`Plan has ${blocking} blocking problem${blocking > 1 ? 's' : ''}: \`run\` would refuse to start. Fix them and plan again.`)
-      : c.green(`Plan OK: ${plan.steps.length} steps; \`run\` would migrate ${plan.tenants.length} tenants × ${plan.tables.length} tables (≈ ${formatCount(plan.tables.reduce((a, t) => a + t.estimatedRows, 0))} rows).`),
+      : plan.problems.some((p) => p.code === 'ALREADY_MIGRATED')
+        ? c.green('Plan OK: these tenants were already migrated; `run` would verify them again and copy nothing.')
+        : c.green(`Plan OK: ${plan.steps.length} steps; \`run\` would migrate ${plan.tenants.length} tenants × ${plan.tables.length} tables (≈ ${formatCount(plan.tables.reduce((a, t) => a + t.estimatedRows, 0))} rows).`),
   );
 }

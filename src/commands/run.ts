@@ -78,9 +78,16 @@ export async function runCommand(cfg: ResolvedConfig, log: Logger, hooks: RunHoo
           );
         }
         if (unfinished.sourceFingerprint !== fresh.plan.sourceFingerprint) {
+          const was = new Set((await loadPlan(session.target, unfinished.runId)).tenants.map((t) => t.schema));
+          const now = fresh.plan.tenants.map((t) => t.schema);
+          const sameTenants = was.size === now.length && now.every((t) => was.has(t));
           throw new WantingError(
-            `the source changed since run #${unfinished.runId} started (tenants or table definitions differ); resuming would mix two versions`,
-            'undo the unfinished run with `oasys-migrate revert`, then run again',
+            sameTenants
+              ? `the source changed since run #${unfinished.runId} started (a tenant table's definition differs); resuming would mix two versions`
+              : `run #${unfinished.runId} was started for ${was.size} tenants; this run selects ${now.length}, not the same ones (a different --tenants, or the registry changed); resuming would mix two plans`,
+            sameTenants
+              ? 'undo the unfinished run with `oasys-migrate revert`, then run again'
+              : 'resume with the same tenant selection (--tenants) it was started with, or undo it with `oasys-migrate revert`',
           );
         }
         runId = unfinished.runId;

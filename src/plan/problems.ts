@@ -34,6 +34,8 @@ export const ProblemCode = {
   EXCLUSION_SKIPPED: 'EXCLUSION_SKIPPED',
   TARGET_POLICY_CONFLICT: 'TARGET_POLICY_CONFLICT',
   TENANT_IS_TARGET: 'TENANT_IS_TARGET',
+  TARGET_HAS_TENANT_ROWS: 'TARGET_HAS_TENANT_ROWS',
+  ALREADY_MIGRATED: 'ALREADY_MIGRATED',
 } as const;
 export type ProblemCodeValue = (typeof ProblemCode)[keyof typeof ProblemCode];
 
