@@ -1,6 +1,6 @@
 import type { ResolvedConfig } from '../config/load.js';
 import { withTransaction } from '../db/connect.js';
-import { InterruptedError, UsageError } from '../errors.js';
+import { describeError, InterruptedError, pgFields, UsageError, WantingError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { acquireLock } from '../state/lock.js';
 import { addEvent, listRuns, setRunState, stateSchemaExists, type RunRow } from '../state/journal.js';
@@ -64,7 +64,14 @@ export async function revertCommand(
         if (interrupted) throw new InterruptedError(REVERT_INTERRUPTED);
         return done;
       }).catch((err) => {
-        throw interrupted && !(err instanceof InterruptedError) ? new InterruptedError(REVERT_INTERRUPTED) : err;
+        if (interrupted && !(err instanceof InterruptedError)) throw new InterruptedError(REVERT_INTERRUPTED);
+        if (pgFields(err)?.code === '2BP01') {
+          throw new WantingError(
+            `revert stopped: objects created since the run depend on its tables — ${pgFields(err)?.detail ?? describeError(err)}; nothing was changed`,
+            'drop or move those objects (revert never drops what the run did not create), then revert again',
+          );
+        }
+        throw err;
       });
       log.info(`run #${run.runId} reverted: ${actions.length} objects dropped or restored`);
       return { runId: run.runId, reverted: true, actions, message: `run #${run.runId} reverted` };

@@ -8,6 +8,9 @@ import type { ForeignKeyDef, SharedTable, UnifiedColumn, UnifiedTable } from './
  */
 const FK_ACTIONS: Record<string, string> = { a: 'NO ACTION', r: 'RESTRICT', c: 'CASCADE', n: 'SET NULL', d: 'SET DEFAULT' };
 
+/** Starts the comment of every table `run` creates: revert drops only tables that carry it. */
+export const CREATED_BY_MARK = 'Created by oasys-migrate';
+
 /** Column definitions of a new table; serial columns get a sequence of their own in `schema`. */
 function columnDefinitions(schema: string, table: string, columns: UnifiedColumn[]): { lines: string[]; before: string[]; after: string[] } {
   const qualified = ident(schema, table);
@@ -41,7 +44,7 @@ export function createTableSql(ctx: { targetSchema: string; tenantColumn: string
     ...cols.before,
     `CREATE TABLE ${qualified} (\n${lines.join(',\n')}\n)`,
     ...cols.after,
-    `COMMENT ON TABLE ${qualified} IS ${literal(`Unified from the tenant schemas' "${t.source}" by oasys-migrate; ${ctx.tenantColumn} names the tenant.`)}`,
+    `COMMENT ON TABLE ${qualified} IS ${literal(`${CREATED_BY_MARK}: unified from the tenant schemas' "${t.source}"; ${ctx.tenantColumn} names the tenant.`)}`,
   ];
 }
 
@@ -51,7 +54,12 @@ export function createSharedTableSql(st: SharedTable): string[] {
   const cols = columnDefinitions(st.schema, st.table, st.columns);
   const lines = [...cols.lines];
   if (st.primaryKey.length > 0) lines.push(`  PRIMARY KEY (${identList(st.primaryKey)})`);
-  return [...cols.before, `CREATE TABLE ${qualified} (\n${lines.join(',\n')}\n)`, ...cols.after];
+  return [
+    ...cols.before,
+    `CREATE TABLE ${qualified} (\n${lines.join(',\n')}\n)`,
+    ...cols.after,
+    `COMMENT ON TABLE ${qualified} IS ${literal(`${CREATED_BY_MARK}: shared table copied from the source database.`)}`,
+  ];
 }
 
 export function keysSql(ctx: { targetSchema: string; tenantColumn: string }, t: UnifiedTable): string[] {

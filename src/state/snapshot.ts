@@ -2,6 +2,8 @@ import type pg from 'pg';
 import { ident, identList, literal } from '../db/ident.js';
 import type { Discovery } from '../discover/discover.js';
 import type { Plan } from '../plan/model.js';
+import { CREATED_BY_MARK } from '../plan/ddl.js';
+import { WantingError } from '../errors.js';
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
 
@@ -125,11 +127,25 @@ export async function restoreSnapshot(db: Queryable, runId: number, tenantColumn
       done.push(`restored sequence ${e.object}`);
     }
   }
-  for (const e of [...entries].reverse()) {
-    if (e.kind === 'created_table') {
-      await db.query(`DROP TABLE IF EXISTS ${e.object} CASCADE`);
-      done.push(`dropped ${e.object}`);
+  // The tables the run created, all in one statement (their foreign keys to each other go with
+  // them) and without CASCADE: an object someone built on them since (a view) stops the revert
+  // with its name instead of vanishing. A table of that name that is not the run's is left alone.
+  const created = entries.filter((e) => e.kind === 'created_table').map((e) => e.object);
+  if (created.length > 0) {
+    const found = await db.query<{ t: string; comment: string | null }>(
+      `SELECT t, pg_catalog.obj_description(pg_catalog.to_regclass(t), 'pg_class') AS comment
+         FROM unnest($1::text[]) AS t WHERE pg_catalog.to_regclass(t) IS NOT NULL`,
+      [created],
+    );
+    const ours = found.rows.filter((r) => (r.comment ?? '').startsWith(CREATED_BY_MARK)).map((r) => r.t);
+    for (const r of found.rows.filter((x) => !ours.includes(x.t))) {
+      throw new WantingError(
+        `revert stopped: ${r.t} exists but was not created by this run (its comment does not say so); nothing was changed`,
+        'revert leaves tables it did not create alone: rename or drop it by hand if it is a leftover, then revert again',
+      );
     }
+    if (ours.length > 0) await db.query(`DROP TABLE ${ours.join(', ')}`);
+    for (const t of ours) done.push(`dropped ${t}`);
   }
   for (const e of [...entries].reverse()) {
     if (e.kind === 'created_type') {
