@@ -50,7 +50,7 @@ export function renderPlan(out: Output, r: PlanResult, withSql: boolean): void {
       if (steps.length === 0) continue;
       out.line(c.bold(`-- phase: ${phase} (${steps.length} step${steps.length > 1 ? 's' : ''})`));
       for (const s of steps) {
-        out.line(`-- step ${s.id}${s.copy ? ` ($1 = tenant id ${s.copy.tenantId})` : ''}`);
+        out.line(`-- step ${s.id}${s.copy && !s.copy.shared && s.copy.insertSelect ? ` ($1 = tenant id ${s.copy.tenantId})` : s.copy && !s.copy.shared ? ` (tenant id ${s.copy.tenantId}, stamped by the column default)` : ''}`);
         for (const sql of stepStatements(s)) out.line(sql.endsWith(';') ? sql : sql + ';');
       }
       out.line();

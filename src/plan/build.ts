@@ -163,7 +163,11 @@ function sharedTablesToCopy(cfg: ResolvedConfig, d: Discovery, tables: UnifiedTa
     const group = { name: w.table, reference: def, byTenant: new Map(), notNullEverywhere: new Set(def.columns.filter((c) => c.notNull).map((c) => c.name)), estimatedRows: def.estimate };
     const columns = unifiedColumns({ ...ctx, targetSchema: w.schema }, group);
     const pk = def.constraints.find((c) => c.kind === 'p');
-    out.push({ schema: w.schema, table: w.table, partitioned: def.kind === 'p', columns, primaryKey: pk?.columns ?? [] });
+    out.push({
+      schema: w.schema, table: w.table, partitioned: def.kind === 'p', columns, primaryKey: pk?.columns ?? [],
+      uniques: def.constraints.filter((c) => c.kind === 'u').map((c) => c.columns),
+      checks: def.constraints.filter((c) => c.kind === 'c' && !c.usesLocalObjects).map((c) => c.definition),
+    });
     ctx.problems.push({
       severity: 'info', code: ProblemCode.SHARED_TABLE_MISSING, table: w.table,
       message: `shared table ${w.schema}.${w.table} (${w.why}) is missing in the target; it is copied there first, as it is`,

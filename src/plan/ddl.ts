@@ -54,6 +54,8 @@ export function createSharedTableSql(st: SharedTable): string[] {
   const cols = columnDefinitions(st.schema, st.table, st.columns);
   const lines = [...cols.lines];
   if (st.primaryKey.length > 0) lines.push(`  PRIMARY KEY (${identList(st.primaryKey)})`);
+  for (const u of st.uniques ?? []) lines.push(`  UNIQUE (${identList(u)})`);
+  for (const c of st.checks ?? []) lines.push(`  ${c}`);
   return [
     ...cols.before,
     `CREATE TABLE ${qualified} (\n${lines.join(',\n')}\n)`,

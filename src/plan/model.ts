@@ -104,6 +104,9 @@ export interface SharedTable {
   partitioned: boolean;
   columns: UnifiedColumn[];
   primaryKey: string[];
+  /** Unique constraints' columns and check constraints' text, kept as they are (e.g. auth_user.username). */
+  uniques: string[][];
+  checks: string[];
 }
 
 /**
