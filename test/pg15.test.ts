@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import pg from 'pg';
-import { randomBytes } from 'node:crypto';
 import { generateFixture } from '../fixtures/generate.js';
 import { loadConfig } from '../src/config/load.js';
 import { revertCommand } from '../src/commands/revert.js';
@@ -9,6 +8,7 @@ import { verifyCommand } from '../src/commands/verify.js';
 import { silentLogger } from '../src/log.js';
 import { fingerprint, fingerprintDiff } from '../src/verify/fingerprint.js';
 import { createTestDatabase } from './harness/db.js';
+import { withClient } from './harness/client.js';
 
 /**
  * The core flow on a second PostgreSQL major version (Debian's 15, when its
@@ -17,34 +17,8 @@ import { createTestDatabase } from './harness/db.js';
  */
 const pg15 = inject('pg15AdminUrl');
 
-async function createOn(adminUrl: string): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `v15_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const u = new URL(adminUrl);
-  u.pathname = `/${name}`;
-  return {
-    url: u.toString(),
-    drop: async () => {
-      const a = new pg.Client({ connectionString: adminUrl });
-      await a.connect();
-      await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await a.end();
-    },
-  };
-}
+const createOn = (server: string) => createTestDatabase('v15', server);
 
-async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
 
 const log = silentLogger();
 

@@ -7,7 +7,8 @@ import { revertCommand } from '../src/commands/revert.js';
 import { runCommand } from '../src/commands/run.js';
 import { silentLogger } from '../src/log.js';
 import { fingerprint, fingerprintDiff } from '../src/verify/fingerprint.js';
-import { createTestDatabase } from './harness/db.js';
+import { createTestDatabase, query } from './harness/db.js';
+import { withClient } from './harness/client.js';
 
 /** Regressions for defects an independent review found (each confirmed, then fixed). */
 const log = silentLogger();
@@ -19,28 +20,7 @@ afterAll(async () => {
 async function fresh(): Promise<{ url: string; sql: (q: string) => Promise<pg.QueryResultRow[]> }> {
   const d = await createTestDatabase('review');
   dbs.push(d);
-  return {
-    url: d.url,
-    sql: async (q) => {
-      const c = new pg.Client({ connectionString: d.url });
-      await c.connect();
-      try {
-        return (await c.query(q)).rows;
-      } finally {
-        await c.end();
-      }
-    },
-  };
-}
-
-async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
+  return { url: d.url, sql: (q) => query(d.url, q) };
 }
 
 const schemasConfig = (url: string) => ({ ...loadConfig({ source: url }, {}, '/'), tenants: { mode: 'schemas' as const, schemas: ['a', 'b'] } });

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import pLimit from 'p-limit';
+import { withTransaction } from '../db/connect.js';
 import { ident } from '../db/ident.js';
 import { InterruptedError } from '../errors.js';
 import { loadSnapshot } from '../state/snapshot.js';
@@ -166,18 +167,13 @@ export async function verifyPlan(o: VerifyOptions): Promise<VerifyReport> {
         anomalies.push({ table: t.target, nullTenantRows: nulls, otherTenantRows: others, ok: nulls === 0 && (t.action === 'fill' || others === 0) });
       } else {
         // Row-level security hides rows from this role: look at each tenant as that tenant.
-        const client = await o.target.connect();
-        try {
-          await client.query('BEGIN READ ONLY');
+        await withTransaction(o.target, async (client) => {
           for (const id of ids) {
             await client.query('SELECT pg_catalog.set_config($1, $2, true)', [o.rlsSetting, id]);
             const r = await client.query<{ tenant: string; n: string; h: string }>(targetSql(plan, t, true), [[id]]);
             for (const row of r.rows) target.set(row.tenant, { n: Number(row.n), h: row.h });
           }
-          await client.query('ROLLBACK');
-        } finally {
-          client.release();
-        }
+        }, { readOnly: true });
       }
       const snap = o.preexisting?.get(t.target);
       if (snap) {
@@ -235,19 +231,10 @@ export async function verifyPlan(o: VerifyOptions): Promise<VerifyReport> {
  */
 async function sourceChecksums(pool: pg.Pool, t: UnifiedTable, schemas: string[]): Promise<{ schema: string; n: string; h: string }[]> {
   if (schemas.length === 1) return (await pool.query<{ schema: string; n: string; h: string }>(sourceSql(t, schemas), schemas)).rows;
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  return withTransaction(pool, async (client) => {
     await client.query('SET LOCAL max_parallel_workers_per_gather = 0');
-    const r = await client.query<{ schema: string; n: string; h: string }>(sourceSql(t, schemas), schemas);
-    await client.query('COMMIT');
-    return r.rows;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+    return (await client.query<{ schema: string; n: string; h: string }>(sourceSql(t, schemas), schemas)).rows;
+  });
 }
 
 export async function canBypassRls(db: Queryable): Promise<boolean> {

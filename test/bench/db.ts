@@ -6,17 +6,9 @@
  */
 import pg from 'pg';
 import { startEmbeddedServer, type EmbeddedServer } from '../../src/embedded/server.js';
+import { withClient } from '../harness/client.js';
+export { withClient };
 
-export async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: url });
-  c.on('error', () => undefined);
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end().catch(() => undefined);
-  }
-}
 
 const qid = (s: string) => '"' + s.replace(/"/g, '""') + '"';
 
