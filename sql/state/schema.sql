@@ -80,3 +80,28 @@ COMMENT ON TABLE oasys_migrate.snapshot IS 'What run will create (dropped by rev
 COMMENT ON COLUMN oasys_migrate.snapshot.kind IS 'created_table | created_type: dropped on revert; existing_table | existing_sequence: restored on revert.';
 COMMENT ON COLUMN oasys_migrate.snapshot.object IS 'Qualified name of the object, quoted.';
 COMMENT ON COLUMN oasys_migrate.snapshot.detail IS 'What revert needs: saved rows table, indexes, policies, RLS flags, defaults, sequence values.';
+
+-- Columns added after the first release (a state schema of an older version gains them).
+ALTER TABLE oasys_migrate.run ADD COLUMN IF NOT EXISTS finished_xid text;
+COMMENT ON COLUMN oasys_migrate.run.finished_xid IS 'Transaction id (xid8) that completed the run: rows with a newer xmin were written after it (revert refuses to lose them).';
+ALTER TABLE oasys_migrate.step ADD COLUMN IF NOT EXISTS source_snapshot text;
+COMMENT ON COLUMN oasys_migrate.step.source_snapshot IS 'The source snapshot (pg_snapshot) a copy step read under: source rows it could not see were written during the run.';
+
+-- Runs a per-tenant query once per tenant with the RLS setting set to that tenant, so a role
+-- that FORCEd policies apply to (an owner without BYPASSRLS) reads every tenant's rows in one
+-- round trip per table. The query text comes from the tool ($1 = the tenant id); it runs with
+-- the caller's rights, so it grants nothing the caller could not do with plain SQL.
+CREATE OR REPLACE FUNCTION oasys_migrate.per_tenant(setting text, query text, tenant_ids text[])
+RETURNS TABLE (tenant text, n bigint, h text)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  id text;
+BEGIN
+  FOREACH id IN ARRAY tenant_ids LOOP
+    PERFORM pg_catalog.set_config(setting, id, true);
+    RETURN QUERY EXECUTE query USING id;
+  END LOOP;
+END
+$fn$;
+REVOKE ALL ON FUNCTION oasys_migrate.per_tenant(text, text, text[]) FROM PUBLIC;
+COMMENT ON FUNCTION oasys_migrate.per_tenant(text, text, text[]) IS 'verify: per-tenant counts and checksums under a FORCEd policy, one call per table.';

@@ -48,7 +48,7 @@ const runHandler: Handler = async (ctx) => {
     });
     progress.stop();
     if (out.json) {
-      out.document({ ...verifyDocument(r.verify), verifySeconds: Number(r.verify.seconds.toFixed(3)), runId: r.runId, resumed: r.resumed, alreadyComplete: r.alreadyComplete === true, rowsCopied: r.rowsCopied, seconds: Number(r.seconds.toFixed(3)) });
+      out.document({ ...verifyDocument(r.verify), verifySeconds: Number(r.verify.seconds.toFixed(3)), runId: r.runId, resumed: r.resumed, alreadyComplete: r.alreadyComplete === true, rowsCopied: r.rowsCopied, seconds: Number(r.seconds.toFixed(3)), target: r.target });
     } else {
       out.line();
       out.line(out.c.bold(r.alreadyComplete
@@ -136,7 +136,12 @@ export const commands: CommandDef[] = [
   {
     name: 'run',
     description: 'Perform the migration: unified tables, tenant-stamped copy, keys, indexes, RLS, sequences, then verify. Resumable.',
-    options: (cmd) => cmd.option('--dry-run', 'the same as `plan`: change nothing').option('--sql', 'with --dry-run: print every statement'),
+    options: (cmd) =>
+      cmd
+        .option('--dry-run', 'the same as `plan`: change nothing')
+        .option('--sql', 'with --dry-run: print every statement')
+        .option('--lock-timeout <duration>', 'how long DDL on a table the application may use waits for its lock per attempt (3 attempts), e.g. 5s, 500ms', '5s')
+        .option('--recopy <tenants>', "replace exactly these tenants' rows in the unified tables of the latest run (after writes to the source during the run), then verify"),
     handler: runHandler,
   },
   {
@@ -153,7 +158,11 @@ export const commands: CommandDef[] = [
   {
     name: 'revert',
     description: 'Restore the target to its state before the latest run (complete, partial or crashed), from the rollback snapshot',
-    options: (cmd) => cmd.option('-y, --yes', 'do not ask for confirmation (required when not on a terminal)'),
+    options: (cmd) =>
+      cmd
+        .option('-y, --yes', 'do not ask for confirmation (required when not on a terminal)')
+        .option('--discard-writes', 'revert even though the unified tables were written after the run completed (those writes are lost)')
+        .option('--lock-timeout <duration>', 'how long revert waits for each table lock per attempt (3 attempts)', '5s'),
     handler: revertHandler,
   },
   {

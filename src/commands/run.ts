@@ -1,7 +1,7 @@
 import type { ResolvedConfig } from '../config/load.js';
 import { configFingerprint } from '../config/load.js';
 import { executePlan, type Progress, type StopSignal } from '../copy/execute.js';
-import { withTransaction } from '../db/connect.js';
+import { withLockedTransaction, type LockPolicy } from '../db/locks.js';
 import { describeError, EnvironmentError, InterruptedError, OasysError, WantingError } from '../errors.js';
 import { sourcePrivileges, targetPrivileges } from '../db/privileges.js';
 import type { Logger } from '../log.js';
@@ -14,7 +14,7 @@ import {
 import { takeSnapshot } from '../state/snapshot.js';
 import { preexistingRows, verifyPlan, type VerifyReport } from '../verify/checksum.js';
 import { planWithSession } from './plan.js';
-import { openSession } from './session.js';
+import { describeTarget, openSession, targetLine, type TargetInfo } from './session.js';
 
 export interface RunResult {
   runId: number;
@@ -25,6 +25,8 @@ export interface RunResult {
   seconds: number;
   plan: Plan;
   verify: VerifyReport;
+  /** The server and database written to. */
+  target?: TargetInfo;
 }
 
 export interface RunHooks {
@@ -48,6 +50,7 @@ export async function runCommand(cfg: ResolvedConfig, log: Logger, hooks: RunHoo
     const fresh = await planWithSession(session);
     const lock = await acquireLock(cfg.sameDatabase ? cfg.source : cfg.target, 'run');
     let runId: number | undefined;
+    let target: TargetInfo | undefined;
     try {
       // A refused run writes nothing, not even the state schema: look before creating it.
       const hasState = await stateSchemaExists(session.target);
@@ -63,6 +66,8 @@ export async function runCommand(cfg: ResolvedConfig, log: Logger, hooks: RunHoo
           `${missing.map((m) => m.grant).join('; ')} — nothing was written`,
         );
       }
+      target = await describeTarget(session);
+      log.info(targetLine('run writes to', target));
       await ensureStateSchema(session.target);
       let plan: Plan;
       let resumed = false;
@@ -113,7 +118,7 @@ export async function runCommand(cfg: ResolvedConfig, log: Logger, hooks: RunHoo
             if (!verify.ok) {
               throw new WantingError(`run #${last.runId} completed earlier, but verification now finds mismatches`, 'inspect with `oasys-migrate verify`; undo with `oasys-migrate revert`');
             }
-            return { runId: last.runId, resumed: false, alreadyComplete: true, rowsCopied: 0, seconds: (performance.now() - started) / 1000, plan: lastPlan, verify };
+            return { runId: last.runId, resumed: false, alreadyComplete: true, rowsCopied: 0, seconds: (performance.now() - started) / 1000, plan: lastPlan, verify, target };
           }
           const overlap = [...new Set(earlier.flatMap((r) => r.tenants.filter((t) => newTenants.has(t))))];
           throw new WantingError(
@@ -123,7 +128,7 @@ export async function runCommand(cfg: ResolvedConfig, log: Logger, hooks: RunHoo
           );
         }
         plan = fresh.plan;
-        runId = await withTransaction(session.target, async (c) => {
+        runId = await withLockedTransaction(session.target, 'recording the run and its rollback snapshot', lockPolicy(cfg), async (c) => {
           const id = await createRun(c, plan, cfgFp, cfg.targetSchema, cfg.tenantColumn);
           await takeSnapshot(c, id, plan, fresh.discovery);
           return id;
@@ -134,6 +139,7 @@ export async function runCommand(cfg: ResolvedConfig, log: Logger, hooks: RunHoo
       const done = await doneSteps(session.target, runId);
       const { rowsCopied } = await executePlan({
         session, runId, plan, done, concurrency: cfg.concurrency, stop, onProgress: hooks.onProgress, lockLost: () => lock.lost(), onLockLost: (fn) => lock.onLost(fn),
+        lock: lockPolicy(cfg),
       });
       log.info('verifying every (tenant, table): counts and checksums');
       const verify = await verifyPlan({
@@ -154,7 +160,7 @@ export async function runCommand(cfg: ResolvedConfig, log: Logger, hooks: RunHoo
       await setRunState(session.target, runId, 'completed');
       // Rows copied by this run in all its attempts (a resumed run counts what earlier attempts copied).
       const total = [...done.values()].reduce((a, b) => a + b, 0) + rowsCopied;
-      return { runId, resumed, rowsCopied: total, seconds: (performance.now() - started) / 1000, plan, verify };
+      return { runId, resumed, rowsCopied: total, seconds: (performance.now() - started) / 1000, plan, verify, target };
     } catch (err) {
       if (runId !== undefined && !(err instanceof WantingError && /verification found/.test(err.message))) {
         const state = err instanceof InterruptedError ? 'interrupted' : 'failed';
@@ -167,6 +173,10 @@ export async function runCommand(cfg: ResolvedConfig, log: Logger, hooks: RunHoo
   } finally {
     await session.close();
   }
+}
+
+export function lockPolicy(cfg: Pick<ResolvedConfig, 'lockTimeoutMs'>): LockPolicy {
+  return { timeoutMs: cfg.lockTimeoutMs, attempts: 3, backoffMs: Math.min(5_000, Math.max(200, cfg.lockTimeoutMs / 5)) };
 }
 
 function refusal(plan: Plan): WantingError {

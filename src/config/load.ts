@@ -39,6 +39,12 @@ export interface CliOptions {
   yes?: boolean;
   /** false from --no-color */
   color?: boolean;
+  /** --lock-timeout: "5s", "500ms", "2min" or milliseconds */
+  lockTimeout?: string | number;
+  /** revert --discard-writes */
+  discardWrites?: boolean;
+  /** run --recopy a,b */
+  recopy?: string;
 }
 
 export interface RegistryRef {
@@ -92,6 +98,12 @@ export interface ResolvedConfig {
   sql: boolean;
   /** the path actually read (absolute), if any */
   configFile?: string;
+  /** --lock-timeout (default 5 s): how long DDL on a table the application may use waits for its lock, per attempt */
+  lockTimeoutMs: number;
+  /** revert --discard-writes: revert even though the unified tables were written after the run */
+  discardWrites?: boolean;
+  /** run --recopy: tenants whose rows are replaced in the unified tables of the latest run */
+  recopy?: string[];
   /** where source, target, only, concurrency, logLevel and logFile came from */
   origins?: { source: Origin; target: Origin; only: Origin; concurrency: Origin; logLevel: Origin; logFile: Origin };
 }
@@ -228,6 +240,9 @@ export function loadConfig(cli: CliOptions, env: NodeJS.ProcessEnv = process.env
     yes: cli.yes === true,
     color,
     sql: cli.sql === true,
+    lockTimeoutMs: cli.lockTimeout === undefined ? 5_000 : parseDuration(cli.lockTimeout, '--lock-timeout'),
+    discardWrites: cli.discardWrites === true,
+    recopy: cli.recopy === undefined ? undefined : parseTenantList(cli.recopy, '--recopy'),
     configFile: file?.path,
     origins: {
       source: source.origin,
@@ -344,6 +359,16 @@ function checkOnly(only: string[], label: string, tenants: TenantSelection, excl
       );
     }
   }
+}
+
+/** "5s", "500ms", "2min", "1.5s" or a number of milliseconds; at least 1 ms, at most an hour. */
+export function parseDuration(raw: string | number, label: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|min)?\s*$/.exec(String(raw));
+  const ms = m ? Number(m[1]) * (m[2] === 's' ? 1000 : m[2] === 'min' ? 60_000 : 1) : NaN;
+  if (!Number.isFinite(ms) || ms < 1 || ms > 3_600_000) {
+    throw new UsageError(`${label}: "${String(raw)}" is not a duration between 1ms and 60min`, `e.g. ${label} 5s, ${label} 500ms or ${label} 2min`);
+  }
+  return Math.round(ms);
 }
 
 function parseConcurrency(raw: string | number, label: string): number {

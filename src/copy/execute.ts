@@ -7,6 +7,7 @@ import type { Session } from '../commands/session.js';
 import { PHASES, type CopyStep, type Phase, type Plan, type Step } from '../plan/model.js';
 import { COPY_TENANT_SETTING } from '../plan/copySql.js';
 import { claimSteps, markDone, markFailed } from '../state/journal.js';
+import { retryOnLockTimeout, setLockTimeout, watchBlockers, type Blocker, type LockPolicy } from '../db/locks.js';
 import { diagnoseCopyFailure, type Diagnosis } from './diagnose.js';
 
 export interface Progress {
@@ -37,6 +38,8 @@ export interface ExecuteOptions {
   lockLost?: () => boolean;
   /** Registers a callback for the moment the lock is lost. */
   onLockLost?: (fn: () => void) => void;
+  /** How long a step waits for a table lock per attempt, and how often it tries (--lock-timeout). */
+  lock?: LockPolicy;
 }
 
 /** Backends running steps now: cancelled at once if the run lock is lost, so two runs never overlap. */
@@ -75,7 +78,9 @@ export async function executePlan(o: ExecuteOptions): Promise<{ rowsCopied: numb
     let fatal: unknown;
     const attempt = async (unit: Step[]): Promise<void> => {
       try {
-        const rows = await runUnit(o, unit);
+        const rows = o.lock
+          ? await retryOnLockTimeout(`step ${unit[0].id}${unit.length > 1 ? ` (and ${unit.length - 1} more)` : ''}`, o.lock, (report) => runUnit(o, unit, report))
+          : await runUnit(o, unit, () => undefined);
         stepsDone += unit.length;
         rowsDone += rows;
         rowsCopied += rows;
@@ -95,11 +100,16 @@ export async function executePlan(o: ExecuteOptions): Promise<{ rowsCopied: numb
         await markFailed(o.session.target, o.runId, unit.map((s) => s.id), describeError(err)).catch(() => undefined);
       }
     };
-    await Promise.all(units.map((unit) => limit(async () => {
-      if (fatal === undefined && o.lockLost?.()) fatal = lockLostError();
-      if (fatal !== undefined || o.stop.stopping) return;
-      await attempt(unit);
-    })));
+    // Tables filled while their foreign keys already exist (a second batch of tenants) take their
+    // rows parents first, one wave per level; otherwise every copy may run side by side.
+    for (const wave of phase === 'copy' ? copyWaves(o.plan, units) : [units]) {
+      await Promise.all(wave.map((unit) => limit(async () => {
+        if (fatal === undefined && o.lockLost?.()) fatal = lockLostError();
+        if (fatal !== undefined || o.stop.stopping) return;
+        await attempt(unit);
+      })));
+      if (fatal !== undefined || failures.length > 0) break;
+    }
     if (fatal instanceof EnvironmentError && failures.length === 0) throw fatal;
     if (failures.length > 0) {
       const f = failures.find((x) => isEnvironment(x.err)) ?? failures[0];
@@ -124,6 +134,30 @@ function lockLostError(): EnvironmentError {
 
 function isEnvironment(err: unknown): boolean {
   return err instanceof EnvironmentError || isNetworkError(err) || isEnvironmentSqlState(pgFields(err)?.code);
+}
+
+/**
+ * Copy units in waves: a table whose tenant foreign keys already exist in the target comes
+ * after the tables it references. One wave when no filled table has such keys.
+ */
+export function copyWaves(plan: Pick<Plan, 'tables'>, units: Step[][]): Step[][][] {
+  if (!plan.tables.some((t) => t.copyAfter?.length)) return [units];
+  const byTarget = new Map(plan.tables.map((t) => [t.target, t]));
+  const level = new Map<string, number>();
+  const levelOf = (target: string, seen: Set<string>): number => {
+    const known = level.get(target);
+    if (known !== undefined) return known;
+    seen.add(target);
+    let l = 0;
+    for (const parent of byTarget.get(target)?.copyAfter ?? []) {
+      if (!seen.has(parent)) l = Math.max(l, levelOf(parent, seen) + 1);
+    }
+    level.set(target, l);
+    return l;
+  };
+  const waves: Step[][][] = [];
+  for (const u of units) (waves[levelOf(u[0].table!, new Set())] ??= []).push(u);
+  return waves.filter((w) => w !== undefined);
 }
 
 /** Groups small same-table copies so that 10,000 tiny tenants do not cost 10,000 transactions per table. */
@@ -160,16 +194,18 @@ export function batchCopies(steps: Step[], maxRows: number, maxSteps: number): S
 
 const sumRows = (u: Step[]) => u.reduce((a, s) => a + (s.copy?.estimatedRows ?? 0), 0);
 
-async function runUnit(o: ExecuteOptions, unit: Step[]): Promise<number> {
-  if (unit[0].copy && !o.plan.sameDatabase) return copyAcross(o, unit[0]);
+async function runUnit(o: ExecuteOptions, unit: Step[], report: (b: Blocker[]) => void): Promise<number> {
+  if (unit[0].copy && !o.plan.sameDatabase) return copyAcross(o, unit[0], report);
   const client = await o.session.target.connect();
   const pid = (client as unknown as { processID: number }).processID;
   inflight.add(pid);
+  const watch = o.lock ? watchBlockers(o.session.target, pid, o.lock) : undefined;
   let broken = false;
   try {
     if (o.lockLost?.()) throw lockLostError();
     await client.query('BEGIN');
     try {
+      if (o.lock) await setLockTimeout(client, o.lock);
       const claimed = await claimSteps(client, o.runId, unit.map((s) => s.id));
       const todo = unit.filter((s) => claimed.has(s.id));
       let rows: (number | null)[] = [];
@@ -190,6 +226,8 @@ async function runUnit(o: ExecuteOptions, unit: Step[]): Promise<number> {
       throw err;
     }
   } finally {
+    watch?.stop();
+    report(watch?.blockers() ?? []);
     inflight.delete(pid);
     client.release(broken);
   }
@@ -217,19 +255,22 @@ async function insertSelect(client: pg.PoolClient, copies: CopyStep[]): Promise<
  * from the pipe. The tenant column is filled by its temporary default, which
  * reads a transaction-local setting bound as a parameter.
  */
-async function copyAcross(o: ExecuteOptions, step: Step): Promise<number> {
+async function copyAcross(o: ExecuteOptions, step: Step, report: (b: Blocker[]) => void): Promise<number> {
   const c = step.copy!;
   const src = await o.session.source.connect();
   let tgt: pg.PoolClient | undefined;
   let tgtPid: number | undefined;
+  let watch: ReturnType<typeof watchBlockers> | undefined;
   let broken = false;
   try {
     tgt = await o.session.target.connect();
     tgtPid = (tgt as unknown as { processID: number }).processID;
     inflight.add(tgtPid);
+    watch = o.lock ? watchBlockers(o.session.target, tgtPid, o.lock) : undefined;
     if (o.lockLost?.()) throw lockLostError();
     await tgt.query('BEGIN');
     try {
+      if (o.lock) await setLockTimeout(tgt, o.lock);
       if (!(await claimSteps(tgt, o.runId, [step.id])).has(step.id)) {
         await tgt.query('ROLLBACK');
         return 0; // done by another process meanwhile
@@ -249,6 +290,8 @@ async function copyAcross(o: ExecuteOptions, step: Step): Promise<number> {
       throw err;
     }
   } finally {
+    watch?.stop();
+    report(watch?.blockers() ?? []);
     if (tgtPid !== undefined) inflight.delete(tgtPid);
     src.release(broken);
     tgt?.release(broken);

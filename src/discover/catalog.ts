@@ -143,6 +143,13 @@ export async function readBypassRoles(db: Queryable): Promise<BypassRole[]> {
   return rows.map((r) => ({ role: r.role, superuser: r.superuser, bypassrls: r.bypassrls, canLogin: r.can_login }));
 }
 
+export async function readCurrentRole(db: Queryable): Promise<{ name: string; superuser: boolean; bypassRls: boolean }> {
+  const r = await db.query<{ name: string; superuser: boolean; bypassrls: boolean }>(
+    'SELECT rolname AS name, rolsuper AS superuser, rolbypassrls AS bypassrls FROM pg_catalog.pg_roles WHERE rolname = current_user',
+  );
+  return { name: r.rows[0].name, superuser: r.rows[0].superuser, bypassRls: r.rows[0].bypassrls };
+}
+
 export async function listSchemas(db: Queryable): Promise<string[]> {
   return (await db.query<{ schema: string }>(sqlFile('catalog/schemas'))).rows.map((r) => r.schema);
 }

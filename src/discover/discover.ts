@@ -1,8 +1,9 @@
 import type pg from 'pg';
 import type { ResolvedConfig, RegistryRef } from '../config/load.js';
 import type { Problem } from '../plan/problems.js';
-import { listSchemas, readBypassRoles, readCatalog } from './catalog.js';
+import { listSchemas, readBypassRoles, readCatalog, readCurrentRole } from './catalog.js';
 import type { BypassRole, Catalog, Tenant } from './model.js';
+import type { MigratingRole } from '../plan/model.js';
 import { resolveTenants } from './tenants.js';
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
@@ -18,6 +19,8 @@ export interface Discovery {
   sameDatabase: boolean;
   problems: Problem[];
   bypassRoles: BypassRole[];
+  /** The role connected to the target: a NOSUPERUSER NOBYPASSRLS owner is subject to FORCEd policies. */
+  role: MigratingRole;
   /** Tables of the target schema that already have a `tenant_isolation` policy. */
   targetPolicies: Set<string>;
   /** Catalog queries sent, whatever the number of tenants. */
@@ -56,7 +59,8 @@ export async function discover(source: Queryable, target: Queryable, cfg: Resolv
     queryCount += sourceCatalog.queryCount + targetCatalog.queryCount;
   }
   const bypassRoles = await readBypassRoles(target);
-  queryCount += 1;
+  const role = await readCurrentRole(target);
+  queryCount += 2;
   const targetPolicies = new Set<string>();
   for (const [table, names] of targetCatalog.policies.get(cfg.targetSchema) ?? []) {
     if (names.includes('tenant_isolation')) targetPolicies.add(table);
@@ -64,6 +68,6 @@ export async function discover(source: Queryable, target: Queryable, cfg: Resolv
   return {
     tenants: resolved.tenants, tenantIdType: resolved.tenantIdType, registry: resolved.registry,
     source: sourceCatalog, target: targetCatalog, sameDatabase: cfg.sameDatabase, problems: resolved.problems,
-    bypassRoles, targetPolicies, queryCount,
+    bypassRoles, role, targetPolicies, queryCount,
   };
 }

@@ -123,11 +123,46 @@ export function buildPlan(cfg: ResolvedConfig, d: Discovery): Plan {
     });
   }
 
+  // A role that is neither superuser nor BYPASSRLS is subject to FORCEd policies even as the owner:
+  // on a pre-existing forced table it would see none of the rows it must save, count or reset past.
+  const subject = !d.role.superuser && !d.role.bypassRls;
+  const targets = new Set(tables.map((t) => t.target));
+  for (const t of tables.filter((x) => x.action === 'fill')) {
+    const refs = d.target.tables.get(cfg.targetSchema)?.get(t.target)?.constraints
+      .filter((c) => c.kind === 'f' && c.ref?.schema === cfg.targetSchema && c.ref.table !== t.target && targets.has(c.ref.table))
+      .map((c) => c.ref!.table) ?? [];
+    if (refs.length > 0) t.copyAfter = [...new Set(refs)].sort();
+  }
+  for (const t of tables) {
+    if (subject && t.action === 'fill' && d.target.tables.get(cfg.targetSchema)?.get(t.target)?.rlsForced) t.liftForce = true;
+  }
+  problems.push(roleProblem(d, tables.filter((t) => t.liftForce).map((t) => t.target)));
+
   const steps = buildSteps(cfg, d, tables, types, shared);
   return {
-    tenants, tenantColumn: cfg.tenantColumn, tenantColumnType: tenantIdType, targetSchema: cfg.targetSchema,
+    role: d.role, tenants, tenantColumn: cfg.tenantColumn, tenantColumnType: tenantIdType, targetSchema: cfg.targetSchema,
     sameDatabase: d.sameDatabase, tables, types, problems: sortProblems(problems), steps, shared,
     sourceFingerprint: sourceFingerprint(d, drift.groups),
+  };
+}
+
+/** Names the role run will use and what follows from its attributes (what it lacks is PRIVILEGE_MISSING). */
+function roleProblem(d: Discovery, lifted: string[]): Problem {
+  const r = d.role;
+  if (r.superuser || r.bypassRls) {
+    return {
+      severity: 'info', code: ProblemCode.MIGRATING_ROLE,
+      message: `run connects to the target as "${r.name}" (${r.superuser ? 'superuser' : 'BYPASSRLS'}): row-level security does not apply to it`,
+    };
+  }
+  return {
+    severity: 'info', code: ProblemCode.MIGRATING_ROLE,
+    message:
+      `run connects to the target as "${r.name}" (NOSUPERUSER NOBYPASSRLS): as the tables' owner it is subject to FORCE ROW LEVEL SECURITY; ` +
+      `sequences are reset and the run verified before the policies are forced` +
+      (lifted.length > 0 ? `; FORCE is lifted for the owner on ${lifted.join(', ')} while the run writes and put back by its rls phase` : '') +
+      `. After cut-over a logical backup (pg_dump) as "${r.name}" cannot read the unified tables`,
+    hint: 'back up with a BYPASSRLS role (or physical/managed snapshots), see README "Backups after cut-over"; `verify` and `revert` as this role handle FORCE themselves',
   };
 }
 
@@ -235,8 +270,11 @@ function buildSteps(cfg: ResolvedConfig, d: Discovery, tables: UnifiedTable[], t
   }
   for (const t of tables) {
     const existing = d.target.tables.get(cfg.targetSchema)?.get(t.target);
-    if (existing && existing.rlsEnabled && (existing.rlsForced || !cfg.rls.force) && d.targetPolicies.has(t.target)) continue;
-    const sql = rlsSql(ctx, t).filter((s) => !(existing?.rlsEnabled && /ENABLE ROW LEVEL/.test(s)) && !(existing?.rlsForced && /FORCE ROW LEVEL/.test(s)) && !(d.targetPolicies.has(t.target) && /CREATE POLICY/.test(s)));
+    // FORCE lifted for the run (see liftForce) is put back here whatever rls.force says: revert's snapshot expects it.
+    const forced = existing?.rlsForced === true && !t.liftForce;
+    if (existing && existing.rlsEnabled && (forced || (!cfg.rls.force && !t.liftForce)) && d.targetPolicies.has(t.target)) continue;
+    const sql = rlsSql({ ...ctx, rls: { ...cfg.rls, force: cfg.rls.force || t.liftForce === true } }, t)
+      .filter((s) => !(existing?.rlsEnabled && /ENABLE ROW LEVEL/.test(s)) && !(forced && /FORCE ROW LEVEL/.test(s)) && !(d.targetPolicies.has(t.target) && /CREATE POLICY/.test(s)));
     if (sql.length > 0) steps.push({ id: `rls:${t.target}`, phase: 'rls', table: t.target, sql });
   }
   for (const t of tables) {

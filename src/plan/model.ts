@@ -81,6 +81,16 @@ export interface UnifiedTable {
   sequenceColumns: string[];
   /** Local enum/domain types this table uses (names in targetSchema). */
   types: string[];
+  /**
+   * A pre-existing table with FORCE ROW LEVEL SECURITY while the migrating role is subject to it:
+   * FORCE is lifted (for the owner only) when the run is recorded, and put back by the rls phase.
+   */
+  liftForce?: boolean;
+  /**
+   * Unified tables this pre-existing table already references with foreign keys: their rows must be
+   * copied first (a second batch of tenants fills tables whose keys the first batch created).
+   */
+  copyAfter?: string[];
 }
 
 /** A unified type made from the per-tenant-schema enum/domain of the same name. */
@@ -91,8 +101,12 @@ export interface UnifiedType {
   sql: string;
 }
 
-export type Phase = 'shared' | 'types' | 'tables' | 'copy' | 'keys' | 'indexes' | 'foreign-keys' | 'rls' | 'sequences' | 'analyze';
-export const PHASES: Phase[] = ['shared', 'types', 'tables', 'copy', 'keys', 'indexes', 'foreign-keys', 'rls', 'sequences', 'analyze'];
+export type Phase = 'shared' | 'types' | 'tables' | 'copy' | 'keys' | 'indexes' | 'foreign-keys' | 'sequences' | 'analyze' | 'rls';
+/**
+ * RLS comes last: a migrating role that owns the tables without BYPASSRLS is itself
+ * subject to a FORCEd policy, and the sequence reset must see every row.
+ */
+export const PHASES: Phase[] = ['shared', 'types', 'tables', 'copy', 'keys', 'indexes', 'foreign-keys', 'sequences', 'analyze', 'rls'];
 
 /**
  * A shared table (the registry, or one that tenant tables reference, such as
@@ -143,8 +157,17 @@ export interface CopyStep {
   binary: boolean;
 }
 
+/** The role the tool connects as to the target, and whether row-level security applies to it. */
+export interface MigratingRole {
+  name: string;
+  superuser: boolean;
+  bypassRls: boolean;
+}
+
 export interface Plan {
   tenants: Tenant[];
+  /** The role the run uses on the target (absent in plans stored by older versions). */
+  role?: MigratingRole;
   tenantColumn: string;
   tenantColumnType: string;
   targetSchema: string;

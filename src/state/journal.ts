@@ -20,6 +20,8 @@ export interface RunRow {
   /** Where the run wrote: revert uses these, never the config it is run with. */
   targetSchema: string;
   tenantColumn: string;
+  /** The transaction (xid8) that completed the run; null before completion or from an older version. */
+  finishedXid: string | null;
 }
 
 /** Creates the state schema when missing (idempotent; `plan` never calls it). */
@@ -34,7 +36,8 @@ export async function stateSchemaExists(db: Queryable): Promise<boolean> {
 
 const RUN_COLUMNS = `run_id AS "runId", state, config_fingerprint AS "configFingerprint", source_fingerprint AS "sourceFingerprint",
   started_at AS "startedAt", finished_at AS "finishedAt", started_by AS "startedBy", rows_copied::float8 AS "rowsCopied", error,
-  target_schema AS "targetSchema", tenant_column AS "tenantColumn"`;
+  target_schema AS "targetSchema", tenant_column AS "tenantColumn",
+  pg_catalog.to_jsonb(run) ->> 'finished_xid' AS "finishedXid"`;
 
 /** The latest run that did not complete and was not reverted: the one `run` resumes and `revert` undoes. */
 export async function findUnfinishedRun(db: Queryable): Promise<RunRow | undefined> {
@@ -125,7 +128,9 @@ export async function setRunState(db: Queryable, runId: number, state: RunState,
   const final = state === 'completed' || state === 'reverted' || state === 'failed' || state === 'interrupted';
   await db.query(
     `UPDATE oasys_migrate.run SET state = $2, error = $3, finished_at = CASE WHEN $4 THEN clock_timestamp() ELSE NULL END,
-            client_host = $5, client_pid = $6 WHERE run_id = $1`,
+            client_host = $5, client_pid = $6,
+            finished_xid = CASE WHEN $2 = 'completed' THEN pg_catalog.pg_current_xact_id()::text ELSE finished_xid END
+      WHERE run_id = $1`,
     [runId, state, error, final, os.hostname(), process.pid],
   );
   await addEvent(db, runId, state, error ? { error } : null);

@@ -44,6 +44,8 @@ export async function takeSnapshot(db: Queryable, runId: number, plan: Plan, d: 
     }
     const def = d.target.tables.get(schema)!.get(t.target)!;
     const rowsTable = `snap_${runId}_${++n}`;
+    // The owner is hidden from the rows by FORCE: lifted here, in the run's first transaction, put back by the rls phase.
+    if (t.liftForce) await db.query(`ALTER TABLE ${qualified} NO FORCE ROW LEVEL SECURITY`);
     const columns = def.columns.filter((c) => c.generated === '').map((c) => c.name);
     const tenantIds = plan.tenants.filter((x) => t.tenants.includes(x.schema)).map((x) => x.tenantId);
     await db.query(`CREATE TABLE oasys_migrate.${ident(rowsTable)} (LIKE ${qualified})`);
@@ -99,6 +101,7 @@ export async function loadSnapshot(db: Queryable, runId: number): Promise<Snapsh
 export async function restoreSnapshot(db: Queryable, runId: number, tenantColumn: string): Promise<string[]> {
   const entries = await loadSnapshot(db, runId);
   const done: string[] = [];
+  const reforce: string[] = [];
   for (const e of entries) {
     if (e.kind !== 'existing_table') continue;
     const t = e.object;
@@ -114,11 +117,18 @@ export async function restoreSnapshot(db: Queryable, runId: number, tenantColumn
     // An index lives in its table's schema: drop it there, by the name the catalog gives.
     for (const i of idx.rows) if (!d.indexes.includes(i.name)) await db.query(`DROP INDEX ${ident(i.schema, i.name)}`);
     if (now.rows[0].relrowsecurity !== d.rlsEnabled) await db.query(`ALTER TABLE ${t} ${d.rlsEnabled ? 'ENABLE' : 'DISABLE'} ROW LEVEL SECURITY`);
-    if (now.rows[0].relforcerowsecurity !== d.rlsForced) await db.query(`ALTER TABLE ${t} ${d.rlsForced ? 'FORCE' : 'NO FORCE'} ROW LEVEL SECURITY`);
+    // A forced policy would hide the rows to delete from an owner without BYPASSRLS: FORCE goes back on after.
+    if (now.rows[0].relforcerowsecurity) await db.query(`ALTER TABLE ${t} NO FORCE ROW LEVEL SECURITY`);
     await db.query(`ALTER TABLE ${t} ALTER COLUMN ${ident(tenantColumn)} ${d.tenantDefault ? `SET DEFAULT ${d.tenantDefault}` : 'DROP DEFAULT'}`);
     await db.query(`DELETE FROM ${t} WHERE ${ident(tenantColumn)} = ANY($1::${d.tenantType}[])`, [d.tenantIds]);
     await db.query(`INSERT INTO ${t} (${identList(d.columns)}) OVERRIDING SYSTEM VALUE SELECT ${identList(d.columns)} FROM oasys_migrate.${ident(d.rowsTable)}`);
+    if (d.rlsForced) reforce.push(t);
     done.push(`restored ${t}`);
+  }
+  if (reforce.length > 0) {
+    // ALTER TABLE refuses while deferred foreign-key checks of the rows just restored are pending: run them now.
+    await db.query('SET CONSTRAINTS ALL IMMEDIATE');
+    for (const t of reforce) await db.query(`ALTER TABLE ${t} FORCE ROW LEVEL SECURITY`);
   }
   for (const e of entries) {
     if (e.kind !== 'existing_sequence') continue;

@@ -4,6 +4,7 @@ import { withTransaction } from '../db/connect.js';
 import { ident } from '../db/ident.js';
 import { InterruptedError } from '../errors.js';
 import { loadSnapshot } from '../state/snapshot.js';
+import { restrictedTables } from '../db/rlsAccess.js';
 import { sourceRelation, type Plan, type UnifiedTable } from '../plan/model.js';
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
@@ -86,11 +87,10 @@ function sourceSql(t: UnifiedTable, schemas: string[]): string {
  * Groups that are not migrated tenants are the anomalies (NULL, unknown, or a
  * filled table's pre-existing rows) — no second scan to find them.
  */
-function targetSql(plan: Plan, t: UnifiedTable, filtered: boolean): string {
+function targetSql(plan: Plan, t: UnifiedTable): string {
   const tc = ident(plan.tenantColumn);
   return `SELECT ${tc}::text AS tenant, count(*)::int8 AS n, COALESCE(sum(${rowHashSql(t, 't')}), 0)::text AS h
             FROM ${ident(plan.targetSchema, t.target)} AS t
-           ${filtered ? `WHERE ${tc} = ANY ($1::${t.tenantColumnType}[])` : ''}
            GROUP BY 1`;
 }
 
@@ -129,7 +129,8 @@ export async function verifyPlan(o: VerifyOptions): Promise<VerifyReport> {
   const tenants = plan.tenants.filter((t) => !wanted || wanted.has(t.schema));
   const idOf = new Map(tenants.map((t) => [t.schema, t.tenantId]));
   const allIds = new Set(plan.tenants.map((t) => t.tenantId));
-  const bypass = await canBypassRls(o.target);
+  const hidden = await restrictedTables(o.target, plan.tables.map((t) => ident(plan.targetSchema, t.target)));
+  const perTenantFn = hidden.size > 0 && await hasPerTenantFunction(o.target);
   const pool = pLimit(Math.max(1, o.concurrency));
   const limit = <T>(fn: () => Promise<T>) => pool(() => {
     if (o.stop?.stopping) throw new InterruptedError('verification interrupted; run `verify` (or `run`) again');
@@ -155,8 +156,10 @@ export async function verifyPlan(o: VerifyOptions): Promise<VerifyReport> {
     }
     const ids = schemas.map((s) => idOf.get(s)!);
     tableJobs.push(limit(async () => {
-      if (bypass) {
-        const r = await o.target.query<{ tenant: string | null; n: string; h: string }>(targetSql(plan, t, false));
+      const qualified = ident(plan.targetSchema, t.target);
+      const tc = ident(plan.tenantColumn);
+      if (!hidden.has(qualified)) {
+        const r = await o.target.query<{ tenant: string | null; n: string; h: string }>(targetSql(plan, t));
         let nulls = 0;
         let others = 0;
         for (const row of r.rows) {
@@ -166,27 +169,29 @@ export async function verifyPlan(o: VerifyOptions): Promise<VerifyReport> {
         }
         anomalies.push({ table: t.target, nullTenantRows: nulls, otherTenantRows: others, ok: nulls === 0 && (t.action === 'fill' || others === 0) });
       } else {
-        // Row-level security hides rows from this role: look at each tenant as that tenant.
-        await withTransaction(o.target, async (client) => {
-          for (const id of ids) {
-            await client.query('SELECT pg_catalog.set_config($1, $2, true)', [o.rlsSetting, id]);
-            const r = await client.query<{ tenant: string; n: string; h: string }>(targetSql(plan, t, true), [[id]]);
-            for (const row of r.rows) target.set(row.tenant, { n: Number(row.n), h: row.h });
-          }
-        }, { readOnly: true });
+        // Row-level security hides rows from this role (an owner under FORCE): look at each tenant as that tenant.
+        const sql = `SELECT $1::text AS tenant, count(*)::int8 AS n, COALESCE(sum(${rowHashSql(t, 't')}), 0)::text AS h
+                       FROM ${qualified} AS t WHERE t.${tc} = $1::${t.tenantColumnType}`;
+        for (const row of await perTenant(o.target, o.rlsSetting, sql, ids, perTenantFn)) target.set(row.tenant, { n: Number(row.n), h: row.h });
       }
       const snap = o.preexisting?.get(t.target);
       if (snap) {
         // Rows of migrated tenants that were there before the run stay, and are not the source's.
         // Only those still in the table: the fix for a key collision is deleting the old row.
-        const tc = ident(plan.tenantColumn);
-        const sr = await o.target.query<{ tenant: string; n: string; h: string }>(
-          `SELECT s.tenant::text AS tenant, count(*)::int8 AS n, COALESCE(sum(s.h), 0)::text AS h
-             FROM (SELECT t.${tc} AS tenant, ${rowHashSql(t, 't')} AS h FROM oasys_migrate.${ident(snap)} AS t) AS s
-            WHERE EXISTS (SELECT 1 FROM ${ident(plan.targetSchema, t.target)} AS t WHERE t.${tc} = s.tenant AND ${rowHashSql(t, 't')} = s.h)
-            GROUP BY 1`,
-        );
-        for (const row of sr.rows) {
+        const still = `EXISTS (SELECT 1 FROM ${qualified} AS t WHERE t.${tc} = s.tenant AND ${rowHashSql(t, 't')} = s.h)`;
+        const rows = hidden.has(qualified)
+          ? await perTenant(o.target, o.rlsSetting,
+            `SELECT $1::text AS tenant, count(*)::int8 AS n, COALESCE(sum(s.h), 0)::text AS h
+               FROM (SELECT t.${tc} AS tenant, ${rowHashSql(t, 't')} AS h FROM oasys_migrate.${ident(snap)} AS t WHERE t.${tc} = $1::${t.tenantColumnType}) AS s
+              WHERE ${still}`, ids, perTenantFn)
+          : (await o.target.query<{ tenant: string; n: string; h: string }>(
+            `SELECT s.tenant::text AS tenant, count(*)::int8 AS n, COALESCE(sum(s.h), 0)::text AS h
+               FROM (SELECT t.${tc} AS tenant, ${rowHashSql(t, 't')} AS h FROM oasys_migrate.${ident(snap)} AS t) AS s
+              WHERE ${still}
+              GROUP BY 1`,
+          )).rows;
+        for (const row of rows) {
+          if (Number(row.n) === 0) continue;
           const cur = target.get(row.tenant);
           if (cur) target.set(row.tenant, { n: cur.n - Number(row.n), h: (BigInt(cur.h) - BigInt(row.h)).toString() });
         }
@@ -237,8 +242,28 @@ async function sourceChecksums(pool: pg.Pool, t: UnifiedTable, schemas: string[]
   });
 }
 
-export async function canBypassRls(db: Queryable): Promise<boolean> {
-  const r = await db.query<{ ok: boolean }>(`SELECT rolsuper OR rolbypassrls AS ok FROM pg_catalog.pg_roles WHERE rolname = current_user`);
-  return r.rows[0]?.ok ?? false;
+type TenantRow = { tenant: string; n: string; h: string };
+
+/**
+ * Runs `sql` ($1 = tenant id) once per tenant with the RLS setting set to it, in one read-only
+ * transaction: one round trip per table through oasys_migrate.per_tenant where the state schema
+ * has it, one per tenant otherwise.
+ */
+async function perTenant(pool: pg.Pool, setting: string, sql: string, ids: string[], serverSide: boolean): Promise<TenantRow[]> {
+  return withTransaction(pool, async (client) => {
+    if (serverSide) {
+      return (await client.query<TenantRow>('SELECT tenant, n::text AS n, h FROM oasys_migrate.per_tenant($1, $2, $3::text[])', [setting, sql, ids])).rows;
+    }
+    const out: TenantRow[] = [];
+    for (const id of ids) {
+      await client.query('SELECT pg_catalog.set_config($1, $2, true)', [setting, id]);
+      out.push(...(await client.query<TenantRow>(sql, [id])).rows);
+    }
+    return out;
+  }, { readOnly: true });
 }
 
+async function hasPerTenantFunction(db: Queryable): Promise<boolean> {
+  const r = await db.query<{ ok: boolean }>(`SELECT pg_catalog.to_regprocedure('oasys_migrate.per_tenant(text, text, text[])') IS NOT NULL AS ok`);
+  return r.rows[0].ok;
+}

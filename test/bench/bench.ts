@@ -687,7 +687,7 @@ function render(doc: Doc, opts: Options): string {
   if (doc.crossDbBig) phaseRuns.push(['crossDbBig', doc.crossDbBig.phases]);
   if (doc.manyTenants) phaseRuns.push(['manyTenants', doc.manyTenants.phases]);
   if (phaseRuns.length) {
-    const known = ['prepare', 'shared', 'types', 'tables', 'copy', 'keys', 'indexes', 'foreign-keys', 'rls', 'sequences', 'analyze'];
+    const known = ['prepare', 'shared', 'types', 'tables', 'copy', 'keys', 'indexes', 'foreign-keys', 'sequences', 'analyze', 'rls'];
     const seen = phaseRuns.flatMap(([, p]) => Object.keys(p));
     const names = [...known.filter((n) => seen.includes(n)), ...[...new Set(seen)].filter((n) => !known.includes(n) && n !== 'verify'), 'verify'].filter((n) => seen.includes(n));
     out += '\nrun phases (s)\n' + table([['run', ...names], ...phaseRuns.map(([n, p]) => [n, ...names.map((k) => (p[k] === undefined ? '—' : p[k].toFixed(2)))])]);
