@@ -71,7 +71,7 @@ const runHandler: Handler = async (ctx) => {
 const verifyHandler: Handler = async ({ cfg, log, out, opts }) => {
   const r = await verifyCommand(cfg, log);
   if (typeof opts.report === 'string') writeFileSync(opts.report, verifyMarkdown(r));
-  if (out.json) out.document({ runId: r.runId, ...verifyDocument(r) });
+  if (out.json) out.document({ runId: r.runId, ...verifyDocument(r), ...(r.sourceWrites ? { sourceWrites: r.sourceWrites } : {}) });
   else renderVerify(out, r);
   return r.ok ? ExitCode.ok : ExitCode.wanting;
 };

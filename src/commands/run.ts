@@ -2,19 +2,21 @@ import type { ResolvedConfig } from '../config/load.js';
 import { configFingerprint } from '../config/load.js';
 import { executePlan, type Progress, type StopSignal } from '../copy/execute.js';
 import { withLockedTransaction, type LockPolicy } from '../db/locks.js';
-import { describeError, EnvironmentError, InterruptedError, OasysError, WantingError } from '../errors.js';
+import { describeError, EnvironmentError, InterruptedError, OasysError, UsageError, WantingError } from '../errors.js';
 import { sourcePrivileges, targetPrivileges } from '../db/privileges.js';
 import type { Logger } from '../log.js';
 import type { Plan } from '../plan/model.js';
 import { acquireLock } from '../state/lock.js';
 import {
-  addEvent, completedRuns, createRun, doneSteps, ensureStateSchema, findUnfinishedRun, loadPlan, saveVerify, setRunState,
-  stateSchemaExists,
+  addEvent, completedRuns, createRun, doneSteps, ensureStateSchema, findUnfinishedRun, listRuns, loadPlan, saveVerify, setRunState,
+  stateSchemaExists, stepsOf,
 } from '../state/journal.js';
 import { takeSnapshot } from '../state/snapshot.js';
 import { preexistingRows, verifyPlan, type VerifyReport } from '../verify/checksum.js';
 import { planWithSession } from './plan.js';
-import { describeTarget, openSession, targetLine, type TargetInfo } from './session.js';
+import { describeSourceWrites, sourceWrites } from '../verify/sourceWrites.js';
+import { describeTarget, openSession, targetLine, type Session, type TargetInfo } from './session.js';
+import { recopyTenant, resetSequences } from '../copy/recopy.js';
 
 export interface RunResult {
   runId: number;
@@ -27,6 +29,8 @@ export interface RunResult {
   verify: VerifyReport;
   /** The server and database written to. */
   target?: TargetInfo;
+  /** With --recopy: the tenants whose rows were replaced. */
+  recopied?: string[];
 }
 
 export interface RunHooks {
@@ -47,6 +51,7 @@ export async function runCommand(cfg: ResolvedConfig, log: Logger, hooks: RunHoo
   const stop = hooks.stop ?? { stopping: false };
   const session = await openSession(cfg, log, 2);
   try {
+    if (cfg.recopy) return await recopyRun(session, cfg, log, hooks, started);
     const fresh = await planWithSession(session);
     const lock = await acquireLock(cfg.sameDatabase ? cfg.source : cfg.target, 'run');
     let runId: number | undefined;
@@ -150,6 +155,17 @@ export async function runCommand(cfg: ResolvedConfig, log: Logger, hooks: RunHoo
       await saveVerify(session.target, runId, verify);
       if (!verify.ok) {
         const bad = verify.results.filter((r) => !r.ok);
+        const written = await sourceWrites(session.source, session.target, runId, plan, bad);
+        if (written.length > 0) {
+          const tenants = [...new Set(written.map((w) => w.tenant))];
+          const message = `the source was written while run #${runId} copied it (the application was not stopped): ${describeSourceWrites(written)}`;
+          await setRunState(session.target, runId, 'failed', message);
+          throw new WantingError(
+            message,
+            `stop the application's writes to the tenant schemas, then replace exactly those tenants' rows: oasys-migrate run --recopy ${tenants.join(',')}`,
+            { sourceWrites: written },
+          );
+        }
         await setRunState(session.target, runId, 'failed', `verification found ${bad.length} mismatches`);
         throw new WantingError(
           `run #${runId} copied everything but verification found ${bad.length} mismatch${bad.length === 1 ? '' : 'es'}` +
@@ -162,7 +178,7 @@ export async function runCommand(cfg: ResolvedConfig, log: Logger, hooks: RunHoo
       const total = [...done.values()].reduce((a, b) => a + b, 0) + rowsCopied;
       return { runId, resumed, rowsCopied: total, seconds: (performance.now() - started) / 1000, plan, verify, target };
     } catch (err) {
-      if (runId !== undefined && !(err instanceof WantingError && /verification found/.test(err.message))) {
+      if (runId !== undefined && !(err instanceof WantingError && /verification found|the source was written/.test(err.message))) {
         const state = err instanceof InterruptedError ? 'interrupted' : 'failed';
         await setRunState(session.target, runId, state, err instanceof OasysError ? err.message : describeError(err)).catch(() => undefined);
       }
@@ -172,6 +188,77 @@ export async function runCommand(cfg: ResolvedConfig, log: Logger, hooks: RunHoo
     }
   } finally {
     await session.close();
+  }
+}
+
+/**
+ * `run --recopy a,b`: replaces exactly those tenants' rows in the unified tables of the latest
+ * run (after the application wrote to the source during the copy), each tenant in one journaled
+ * transaction, then moves the sequences forward and verifies the whole run again.
+ */
+async function recopyRun(session: Session, cfg: ResolvedConfig, log: Logger, hooks: RunHooks, started: number): Promise<RunResult> {
+  const tenants = cfg.recopy!;
+  const none = 'nothing to recopy: no oasys-migrate run is recorded in the target database';
+  if (!(await stateSchemaExists(session.target))) throw new UsageError(none, 'run `oasys-migrate run` first');
+  const lock = await acquireLock(cfg.sameDatabase ? cfg.source : cfg.target, 'run');
+  try {
+    const run = (await listRuns(session.target)).filter((r) => r.state !== 'reverted').pop();
+    if (!run) throw new UsageError(none, 'run `oasys-migrate run` first');
+    if (run.state !== 'completed' && run.state !== 'failed') {
+      throw new WantingError(`run #${run.runId} is ${run.state}; only a finished run's tenants can be copied again`, 'finish it first: `oasys-migrate run` resumes it');
+    }
+    const plan = await loadPlan(session.target, run.runId);
+    const pending = (await stepsOf(session.target, run.runId)).filter((x) => x.state !== 'done');
+    if (pending.length > 0) {
+      throw new WantingError(`run #${run.runId} has ${pending.length} unfinished steps (e.g. ${pending[0].stepId}); --recopy replaces the rows of a finished run`, 'finish it first: `oasys-migrate run` resumes it');
+    }
+    const unknown = tenants.filter((t) => !plan.tenants.some((x) => x.schema === t));
+    if (unknown.length > 0) {
+      throw new UsageError(
+        `--recopy: ${unknown.map((u) => JSON.stringify(u)).join(', ')} ${unknown.length === 1 ? 'is not a tenant' : 'are not tenants'} of run #${run.runId}`,
+        `choose from: ${plan.tenants.slice(0, 20).map((t) => t.schema).join(', ')}${plan.tenants.length > 20 ? ', …' : ''}`,
+      );
+    }
+    const target = await describeTarget(session);
+    log.info(targetLine(`recopy of ${tenants.length} tenant${tenants.length === 1 ? '' : 's'} writes to`, target));
+    const policy = lockPolicy(cfg);
+    await ensureStateSchema(session.target);
+    await setRunState(session.target, run.runId, 'running');
+    try {
+      let rowsCopied = 0;
+      for (const t of tenants) {
+        if (hooks.stop?.stopping) throw new InterruptedError('interrupted; tenants recopied so far are complete, run the same --recopy again to finish');
+        const n = await recopyTenant(session, run.runId, plan, t, policy);
+        log.info(`tenant "${t}": ${n} rows copied again`);
+        rowsCopied += n;
+      }
+      await resetSequences(session, plan, policy);
+      const verify = await verifyPlan({
+        source: session.source, target: session.target, plan, concurrency: cfg.concurrency, rlsSetting: cfg.rls.setting, stop: hooks.stop,
+        preexisting: await preexistingRows(session.target, run.runId),
+      });
+      await saveVerify(session.target, run.runId, verify);
+      if (!verify.ok) {
+        const bad = verify.results.filter((r) => !r.ok);
+        const written = await sourceWrites(session.source, session.target, run.runId, plan, bad);
+        const message = written.length > 0
+          ? `the source is still being written: ${describeSourceWrites(written)}`
+          : `after the recopy, verification still finds ${bad.length} mismatch${bad.length === 1 ? '' : 'es'}, e.g. tenant "${bad[0]?.tenant}" table ${bad[0]?.table}`;
+        await setRunState(session.target, run.runId, 'failed', message);
+        throw new WantingError(message, written.length > 0
+          ? `stop the writes, then: oasys-migrate run --recopy ${[...new Set(written.map((w) => w.tenant))].join(',')}`
+          : 'inspect with `oasys-migrate verify`; undo with `oasys-migrate revert`');
+      }
+      await setRunState(session.target, run.runId, 'completed');
+      return { runId: run.runId, resumed: false, rowsCopied, seconds: (performance.now() - started) / 1000, plan, verify, target, recopied: tenants };
+    } catch (err) {
+      if (!(err instanceof WantingError)) {
+        await setRunState(session.target, run.runId, err instanceof InterruptedError ? 'interrupted' : 'failed', err instanceof OasysError ? err.message : describeError(err)).catch(() => undefined);
+      }
+      throw err;
+    }
+  } finally {
+    await lock.release();
   }
 }
 

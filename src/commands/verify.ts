@@ -4,12 +4,13 @@ import type { Logger } from '../log.js';
 import { findUnfinishedRun, latestRun, loadPlan, stateSchemaExists } from '../state/journal.js';
 import { preexistingRows, verifyPlan, type VerifyReport } from '../verify/checksum.js';
 import { openSession } from './session.js';
+import { describeSourceWrites, sourceWrites, type SourceWrite } from '../verify/sourceWrites.js';
 
 /**
  * Recomputes counts and checksums for the latest run's plan (completed or
  * not), on both sides. Read-only.
  */
-export async function verifyCommand(cfg: ResolvedConfig, log: Logger): Promise<VerifyReport & { runId: number }> {
+export async function verifyCommand(cfg: ResolvedConfig, log: Logger): Promise<VerifyReport & { runId: number; sourceWrites?: SourceWrite[] }> {
   const s = await openSession(cfg, log);
   try {
     if (!(await stateSchemaExists(s.target))) {
@@ -24,7 +25,12 @@ export async function verifyCommand(cfg: ResolvedConfig, log: Logger): Promise<V
       source: s.source, target: s.target, plan, concurrency: cfg.concurrency, rlsSetting: cfg.rls.setting, tenants: cfg.only,
       preexisting: await preexistingRows(s.target, run.runId),
     });
-    return { ...report, runId: run.runId };
+    // A mismatch whose source changed after its copy: the application still writes to the tenant schemas.
+    const written = report.ok ? [] : await sourceWrites(s.source, s.target, run.runId, plan, report.results.filter((r) => !r.ok));
+    if (written.length > 0) {
+      log.warn(`the source changed after it was copied — ${describeSourceWrites(written)}; once writes to the tenant schemas have stopped: oasys-migrate run --recopy ${[...new Set(written.map((w) => w.tenant))].join(',')}`);
+    }
+    return { ...report, runId: run.runId, ...(written.length > 0 ? { sourceWrites: written } : {}) };
   } finally {
     await s.close();
   }

@@ -209,13 +209,18 @@ async function runUnit(o: ExecuteOptions, unit: Step[], report: (b: Blocker[]) =
       const claimed = await claimSteps(client, o.runId, unit.map((s) => s.id));
       const todo = unit.filter((s) => claimed.has(s.id));
       let rows: (number | null)[] = [];
-      if (todo.length > 0 && todo[0].copy) rows = await insertSelect(client, todo.map((s) => s.copy!));
+      let snapshot: string | null = null;
+      if (todo.length > 0 && todo[0].copy) {
+        // What the copy could see of the source: rows written later are found by `sourceWrites`.
+        snapshot = (await client.query<{ s: string }>('SELECT pg_catalog.pg_current_snapshot()::text AS s')).rows[0].s;
+        rows = await insertSelect(client, todo.map((s) => s.copy!));
+      }
       else if (todo.length > 0) {
         if (todo[0].phase === 'indexes' || todo[0].phase === 'keys') await client.query(`SET LOCAL maintenance_work_mem = '256MB'`);
         for (const sql of todo[0].sql) await client.query(sql);
         rows = [null];
       }
-      if (todo.length > 0) await markDone(client, o.runId, todo.map((s) => s.id), rows);
+      if (todo.length > 0) await markDone(client, o.runId, todo.map((s) => s.id), rows, snapshot);
       await client.query('COMMIT');
       return rows.reduce<number>((a, r) => a + (r ?? 0), 0);
     } catch (err) {
@@ -277,11 +282,8 @@ async function copyAcross(o: ExecuteOptions, step: Step, report: (b: Blocker[]) 
       }
       if (c.shared) for (const sql of step.sql) await tgt.query(sql); // create the shared table, then fill it
       else await tgt.query('SELECT pg_catalog.set_config($1, $2, true)', [COPY_TENANT_SETTING, c.tenantId]);
-      const into = tgt.query(copyStreams.from(c.copyIn));
-      const out = src.query(copyStreams.to(c.copyOut));
-      await pipeline(out, into);
-      const rows = Number((into as unknown as { rowCount: number }).rowCount ?? 0);
-      await markDone(tgt, o.runId, [step.id], [rows]);
+      const { rows, snapshot } = await streamCopy(src, tgt, c);
+      await markDone(tgt, o.runId, [step.id], [rows], snapshot);
       await tgt.query('COMMIT');
       return rows;
     } catch (err) {
@@ -296,6 +298,21 @@ async function copyAcross(o: ExecuteOptions, step: Step, report: (b: Blocker[]) 
     src.release(broken);
     tgt?.release(broken);
   }
+}
+
+/**
+ * COPY out of the source straight into COPY into the target, bytes untouched, with
+ * back-pressure. The source side reads in one REPEATABLE READ transaction whose
+ * snapshot is returned: source rows written after it are found by `sourceWrites`.
+ */
+export async function streamCopy(src: pg.PoolClient, tgt: pg.PoolClient, c: CopyStep): Promise<{ rows: number; snapshot: string }> {
+  await src.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  const snapshot = (await src.query<{ s: string }>('SELECT pg_catalog.pg_current_snapshot()::text AS s')).rows[0].s;
+  const into = tgt.query(copyStreams.from(c.copyIn));
+  const out = src.query(copyStreams.to(c.copyOut));
+  await pipeline(out, into);
+  await src.query('COMMIT');
+  return { rows: Number((into as unknown as { rowCount: number }).rowCount ?? 0), snapshot };
 }
 
 /** Turns a failed step's error into one that names the tenant, table, column and row, and says what to do. */
