@@ -298,7 +298,12 @@ describe('verify and status after a run', () => {
   });
 
   it('revert --yes restores the exact pre-run fingerprint outside the tenant schemas; tenant schemas unchanged', async () => {
-    const r = await runCli(['revert', '--yes', '--source', url]);
+    // The tamperings above were committed writes after the run (undone by more writes): revert refuses to lose them…
+    const refused = await runCli(['revert', '--yes', '--source', url]);
+    expect(refused.code, show(refused)).toBe(1);
+    expect(refused.stderr).toContain('revert refused: the unified tables were written after run #1 completed');
+    // … until told to discard them.
+    const r = await runCli(['revert', '--yes', '--discard-writes', '--source', url]);
     expect(r.code, show(r)).toBe(0);
     expect(await outside(url, info)).toEqual(outsideFp);
     expect(await fingerprint(url, { only: tenantSchemas(info) })).toEqual(tenantFp);
