@@ -20,12 +20,15 @@ export function buildPlan(cfg: ResolvedConfig, d: Discovery): Plan {
   const include = cfg.tables.include ? new Set(cfg.tables.include) : undefined;
   const exclude = new Set(cfg.tables.exclude);
   const filter = (name: string) => !exclude.has(name) && (!include || include.has(name));
-  const drift = analyseDrift(d.source, tenants, filter);
+  const drift = analyseDrift(d.source, tenants, filter, new Set(cfg.tables.partial));
   problems.push(...drift.problems);
 
   const seen = new Set(drift.groups.map((g) => g.name));
   for (const name of cfg.tables.include ?? []) {
     if (!seen.has(name)) problems.push({ severity: 'warning', code: ProblemCode.UNKNOWN_TABLE, table: name, message: `tables.include names "${name}", which no tenant schema has`, hint: 'check the spelling (names are case-sensitive)' });
+  }
+  for (const name of cfg.tables.partial) {
+    if (!seen.has(name)) problems.push({ severity: 'warning', code: ProblemCode.UNKNOWN_TABLE, table: name, message: `tables.partial names "${name}", which no tenant schema has (or tables.include / tables.exclude leave out)`, hint: 'check the spelling (names are case-sensitive), or remove it from tables.partial' });
   }
   for (const name of Object.keys(cfg.tables.map)) {
     if (!seen.has(name)) problems.push({ severity: 'warning', code: ProblemCode.UNKNOWN_TABLE, table: name, message: `tables.map names "${name}", which is not a migrated tenant table`, hint: 'check the spelling, tables.include and tables.exclude' });
