@@ -152,6 +152,8 @@ export function analyseDrift(
   tenants: Tenant[],
   tableFilter: (name: string) => boolean,
   partial: ReadonlySet<string> = new Set(),
+  /** Tables whose unified table already exists (the application's): run fills it and adds none of the tenants' keys. */
+  filled: ReadonlySet<string> = new Set(),
 ): DriftResult {
   const problems: Problem[] = [];
   const names = new Map<string, Map<string, TableDef>>();
@@ -256,7 +258,7 @@ export function analyseDrift(
     // Re-check nullability for tenants whose signature matched but nullability differs in the other direction.
     for (const def of byTenant.values()) for (const c of def.columns) if (!c.notNull) notNullEverywhere.delete(c.name);
 
-    problems.push(...ruleDrift(name, tenants, rules, reference));
+    problems.push(...ruleDrift(name, tenants, rules, reference, filled.has(name)));
 
     for (const c of reference.columns) {
       if (c.localType && !types.has(c.localType.name)) {
@@ -296,6 +298,9 @@ const ABOUT: Record<RuleKind, { rows: string; fix: string }> = {
   index: { rows: '', fix: '' },
 };
 
+/** Why drift does not block a table that already exists: run creates none of the tenants' keys on it. */
+const FILLED = "the unified table already exists and run only fills it (none of the tenants' keys, constraints or indexes are added to it), so this does not stop run; a row that breaks the existing table's own keys stops the copy with a data error naming it";
+
 /** When `run` would meet a tenant's rows that break a rule of the unified table. */
 function whenFails(kind: RuleKind): string {
   // Checks are part of CREATE TABLE (rows are checked as they are copied); keys and foreign keys come after the copy.
@@ -307,7 +312,7 @@ function whenFails(kind: RuleKind): string {
  * One problem per differing rule (naming counts and a few tenants on each
  * side), not per tenant: 10,000 tenants lacking one index is one finding.
  */
-function ruleDrift(table: string, tenants: Tenant[], rules: Map<string, Rule[]>, reference: TableDef): Problem[] {
+function ruleDrift(table: string, tenants: Tenant[], rules: Map<string, Rule[]>, reference: TableDef, filled: boolean): Problem[] {
   const problems: Problem[] = [];
   const present = tenants.map((t) => t.schema).filter((s) => rules.has(s));
   const refSchema = reference.schema;
@@ -351,13 +356,15 @@ function ruleDrift(table: string, tenants: Tenant[], rules: Map<string, Rule[]>,
     const none = without(variants.flatMap((v) => v.tenants));
     const offending = present.filter((s) => !(refVariant?.tenants.includes(s) ?? false));
     const list = variants.map((v) => `${shown(v.rule)} in ${tenantsText(v.tenants)}`).join('; ') + (none.length > 0 ? `; none in ${tenantsText(none)}` : '');
-    const what = refVariant
+    const what = filled
+      ? FILLED
+      : refVariant
       ? blocking
         ? `run would create the reference tenant ${q(refSchema)}'s ${shown(refVariant.rule)} on the unified table and fail ${whenFails(kind)} on any ${ABOUT[kind].rows} in the other tenants`
         : `run creates the reference tenant ${q(refSchema)}'s ${shown(refVariant.rule)} (with the tenant column first) for every tenant; no row can fail it`
       : `the reference tenant ${q(refSchema)} has none of them, so run would create the unified table without it`;
     problems.push({
-      severity: blocking ? 'error' : 'warning', code: blocking ? ProblemCode.DRIFT_CONSTRAINT : ProblemCode.DRIFT_INDEX,
+      severity: blocking && !filled ? 'error' : 'warning', code: blocking ? ProblemCode.DRIFT_CONSTRAINT : ProblemCode.DRIFT_INDEX,
       tenant: offending.length === 1 ? offending[0] : undefined, table,
       message: `"${table}": ${kind} ${q(name)} differs between tenants: ${list}; ${what}`,
       hint: blocking
@@ -377,7 +384,10 @@ function ruleDrift(table: string, tenants: Tenant[], rules: Map<string, Rule[]>,
     const head = `"${table}": ${r.kind} ${q(name)} ${shown(r)} is in ${tenantsText(e.tenants)} but missing in ${tenantsText(lacking)}`;
     let message: string;
     let hint: string;
-    if (!r.blocking) {
+    if (filled) {
+      message = `${head}; ${FILLED}`;
+      hint = 'give every tenant the same definition to keep the schemas alike; check that the existing table\'s own keys hold for every tenant\'s rows';
+    } else if (!r.blocking) {
       message = inRef
         ? `${head}; run creates it on the unified table (with the tenant column first) for every tenant, which no row can fail`
         : `${head}; the unified table follows the reference tenant ${q(refSchema)} and is created without it, so queries of ${tenantsText(e.tenants)} lose it`;
@@ -390,7 +400,7 @@ function ruleDrift(table: string, tenants: Tenant[], rules: Map<string, Rule[]>,
       hint = `add the ${r.kind} to the tenants lacking it (${ABOUT[r.kind].fix}) or drop it from ${tenantsText(e.tenants)}; or exclude the table (tables.exclude) or those tenants (tenants.exclude)`;
     }
     problems.push({
-      severity: r.blocking ? 'error' : 'warning', code: codeOf(r),
+      severity: r.blocking && !filled ? 'error' : 'warning', code: codeOf(r),
       tenant: offending.length === 1 ? offending[0] : undefined, table, message, hint,
     });
   }

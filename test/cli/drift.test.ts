@@ -146,6 +146,21 @@ describe('a missing FOREIGN KEY, CHECK and PRIMARY KEY, and a CHECK with another
   });
 });
 
+describe('a key missing in one tenant of a table whose unified table already exists (filled, not created)', () => {
+  it('is a DRIFT_CONSTRAINT warning, not blocking: run adds none of the tenants\' keys to an existing table', async () => {
+    const { url } = await fixtureDb({ preexistingUnified: true });
+    const pk = await constraintName(url, 'globex', 'accounts_membership', 'p', '(account_id, user_id)');
+    await sql(url, `ALTER TABLE ${qi('globex', 'accounts_membership')} DROP CONSTRAINT ${qi(pk)}`);
+    const p = await plan(url);
+    expect(p.code, p.all).toBe(0);
+    const hits = p.doc.problems.filter((x) => x.code === 'DRIFT_CONSTRAINT');
+    expect(hits, JSON.stringify(p.doc.problems, null, 2)).toHaveLength(1);
+    expect(hits[0]).toMatchObject({ severity: 'warning', tenant: 'globex', table: 'accounts_membership' });
+    expect(hits[0].message).toContain('the unified table already exists and run only fills it');
+    expect(p.doc.tables.find((t) => t.name === 'accounts_membership')?.action).toBe('fill');
+  });
+});
+
 describe('a plain (non-unique) index missing in one tenant', () => {
   it('is the warning DRIFT_INDEX: plan exits 0, run succeeds and the unified table has the index', async () => {
     const { url, info } = await fixtureDb();
