@@ -206,7 +206,7 @@ export function analyseDrift(
       if (partial.has(name)) {
         problems.push({
           severity: 'info', code: ProblemCode.DRIFT_MISSING_TABLE, table: name,
-          message: `"${name}" (tables.partial) exists in ${having.length} of ${tenants.length} tenants (${tenantsText(having)}); it is migrated for those, and ${tenantsText(lacking)} without it have no rows in it`,
+          message: `"${name}" (tables.partial) exists in ${having.length} of ${tenants.length} tenants (${tenantsText(having)}); it is migrated for those, and ${tenantsText(lacking)} without it ${lacking.length === 1 ? 'has' : 'have'} no rows in it`,
         });
       } else {
         // One problem per table, not one per tenant: at 10,000 tenants a table missing in most of them is one finding.

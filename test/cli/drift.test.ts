@@ -11,6 +11,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../harness/db.js';
 import { generateFixture, type FixtureInfo, type FixtureOptions } from '../../fixtures/generate.js';
+import { generateManyTenants } from '../../fixtures/bulk.js';
 import { compareAll, fingerprint, parseJson, qi, runCli, schemaExists, show, sql, tenantSchemas, writeJson } from './helpers.js';
 
 type Db = Awaited<ReturnType<typeof createTestDatabase>>;
@@ -249,5 +250,23 @@ describe('a table present in 2 of 3 tenants (LedgerEntry missing in globex)', ()
     expect(rv.code, show(rv)).toBe(0);
     expect(await fingerprint(url, { exclude: [...tenantSchemas(info), 'oasys_migrate'] })).toEqual(outsideBefore);
     expect(await fingerprint(url, { only: tenantSchemas(info) })).toEqual(tenantsBefore);
+  });
+});
+
+describe('many tenants: one finding per differing rule, with counts and a few examples', () => {
+  it('a foreign key missing in 5 of 200 tenants is one DRIFT_CONSTRAINT naming both sides by count and examples', async () => {
+    const db = await createTestDatabase('clidriftmany');
+    dbs.push(db);
+    const { schemas } = await generateManyTenants(db.url, { tenants: 200, tables: 2, rows: 2, concurrency: 1 });
+    const lacking = schemas.slice(10, 15);
+    for (const s of lacking) await sql(db.url, `ALTER TABLE ${qi(s, 't2')} DROP CONSTRAINT ${qi('t2_parent_id_fkey')}`);
+    const p = await plan(db.url);
+    expect(p.code, p.all).toBe(1);
+    const hits = p.doc.problems.filter((x) => x.code.startsWith('DRIFT_'));
+    expect(hits, JSON.stringify(hits, null, 2)).toHaveLength(1);
+    expect(hits[0]).toMatchObject({ code: 'DRIFT_CONSTRAINT', severity: 'error', tenant: null, table: 't2' });
+    expect(hits[0].message).toContain(`is in 195 tenants (${schemas.slice(0, 3).map((s) => JSON.stringify(s)).join(', ')}, …)`);
+    expect(hits[0].message).toContain(`missing in 5 tenants (${lacking.slice(0, 3).map((s) => JSON.stringify(s)).join(', ')}, …)`);
+    expect(hits[0].message.length).toBeLessThan(600);
   });
 });
