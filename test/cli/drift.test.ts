@@ -253,6 +253,24 @@ describe('a table present in 2 of 3 tenants (LedgerEntry missing in globex)', ()
   });
 });
 
+describe('tables.partial into a separate target database', () => {
+  it('copies the partial table for the tenants that have it (COPY between databases); verify ok; globex has no rows', async () => {
+    const { url, info } = await fixtureDb({ drift: 'missing-table' });
+    const target = await createTestDatabase('clidrifttarget');
+    dbs.push(target);
+    const cfg = writeJson({ tables: { partial: ['LedgerEntry'] } });
+    const r = await runCli(['run', '--json', '-c', cfg, '--source', url, '--target', target.url], { timeoutMs: 60_000 });
+    expect(r.code, show(r)).toBe(0);
+    const doc = parseJson<VerifyDoc>(r);
+    expect(doc.ok).toBe(true);
+    expect(doc.results.filter((x) => x.table === 'LedgerEntry').map((x) => x.tenant).sort()).toEqual(['acme', WEIRD].sort());
+    const withLedger = info.tenants.filter((t) => t.schema !== 'globex');
+    expect((await compareAll(url, target.url, withLedger)).mismatches).toEqual([]);
+    const [g] = await sql<{ n: string }>(target.url, `SELECT count(*)::text AS n FROM ${qi('public', 'LedgerEntry')} WHERE tenant_id::text = $1`, [String(info.tenants[1].id)]);
+    expect(g.n).toBe('0');
+  });
+});
+
 describe('many tenants: one finding per differing rule, with counts and a few examples', () => {
   it('a foreign key missing in 5 of 200 tenants is one DRIFT_CONSTRAINT naming both sides by count and examples', async () => {
     const db = await createTestDatabase('clidriftmany');
