@@ -116,6 +116,7 @@ function ruleSignature(rules: Rule[]): string {
 /** `tenant "a"`, `tenants "a" and "b"`, `1,204 tenants ("a", "b", "c", …)`: 10,000 names are not a message. */
 export function tenantsText(schemas: readonly string[], examples = 3): string {
   const q = (s: string) => JSON.stringify(s);
+  if (schemas.length === 0) return 'no tenant';
   if (schemas.length === 1) return `tenant ${q(schemas[0])}`;
   if (schemas.length <= examples) return `tenants ${schemas.slice(0, -1).map(q).join(', ')} and ${q(schemas[schemas.length - 1])}`;
   return `${schemas.length.toLocaleString('en-US')} tenants (${schemas.slice(0, examples).map(q).join(', ')}, …)`;
@@ -218,6 +219,13 @@ export function analyseDrift(
       }
     }
 
+    // Column drift, one problem per (column, kind of difference) naming the tenants on each side:
+    // at 10,000 tenants, a column missing in half of them is one finding, not 5,000.
+    const missing = new Map<string, string[]>();
+    const typed = new Map<string, Map<string, string[]>>();
+    const extra = new Map<string, string[]>();
+    const nullability = new Map<string, { notNull: string[]; nullable: string[] }>();
+    const push = <K>(m: Map<K, string[]>, k: K, v: string) => { const l = m.get(k); if (l) l.push(v); else m.set(k, [v]); };
     for (const t of tenants) {
       const def = byTenant.get(t.schema);
       if (!def) continue;
@@ -225,37 +233,62 @@ export function analyseDrift(
       const cols = new Map(def.columns.map((c) => [c.name, c]));
       for (const rc of reference.columns) {
         const c = cols.get(rc.name);
-        if (!c) {
-          problems.push({
-            severity: 'error', code: ProblemCode.DRIFT_MISSING_COLUMN, tenant: t.schema, table: name, column: rc.name,
-            message: `tenant "${t.schema}" table "${name}" has no column "${rc.name}" (${comparableType(rc).replace('@local.', '')}) that the other tenants have`,
-            hint: 'bring the tenant schema up to date (migrate_schemas), or exclude the table or the tenant',
-          });
-        } else if (comparableType(c) !== comparableType(rc)) {
-          problems.push({
-            severity: 'error', code: ProblemCode.DRIFT_COLUMN_TYPE, tenant: t.schema, table: name, column: rc.name,
-            message: `tenant "${t.schema}" table "${name}" column "${rc.name}" is ${comparableType(c).replace('@local.', '')}, the other tenants have ${comparableType(rc).replace('@local.', '')}`,
-            hint: 'bring the tenant schema up to date (migrate_schemas), or exclude the table or the tenant',
-          });
-        } else if (c.notNull !== rc.notNull) {
-          if (!c.notNull) notNullEverywhere.delete(rc.name);
-          problems.push({
-            severity: 'warning', code: ProblemCode.DRIFT_NULLABILITY, tenant: t.schema, table: name, column: rc.name,
-            message: `tenant "${t.schema}" table "${name}" column "${rc.name}" is ${c.notNull ? 'NOT NULL' : 'nullable'} where the reference is ${rc.notNull ? 'NOT NULL' : 'nullable'}; the unified column will be nullable`,
-          });
+        if (!c) push(missing, rc.name, t.schema);
+        else if (comparableType(c) !== comparableType(rc)) {
+          let m = typed.get(rc.name);
+          if (!m) typed.set(rc.name, (m = new Map()));
+          push(m, comparableType(c), t.schema);
+        } else {
+          let e = nullability.get(rc.name);
+          if (!e) nullability.set(rc.name, (e = { notNull: [], nullable: [] }));
+          (c.notNull ? e.notNull : e.nullable).push(t.schema);
         }
       }
-      for (const c of def.columns) {
-        if (!refCols.has(c.name)) {
-          problems.push({
-            severity: 'error', code: ProblemCode.DRIFT_EXTRA_COLUMN, tenant: t.schema, table: name, column: c.name,
-            message: `tenant "${t.schema}" table "${name}" has a column "${c.name}" that the other tenants do not; its data would be lost`,
-            hint: 'bring the tenant schema in line with the others, or exclude the table or the tenant',
-          });
-        }
+      for (const c of def.columns) if (!refCols.has(c.name)) push(extra, c.name, t.schema);
+    }
+    const having = tenants.filter((t) => byTenant.has(t.schema)).map((t) => t.schema);
+    const others = (list: string[]) => { const l = new Set(list); return having.filter((s) => !l.has(s)); };
+    const has = (list: string[]) => (list.length === 1 ? 'has' : 'have');
+    const one = (list: string[]) => (list.length === 1 ? list[0] : undefined);
+    const shownType = (t: string) => t.replace('@local.', '');
+    for (const rc of reference.columns) {
+      const lack = missing.get(rc.name);
+      if (lack) {
+        const rest = others(lack);
+        problems.push({
+          severity: 'error', code: ProblemCode.DRIFT_MISSING_COLUMN, tenant: one(lack), table: name, column: rc.name,
+          message: `${tenantsText(lack)} table "${name}" ${has(lack)} no column "${rc.name}" (${shownType(comparableType(rc))}) that ${tenantsText(rest)} ${has(rest)}`,
+          hint: 'bring the tenant schemas up to date (migrate_schemas), or exclude the table or the tenants',
+        });
+      }
+      for (const [type, list] of typed.get(rc.name) ?? []) {
+        const refSide = others([...(typed.get(rc.name)?.values() ?? [])].flat().concat(lack ?? []));
+        problems.push({
+          severity: 'error', code: ProblemCode.DRIFT_COLUMN_TYPE, tenant: one(list), table: name, column: rc.name,
+          message: `${tenantsText(list)} table "${name}" column "${rc.name}" is ${shownType(type)}, ${tenantsText(refSide)} ${has(refSide)} ${shownType(comparableType(rc))}`,
+          hint: 'bring the tenant schemas up to date (migrate_schemas), or exclude the table or the tenants',
+        });
+      }
+      const n = nullability.get(rc.name);
+      if (n && n.notNull.length > 0 && n.nullable.length > 0) {
+        // The unified column is nullable: no tenant's row can fail it, so this is not blocking.
+        notNullEverywhere.delete(rc.name);
+        const odd = rc.notNull ? n.nullable : n.notNull;
+        problems.push({
+          severity: 'warning', code: ProblemCode.DRIFT_NULLABILITY, tenant: one(odd), table: name, column: rc.name,
+          message: `"${name}"."${rc.name}" is NOT NULL in ${tenantsText(n.notNull)} but nullable in ${tenantsText(n.nullable)}; the unified column will be nullable (no row can fail it; the NOT NULL guarantee is lost for every tenant)`,
+          hint: `to keep NOT NULL, SET NOT NULL on the column in ${tenantsText(n.nullable)} (after filling their NULLs) before the migration`,
+        });
       }
     }
-    // Re-check nullability for tenants whose signature matched but nullability differs in the other direction.
+    for (const [col, list] of extra) {
+      problems.push({
+        severity: 'error', code: ProblemCode.DRIFT_EXTRA_COLUMN, tenant: one(list), table: name, column: col,
+        message: `${tenantsText(list)} table "${name}" ${has(list)} a column "${col}" that ${tenantsText(others(list))} ${list.length === 1 ? 'does' : 'do'} not; its data would be lost`,
+        hint: 'bring the tenant schemas in line with each other, or exclude the table or the tenants',
+      });
+    }
+    // A column nullable in any tenant (whatever the comparison above saw) is nullable in the unified table.
     for (const def of byTenant.values()) for (const c of def.columns) if (!c.notNull) notNullEverywhere.delete(c.name);
 
     problems.push(...ruleDrift(name, tenants, rules, reference, filled.has(name)));

@@ -272,15 +272,28 @@ describe('tables.partial into a separate target database', () => {
 });
 
 describe('many tenants: one finding per differing rule, with counts and a few examples', () => {
-  it('a foreign key missing in 5 of 200 tenants is one DRIFT_CONSTRAINT naming both sides by count and examples', async () => {
+  it('a foreign key missing in 5 of 200 tenants is one DRIFT_CONSTRAINT naming both sides by count and examples (column drift likewise)', async () => {
     const db = await createTestDatabase('clidriftmany');
     dbs.push(db);
     const { schemas } = await generateManyTenants(db.url, { tenants: 200, tables: 2, rows: 2, concurrency: 1 });
     const lacking = schemas.slice(10, 15);
     for (const s of lacking) await sql(db.url, `ALTER TABLE ${qi(s, 't2')} DROP CONSTRAINT ${qi('t2_parent_id_fkey')}`);
+    // and column drift, aggregated the same way: NOT NULL in 5 tenants only (a warning), a column missing in 8
+    for (const s of lacking) await sql(db.url, `ALTER TABLE ${qi(s, 't1')} ALTER COLUMN ${qi('name')} SET NOT NULL`);
+    const noAmount = schemas.slice(20, 28);
+    for (const s of noAmount) await sql(db.url, `ALTER TABLE ${qi(s, 't1')} DROP COLUMN ${qi('amount')}`);
     const p = await plan(db.url);
     expect(p.code, p.all).toBe(1);
-    const hits = p.doc.problems.filter((x) => x.code.startsWith('DRIFT_'));
+    const drift = p.doc.problems.filter((x) => x.code.startsWith('DRIFT_')).map((x) => x.code).sort();
+    expect(drift).toEqual(['DRIFT_CONSTRAINT', 'DRIFT_MISSING_COLUMN', 'DRIFT_NULLABILITY']);
+    const [nul] = p.doc.problems.filter((x) => x.code === 'DRIFT_NULLABILITY');
+    expect(nul).toMatchObject({ severity: 'warning', tenant: null, table: 't1' });
+    expect(nul.message).toContain(`"t1"."name" is NOT NULL in 5 tenants (${lacking.slice(0, 3).map((s) => JSON.stringify(s)).join(', ')}, …) but nullable in 195 tenants`);
+    const [col] = p.doc.problems.filter((x) => x.code === 'DRIFT_MISSING_COLUMN');
+    expect(col).toMatchObject({ severity: 'error', tenant: null, table: 't1' });
+    expect(col.message).toContain(`8 tenants (${noAmount.slice(0, 3).map((s) => JSON.stringify(s)).join(', ')}, …) table "t1" have no column "amount"`);
+    expect(col.message).toContain('that 192 tenants (');
+    const hits = p.doc.problems.filter((x) => x.code === 'DRIFT_CONSTRAINT');
     expect(hits, JSON.stringify(hits, null, 2)).toHaveLength(1);
     expect(hits[0]).toMatchObject({ code: 'DRIFT_CONSTRAINT', severity: 'error', tenant: null, table: 't2' });
     expect(hits[0].message).toContain(`is in 195 tenants (${schemas.slice(0, 3).map((s) => JSON.stringify(s)).join(', ')}, …)`);
