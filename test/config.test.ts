@@ -66,7 +66,7 @@ describe('defaults', () => {
     expect(cfg.only).toBeUndefined();
     expect(cfg.targetSchema).toBe('public');
     expect(cfg.tenantColumn).toBe('tenant_id');
-    expect(cfg.tables).toEqual({ include: undefined, exclude: ['django_migrations'], map: {} });
+    expect(cfg.tables).toEqual({ include: undefined, exclude: ['django_migrations'], map: {}, partial: [] });
     expect(cfg.rls).toEqual({ setting: 'app.current_tenant', force: true });
     expect(cfg.concurrency).toBe(Math.min(64, Math.max(2, os.availableParallelism())));
     expect(cfg.logLevel).toBe('info');
@@ -197,7 +197,7 @@ describe('config file contents', () => {
       registry: { schema: 'public', table: 'customers_client', schemaColumn: 'schema_name', idColumn: 'id' },
       explicit: true,
     });
-    expect(cfg.tables).toEqual({ include: ['accounts_account'], exclude: ['django_migrations'], map: { auth_user: 'tenant_auth_user' } });
+    expect(cfg.tables).toEqual({ include: ['accounts_account'], exclude: ['django_migrations'], map: { auth_user: 'tenant_auth_user' }, partial: [] });
     expect(cfg.concurrency).toBe(4);
     expect(cfg.origins?.source).toBe('config file');
   });
@@ -219,6 +219,10 @@ describe('config file contents', () => {
   it('always excludes public', () => {
     expect(loadFile({ tenants: { exclude: ['legacy'] } }).exclude).toEqual(['public', 'legacy']);
     expect(loadFile({ tenants: { exclude: [] } }).exclude).toEqual(['public']);
+  });
+
+  it('reads tables.partial (tables only some tenants have)', () => {
+    expect(loadFile({ tables: { partial: ['LedgerEntry'] } }).tables.partial).toEqual(['LedgerEntry']);
   });
 
   it('lets tables.exclude replace its default', () => {
@@ -363,6 +367,9 @@ describe('config file errors (exit 2, naming the key path)', () => {
     [{ tables: { map: { a: 'b'.repeat(64) } } }, 'tables.map.a: "bbbb'],
     [{ tables: { map: { 'odd.name': 3 } } }, 'tables.map["odd.name"]: expected string, got number'],
     [{ tables: { map: [] } }, 'tables.map: expected object, got array'],
+    [{ tables: { partial: 'LedgerEntry' } }, 'tables.partial: expected array, got string'],
+    [{ tables: { partial: [3] } }, 'tables.partial[0]: expected string, got number'],
+    [{ tables: { partial: ['a', 'a'] } }, 'tables.partial[1]: "a" is listed twice in tables.partial'],
     [{ rls: { setting: 'current_tenant' } }, 'rls.setting: "current_tenant" is not a custom setting name'],
     [{ rls: { setting: 'app.tenant.id' } }, 'rls.setting: "app.tenant.id" is not a custom setting name'],
     [{ rls: { setting: '1app.tenant' } }, 'rls.setting:'],
@@ -528,6 +535,7 @@ describe('configFingerprint', () => {
     ['rls.setting', { ...a, rls: { ...a.rls, setting: 'app.tenant' } }],
     ['tables.map', { ...a, tables: { ...a.tables, map: { t1: 'u1', t2: 'u3' } } }],
     ['tables.exclude', { ...a, tables: { ...a.tables, exclude: [] } }],
+    ['tables.partial', { ...a, tables: { ...a.tables, partial: ['LedgerEntry'] } }],
     ['tenants.exclude', { ...a, tenants: { ...a.tenants, exclude: ['x'] } }],
     ['tenant selection', { ...a, tenants: { pattern: 'tenant_%' } }],
   ])('changes with %s', (_name, changed) => {

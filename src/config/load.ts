@@ -83,7 +83,8 @@ export interface ResolvedConfig {
   /** default 'tenant_id' */
   tenantColumn: string;
   /** exclude default ['django_migrations'] */
-  tables: { include?: string[]; exclude: string[]; map: Record<string, string> };
+  /** partial: tables only some tenants have, migrated for those (default []) */
+  tables: { include?: string[]; exclude: string[]; map: Record<string, string>; partial: string[] };
   /** default 'app.current_tenant', true */
   rls: { setting: string; force: boolean };
   /** default: max(2, os.availableParallelism()), at most 64 */
@@ -230,6 +231,7 @@ export function loadConfig(cli: CliOptions, env: NodeJS.ProcessEnv = process.env
       include: f.tables?.include ? [...f.tables.include] : undefined,
       exclude: [...(f.tables?.exclude ?? ['django_migrations'])],
       map: { ...(f.tables?.map ?? {}) },
+      partial: [...(f.tables?.partial ?? [])],
     },
     rls: { setting: f.rls?.setting ?? 'app.current_tenant', force: f.rls?.force ?? true },
     concurrency,
@@ -280,6 +282,8 @@ export function configFingerprint(cfg: ResolvedConfig): string {
       include: cfg.tables.include ? sorted(cfg.tables.include) : null,
       exclude: sorted(cfg.tables.exclude),
       map: cfg.tables.map,
+      // Only when given, so the fingerprint of every run recorded before the key existed stays the same.
+      ...(cfg.tables.partial.length > 0 ? { partial: sorted(cfg.tables.partial) } : {}),
     },
     rls: { setting: cfg.rls.setting, force: cfg.rls.force },
   };

@@ -149,6 +149,8 @@ export const TablesSchema = z
       .optional(),
     exclude: z.array(pgName).check(uniqueEntries('tables.exclude')).optional(),
     map: z.record(z.string(), pgName).optional(),
+    // Tables that only some tenants have (multi-type tenants): migrated for those instead of DRIFT_MISSING_TABLE.
+    partial: z.array(pgName).check(uniqueEntries('tables.partial')).optional(),
   })
   .check((ctx) => {
     const map = ctx.value.map;

@@ -20,12 +20,21 @@ export function buildPlan(cfg: ResolvedConfig, d: Discovery): Plan {
   const include = cfg.tables.include ? new Set(cfg.tables.include) : undefined;
   const exclude = new Set(cfg.tables.exclude);
   const filter = (name: string) => !exclude.has(name) && (!include || include.has(name));
-  const drift = analyseDrift(d.source, tenants, filter);
+  // Tables whose unified table already exists with the tenant column are filled, not created: drift in
+  // the tenants' keys does not reach them (tableToFill adds none), so it cannot make run fail.
+  const fills = (name: string) => d.target.tables.get(cfg.targetSchema)?.get(cfg.tables.map[name] ?? name)?.columns.some((c) => c.name === cfg.tenantColumn) === true;
+  const tenantTables = new Set<string>();
+  for (const t of tenants) for (const name of d.source.tables.get(t.schema)?.keys() ?? []) tenantTables.add(name);
+  const filled = new Set([...tenantTables].filter((name) => filter(name) && fills(name)));
+  const drift = analyseDrift(d.source, tenants, filter, new Set(cfg.tables.partial ?? []), filled);
   problems.push(...drift.problems);
 
   const seen = new Set(drift.groups.map((g) => g.name));
   for (const name of cfg.tables.include ?? []) {
     if (!seen.has(name)) problems.push({ severity: 'warning', code: ProblemCode.UNKNOWN_TABLE, table: name, message: `tables.include names "${name}", which no tenant schema has`, hint: 'check the spelling (names are case-sensitive)' });
+  }
+  for (const name of cfg.tables.partial ?? []) {
+    if (!seen.has(name)) problems.push({ severity: 'warning', code: ProblemCode.UNKNOWN_TABLE, table: name, message: `tables.partial names "${name}", which no tenant schema has (or tables.include / tables.exclude leave out)`, hint: 'check the spelling (names are case-sensitive), or remove it from tables.partial' });
   }
   for (const name of Object.keys(cfg.tables.map)) {
     if (!seen.has(name)) problems.push({ severity: 'warning', code: ProblemCode.UNKNOWN_TABLE, table: name, message: `tables.map names "${name}", which is not a migrated tenant table`, hint: 'check the spelling, tables.include and tables.exclude' });

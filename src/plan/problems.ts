@@ -14,6 +14,10 @@ export const ProblemCode = {
   DRIFT_COLUMN_TYPE: 'DRIFT_COLUMN_TYPE',
   DRIFT_NULLABILITY: 'DRIFT_NULLABILITY',
   DRIFT_ENUM_LABELS: 'DRIFT_ENUM_LABELS',
+  /** A primary key, unique constraint/index, foreign key or check missing or different in some tenants (blocking). */
+  DRIFT_CONSTRAINT: 'DRIFT_CONSTRAINT',
+  /** A non-unique index missing or different in some tenants (warning: no row can fail it). */
+  DRIFT_INDEX: 'DRIFT_INDEX',
   TARGET_CONFLICT: 'TARGET_CONFLICT',
   TARGET_MISSING_COLUMN: 'TARGET_MISSING_COLUMN',
   TARGET_REQUIRED_COLUMN: 'TARGET_REQUIRED_COLUMN',
