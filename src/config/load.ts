@@ -22,7 +22,7 @@ import {
   identifierProblem,
   splitQualifiedName,
 } from './schema.js';
-import { connectionProblem, sameEndpoint } from './url.js';
+import { connectionIssue, sameEndpoint } from './url.js';
 
 export interface CliOptions {
   config?: string;
@@ -134,6 +134,9 @@ export function loadConfig(cli: CliOptions, env: NodeJS.ProcessEnv = process.env
     [`${fileLabel}target`, f.target, 'config file'],
   ]);
   for (const c of [source.value, target.value]) registerSecret(passwordOf(c));
+  // The PG* variables fill what the strings leave out: refuse those the tool cannot honour now, as usage errors.
+  checkConnectionEnv('source', source, env);
+  if (target.value !== undefined) checkConnectionEnv('target', target, env);
   const sameDatabase = target.value === undefined || sameEndpoint(source.value, target.value, env);
 
   // Tenants.
@@ -304,11 +307,19 @@ function pickConnection(
 ): { value?: string; origin: Origin } {
   for (const [label, value, origin] of candidates) {
     if (value === undefined) continue;
-    const problem = connectionProblem(value);
-    if (problem) throw new UsageError(`${label}: ${problem}`, URL_HINT, { keyPath: label });
+    const issue = connectionIssue(value);
+    if (issue) throw new UsageError(`${label}: ${issue.message}`, issue.hint ?? URL_HINT, { keyPath: label });
     return { value: value.trim(), origin };
   }
   return { value: undefined, origin: 'default' };
+}
+
+function checkConnectionEnv(role: string, picked: { value?: string; origin: Origin }, env: NodeJS.ProcessEnv): void {
+  const issue = connectionIssue(picked.value, env);
+  if (issue) {
+    const label = picked.value === undefined ? `${role} (from the PG* environment)` : `${role} (${picked.origin})`;
+    throw new UsageError(`${label}: ${issue.message}`, issue.hint ?? URL_HINT, { keyPath: role });
+  }
 }
 
 function parseTenantList(raw: string, label: string): string[] {
