@@ -12,6 +12,7 @@ import type { z } from 'zod';
 import { UsageError } from '../errors.js';
 import { passwordOf, registerSecret } from '../db/redact.js';
 import { JsonSyntaxError, parseJsonStrict } from './json.js';
+import { parseIntegerFlag } from './numbers.js';
 import {
   ALLOWED_KEYS,
   ConfigFileSchema,
@@ -358,16 +359,7 @@ function checkOnly(only: string[], label: string, tenants: TenantSelection, excl
 }
 
 function parseConcurrency(raw: string | number, label: string): number {
-  const text = typeof raw === 'number' ? String(raw) : raw.trim();
-  const n = typeof raw === 'number' ? raw : /^\d+$/.test(text) ? Number(text) : NaN;
-  if (!Number.isInteger(n) || n < 1 || n > MAX_CONCURRENCY) {
-    throw new UsageError(
-      `${label} must be an integer from 1 to ${MAX_CONCURRENCY} (got ${JSON.stringify(text)})`,
-      `e.g. ${label === '--concurrency' ? '--concurrency 4' : `${label}=4`}; it is the number of tenant tables copied at once`,
-      { keyPath: label },
-    );
-  }
-  return n;
+  return parseIntegerFlag(raw, label, { min: 1, max: MAX_CONCURRENCY, meaning: 'the number of tenant tables copied at once' });
 }
 
 function parseLogLevel(raw: string, label: string): LogLevel {
