@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientConfig, connectClient } from '../src/db/connect.js';
 import { redactUrl } from '../src/db/redact.js';
 import { loadConfig } from '../src/config/load.js';
+import { parseConnectionString } from '../src/config/conninfo.js';
 import { EnvironmentError, UsageError } from '../src/errors.js';
 import { adminUrl, createTestDatabase, query } from './harness/db.js';
 import { generateFixture } from '../fixtures/generate.js';
@@ -139,6 +140,30 @@ describe('key=value strings connect where they say', () => {
     expect(a).toMatchObject({ host: 'db1.example', port: 5433, database: 'my/db', user: 'al ice', password: pw, application_name: 'etl', connectionTimeoutMillis: 7000 });
     // ?dbname= overrides the path, as in libpq (node-postgres alone would ignore it).
     expect(clientConfig({ url: 'postgres://h/a?dbname=b', role: 'source' }, {}).database).toBe('b');
+  });
+});
+
+describe("libpq's conninfo grammar", () => {
+  it('escapes in unquoted values, empty quoted values, the last of a repeated keyword, a trailing backslash', () => {
+    expect(parseConnectionString("host=a\\ b user='' dbname=x dbname=y port=5432 options=-c\\ a=1\\").params).toEqual({
+      host: 'a b',
+      dbname: 'y',
+      port: '5432',
+      options: '-c a=1',
+    });
+    expect(parseConnectionString("  host\t=\n'h' ").params).toEqual({ host: 'h' });
+  });
+
+  it('a lone word is not echoed (it may be a password)', () => {
+    expect(() => parseConnectionString('hunter2secret')).toThrow(/neither a postgres:\/\/ URL nor libpq key=value pairs/);
+    let msg = '';
+    try {
+      parseConnectionString('host=h hunter2secret');
+    } catch (e) {
+      msg = (e as Error).message;
+    }
+    expect(msg).toContain('word 2');
+    expect(msg).not.toContain('hunter2');
   });
 });
 

@@ -178,9 +178,10 @@ export function parseConninfo(conn: string): ConninfoPair[] {
       }
     } else {
       while (i < n && !isSpace(conn[i])) {
-        if (conn[i] === '\\' && i + 1 < n) {
-          value += conn[i + 1];
-          i += 2;
+        if (conn[i] === '\\') {
+          // As in libpq, a trailing backslash escapes nothing and is dropped.
+          if (i + 1 < n) value += conn[i + 1];
+          i = Math.min(i + 2, n);
         } else {
           value += conn[i];
           i++;
