@@ -18,12 +18,15 @@ import { statusCommand } from '../commands/status.js';
 import { renderStatus, statusDocument } from './renderStatus.js';
 import { confirmOnTerminal } from './confirm.js';
 import { demoCommand } from '../commands/demo.js';
+import { parseIntegerFlag } from '../config/numbers.js';
 
 export interface CommandDef {
   name: string;
   description: string;
   options?: (cmd: Command) => void;
   handler: Handler;
+  /** Acts on whole runs: --tenants is refused (see refuseTenants in main.ts). */
+  wholeRuns?: boolean;
 }
 
 const planHandler: Handler = async ({ cfg, log, out }) => {
@@ -111,15 +114,13 @@ const revertHandler: Handler = async ({ cfg, log, out }) => {
 };
 
 const demoHandler: Handler = async ({ log, out, opts }) => {
-  const count = (v: unknown, d: number) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : d);
-  return demoCommand(out, log, { keep: opts.keep === true, tenants: count(opts.tenantCount, 4), rows: count(opts.rows, 500) });
+  const tenants = parseIntegerFlag(String(opts.tenantCount), '--tenant-count', { min: 1, max: 10_000, meaning: 'the number of tenant schemas in the fixture' });
+  const rows = parseIntegerFlag(String(opts.rows), '--rows', { min: 0, max: 10_000_000, meaning: 'the rows per table and tenant' });
+  return demoCommand(out, log, { keep: opts.keep === true, tenants, rows });
 };
 
 const checkRlsHandler: Handler = async ({ cfg, log, out, opts }) => {
-  const sample = opts.sample === undefined ? undefined : Number(opts.sample);
-  if (sample !== undefined && (!Number.isInteger(sample) || sample < 1)) {
-    throw new UsageError(`--sample must be a positive integer (got ${JSON.stringify(opts.sample)})`, 'e.g. --sample 5');
-  }
+  const sample = opts.sample === undefined ? undefined : parseIntegerFlag(String(opts.sample), '--sample', { min: 1, meaning: 'the number of tenants probed' });
   const r = await checkRlsCommand(cfg, log, String(opts.role), { sample });
   if (out.json) out.document(checkRlsDocument(r));
   else renderCheckRls(out, r);
@@ -154,6 +155,7 @@ export const commands: CommandDef[] = [
     name: 'status',
     description: 'Show the recorded runs and, for the latest, every (tenant, table) step and its state (read-only)',
     handler: statusHandler,
+    wholeRuns: true,
   },
   {
     name: 'revert',
@@ -164,6 +166,7 @@ export const commands: CommandDef[] = [
         .option('--discard-writes', 'revert even though the unified tables were written after the run completed (those writes are lost)')
         .option('--lock-timeout <duration>', 'how long revert waits for each table lock per attempt (3 attempts)', '5s'),
     handler: revertHandler,
+    wholeRuns: true,
   },
   {
     name: 'check-rls',

@@ -1,7 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { loadConfig, type CliOptions, type ResolvedConfig } from '../config/load.js';
 import { redactText } from '../db/redact.js';
-import { ExitCode, OasysError, describeError, isEnvironmentSqlState, isNetworkError, pgFields } from '../errors.js';
+import { ExitCode, OasysError, UsageError, describeError, isEnvironmentSqlState, isNetworkError, pgFields } from '../errors.js';
 import { closeLogger, createLogger, type Logger } from '../log.js';
 import { createOutput, type Output } from './output.js';
 import { commands } from './commands.js';
@@ -16,12 +16,16 @@ export interface CommandContext {
 /** A command's handler returns its exit code; errors are mapped by `runHandler`. */
 export type Handler = (ctx: CommandContext) => Promise<number>;
 
-function addCommonOptions(cmd: Command): Command {
-  return cmd
+function addCommonOptions(cmd: Command, wholeRuns: boolean): Command {
+  cmd
     .option('-c, --config <file>', 'config file (default ./oasys-migrate.config.json when present)')
-    .option('--source <url>', 'source database URL (env OASYS_SOURCE_URL, DATABASE_URL, or PG* variables)')
-    .option('--target <url>', 'target database URL (env OASYS_TARGET_URL; default: the source, in place)')
-    .option('--tenants <list>', 'restrict to these tenant schemas (comma-separated)')
+    .option('--source <url>', 'source database: postgres:// URL or libpq key=value string (env OASYS_SOURCE_URL, DATABASE_URL, or PG* variables)')
+    .option('--target <url>', 'target database: URL or key=value string (env OASYS_TARGET_URL; default: the source, in place)');
+  // Commands that act on whole runs (status, revert) do not offer --tenants; it
+  // is still parsed (hidden) so that giving it is refused with that reason.
+  if (wholeRuns) cmd.addOption(new Option('--tenants <list>').hideHelp());
+  else cmd.option('--tenants <list>', 'restrict to these tenant schemas (comma-separated)');
+  return cmd
     .option('--concurrency <n>', 'parallel steps (default: number of cores, at least 2)')
     .option('--json', 'print one JSON document on stdout; logs go to stderr')
     .option('--log-file <path>', 'also write logs to this file as JSON lines')
@@ -38,14 +42,35 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(redactText(s)) });
   for (const def of commands) {
-    const cmd = addCommonOptions(program.command(def.name).description(def.description));
+    const cmd = addCommonOptions(program.command(def.name).description(def.description), def.wholeRuns === true);
     def.options?.(cmd);
     cmd.exitOverride();
     cmd.action(async (opts: Record<string, unknown>) => {
-      process.exitCode = await runHandler(opts, def.handler);
+      const handler: Handler = def.wholeRuns ? refuseTenants(def.name, def.handler) : def.handler;
+      process.exitCode = await runHandler(opts, handler);
     });
   }
   return program;
+}
+
+/**
+ * status and revert act on whole runs: a --tenants given to them used to be
+ * accepted and ignored. The flag is refused (exit 2); OASYS_TENANTS, a setting
+ * for the commands that take it, is dropped for them.
+ */
+function refuseTenants(name: string, handler: Handler): Handler {
+  return async (ctx) => {
+    if (ctx.opts.tenants !== undefined) {
+      throw new UsageError(
+        `${name} does not take --tenants: it acts on whole runs (every tenant of the run)`,
+        name === 'revert'
+          ? 'leave --tenants out; to migrate fewer tenants, revert the whole run and run again with --tenants'
+          : 'leave --tenants out; status shows every tenant of the run',
+        { keyPath: '--tenants' },
+      );
+    }
+    return handler({ ...ctx, cfg: { ...ctx.cfg, only: undefined } });
+  };
 }
 
 /** One wrapper maps every error to its exit code and prints it once, for people. */
@@ -58,7 +83,7 @@ export async function runHandler(opts: Record<string, unknown>, handler: Handler
     const out = createOutput({ json: cfg.json, quiet: cfg.quiet, color: cfg.color });
     return await handler({ cfg, log, out, opts });
   } catch (err) {
-    return reportError(err, debug, log);
+    return reportError(err, debug, log, opts.json === true);
   } finally {
     if (log) await closeLogger(log);
   }
@@ -70,10 +95,39 @@ export function exitCodeFor(err: unknown): number {
   return ExitCode.wanting;
 }
 
-function reportError(err: unknown, debug: boolean, log?: Logger): number {
+/** A stable name for each exit code, the `error.code` of the --json failure document. */
+const EXIT_NAMES: Record<number, string> = {
+  [ExitCode.wanting]: 'wanting',
+  [ExitCode.usage]: 'usage',
+  [ExitCode.environment]: 'environment',
+  [ExitCode.interrupted]: 'interrupted',
+};
+
+/**
+ * SPEC §6: with --json, a failure is one JSON document on stdout too —
+ * `{ ok: false, error: { code, message, hint } }`, plus `exitCode` and, when
+ * the error names one, the `keyPath` (flag, variable or config key). `code` is
+ * the exit category (usage, environment, wanting, interrupted), or
+ * "unexpected" for an error the tool did not anticipate.
+ */
+export function errorDocument(exitCode: number, message: string, hint: string | undefined, err?: unknown): Record<string, unknown> {
+  const expected = err === undefined || err instanceof OasysError || exitCode !== ExitCode.wanting;
+  const keyPath = err instanceof OasysError && typeof err.context.keyPath === 'string' ? err.context.keyPath : undefined;
+  return {
+    ok: false,
+    error: { code: expected ? (EXIT_NAMES[exitCode] ?? 'unexpected') : 'unexpected', message, hint: hint ?? null, exitCode, ...(keyPath ? { keyPath } : {}) },
+  };
+}
+
+function writeErrorDocument(doc: Record<string, unknown>): void {
+  process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
+}
+
+function reportError(err: unknown, debug: boolean, log?: Logger, json = false): number {
   const code = exitCodeFor(err);
   const message = redactText(err instanceof OasysError ? err.message : describeError(err));
   const hint = err instanceof OasysError ? err.hint : undefined;
+  if (json) writeErrorDocument(errorDocument(code, message, hint === undefined ? undefined : redactText(hint), err));
   const lines = [`error: ${message}`];
   if (hint) lines.push(`  what to do: ${redactText(hint)}`);
   if (!(err instanceof OasysError) && code === ExitCode.wanting) {
@@ -87,15 +141,23 @@ function reportError(err: unknown, debug: boolean, log?: Logger): number {
 
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
+  const json = argv.slice(2).includes('--json');
+  // No command: nothing was asked, so nothing succeeded — help on stderr, exit 2.
+  if (argv.length <= 2) {
+    process.stderr.write(program.helpInformation() + 'error: no command given; choose one of the commands above\n');
+    return ExitCode.usage;
+  }
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+      // commander has printed its message on stderr; --json still gets its document.
+      if (json) writeErrorDocument(errorDocument(ExitCode.usage, redactText(err.message.replace(/^error: /, '')), 'run with --help for usage'));
       return ExitCode.usage;
     }
-    return reportError(err, argv.includes('debug'));
+    return reportError(err, argv.includes('debug'), undefined, json);
   }
 }
 

@@ -4,6 +4,7 @@ import type { Logger } from '../log.js';
 import { checkRls, DEFAULT_SAMPLE, type RlsCheckReport } from '../rls/check.js';
 import { listRuns, loadPlan, stateSchemaExists } from '../state/journal.js';
 import { openSession } from './session.js';
+import { restrictTenants } from '../discover/tenants.js';
 
 export interface CheckRlsOptions {
   /** Tenants to probe, spread over the list (default 5). */
@@ -36,17 +37,7 @@ export async function checkRlsCommand(cfg: ResolvedConfig, log: Logger, role: st
       throw new UsageError('nothing to check: no completed oasys-migrate run is recorded in the target database', noRun);
     }
     const plan = await loadPlan(s.target, lastCompleted.runId);
-    let tenants = plan.tenants;
-    if (cfg.only) {
-      const unknown = cfg.only.filter((o) => !tenants.some((t) => t.schema === o));
-      if (unknown.length > 0) {
-        throw new UsageError(
-          `--tenants: ${unknown.map((u) => JSON.stringify(u)).join(', ')} ${unknown.length === 1 ? 'is not a tenant' : 'are not tenants'} of run #${lastCompleted.runId}`,
-          `choose from: ${tenants.slice(0, 20).map((t) => t.schema).join(', ')}${tenants.length > 20 ? ', …' : ''}`,
-        );
-      }
-      tenants = tenants.filter((t) => cfg.only!.includes(t.schema));
-    }
+    const tenants = restrictTenants(plan.tenants, cfg.only, `run #${lastCompleted.runId}`);
     const sample = opts.sample ?? DEFAULT_SAMPLE;
     log.info(`checking row-level security as "${role}" on ${plan.tables.length} tables of run #${lastCompleted.runId}, probing ${Math.min(sample, tenants.length)} of ${tenants.length} tenants`);
     return await checkRls(s.target, {

@@ -5,6 +5,7 @@ import { findUnfinishedRun, latestRun, loadPlan, stateSchemaExists } from '../st
 import { preexistingRows, verifyPlan, type VerifyReport } from '../verify/checksum.js';
 import { openSession } from './session.js';
 import { describeSourceWrites, sourceWrites, type SourceWrite } from '../verify/sourceWrites.js';
+import { restrictTenants } from '../discover/tenants.js';
 
 /**
  * Recomputes counts and checksums for the latest run's plan (completed or
@@ -21,6 +22,8 @@ export async function verifyCommand(cfg: ResolvedConfig, log: Logger): Promise<V
       throw new UsageError('nothing to verify: the latest run was reverted (or none exists)', 'run `oasys-migrate run` first');
     }
     const plan = await loadPlan(s.target, run.runId);
+    // An unknown --tenants name is exit 2, not a verification of zero pairs.
+    restrictTenants(plan.tenants, cfg.only, `run #${run.runId}`);
     const report = await verifyPlan({
       source: s.source, target: s.target, plan, concurrency: cfg.concurrency, rlsSetting: cfg.rls.setting, tenants: cfg.only,
       preexisting: await preexistingRows(s.target, run.runId),

@@ -12,6 +12,7 @@ import type { z } from 'zod';
 import { UsageError } from '../errors.js';
 import { passwordOf, registerSecret } from '../db/redact.js';
 import { JsonSyntaxError, parseJsonStrict } from './json.js';
+import { parseIntegerFlag } from './numbers.js';
 import {
   ALLOWED_KEYS,
   ConfigFileSchema,
@@ -22,7 +23,7 @@ import {
   identifierProblem,
   splitQualifiedName,
 } from './schema.js';
-import { connectionProblem, sameEndpoint } from './url.js';
+import { connectionIssue, sameEndpoint } from './url.js';
 
 export interface CliOptions {
   config?: string;
@@ -147,6 +148,9 @@ export function loadConfig(cli: CliOptions, env: NodeJS.ProcessEnv = process.env
     [`${fileLabel}target`, f.target, 'config file'],
   ]);
   for (const c of [source.value, target.value]) registerSecret(passwordOf(c));
+  // The PG* variables fill what the strings leave out: refuse those the tool cannot honour now, as usage errors.
+  checkConnectionEnv('source', source, env);
+  if (target.value !== undefined) checkConnectionEnv('target', target, env);
   const sameDatabase = target.value === undefined || sameEndpoint(source.value, target.value, env);
 
   // Tenants.
@@ -323,11 +327,19 @@ function pickConnection(
 ): { value?: string; origin: Origin } {
   for (const [label, value, origin] of candidates) {
     if (value === undefined) continue;
-    const problem = connectionProblem(value);
-    if (problem) throw new UsageError(`${label}: ${problem}`, URL_HINT, { keyPath: label });
+    const issue = connectionIssue(value);
+    if (issue) throw new UsageError(`${label}: ${issue.message}`, issue.hint ?? URL_HINT, { keyPath: label });
     return { value: value.trim(), origin };
   }
   return { value: undefined, origin: 'default' };
+}
+
+function checkConnectionEnv(role: string, picked: { value?: string; origin: Origin }, env: NodeJS.ProcessEnv): void {
+  const issue = connectionIssue(picked.value, env);
+  if (issue) {
+    const label = picked.value === undefined ? `${role} (from the PG* environment)` : `${role} (${picked.origin})`;
+    throw new UsageError(`${label}: ${issue.message}`, issue.hint ?? URL_HINT, { keyPath: role });
+  }
 }
 
 function parseTenantList(raw: string, label: string): string[] {
@@ -376,16 +388,7 @@ export function parseDuration(raw: string | number, label: string): number {
 }
 
 function parseConcurrency(raw: string | number, label: string): number {
-  const text = typeof raw === 'number' ? String(raw) : raw.trim();
-  const n = typeof raw === 'number' ? raw : /^\d+$/.test(text) ? Number(text) : NaN;
-  if (!Number.isInteger(n) || n < 1 || n > MAX_CONCURRENCY) {
-    throw new UsageError(
-      `${label} must be an integer from 1 to ${MAX_CONCURRENCY} (got ${JSON.stringify(text)})`,
-      `e.g. ${label === '--concurrency' ? '--concurrency 4' : `${label}=4`}; it is the number of tenant tables copied at once`,
-      { keyPath: label },
-    );
-  }
-  return n;
+  return parseIntegerFlag(raw, label, { min: 1, max: MAX_CONCURRENCY, meaning: 'the number of tenant tables copied at once' });
 }
 
 function parseLogLevel(raw: string, label: string): LogLevel {

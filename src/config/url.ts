@@ -4,51 +4,36 @@
  * Nothing here connects; src/db/connect.ts does that.
  */
 import os from 'node:os';
-import { redactText } from '../db/redact.js';
+import { maskKeywordValue, redactText } from '../db/redact.js';
+import { ConnStringError, parseConnectionString, resolveConnection, type ConnParams } from './conninfo.js';
 
-const URL_SCHEME_RE = /^postgres(?:ql)?:\/\//i;
-const ANY_SCHEME_RE = /^([A-Za-z][A-Za-z0-9+.-]*):/;
-const KEYWORD_VALUE_RE = /^\s*[A-Za-z_][A-Za-z0-9_]*\s*=/;
-
-export function isKeywordValue(conn: string): boolean {
-  return KEYWORD_VALUE_RE.test(conn);
+export interface ConnectionIssue {
+  message: string;
+  hint?: string;
 }
 
 /**
- * Why `conn` is not an acceptable connection string, or undefined when it is.
- * postgres:// and postgresql:// URLs must parse; libpq `key=value` strings are
- * accepted as they are (libpq is their judge). The reason never contains the
- * password; use `maskConnection` to show the string itself.
+ * Why a connection string is not acceptable, or undefined when it is: a
+ * postgres:// URL or libpq key=value pairs whose every keyword the tool
+ * honours (src/config/conninfo.ts decides). With `env`, the PG* variables that
+ * fill the string's gaps are judged too (undefined string: the environment
+ * alone). Never contains the password; `maskConnection` shows the string.
  */
-export function connectionProblem(conn: string): string | undefined {
-  if (conn.trim().length === 0) return 'empty';
-  if (URL_SCHEME_RE.test(conn)) {
-    let u: URL;
-    try {
-      u = new URL(conn);
-    } catch {
-      return `not a valid PostgreSQL URL (${maskConnection(conn)}); check the host and port, and percent-encode special characters of the user name and password (e.g. "@" as %40)`;
-    }
-    for (const part of [u.username, u.password, u.hostname, u.pathname]) {
-      try {
-        decodeURIComponent(part);
-      } catch {
-        return `not a valid PostgreSQL URL (${maskConnection(conn)}): a "%" is not followed by two hex digits; write a literal "%" as %25`;
-      }
-    }
+export function connectionIssue(conn: string | undefined, env?: NodeJS.ProcessEnv): ConnectionIssue | undefined {
+  try {
+    if (env) resolveConnection(conn, env);
+    else if (conn !== undefined) parseConnectionString(conn);
     return undefined;
+  } catch (err) {
+    if (err instanceof ConnStringError) return { message: err.message, hint: err.hint };
+    throw err;
   }
-  if (isKeywordValue(conn)) return undefined;
-  // Anything else is not echoed at all: without a URL's structure there is no
-  // telling which part is the password.
-  const scheme = ANY_SCHEME_RE.exec(conn);
-  if (scheme && /^postgres(ql)?$/i.test(scheme[1])) {
-    return 'not a valid PostgreSQL URL: write postgres://user@host:5432/dbname';
-  }
-  if (scheme && conn.startsWith(`${scheme[1]}://`) && scheme[1].length <= 20) {
-    return `unsupported scheme "${scheme[1]}://"; expected a postgres:// or postgresql:// URL`;
-  }
-  return 'neither a postgres:// URL nor libpq key=value pairs (such as "host=db1 dbname=app")';
+}
+
+/** `connectionIssue` as one line (for the config file schema). */
+export function connectionProblem(conn: string): string | undefined {
+  const issue = connectionIssue(conn);
+  return issue && (issue.hint ? `${issue.message} — ${issue.hint}` : issue.message);
 }
 
 const PLAIN_USER_RE = /^[A-Za-z0-9._~%+-]*$/;
@@ -62,7 +47,7 @@ const PLAIN_USER_RE = /^[A-Za-z0-9._~%+-]*$/;
  */
 export function maskConnection(conn: string): string {
   const m = /^(postgres(?:ql)?:\/\/)([\s\S]*)$/i.exec(conn);
-  if (!m) return '*****';
+  if (!m) return maskKeywordValue(conn);
   const rest = m[2];
   let shown: string;
   const at = rest.lastIndexOf('@');
@@ -84,20 +69,6 @@ export function maskConnection(conn: string): string {
   return redactText(m[1] + shown);
 }
 
-/** Parses libpq `key=value` pairs (values may be single-quoted with backslash escapes). */
-export function parseKeywordValue(conn: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const re = /\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*('(?:[^'\\]|\\.)*'|\S*)/gy;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(conn)) !== null && m[0].length > 0) {
-    let v = m[2];
-    if (v.startsWith("'")) v = v.slice(1, -1).replace(/\\(.)/g, '$1');
-    else v = v.replace(/\\(.)/g, '$1');
-    out[m[1].toLowerCase()] = v;
-  }
-  return out;
-}
-
 export interface Endpoint {
   host: string;
   port: string;
@@ -113,46 +84,22 @@ function osUser(): string {
   }
 }
 
-function decode(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
-}
-
 /**
  * Where a connection string (undefined: libpq's PG* environment) leads, with
- * the defaults libpq/pg fill in. Good enough to tell "the same database" for
- * configuration; the commands may confirm on the server.
+ * the defaults node-postgres fills in. Good enough to tell "the same database"
+ * for configuration; the commands may confirm on the server.
  */
 export function endpointOf(conn: string | undefined, env: NodeJS.ProcessEnv): Endpoint {
-  let host = '';
-  let port = '';
-  let database = '';
-  let user = '';
-  if (conn !== undefined && URL_SCHEME_RE.test(conn)) {
-    try {
-      const u = new URL(conn);
-      const q = u.searchParams;
-      host = decode(u.hostname.replace(/^\[(.*)\]$/, '$1')) || q.get('host') || '';
-      port = u.port || q.get('port') || '';
-      user = decode(u.username) || q.get('user') || '';
-      database = decode(u.pathname.replace(/^\//, '')) || q.get('dbname') || '';
-    } catch {
-      /* unparseable: compared with defaults only */
-    }
-  } else if (conn !== undefined) {
-    const kv = parseKeywordValue(conn);
-    host = kv.host ?? kv.hostaddr ?? '';
-    port = kv.port ?? '';
-    user = kv.user ?? '';
-    database = kv.dbname ?? '';
+  let p: ConnParams = {};
+  try {
+    p = resolveConnection(conn, env);
+  } catch {
+    /* refused elsewhere with its reason; compared with defaults only */
   }
-  host ||= env.PGHOST || 'localhost';
-  port ||= env.PGPORT || '5432';
-  user ||= env.PGUSER || osUser();
-  database ||= env.PGDATABASE || user;
+  const host = p.hostaddr || p.host || env.PGHOST || 'localhost';
+  const port = p.port || env.PGPORT || '5432';
+  const user = p.user || env.PGUSER || osUser();
+  const database = p.dbname || env.PGDATABASE || user;
   return { host: host.toLowerCase(), port, database, user };
 }
 

@@ -1,3 +1,5 @@
+import { isUrl, parseConnectionString, parseConninfo } from '../config/conninfo.js';
+
 /**
  * Passwords never reach output or logs. `redactUrl` masks the password of a
  * connection URL; `redactText` masks any URL or `password=` pair inside free
@@ -5,6 +7,7 @@
  */
 export function redactUrl(url: string | undefined): string {
   if (!url) return '(libpq defaults)';
+  if (!isUrl(url)) return maskKeywordValue(url);
   try {
     const u = new URL(url);
     if (u.password) u.password = '*****';
@@ -17,6 +20,31 @@ export function redactUrl(url: string | undefined): string {
   }
 }
 
+/**
+ * A libpq key=value string with every password-like value masked, split by
+ * the same grammar libpq (and src/config/conninfo.ts) uses, so a quoted value
+ * with spaces or escaped quotes (`password='a \' b'`) is masked whole. A
+ * string that does not parse is masked entirely: there is no telling where a
+ * password in it ends.
+ */
+export function maskKeywordValue(conn: string): string {
+  let pairs;
+  try {
+    pairs = parseConninfo(conn);
+  } catch {
+    return '*****';
+  }
+  let out = '';
+  let at = 0;
+  for (const p of pairs) {
+    if (/pass|secret|key$/i.test(p.keyword) && !/^sslkey$/i.test(p.keyword)) {
+      out += conn.slice(at, p.start) + '*****';
+      at = p.end;
+    }
+  }
+  return redactText(out + conn.slice(at));
+}
+
 const secrets = new Set<string>();
 
 /** Registers a secret (a password) that must be masked wherever it appears. */
@@ -24,11 +52,11 @@ export function registerSecret(secret: string | undefined): void {
   if (secret && secret.length >= 3) secrets.add(secret);
 }
 
-export function passwordOf(url: string | undefined): string | undefined {
-  if (!url) return undefined;
+/** The password a connection string (URL or key=value) carries, if any — to register it as a secret. */
+export function passwordOf(conn: string | undefined): string | undefined {
+  if (!conn) return undefined;
   try {
-    const u = new URL(url);
-    return u.password ? decodeURIComponent(u.password) : undefined;
+    return parseConnectionString(conn).params.password;
   } catch {
     return undefined;
   }
@@ -37,7 +65,7 @@ export function passwordOf(url: string | undefined): string | undefined {
 export function redactText(text: string): string {
   let out = text
     .replace(/(postgres(?:ql)?:\/\/[^:/@\s]*:)([^@\s]*)@/gi, '$1*****@')
-    .replace(/(password\s*=\s*)('[^']*'|\S+)/gi, '$1*****');
+    .replace(/(password\s*=\s*)('(?:[^'\\]|\\[\s\S])*(?:'|$)|(?:[^\s\\]|\\[\s\S])+)/gi, '$1*****');
   for (const s of secrets) {
     if (out.includes(s)) out = out.split(s).join('*****');
     const enc = encodeURIComponent(s);

@@ -127,19 +127,7 @@ export async function resolveTenants(db: Queryable, cfg: ResolvedConfig, allSche
       .map((s) => ({ schema: s, tenantId: s }));
   }
 
-  if (cfg.only && cfg.only.length > 0) {
-    const known = new Set(tenants.map((t) => t.schema));
-    const unknown = cfg.only.filter((s) => !known.has(s));
-    if (unknown.length > 0) {
-      throw new UsageError(
-        `unknown tenant${unknown.length > 1 ? 's' : ''} in --tenants: ${unknown.map((s) => JSON.stringify(s)).join(', ')}`,
-        `known tenants: ${[...known].slice(0, 10).map((s) => JSON.stringify(s)).join(', ')}${known.size > 10 ? ', …' : ''}`,
-        { keyPath: '--tenants' },
-      );
-    }
-    const only = new Set(cfg.only);
-    tenants = tenants.filter((t) => only.has(t.schema));
-  }
+  tenants = restrictTenants(tenants, cfg.only);
 
   if (tenants.length === 0) {
     problems.push({
@@ -149,4 +137,28 @@ export async function resolveTenants(db: Queryable, cfg: ResolvedConfig, allSche
     });
   }
   return { tenants, tenantIdType, registry, problems };
+}
+
+/**
+ * The tenants `--tenants` (or OASYS_TENANTS) keeps; a name that is not among
+ * them is a usage error naming it (exit 2) — never an empty, "successful"
+ * selection. One check for every command that takes --tenants: discovery
+ * (plan, run) and the commands that work on a recorded run's tenants (verify,
+ * check-rls; `of` then names the run).
+ */
+export function restrictTenants<T extends { schema: string }>(tenants: T[], only: readonly string[] | undefined, of?: string): T[] {
+  if (!only || only.length === 0) return tenants;
+  const known = new Set(tenants.map((t) => t.schema));
+  const unknown = only.filter((s) => !known.has(s));
+  if (unknown.length > 0) {
+    throw new UsageError(
+      `unknown tenant${unknown.length > 1 ? 's' : ''} in --tenants: ${unknown.map((s) => JSON.stringify(s)).join(', ')}${of ? ` (not a tenant of ${of})` : ''}`,
+      known.size === 0
+        ? 'there are no tenants to choose from'
+        : `known tenants: ${[...known].slice(0, 10).map((s) => JSON.stringify(s)).join(', ')}${known.size > 10 ? ', …' : ''} (names are case-sensitive)`,
+      { keyPath: '--tenants' },
+    );
+  }
+  const keep = new Set(only);
+  return tenants.filter((t) => keep.has(t.schema));
 }

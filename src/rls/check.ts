@@ -19,7 +19,7 @@
  * default tenant setting.
  */
 import pg from 'pg';
-import { connectionError } from '../db/connect.js';
+import { connectionError, urlOfPool } from '../db/connect.js';
 import { ident, literal } from '../db/ident.js';
 import { EnvironmentError, UsageError, describeError, isNetworkError, pgFields } from '../errors.js';
 
@@ -141,7 +141,7 @@ export async function checkRls(pool: pg.Pool, opts: RlsCheckOptions): Promise<Rl
   try {
     await client.connect();
   } catch (err) {
-    throw connectionError(err, { url: pool.options.connectionString, role: 'target' });
+    throw connectionError(err, { url: urlOfPool(pool), role: 'target' });
   }
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
