@@ -156,12 +156,17 @@ export function buildPlan(cfg: ResolvedConfig, d: Discovery): Plan {
 }
 
 /** Names the role run will use and what follows from its attributes (what it lacks is PRIVILEGE_MISSING). */
+/** Said, never done silently: the tool's sessions override the role's timeouts (SPEC §4, locks on live tables). */
+const SESSION_NOTE =
+  'its sessions run with statement_timeout = 0 (a long copy is never cut short by the role\'s or server\'s setting) ' +
+  'and each step\'s lock_timeout = --lock-timeout (default 5s, 3 attempts)';
+
 function roleProblem(d: Discovery, lifted: string[]): Problem {
   const r = d.role;
   if (r.superuser || r.bypassRls) {
     return {
       severity: 'info', code: ProblemCode.MIGRATING_ROLE,
-      message: `run connects to the target as "${r.name}" (${r.superuser ? 'superuser' : 'BYPASSRLS'}): row-level security does not apply to it`,
+      message: `run connects to the target as "${r.name}" (${r.superuser ? 'superuser' : 'BYPASSRLS'}): row-level security does not apply to it; ${SESSION_NOTE}`,
     };
   }
   return {
@@ -170,7 +175,7 @@ function roleProblem(d: Discovery, lifted: string[]): Problem {
       `run connects to the target as "${r.name}" (NOSUPERUSER NOBYPASSRLS): as the tables' owner it is subject to FORCE ROW LEVEL SECURITY; ` +
       `sequences are reset and the run verified before the policies are forced` +
       (lifted.length > 0 ? `; FORCE is lifted for the owner on ${lifted.join(', ')} while the run writes and put back by its rls phase` : '') +
-      `. After cut-over a logical backup (pg_dump) as "${r.name}" cannot read the unified tables`,
+      `. After cut-over a logical backup (pg_dump) as "${r.name}" cannot read the unified tables; ${SESSION_NOTE}`,
     hint: 'back up with a BYPASSRLS role (or physical/managed snapshots), see README "Backups after cut-over"; `verify` and `revert` as this role handle FORCE themselves',
   };
 }
