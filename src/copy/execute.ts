@@ -5,7 +5,7 @@ import copyStreams from 'pg-copy-streams';
 import { describeError, EnvironmentError, InterruptedError, isEnvironmentSqlState, isNetworkError, pgFields, WantingError } from '../errors.js';
 import type { Session } from '../commands/session.js';
 import { PHASES, type CopyStep, type Phase, type Plan, type Step } from '../plan/model.js';
-import { COPY_TENANT_SETTING } from '../plan/copySql.js';
+import { COPY_TENANT_SETTING, copyStatements, insertSelectSql } from '../plan/copySql.js';
 import { claimSteps, markDone, markFailed } from '../state/journal.js';
 import { retryOnLockTimeout, setLockTimeout, watchBlockers, type Blocker, type LockPolicy } from '../db/locks.js';
 import { diagnoseCopyFailure, type Diagnosis } from './diagnose.js';
@@ -116,7 +116,7 @@ export async function executePlan(o: ExecuteOptions): Promise<{ rowsCopied: numb
       let diagnosis: Diagnosis | undefined;
       if (f.step.copy && o.plan.sameDatabase && !isEnvironment(f.err)) {
         const table = o.plan.tables.find((t) => t.target === f.step.table);
-        if (table) diagnosis = await diagnoseCopyFailure(o.session.target, table, f.step.copy, table.sourceKey, f.err);
+        if (table) diagnosis = await diagnoseCopyFailure(o.session.target, table, f.step.copy, insertSelectSql(o.plan, table, [f.step.copy]).sql, table.sourceKey, f.err);
       }
       throw stepError(f.err, f.step, diagnosis, failures.length, steps.length - failures.length);
     }
@@ -213,7 +213,7 @@ async function runUnit(o: ExecuteOptions, unit: Step[], report: (b: Blocker[]) =
       if (todo.length > 0 && todo[0].copy) {
         // What the copy could see of the source: rows written later are found by `sourceWrites`.
         snapshot = (await client.query<{ s: string }>('SELECT pg_catalog.pg_current_snapshot()::text AS s')).rows[0].s;
-        rows = await insertSelect(client, todo.map((s) => s.copy!));
+        rows = await insertSelect(client, o.plan, todo.map((s) => s.copy!));
       }
       else if (todo.length > 0) {
         if (todo[0].phase === 'indexes' || todo[0].phase === 'keys') await client.query(`SET LOCAL maintenance_work_mem = '256MB'`);
@@ -239,17 +239,11 @@ async function runUnit(o: ExecuteOptions, unit: Step[], report: (b: Blocker[]) =
 }
 
 /** Same database: rows never leave the server. Several tenants of one table go in one statement. */
-async function insertSelect(client: pg.PoolClient, copies: CopyStep[]): Promise<number[]> {
-  if (copies.length === 1) {
-    const r = await client.query(copies[0].insertSelect, [copies[0].tenantId]);
-    return [r.rowCount ?? 0];
-  }
-  // INSERT … SELECT $1 … UNION ALL SELECT $2 …: the statement text of each copy after its first line is its SELECT.
-  const [head] = copies[0].insertSelect.split('\n');
-  const selects = copies.map((c, i) => c.insertSelect.split('\n').slice(1).join('\n').replace(/^SELECT \$1::/, `SELECT $${i + 1}::`));
-  const tenantCol = head.match(/\(("(?:[^"]|"")+")/)![1];
-  const sql = `WITH ins AS (${head}\n${selects.join('\nUNION ALL\n')}\nRETURNING ${tenantCol} AS t)\nSELECT t::text AS t, count(*)::int8 AS n FROM ins GROUP BY 1`;
+async function insertSelect(client: pg.PoolClient, plan: Plan, copies: CopyStep[]): Promise<number[]> {
+  const table = plan.tables.find((t) => t.target === copies[0].targetTable)!;
+  const { sql, counted } = insertSelectSql(plan, table, copies);
   const r = await client.query<{ t: string; n: string }>(sql, copies.map((c) => c.tenantId));
+  if (!counted) return [r.rowCount ?? 0];
   const counts = new Map(r.rows.map((x) => [x.t, Number(x.n)]));
   return copies.map((c) => counts.get(c.tenantId) ?? 0);
 }
@@ -282,7 +276,7 @@ async function copyAcross(o: ExecuteOptions, step: Step, report: (b: Blocker[]) 
       }
       if (c.shared) for (const sql of step.sql) await tgt.query(sql); // create the shared table, then fill it
       else await tgt.query('SELECT pg_catalog.set_config($1, $2, true)', [COPY_TENANT_SETTING, c.tenantId]);
-      const { rows, snapshot } = await streamCopy(src, tgt, c);
+      const { rows, snapshot } = await streamCopy(src, tgt, copyStatements(o.plan, c) as { copyOut: string; copyIn: string });
       await markDone(tgt, o.runId, [step.id], [rows], snapshot);
       await tgt.query('COMMIT');
       return rows;
@@ -305,7 +299,7 @@ async function copyAcross(o: ExecuteOptions, step: Step, report: (b: Blocker[]) 
  * back-pressure. The source side reads in one REPEATABLE READ transaction whose
  * snapshot is returned: source rows written after it are found by `sourceWrites`.
  */
-export async function streamCopy(src: pg.PoolClient, tgt: pg.PoolClient, c: CopyStep): Promise<{ rows: number; snapshot: string }> {
+export async function streamCopy(src: pg.PoolClient, tgt: pg.PoolClient, c: { copyOut: string; copyIn: string }): Promise<{ rows: number; snapshot: string }> {
   await src.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   const snapshot = (await src.query<{ s: string }>('SELECT pg_catalog.pg_current_snapshot()::text AS s')).rows[0].s;
   const into = tgt.query(copyStreams.from(c.copyIn));

@@ -3,7 +3,7 @@ import { ident } from '../db/ident.js';
 import type { ResolvedConfig } from '../config/load.js';
 import type { Discovery } from '../discover/discover.js';
 import { analyseDrift } from './drift.js';
-import { copyDefaultSql, copyStatements, sharedCopyStatements } from './copySql.js';
+import { copyDefaultSql, copyStep, sharedCopyStep } from './copySql.js';
 import { PHASES, type Plan, type SharedTable, type Step, type UnifiedTable } from './model.js';
 import { ProblemCode, sortProblems, type Problem } from './problems.js';
 import { createSharedTableSql, createTableSql, foreignKeySql, keysSql } from './ddl.js';
@@ -230,7 +230,7 @@ function buildSteps(cfg: ResolvedConfig, d: Discovery, tables: UnifiedTable[], t
   const steps: Step[] = [];
   for (const st of shared) {
     const def = d.source.tables.get(st.schema)!.get(st.table)!;
-    const copy = sharedCopyStatements(st, def.columns.every((c) => c.builtinType), def.estimate);
+    const copy = sharedCopyStep(st, def.columns.every((c) => c.builtinType), def.estimate);
     steps.push({ id: `shared:${st.schema}.${st.table}`, phase: 'shared', table: `${st.schema}.${st.table}`, sql: createSharedTableSql(st), copy });
     const seqCols = st.columns.filter((c) => c.serial || c.identity !== '').map((c) => c.name);
     if (seqCols.length > 0) {
@@ -254,10 +254,7 @@ function buildSteps(cfg: ResolvedConfig, d: Discovery, tables: UnifiedTable[], t
       const def = g.get(schema)!.get(t.source)!;
       // Binary COPY only where both ends surely have the same types: a filled table's own columns may differ.
       const binaryOk = builtinOnly && t.action === 'create' && def.columns.every((c) => c.builtinType || (c.localType?.kind === 'e' && !c.localType.array));
-      const copy = copyStatements(ctx, t, tenant, binaryOk, def.estimate);
-      // Only the statements this kind of run uses are kept: the plan is stored with the run (10,000 tenants × 5 tables).
-      if (d.sameDatabase) copy.copyOut = copy.copyIn = '';
-      else copy.insertSelect = '';
+      const copy = copyStep(t, tenant, binaryOk, def.estimate);
       steps.push({ id: `copy:${schema}:${t.target}`, phase: 'copy', table: t.target, tenant: schema, sql: [], copy });
     }
   }

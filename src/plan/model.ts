@@ -142,18 +142,15 @@ export interface Step {
 }
 
 export interface CopyStep {
-  /** A shared table's copy: no tenant column to stamp. */
+  /** A shared table's copy: no tenant column to stamp (`tenant` is then the shared table's schema). */
   shared?: boolean;
+  /** Tenant schema the rows come from. */
   tenant: string;
   tenantId: string;
   sourceTable: string;
   targetTable: string;
   estimatedRows: number;
-  /** Same database: INSERT … SELECT with $1 = tenant id. */
-  insertSelect: string;
-  /** Separate target: COPY out of the source and into the target (tenant id from the session default). */
-  copyOut: string;
-  copyIn: string;
+  /** Separate target: COPY in binary (every type built in on both ends). */
   binary: boolean;
 }
 
@@ -180,14 +177,6 @@ export interface Plan {
   shared: SharedTable[];
   /** A hash of every tenant's table definitions, to notice that the source changed under an interrupted run. */
   sourceFingerprint: string;
-}
-
-/** Every statement a step runs, for printing: a copy step's come from its `copy`. */
-export function stepStatements(step: Step): string[] {
-  const c = step.copy;
-  if (!c) return step.sql;
-  const copy = c.insertSelect ? [c.insertSelect] : [c.copyOut, c.copyIn];
-  return [...step.sql, ...copy];
 }
 
 /** A source relation in a FROM clause: ONLY for ordinary tables (inheritance children are tables of their own). */
