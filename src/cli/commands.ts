@@ -59,7 +59,7 @@ const runHandler: Handler = async (ctx) => {
         : `Run #${r.runId}${r.resumed ? ' (resumed)' : ''}: ${formatCount(r.rowsCopied)} rows copied in ${r.seconds.toFixed(1)} s`));
       out.line(table(
         ['table', 'action', 'tenants', 'indexes', 'foreign keys', 'RLS'],
-        r.plan.tables.map((t) => [t.target, t.action, t.tenants.length, t.indexes.length, t.foreignKeys.length, cfg.rls.force ? 'enabled, forced' : 'enabled']),
+        r.plan.tables.map((t) => [t.target, t.action, t.tenants.length, t.indexes.length, t.foreignKeys.length, r.plan.rls.force ? 'enabled, forced' : 'enabled']),
         ['l', 'l', 'r', 'r', 'r', 'l'],
       ));
       renderVerify(out, r.verify);

@@ -36,7 +36,7 @@ export async function checkRlsCommand(cfg: ResolvedConfig, log: Logger, role: st
     if (!lastCompleted) {
       throw new UsageError('nothing to check: no completed oasys-migrate run is recorded in the target database', noRun);
     }
-    const plan = await loadPlan(s.target, lastCompleted.runId);
+    const plan = await loadPlan(s.target, lastCompleted.runId, cfg.rls);
     const tenants = restrictTenants(plan.tenants, cfg.only, `run #${lastCompleted.runId}`);
     const sample = opts.sample ?? DEFAULT_SAMPLE;
     log.info(`checking row-level security as "${role}" on ${plan.tables.length} tables of run #${lastCompleted.runId}, probing ${Math.min(sample, tenants.length)} of ${tenants.length} tenants`);
@@ -44,7 +44,7 @@ export async function checkRlsCommand(cfg: ResolvedConfig, log: Logger, role: st
       role,
       targetSchema: plan.targetSchema,
       tenantColumn: plan.tenantColumn,
-      setting: cfg.rls.setting,
+      setting: plan.rls.setting,
       tables: plan.tables.map((t) => ({ name: t.target, tenantColumnType: t.tenantColumnType })),
       tenants: tenants.map((t) => ({ schema: t.schema, tenantId: t.tenantId })),
       sample,

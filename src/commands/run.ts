@@ -3,7 +3,7 @@ import { configFingerprint } from '../config/load.js';
 import { executePlan, type Progress, type StopSignal } from '../copy/execute.js';
 import { withLockedTransaction, type LockPolicy } from '../db/locks.js';
 import { describeError, EnvironmentError, InterruptedError, OasysError, UsageError, WantingError } from '../errors.js';
-import { sourcePrivileges, targetPrivileges } from '../db/privileges.js';
+import { privilegeProblems, refusal } from '../preflight/preflight.js';
 import type { Logger } from '../log.js';
 import type { Plan } from '../plan/model.js';
 import { acquireLock } from '../state/lock.js';
@@ -60,17 +60,11 @@ export async function runCommand(cfg: ResolvedConfig, log: Logger, hooks: RunHoo
       // A refused run writes nothing, not even the state schema: look before creating it.
       const hasState = await stateSchemaExists(session.target);
       const unfinished = hasState ? await findUnfinishedRun(session.target) : undefined;
-      if (!unfinished && fresh.blocking) throw refusal(fresh.plan);
-      const missing = [
-        ...(await targetPrivileges(session.target, fresh.plan)),
-        ...(await sourcePrivileges(session.source, unfinished ? await loadPlan(session.target, unfinished.runId) : fresh.plan)),
-      ];
-      if (missing.length > 0) {
-        throw new EnvironmentError(
-          `run cannot start: ${missing.map((m) => m.what).join('; ')}`,
-          `${missing.map((m) => m.grant).join('; ')} — nothing was written`,
-        );
-      }
+      // The same verdict `plan` prints; a resumed run is held to its stored plan's privileges only.
+      const refused = unfinished
+        ? refusal(await privilegeProblems(session.source, session.target, fresh.plan, await loadPlan(session.target, unfinished.runId, cfg.rls)))
+        : refusal(fresh.plan.problems);
+      if (refused) throw refused;
       target = await describeTarget(session);
       log.info(targetLine('run writes to', target));
       await ensureStateSchema(session.target);
@@ -88,7 +82,7 @@ export async function runCommand(cfg: ResolvedConfig, log: Logger, hooks: RunHoo
           );
         }
         if (unfinished.sourceFingerprint !== fresh.plan.sourceFingerprint) {
-          const was = new Set((await loadPlan(session.target, unfinished.runId)).tenants.map((t) => t.schema));
+          const was = new Set((await loadPlan(session.target, unfinished.runId, cfg.rls)).tenants.map((t) => t.schema));
           const now = fresh.plan.tenants.map((t) => t.schema);
           const sameTenants = was.size === now.length && now.every((t) => was.has(t));
           throw new WantingError(
@@ -101,7 +95,7 @@ export async function runCommand(cfg: ResolvedConfig, log: Logger, hooks: RunHoo
           );
         }
         runId = unfinished.runId;
-        plan = await loadPlan(session.target, runId);
+        plan = await loadPlan(session.target, runId, cfg.rls);
         resumed = true;
         await setRunState(session.target, runId, 'running');
         await addEvent(session.target, runId, 'resumed', { previousState: unfinished.state });
@@ -115,9 +109,9 @@ export async function runCommand(cfg: ResolvedConfig, log: Logger, hooks: RunHoo
           const same = last.configFingerprint === cfgFp && last.tenants.length === newTenants.size && last.tenants.every((t) => newTenants.has(t));
           if (same) {
             log.info(`run #${last.runId} already migrated these tenants (completed ${last.finishedAt?.toISOString()}); nothing to copy, verifying`);
-            const lastPlan = await loadPlan(session.target, last.runId);
+            const lastPlan = await loadPlan(session.target, last.runId, cfg.rls);
             const verify = await verifyPlan({
-              source: session.source, target: session.target, plan: lastPlan, concurrency: cfg.concurrency, rlsSetting: cfg.rls.setting,
+              source: session.source, target: session.target, plan: lastPlan, concurrency: cfg.concurrency,
               preexisting: await preexistingRows(session.target, last.runId),
             });
             if (!verify.ok) {
@@ -148,7 +142,7 @@ export async function runCommand(cfg: ResolvedConfig, log: Logger, hooks: RunHoo
       });
       log.info('verifying every (tenant, table): counts and checksums');
       const verify = await verifyPlan({
-        source: session.source, target: session.target, plan, concurrency: cfg.concurrency, rlsSetting: cfg.rls.setting, stop,
+        source: session.source, target: session.target, plan, concurrency: cfg.concurrency, stop,
         preexisting: await preexistingRows(session.target, runId),
       });
       if (stop.stopping) throw new InterruptedError();
@@ -207,7 +201,7 @@ async function recopyRun(session: Session, cfg: ResolvedConfig, log: Logger, hoo
     if (run.state !== 'completed' && run.state !== 'failed') {
       throw new WantingError(`run #${run.runId} is ${run.state}; only a finished run's tenants can be copied again`, 'finish it first: `oasys-migrate run` resumes it');
     }
-    const plan = await loadPlan(session.target, run.runId);
+    const plan = await loadPlan(session.target, run.runId, cfg.rls);
     const pending = (await stepsOf(session.target, run.runId)).filter((x) => x.state !== 'done');
     if (pending.length > 0) {
       throw new WantingError(`run #${run.runId} has ${pending.length} unfinished steps (e.g. ${pending[0].stepId}); --recopy replaces the rows of a finished run`, 'finish it first: `oasys-migrate run` resumes it');
@@ -234,7 +228,7 @@ async function recopyRun(session: Session, cfg: ResolvedConfig, log: Logger, hoo
       }
       await resetSequences(session, plan, policy);
       const verify = await verifyPlan({
-        source: session.source, target: session.target, plan, concurrency: cfg.concurrency, rlsSetting: cfg.rls.setting, stop: hooks.stop,
+        source: session.source, target: session.target, plan, concurrency: cfg.concurrency, stop: hooks.stop,
         preexisting: await preexistingRows(session.target, run.runId),
       });
       await saveVerify(session.target, run.runId, verify);
@@ -266,11 +260,3 @@ export function lockPolicy(cfg: Pick<ResolvedConfig, 'lockTimeoutMs'>): LockPoli
   return { timeoutMs: cfg.lockTimeoutMs, attempts: 3, backoffMs: Math.min(5_000, Math.max(200, cfg.lockTimeoutMs / 5)) };
 }
 
-function refusal(plan: Plan): WantingError {
-  const n = plan.problems.filter((p) => p.severity === 'error');
-  return new WantingError(
-    `run refuses to start: plan found ${n.length} blocking problem${n.length > 1 ? 's' : ''}:\n` +
-      n.slice(0, 20).map((p) => `  ${p.code}: ${p.message}`).join('\n') + (n.length > 20 ? `\n  … ${n.length - 20} more (see \`oasys-migrate plan\`)` : ''),
-    'fix them (see `oasys-migrate plan` for the details and what to do), then run again; nothing was written',
-  );
-}

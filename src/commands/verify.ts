@@ -21,11 +21,11 @@ export async function verifyCommand(cfg: ResolvedConfig, log: Logger): Promise<V
     if (!run || run.state === 'reverted') {
       throw new UsageError('nothing to verify: the latest run was reverted (or none exists)', 'run `oasys-migrate run` first');
     }
-    const plan = await loadPlan(s.target, run.runId);
+    const plan = await loadPlan(s.target, run.runId, cfg.rls);
     // An unknown --tenants name is exit 2, not a verification of zero pairs.
     restrictTenants(plan.tenants, cfg.only, `run #${run.runId}`);
     const report = await verifyPlan({
-      source: s.source, target: s.target, plan, concurrency: cfg.concurrency, rlsSetting: cfg.rls.setting, tenants: cfg.only,
+      source: s.source, target: s.target, plan, concurrency: cfg.concurrency, tenants: cfg.only,
       preexisting: await preexistingRows(s.target, run.runId),
     });
     // A mismatch whose source changed after its copy: the application still writes to the tenant schemas.

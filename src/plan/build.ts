@@ -4,7 +4,7 @@ import type { ResolvedConfig } from '../config/load.js';
 import type { Discovery } from '../discover/discover.js';
 import { analyseDrift } from './drift.js';
 import { copyDefaultSql, copyStep, sharedCopyStep } from './copySql.js';
-import { PHASES, type Plan, type SharedTable, type Step, type UnifiedTable } from './model.js';
+import { PHASES, PLAN_VERSION, type Plan, type SharedTable, type Step, type UnifiedTable } from './model.js';
 import { ProblemCode, sortProblems, type Problem } from './problems.js';
 import { createSharedTableSql, createTableSql, foreignKeySql, keysSql } from './ddl.js';
 import { tableToCreate, tableToFill, unifiedColumns, unifiedTypes, type TableContext } from './unify.js';
@@ -149,6 +149,7 @@ export function buildPlan(cfg: ResolvedConfig, d: Discovery): Plan {
 
   const steps = buildSteps(cfg, d, tables, types, shared);
   return {
+    version: PLAN_VERSION, rls: { setting: cfg.rls.setting, force: cfg.rls.force },
     role: d.role, tenants, tenantColumn: cfg.tenantColumn, tenantColumnType: tenantIdType, targetSchema: cfg.targetSchema,
     sameDatabase: d.sameDatabase, tables, types, problems: sortProblems(problems), steps, shared,
     sourceFingerprint: sourceFingerprint(d, drift.groups),

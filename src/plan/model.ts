@@ -161,7 +161,16 @@ export interface MigratingRole {
   bypassRls: boolean;
 }
 
+/**
+ * The stored plan's format. Bumped whenever a field's meaning changes; a run
+ * recorded with another version is read only where src/plan/stored.ts says how.
+ */
+export const PLAN_VERSION = 2;
+
 export interface Plan {
+  version: number;
+  /** The run's own RLS settings: verify, check-rls and revert read them here, not from today's config. */
+  rls: { setting: string; force: boolean };
   tenants: Tenant[];
   /** The role the run uses on the target (absent in plans stored by older versions). */
   role?: MigratingRole;

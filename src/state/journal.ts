@@ -2,6 +2,8 @@ import os from 'node:os';
 import type pg from 'pg';
 import { sqlFile } from '../db/sqlFiles.js';
 import type { Plan } from '../plan/model.js';
+import { parseStoredPlan, StoredPlanError } from '../plan/stored.js';
+import { WantingError } from '../errors.js';
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
 
@@ -55,9 +57,21 @@ export async function listRuns(db: Queryable): Promise<RunRow[]> {
   return (await db.query<RunRow>(`SELECT ${RUN_COLUMNS} FROM oasys_migrate.run ORDER BY run_id`)).rows;
 }
 
-export async function loadPlan(db: Queryable, runId: number): Promise<Plan> {
-  return (await db.query<{ plan: Plan }>('SELECT plan FROM oasys_migrate.run WHERE run_id = $1', [runId])).rows[0].plan;
+/**
+ * The plan a run executed, validated (src/plan/stored.ts). `fallbackRls` is used only for a plan
+ * recorded by a version that did not store its RLS settings (format 1).
+ */
+export async function loadPlan(db: Queryable, runId: number, fallbackRls: { setting: string; force: boolean } = DEFAULT_RLS): Promise<Plan> {
+  const raw = (await db.query<{ plan: unknown }>('SELECT plan FROM oasys_migrate.run WHERE run_id = $1', [runId])).rows[0].plan;
+  try {
+    return parseStoredPlan(raw, runId, fallbackRls);
+  } catch (err) {
+    if (!(err instanceof StoredPlanError)) throw err;
+    throw new WantingError(err.message, 'finish or revert that run with the oasys-migrate version that recorded it; nothing was changed');
+  }
 }
+
+const DEFAULT_RLS = { setting: 'app.current_tenant', force: true };
 
 /** Records a new run and all its steps as pending, in the caller's transaction. */
 export async function createRun(db: Queryable, plan: Plan, configFingerprint: string, targetSchema: string, tenantColumn: string): Promise<number> {
