@@ -8,6 +8,8 @@ import { verifyCommand } from '../src/commands/verify.js';
 import { loadConfig } from '../src/config/load.js';
 import { ident } from '../src/db/ident.js';
 import { silentLogger } from '../src/log.js';
+import type { Problem } from '../src/plan/problems.js';
+import { WantingError } from '../src/errors.js';
 import { fingerprint, fingerprintDiff } from '../src/verify/fingerprint.js';
 import { withClient } from './harness/client.js';
 import { createTestDatabase, query } from './harness/db.js';
@@ -44,8 +46,22 @@ function serverOf(m: Major): string {
   return s.url;
 }
 
+/** A test database: the superuser's URL, the URL the tool connects with, and that role when it is not the superuser. */
+interface Db {
+  admin: string;
+  url: string;
+  runner: string | null;
+}
+
+/** Extra steps of a flow: change the source after the fixture is built; look at the plan's problems; inspect the migrated target. */
+interface FlowHooks {
+  prepare?: (sourceUrl: string, schemas: string[]) => Promise<void>;
+  planned?: (problems: Problem[]) => void;
+  migrated?: (targetAdminUrl: string, tenants: { schema: string; tenantId: string }[]) => Promise<void>;
+}
+
 /** A fresh database on `server` and the URL the tool connects to it with (see RUN_AS). */
-async function database(server: string, prefix: string): Promise<{ admin: string; url: string; runner: string | null }> {
+async function database(server: string, prefix: string): Promise<Db> {
   const db = await createTestDatabase(prefix, server);
   const runner = await runnerUrl(server, db.name, db.url, RUN_AS);
   cleanups.push(runner.drop, db.drop);
@@ -104,15 +120,17 @@ async function sequencesBehind(adminUrl: string, tables: string[]): Promise<stri
  * (the same database for an in-place migration), asserting on the data at
  * every step and that revert restores the target's exact pre-run state.
  */
-async function coreFlow(src: { admin: string; url: string; runner: string | null }, tgt: { admin: string; url: string; runner: string | null }) {
+async function coreFlow(src: Db, tgt: Db, hooks: FlowHooks = {}) {
   const sameDatabase = src.url === tgt.url;
   const fx = await generateFixture(src.url, { tenants: 3, rowsPerTable: 30, preexistingUnified: sameDatabase });
+  await hooks.prepare?.(src.url, fx.tenants.map((t) => t.schema));
   const cfg = loadConfig(sameDatabase ? { source: src.url } : { source: src.url, target: tgt.url }, {}, '/');
   const sourceBefore = await withClient(src.admin, (c) => fingerprint(c, []));
   const targetBefore = sameDatabase ? sourceBefore : await withClient(tgt.admin, (c) => fingerprint(c, []));
 
   const plan = await planCommand(cfg, log);
   expect(plan.plan.problems.filter((p) => p.severity === 'error')).toEqual([]);
+  hooks.planned?.(plan.plan.problems);
   expect(plan.blocking).toBe(false);
   expect(plan.plan.tenants.map((t) => t.schema).sort()).toEqual(fx.tenants.map((t) => t.schema).sort());
   expect(plan.plan.tables.map((t) => t.source).sort()).toEqual([...fx.tenantTables].sort());
@@ -133,6 +151,7 @@ async function coreFlow(src: { admin: string; url: string; runner: string | null
   const verify = await verifyCommand(cfg, log);
   expect(verify.ok).toBe(true);
   expect(verify.results.filter((r) => r.tenant !== '(shared)')).toHaveLength(3 * fx.tenantTables.length);
+  await hooks.migrated?.(tgt.admin, run.plan.tenants);
 
   // The application role: no superuser, no BYPASSRLS, not the tables' owner.
   const app = await createLoginRole(tgt.admin, 'oasys_app', 'NOSUPERUSER NOBYPASSRLS NOINHERIT');
@@ -188,5 +207,145 @@ describe.each(PAIRS)('from PostgreSQL %i to PostgreSQL %i (COPY streams between 
     const src = await database(serverOf(from), `m${from}src`);
     const tgt = await database(serverOf(to), `m${to}tgt`);
     await coreFlow(src, tgt);
+  });
+});
+
+/**
+ * Features later majors added to what a tenant table can be, in every tenant
+ * schema: UNIQUE NULLS NOT DISTINCT (a constraint and an index) and
+ * ON DELETE SET NULL (columns) from 15; a virtual generated column and a
+ * NOT ENFORCED check from 18.
+ */
+function newerFeatures(sourceMajor: Major) {
+  return async (url: string, schemas: string[]) => {
+    await withClient(url, async (c) => {
+      for (const s of schemas) {
+        const account = ident(s, 'accounts_account');
+        const tx = ident(s, 'accounts_transaction');
+        await c.query(`ALTER TABLE ${account} ADD COLUMN code text`);
+        // One NULL per tenant: NULLS NOT DISTINCT allows no second one, yet every tenant has its own.
+        await c.query(`UPDATE ${account} SET code = 'c' || id WHERE id > (SELECT min(id) FROM ${account})`);
+        await c.query(`ALTER TABLE ${account} ADD CONSTRAINT account_code_nnd UNIQUE NULLS NOT DISTINCT (code)`);
+        await c.query(`CREATE UNIQUE INDEX account_code_id_nnd ON ${account} (code, id) NULLS NOT DISTINCT`);
+        // A two-column key whose ON DELETE sets only one of them: a delete keeps reviewer_id, clears reviewer_code.
+        await c.query(`ALTER TABLE ${account} ADD CONSTRAINT account_id_code_key UNIQUE (id, code)`);
+        await c.query(`ALTER TABLE ${tx} ADD COLUMN reviewer_id integer, ADD COLUMN reviewer_code text`);
+        await c.query(`UPDATE ${tx} t SET reviewer_id = a.id, reviewer_code = a.code FROM ${account} a WHERE a.id = t.account_id`);
+        await c.query(`ALTER TABLE ${tx} ADD CONSTRAINT tx_reviewer_fk FOREIGN KEY (reviewer_id, reviewer_code) REFERENCES ${account} (id, code) ON DELETE SET NULL (reviewer_code)`);
+        if (sourceMajor >= 18) {
+          await c.query(`ALTER TABLE ${account} ADD COLUMN id_twice bigint GENERATED ALWAYS AS (id * 2) VIRTUAL`);
+          // Every row breaks it: recreated enforced, it would stop the run.
+          await c.query(`ALTER TABLE ${account} ADD CONSTRAINT id_negative CHECK (id < 0) NOT ENFORCED`);
+        }
+      }
+    });
+  };
+}
+
+/** The features of `newerFeatures` on the migrated target: kept, tenant-scoped, and behaving so. */
+function featuresKept(expectVirtual: 'v' | 's' | null) {
+  return async (admin: string, tenants: { schema: string; tenantId: string }[]) => {
+    const defs = await query<{ name: string; def: string }>(
+      admin,
+      `SELECT conname AS name, pg_get_constraintdef(oid) AS def FROM pg_constraint
+        WHERE conname IN ('account_code_nnd', 'tx_reviewer_fk') AND connamespace = 'public'::regnamespace ORDER BY 1`,
+    );
+    expect(defs).toEqual([
+      { name: 'account_code_nnd', def: 'UNIQUE NULLS NOT DISTINCT (tenant_id, code)' },
+      { name: 'tx_reviewer_fk', def: 'FOREIGN KEY (tenant_id, reviewer_id, reviewer_code) REFERENCES accounts_account(tenant_id, id, code) ON DELETE SET NULL (reviewer_code)' },
+    ]);
+    const [idx] = await query<{ def: string }>(admin, `SELECT pg_get_indexdef('public.account_code_id_nnd'::regclass) AS def`);
+    expect(idx.def).toMatch(/\(tenant_id, code, id\) NULLS NOT DISTINCT$/);
+    const [check] = await query<{ n: number; def: string | null }>(
+      admin, `SELECT count(*)::int AS n, max(pg_get_constraintdef(oid)) AS def FROM pg_constraint WHERE conname = 'id_negative' AND connamespace = 'public'::regnamespace`);
+    // Kept NOT ENFORCED on 18; on an older target, not recreated (a warning says so).
+    expect(check).toEqual(expectVirtual === 'v' ? { n: 1, def: 'CHECK ((id < 0)) NOT ENFORCED' } : { n: 0, def: null });
+    if (expectVirtual) {
+      const [g] = await query<{ kind: string; wrong: number }>(
+        admin,
+        `SELECT (SELECT attgenerated::text FROM pg_attribute WHERE attrelid = 'public.accounts_account'::regclass AND attname = 'id_twice') AS kind,
+                (SELECT count(*)::int FROM public.accounts_account WHERE id_twice IS DISTINCT FROM id * 2) AS wrong`,
+      );
+      expect(g).toEqual({ kind: expectVirtual, wrong: 0 });
+    }
+    // Deleting a tenant's account clears reviewer_code of that tenant's rows only, keeping their
+    // reviewer_id and tenant_id; other tenants' rows with the same reviewer_id are left alone
+    // (rolled back: the run's rows stay).
+    const tenant = tenants[0].tenantId;
+    await withClient(admin, async (c) => {
+      await c.query('BEGIN');
+      try {
+        // An account id that reviews transactions in this tenant and in another one (ids restart in every tenant).
+        const [{ id }] = (await c.query<{ id: number }>(
+          `SELECT reviewer_id AS id FROM public.accounts_transaction WHERE reviewer_code IS NOT NULL GROUP BY reviewer_id
+            HAVING bool_or(tenant_id::text = $1) AND bool_or(tenant_id::text <> $1) ORDER BY 1 LIMIT 1`, [tenant])).rows;
+        const count = async () =>
+          (await c.query<{ mine: number; others: number }>(
+            `SELECT count(*) FILTER (WHERE tenant_id::text = $1)::int AS mine, count(*) FILTER (WHERE tenant_id::text <> $1)::int AS others
+               FROM public.accounts_transaction WHERE reviewer_id = $2 AND reviewer_code IS NOT NULL`, [tenant, id])).rows[0];
+        const before = await count();
+        expect(before.mine).toBeGreaterThan(0);
+        expect(before.others).toBeGreaterThan(0);
+        const del = await c.query(`DELETE FROM public.accounts_account WHERE tenant_id::text = $1 AND id = $2`, [tenant, id]);
+        expect(del.rowCount).toBe(1);
+        expect(await count()).toEqual({ mine: 0, others: before.others });
+        const [{ n }] = (await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM public.accounts_transaction WHERE tenant_id::text = $1 AND reviewer_id = $2 AND reviewer_code IS NULL`, [tenant, id])).rows;
+        expect(n).toBe(before.mine);
+      } finally {
+        await c.query('ROLLBACK');
+      }
+    });
+  };
+}
+
+describe('features of newer majors', () => {
+  it('PostgreSQL 18 in place keeps NULLS NOT DISTINCT, ON DELETE SET NULL (columns), a virtual generated column and a NOT ENFORCED check', async () => {
+    const db = await database(serverOf(18), 'f18');
+    await coreFlow(db, db, { prepare: newerFeatures(18), migrated: featuresKept('v') });
+  });
+
+  it('PostgreSQL 15 in place keeps NULLS NOT DISTINCT and ON DELETE SET NULL (columns)', async () => {
+    const db = await database(serverOf(15), 'f15');
+    await coreFlow(db, db, { prepare: newerFeatures(15), migrated: featuresKept(null) });
+  });
+
+  it('18 → 17: the virtual generated column becomes STORED with the same values and the NOT ENFORCED check is left out, each with a warning', async () => {
+    const src = await database(serverOf(18), 'f18src');
+    const tgt = await database(serverOf(17), 'f17tgt');
+    let warnings: Problem[] = [];
+    await coreFlow(src, tgt, {
+      prepare: newerFeatures(18),
+      planned: (problems) => {
+        warnings = problems.filter((p) => p.code === 'TARGET_VERSION');
+      },
+      migrated: featuresKept('s'),
+    });
+    expect(warnings.map((w) => w.message).sort()).toEqual([
+      'check constraint "id_negative" of "accounts_account" is NOT ENFORCED, which the target (PostgreSQL 17) cannot express (PostgreSQL 18+); it is not recreated',
+      'virtual generated column "id_twice" of "accounts_account" becomes STORED: the target is PostgreSQL 17, virtual columns need PostgreSQL 18',
+    ]);
+    expect(warnings.every((w) => w.severity === 'warning' && w.table === 'accounts_account')).toBe(true);
+  });
+
+  it('18 → 14: plan names each key the target cannot create and run refuses, writing nothing', async () => {
+    const src = await database(serverOf(18), 'f18src');
+    const tgt = await database(serverOf(14), 'f14tgt');
+    const fx = await generateFixture(src.url, { tenants: 3, rowsPerTable: 30 });
+    await newerFeatures(18)(src.url, fx.tenants.map((t) => t.schema));
+    const cfg = loadConfig({ source: src.url, target: tgt.url }, {}, '/');
+    const plan = await planCommand(cfg, log);
+    expect(plan.blocking).toBe(true);
+    const versionProblems = plan.plan.problems.filter((p) => p.code === 'TARGET_VERSION').map((p) => `${p.severity} ${p.table}: ${p.message}`).sort();
+    expect(versionProblems).toEqual([
+      'error accounts_account: UNIQUE NULLS NOT DISTINCT ("account_code_id_nnd") of "accounts_account" needs PostgreSQL 15 or later; the target is PostgreSQL 14',
+      'error accounts_account: UNIQUE NULLS NOT DISTINCT ("account_code_nnd") of "accounts_account" needs PostgreSQL 15 or later; the target is PostgreSQL 14',
+      'error accounts_transaction: foreign key "tx_reviewer_fk" ON DELETE SET NULL (columns) of "accounts_transaction" needs PostgreSQL 15 or later; the target is PostgreSQL 14',
+      'warning accounts_account: check constraint "id_negative" of "accounts_account" is NOT ENFORCED, which the target (PostgreSQL 14) cannot express (PostgreSQL 18+); it is not recreated',
+      'warning accounts_account: virtual generated column "id_twice" of "accounts_account" becomes STORED: the target is PostgreSQL 14, virtual columns need PostgreSQL 18',
+    ]);
+    const before = await withClient(tgt.admin, (c) => fingerprint(c, []));
+    await expect(runCommand(cfg, log)).rejects.toBeInstanceOf(WantingError);
+    expect(fingerprintDiff(before, await withClient(tgt.admin, (c) => fingerprint(c, [])))).toEqual([]);
+    expect(await query(tgt.admin, `SELECT 1 FROM pg_namespace WHERE nspname = 'oasys_migrate'`)).toEqual([]);
   });
 });

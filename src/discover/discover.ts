@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { ResolvedConfig, RegistryRef } from '../config/load.js';
 import type { Problem } from '../plan/problems.js';
-import { listSchemas, readBypassRoles, readCatalog } from './catalog.js';
+import { listSchemas, readBypassRoles, readCatalog, serverVersionNum } from './catalog.js';
 import type { BypassRole, Catalog, Tenant } from './model.js';
 import { resolveTenants } from './tenants.js';
 
@@ -20,6 +20,8 @@ export interface Discovery {
   bypassRoles: BypassRole[];
   /** Tables of the target schema that already have a `tenant_isolation` policy. */
   targetPolicies: Set<string>;
+  /** The target server's server_version_num: what the DDL may use (src/plan/targetVersion.ts). */
+  targetVersionNum: number;
   /** Catalog queries sent, whatever the number of tenants. */
   queryCount: number;
 }
@@ -56,7 +58,8 @@ export async function discover(source: Queryable, target: Queryable, cfg: Resolv
     queryCount += sourceCatalog.queryCount + targetCatalog.queryCount;
   }
   const bypassRoles = await readBypassRoles(target);
-  queryCount += 1;
+  const targetVersionNum = await serverVersionNum(target);
+  queryCount += 2;
   const targetPolicies = new Set<string>();
   for (const [table, names] of targetCatalog.policies.get(cfg.targetSchema) ?? []) {
     if (names.includes('tenant_isolation')) targetPolicies.add(table);
@@ -64,6 +67,6 @@ export async function discover(source: Queryable, target: Queryable, cfg: Resolv
   return {
     tenants: resolved.tenants, tenantIdType: resolved.tenantIdType, registry: resolved.registry,
     source: sourceCatalog, target: targetCatalog, sameDatabase: cfg.sameDatabase, problems: resolved.problems,
-    bypassRoles, targetPolicies, queryCount,
+    bypassRoles, targetPolicies, targetVersionNum, queryCount,
   };
 }

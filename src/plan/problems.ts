@@ -36,6 +36,7 @@ export const ProblemCode = {
   TENANT_IS_TARGET: 'TENANT_IS_TARGET',
   TARGET_HAS_TENANT_ROWS: 'TARGET_HAS_TENANT_ROWS',
   ALREADY_MIGRATED: 'ALREADY_MIGRATED',
+  TARGET_VERSION: 'TARGET_VERSION',
 } as const;
 export type ProblemCodeValue = (typeof ProblemCode)[keyof typeof ProblemCode];
 
