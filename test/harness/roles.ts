@@ -43,7 +43,7 @@ export async function runnerUrl(serverUrl: string, database: string, dbUrl: stri
     await c.query(`ALTER DATABASE ${ident(database)} OWNER TO ${ident(owner.name)}`);
     await c.query(`GRANT CREATE ON DATABASE ${ident(database)} TO ${ident(owner.name)}`);
   });
-  // PostgreSQL 14's public schema belongs to the bootstrap superuser (15+: pg_database_owner): hand it over.
-  await withClient(dbUrl, (c) => c.query(`ALTER SCHEMA public OWNER TO ${ident(owner.name)}`));
+  // public is left as the server made it: on 15+ the database owner owns it (pg_database_owner);
+  // on 14 the bootstrap superuser does and everyone may CREATE in it — as on a managed 14.
   return { url: urlAs(dbUrl, owner.name, owner.password), role: owner.name, drop: owner.drop };
 }
