@@ -79,7 +79,7 @@ export async function readCatalog(db: Queryable, schemas: string[]): Promise<Cat
 
   for (const r of await run<{
     schema: string; table: string; name: string; kind: Constraint['kind']; columns: string[]; ref_schema: string | null;
-    ref_table: string | null; ref_columns: string[]; on_update: string; on_delete: string; match_type: string;
+    ref_table: string | null; ref_columns: string[]; on_update: string; on_delete: string; on_delete_set_columns: string[] | null; match_type: string;
     deferrable: boolean; deferred: boolean; no_inherit: boolean; definition: string | null; uses_local_objects: boolean;
   }>('constraints')) {
     const t = table(r.schema, r.table);
@@ -87,7 +87,7 @@ export async function readCatalog(db: Queryable, schemas: string[]): Promise<Cat
     t.constraints.push({
       name: r.name, kind: r.kind, columns: r.columns,
       ref: r.kind === 'f' && r.ref_schema && r.ref_table ? { schema: r.ref_schema, table: r.ref_table, columns: r.ref_columns } : undefined,
-      onUpdate: r.on_update, onDelete: r.on_delete, matchType: r.match_type, deferrable: r.deferrable, deferred: r.deferred,
+      onUpdate: r.on_update, onDelete: r.on_delete, onDeleteSetColumns: r.on_delete_set_columns ?? [], matchType: r.match_type, deferrable: r.deferrable, deferred: r.deferred,
       noInherit: r.no_inherit, definition: r.definition ?? '', usesLocalObjects: r.uses_local_objects,
     });
   }
@@ -152,4 +152,8 @@ export async function readCurrentRole(db: Queryable): Promise<{ name: string; su
 
 export async function listSchemas(db: Queryable): Promise<string[]> {
   return (await db.query<{ schema: string }>(sqlFile('catalog/schemas'))).rows.map((r) => r.schema);
+}
+
+export async function serverVersionNum(db: Queryable): Promise<number> {
+  return Number((await db.query<{ n: string }>(`SELECT pg_catalog.current_setting('server_version_num') AS n`)).rows[0].n);
 }

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { ResolvedConfig, RegistryRef } from '../config/load.js';
 import type { Problem } from '../plan/problems.js';
-import { listSchemas, readBypassRoles, readCatalog, readCurrentRole } from './catalog.js';
+import { listSchemas, readBypassRoles, readCatalog, readCurrentRole, serverVersionNum } from './catalog.js';
 import type { BypassRole, Catalog, Tenant } from './model.js';
 import type { MigratingRole } from '../plan/model.js';
 import { resolveTenants } from './tenants.js';
@@ -23,6 +23,8 @@ export interface Discovery {
   role: MigratingRole;
   /** Tables of the target schema that already have a `tenant_isolation` policy. */
   targetPolicies: Set<string>;
+  /** The target server's server_version_num: what the DDL may use (src/plan/targetVersion.ts). */
+  targetVersionNum: number;
   /** Catalog queries sent, whatever the number of tenants. */
   queryCount: number;
 }
@@ -60,7 +62,8 @@ export async function discover(source: Queryable, target: Queryable, cfg: Resolv
   }
   const bypassRoles = await readBypassRoles(target);
   const role = await readCurrentRole(target);
-  queryCount += 2;
+  const targetVersionNum = await serverVersionNum(target);
+  queryCount += 3;
   const targetPolicies = new Set<string>();
   for (const [table, names] of targetCatalog.policies.get(cfg.targetSchema) ?? []) {
     if (names.includes('tenant_isolation')) targetPolicies.add(table);
@@ -68,6 +71,6 @@ export async function discover(source: Queryable, target: Queryable, cfg: Resolv
   return {
     tenants: resolved.tenants, tenantIdType: resolved.tenantIdType, registry: resolved.registry,
     source: sourceCatalog, target: targetCatalog, sameDatabase: cfg.sameDatabase, problems: resolved.problems,
-    bypassRoles, role, targetPolicies, queryCount,
+    bypassRoles, role, targetPolicies, targetVersionNum, queryCount,
   };
 }

@@ -60,7 +60,7 @@ export function buildPlan(cfg: ResolvedConfig, d: Discovery): Plan {
   const tenantIdType = d.tenantIdType;
   const ctx: TableContext = {
     targetSchema: cfg.targetSchema, tenantColumn: cfg.tenantColumn, tenantColumnType: tenantIdType, targetNames,
-    target: d.target, tenantSchemas: new Set(tenants.map((t) => t.schema)),
+    target: d.target, targetVersionNum: d.targetVersionNum, tenantSchemas: new Set(tenants.map((t) => t.schema)),
     usedNames: new Set(d.target.relationNames.get(cfg.targetSchema) ?? []), problems,
   };
 

@@ -14,8 +14,10 @@ export interface UnifiedColumn {
   defaultExpr: string | null;
   /** Source values of a type local to each tenant schema are cast through text. */
   castViaText: boolean;
-  /** Stored generated columns are recomputed by the target, never copied. */
+  /** Generated columns are recomputed by the target, never copied. */
   generatedExpr: string | null;
+  /** A virtual generated column (PostgreSQL 18+), kept virtual on a target that has them. */
+  generatedVirtual?: boolean;
 }
 
 export interface KeyDef {
@@ -39,6 +41,8 @@ export interface ForeignKeyDef {
   tenantScoped: boolean;
   onUpdate: string;
   onDelete: string;
+  /** ON DELETE SET NULL/DEFAULT (columns): the source's column list; absent or empty when it sets them all. */
+  onDeleteSetColumns?: string[];
   matchFull: boolean;
   deferrable: boolean;
   deferred: boolean;
