@@ -8,7 +8,7 @@ import { verifyCommand } from '../src/commands/verify.js';
 import { loadConfig } from '../src/config/load.js';
 import { ident } from '../src/db/ident.js';
 import { silentLogger } from '../src/log.js';
-import type { Problem } from '../src/plan/problems.js';
+import type { Problem } from '../src/discover/problems.js';
 import { WantingError } from '../src/errors.js';
 import { fingerprint, fingerprintDiff } from '../src/verify/fingerprint.js';
 import { withClient } from './harness/client.js';

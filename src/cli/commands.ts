@@ -3,7 +3,7 @@ import { planCommand } from '../commands/plan.js';
 import { ExitCode, UsageError } from '../errors.js';
 import { checkRlsCommand } from '../commands/checkRls.js';
 import { checkRlsDocument, renderCheckRls } from './renderCheckRls.js';
-import type { Handler } from './main.js';
+import type { Handler } from './handler.js';
 import { planDocument, renderPlan, renderProblems } from './renderPlan.js';
 import { runCommand } from '../commands/run.js';
 import { verifyCommand } from '../commands/verify.js';
@@ -17,7 +17,7 @@ import { revertCommand } from '../commands/revert.js';
 import { statusCommand } from '../commands/status.js';
 import { renderStatus, statusDocument } from './renderStatus.js';
 import { confirmOnTerminal } from './confirm.js';
-import { demoCommand } from '../commands/demo.js';
+import { demoCommand } from './demo.js';
 import { parseIntegerFlag } from '../config/numbers.js';
 
 export interface CommandDef {

@@ -5,16 +5,9 @@ import { ExitCode, OasysError, UsageError, describeError, isEnvironmentSqlState,
 import { closeLogger, createLogger, type Logger } from '../log.js';
 import { createOutput, type Output } from './output.js';
 import { commands } from './commands.js';
+import type { Handler } from './handler.js';
 
-export interface CommandContext {
-  cfg: ResolvedConfig;
-  log: Logger;
-  out: Output;
-  opts: Record<string, unknown>;
-}
-
-/** A command's handler returns its exit code; errors are mapped by `runHandler`. */
-export type Handler = (ctx: CommandContext) => Promise<number>;
+export type { CommandContext, Handler } from './handler.js';
 
 function addCommonOptions(cmd: Command, wholeRuns: boolean): Command {
   cmd

@@ -1,5 +1,5 @@
 import type { PlanResult } from '../commands/plan.js';
-import type { Problem } from '../plan/problems.js';
+import type { Problem } from '../discover/problems.js';
 import { PHASES, type Plan, type Step } from '../plan/model.js';
 import { copyStatements } from '../plan/copySql.js';
 import { formatCount, table, type Output } from './output.js';

@@ -3,7 +3,7 @@ import { UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { checkRls, DEFAULT_SAMPLE, type RlsCheckReport } from '../rls/check.js';
 import { listRuns, loadPlan, stateSchemaExists } from '../state/journal.js';
-import { openSession } from './session.js';
+import { openSession } from '../db/session.js';
 import { restrictTenants } from '../discover/tenants.js';
 
 export interface CheckRlsOptions {

@@ -4,9 +4,9 @@ import { discover, type Discovery } from '../discover/discover.js';
 import type { Logger } from '../log.js';
 import { buildPlan } from '../plan/build.js';
 import type { Plan } from '../plan/model.js';
-import { hasBlocking } from '../plan/problems.js';
+import { hasBlocking } from '../discover/problems.js';
 import { withPreflight } from '../preflight/preflight.js';
-import { openSession, type Session } from './session.js';
+import { openSession, type Session } from '../db/session.js';
 
 export interface PlanResult {
   plan: Plan;

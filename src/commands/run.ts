@@ -15,7 +15,7 @@ import { takeSnapshot } from '../state/snapshot.js';
 import { preexistingRows, verifyPlan, type VerifyReport } from '../verify/checksum.js';
 import { planWithSession } from './plan.js';
 import { describeSourceWrites, sourceWrites } from '../verify/sourceWrites.js';
-import { describeTarget, openSession, targetLine, type Session, type TargetInfo } from './session.js';
+import { describeTarget, openSession, targetLine, type Session, type TargetInfo } from '../db/session.js';
 import { recopyTenant, resetSequences } from '../copy/recopy.js';
 
 export interface RunResult {
@@ -129,7 +129,7 @@ export async function runCommand(cfg: ResolvedConfig, log: Logger, hooks: RunHoo
         plan = fresh.plan;
         runId = await withLockedTransaction(session.target, 'recording the run and its rollback snapshot', lockPolicy(cfg), async (c) => {
           const id = await createRun(c, plan, cfgFp, cfg.targetSchema, cfg.tenantColumn);
-          await takeSnapshot(c, id, plan, fresh.discovery);
+          await takeSnapshot(c, id, plan);
           return id;
         });
         log.info(`run #${runId}: ${plan.tenants.length} tenants, ${plan.tables.length} tables, ${plan.steps.length} steps`);

@@ -1,7 +1,7 @@
 import type { ResolvedConfig } from '../config/load.js';
 import type { Logger } from '../log.js';
 import { listRuns, stateSchemaExists, stepsOf, type RunRow, type StepRow } from '../state/journal.js';
-import { openSession } from './session.js';
+import { openSession } from '../db/session.js';
 
 export interface StatusResult {
   runs: RunRow[];

@@ -3,7 +3,7 @@ import { UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { findUnfinishedRun, latestRun, loadPlan, stateSchemaExists } from '../state/journal.js';
 import { preexistingRows, verifyPlan, type VerifyReport } from '../verify/checksum.js';
-import { openSession } from './session.js';
+import { openSession } from '../db/session.js';
 import { describeSourceWrites, sourceWrites, type SourceWrite } from '../verify/sourceWrites.js';
 import { restrictTenants } from '../discover/tenants.js';
 

@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { pipeline } from 'node:stream/promises';
 import copyStreams from 'pg-copy-streams';
 import { describeError, EnvironmentError, InterruptedError, isEnvironmentSqlState, isNetworkError, pgFields, WantingError } from '../errors.js';
-import type { Session } from '../commands/session.js';
+import type { Session } from '../db/session.js';
 import { PHASES, type CopyStep, type Phase, type Plan, type Step } from '../plan/model.js';
 import { COPY_TENANT_SETTING, copyStatements, insertSelectSql } from '../plan/copySql.js';
 import { claimSteps, markDone, markFailed } from '../state/journal.js';

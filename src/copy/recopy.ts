@@ -4,7 +4,7 @@ import { withLockedTransaction, type LockPolicy } from '../db/locks.js';
 import { liftForce, restoreForce } from '../db/rlsAccess.js';
 import { COPY_TENANT_SETTING, copyDefaultSql, copyStatements, insertSelectSql } from '../plan/copySql.js';
 import type { Plan, Step, UnifiedTable } from '../plan/model.js';
-import type { Session } from '../commands/session.js';
+import type { Session } from '../db/session.js';
 import { addEvent } from '../state/journal.js';
 import { streamCopy } from './execute.js';
 

@@ -143,17 +143,17 @@ export async function readBypassRoles(db: Queryable): Promise<BypassRole[]> {
   return rows.map((r) => ({ role: r.role, superuser: r.superuser, bypassrls: r.bypassrls, canLogin: r.can_login }));
 }
 
-export async function readCurrentRole(db: Queryable): Promise<{ name: string; superuser: boolean; bypassRls: boolean }> {
-  const r = await db.query<{ name: string; superuser: boolean; bypassrls: boolean }>(
-    'SELECT rolname AS name, rolsuper AS superuser, rolbypassrls AS bypassrls FROM pg_catalog.pg_roles WHERE rolname = current_user',
+/** The connected role's attributes and the server's version, in one query. */
+export async function readSessionFacts(db: Queryable): Promise<{ role: { name: string; superuser: boolean; bypassRls: boolean }; versionNum: number }> {
+  const r = await db.query<{ name: string; superuser: boolean; bypassrls: boolean; v: string }>(
+    `SELECT rolname AS name, rolsuper AS superuser, rolbypassrls AS bypassrls, pg_catalog.current_setting('server_version_num') AS v
+       FROM pg_catalog.pg_roles WHERE rolname = current_user`,
   );
-  return { name: r.rows[0].name, superuser: r.rows[0].superuser, bypassRls: r.rows[0].bypassrls };
+  const x = r.rows[0];
+  return { role: { name: x.name, superuser: x.superuser, bypassRls: x.bypassrls }, versionNum: Number(x.v) };
 }
 
 export async function listSchemas(db: Queryable): Promise<string[]> {
   return (await db.query<{ schema: string }>(sqlFile('catalog/schemas'))).rows.map((r) => r.schema);
 }
 
-export async function serverVersionNum(db: Queryable): Promise<number> {
-  return Number((await db.query<{ n: string }>(`SELECT pg_catalog.current_setting('server_version_num') AS n`)).rows[0].n);
-}

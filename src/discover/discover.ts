@@ -1,9 +1,8 @@
 import type pg from 'pg';
 import type { ResolvedConfig, RegistryRef } from '../config/load.js';
-import type { Problem } from '../plan/problems.js';
-import { listSchemas, readBypassRoles, readCatalog, readCurrentRole, serverVersionNum } from './catalog.js';
-import type { BypassRole, Catalog, Tenant } from './model.js';
-import type { MigratingRole } from '../plan/model.js';
+import type { Problem } from './problems.js';
+import { listSchemas, readBypassRoles, readCatalog, readSessionFacts } from './catalog.js';
+import type { BypassRole, Catalog, MigratingRole, Tenant } from './model.js';
 import { resolveTenants } from './tenants.js';
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
@@ -61,9 +60,8 @@ export async function discover(source: Queryable, target: Queryable, cfg: Resolv
     queryCount += sourceCatalog.queryCount + targetCatalog.queryCount;
   }
   const bypassRoles = await readBypassRoles(target);
-  const role = await readCurrentRole(target);
-  const targetVersionNum = await serverVersionNum(target);
-  queryCount += 3;
+  const { role, versionNum: targetVersionNum } = await readSessionFacts(target);
+  queryCount += 2;
   const targetPolicies = new Set<string>();
   for (const [table, names] of targetCatalog.policies.get(cfg.targetSchema) ?? []) {
     if (names.includes('tenant_isolation')) targetPolicies.add(table);

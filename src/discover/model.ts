@@ -122,3 +122,10 @@ export interface Catalog {
   /** How many catalog queries were sent (a test holds this constant as tenants grow). */
   queryCount: number;
 }
+
+/** The role the tool connects as to the target, and whether row-level security applies to it. */
+export interface MigratingRole {
+  name: string;
+  superuser: boolean;
+  bypassRls: boolean;
+}

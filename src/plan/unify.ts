@@ -3,7 +3,7 @@ import type { Catalog, Column, Constraint, Index, TableDef, TypeDef } from '../d
 import type { TableGroup } from './drift.js';
 import type { ForeignKeyDef, IndexDef, KeyDef, UnifiedColumn, UnifiedTable, UnifiedType } from './model.js';
 import { typeSql } from './ddl.js';
-import { ProblemCode, type Problem } from './problems.js';
+import { ProblemCode, type Problem } from '../discover/problems.js';
 import { MIN_VERSION, supports, versionName, type VersionFeature } from './targetVersion.js';
 
 /**

@@ -3,7 +3,7 @@ import { ident } from '../db/ident.js';
 import { restrictedTables } from '../db/rlsAccess.js';
 import { EnvironmentError, WantingError, type OasysError } from '../errors.js';
 import type { Plan } from '../plan/model.js';
-import { ProblemCode, sortProblems, type Problem } from '../plan/problems.js';
+import { ProblemCode, sortProblems, type Problem } from '../discover/problems.js';
 import { completedRuns, stateSchemaExists } from '../state/journal.js';
 import { sourcePrivileges, targetPrivileges } from './privileges.js';
 
