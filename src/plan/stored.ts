@@ -23,6 +23,9 @@ const table = z.object({
   sourceKey: z.array(z.string()).optional(), uniques: z.array(key), checks: z.array(z.object({ name: z.string(), definition: z.string() })),
   foreignKeys: z.array(foreignKey), indexes: z.array(z.object({ name: z.string(), sql: z.string(), tenantLeading: z.boolean() })),
   sequenceColumns: z.array(z.string()), types: z.array(z.string()), liftForce: z.boolean().optional(), copyAfter: z.array(z.string()).optional(),
+  existing: z.object({
+    columns: z.array(z.string()), rlsEnabled: z.boolean(), rlsForced: z.boolean(), policies: z.array(z.string()), indexes: z.array(z.string()), tenantDefault: z.string().nullable(),
+  }).optional(),
 }).passthrough();
 const copy = z.object({
   shared: z.boolean().optional(), tenant: z.string(), tenantId: z.string(), sourceTable: z.string(), targetTable: z.string(),
@@ -31,6 +34,11 @@ const copy = z.object({
 const step = z.object({
   id: z.string(), phase: z.enum(PHASES as [string, ...string[]]), table: z.string().optional(), tenant: z.string().optional(),
   sql: z.array(z.string()), copy: copy.optional(),
+  effects: z.array(z.discriminatedUnion('kind', [
+    z.object({ kind: z.literal('creates-table'), object: z.string() }),
+    z.object({ kind: z.literal('creates-type'), object: z.string() }),
+    z.object({ kind: z.literal('changes-table'), table: z.string() }),
+  ])).optional(),
 });
 const plan = z.object({
   version: z.literal(PLAN_VERSION),

@@ -151,8 +151,19 @@ export async function setRunState(db: Queryable, runId: number, state: RunState,
   await addEvent(db, runId, state, error ? { error } : null);
 }
 
-export async function saveVerify(db: Queryable, runId: number, verify: unknown): Promise<void> {
+/**
+ * Stores the verification with the run, and each (tenant, table)'s verified checksum with its
+ * copy step (SPEC §4: the journal holds each step's row count and checksum).
+ */
+export async function saveVerify(db: Queryable, runId: number, verify: { results: { tenant: string; table: string; targetChecksum: string; ok: boolean }[] }): Promise<void> {
   await db.query('UPDATE oasys_migrate.run SET verify = $2 WHERE run_id = $1', [runId, JSON.stringify(verify)]);
+  const rows = verify.results.filter((r) => r.tenant !== '(shared)');
+  await db.query(
+    `UPDATE oasys_migrate.step s SET checksum = CASE WHEN v.ok THEN v.checksum ELSE NULL END
+       FROM unnest($2::text[], $3::text[], $4::bool[]) AS v(step_id, checksum, ok)
+      WHERE s.run_id = $1 AND s.step_id = v.step_id`,
+    [runId, rows.map((r) => `copy:${r.tenant}:${r.table}`), rows.map((r) => r.targetChecksum), rows.map((r) => r.ok)],
+  );
 }
 
 export async function addEvent(db: Queryable, runId: number | null, kind: string, detail: unknown): Promise<void> {

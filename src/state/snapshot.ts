@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { ident, identList, literal } from '../db/ident.js';
-import type { Plan } from '../plan/model.js';
+import type { Effect, Plan } from '../plan/model.js';
 import { CREATED_BY_MARK } from '../plan/ddl.js';
 import { WantingError } from '../errors.js';
 
@@ -25,17 +25,28 @@ export type SnapshotEntry =
     }
   | { kind: 'existing_sequence'; object: string; detail: { sequence: string; lastValue: string | null; isCalled: boolean } };
 
-export async function takeSnapshot(db: Queryable, runId: number, plan: Plan): Promise<SnapshotEntry[]> {
-  const schema = plan.targetSchema;
-  const entries: SnapshotEntry[] = [];
+/**
+ * What revert must undo, derived from what the steps declare they do
+ * (Step.effects), once each, in plan order: a phase that declares its effects
+ * cannot be forgotten by revert. Pure: the planner's unit tests read it.
+ */
+export function revertScope(plan: Pick<Plan, 'steps'>): Effect[] {
   const seen = new Set<string>();
-  let n = 0;
-  // Derived from what the steps declare they do (Step.effects): a phase that declares its
-  // effects cannot be forgotten here.
+  const out: Effect[] = [];
   for (const e of plan.steps.flatMap((st) => st.effects ?? [])) {
     const key = e.kind === 'changes-table' ? `t:${e.table}` : `${e.kind}:${e.object}`;
     if (seen.has(key)) continue;
     seen.add(key);
+    out.push(e);
+  }
+  return out;
+}
+
+export async function takeSnapshot(db: Queryable, runId: number, plan: Plan): Promise<SnapshotEntry[]> {
+  const schema = plan.targetSchema;
+  const entries: SnapshotEntry[] = [];
+  let n = 0;
+  for (const e of revertScope(plan)) {
     if (e.kind === 'creates-type') {
       entries.push({ kind: 'created_type', object: e.object, detail: { type: e.object } });
       continue;
