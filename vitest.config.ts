@@ -13,6 +13,8 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
           pool: 'threads',
+          // First, on its own: seconds, and a broken planner stops the suite before any server work.
+          sequence: { groupOrder: 0 },
         },
       },
       {
@@ -27,6 +29,7 @@ export default defineConfig({
           fileParallelism: true,
           maxWorkers: 2,
           pool: 'forks',
+          sequence: { groupOrder: 1 },
         },
       },
     ],

@@ -52,7 +52,9 @@ export async function runCommand(cfg: ResolvedConfig, log: Logger, hooks: RunHoo
   const session = await openSession(cfg, log, 2);
   try {
     if (cfg.recopy) return await recopyRun(session, cfg, log, hooks, started);
-    const fresh = await planWithSession(session);
+    // Only the plan goes on: discovery's catalog of every tenant table is left to the collector.
+    const { plan: freshPlan } = await planWithSession(session);
+    const fresh = { plan: freshPlan };
     const lock = await acquireLock(cfg.sameDatabase ? cfg.source : cfg.target, 'run');
     let runId: number | undefined;
     let target: TargetInfo | undefined;

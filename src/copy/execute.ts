@@ -1,14 +1,16 @@
 import pLimit from 'p-limit';
 import type pg from 'pg';
-import { pipeline } from 'node:stream/promises';
-import copyStreams from 'pg-copy-streams';
-import { describeError, EnvironmentError, InterruptedError, isEnvironmentSqlState, isNetworkError, pgFields, WantingError } from '../errors.js';
+import { describeError, EnvironmentError, InterruptedError, isNetworkError } from '../errors.js';
 import type { Session } from '../db/session.js';
 import { PHASES, type CopyStep, type Phase, type Plan, type Step } from '../plan/model.js';
 import { COPY_TENANT_SETTING, copyStatements, insertSelectSql } from '../plan/copySql.js';
 import { claimSteps, markDone, markFailed } from '../state/journal.js';
 import { retryOnLockTimeout, setLockTimeout, watchBlockers, type Blocker, type LockPolicy } from '../db/locks.js';
 import { diagnoseCopyFailure, type Diagnosis } from './diagnose.js';
+import { batchCopies, copyWaves } from './batch.js';
+import { isEnvironment, stepError } from './stepError.js';
+import { streamCopy } from './stream.js';
+
 
 export interface Progress {
   phase: Phase;
@@ -132,67 +134,6 @@ function lockLostError(): EnvironmentError {
   );
 }
 
-function isEnvironment(err: unknown): boolean {
-  return err instanceof EnvironmentError || isNetworkError(err) || isEnvironmentSqlState(pgFields(err)?.code);
-}
-
-/**
- * Copy units in waves: a table whose tenant foreign keys already exist in the target comes
- * after the tables it references. One wave when no filled table has such keys.
- */
-export function copyWaves(plan: Pick<Plan, 'tables'>, units: Step[][]): Step[][][] {
-  if (!plan.tables.some((t) => t.copyAfter?.length)) return [units];
-  const byTarget = new Map(plan.tables.map((t) => [t.target, t]));
-  const level = new Map<string, number>();
-  const levelOf = (target: string, seen: Set<string>): number => {
-    const known = level.get(target);
-    if (known !== undefined) return known;
-    seen.add(target);
-    let l = 0;
-    for (const parent of byTarget.get(target)?.copyAfter ?? []) {
-      if (!seen.has(parent)) l = Math.max(l, levelOf(parent, seen) + 1);
-    }
-    level.set(target, l);
-    return l;
-  };
-  const waves: Step[][][] = [];
-  for (const u of units) (waves[levelOf(u[0].table!, new Set())] ??= []).push(u);
-  return waves.filter((w) => w !== undefined);
-}
-
-/** Groups small same-table copies so that 10,000 tiny tenants do not cost 10,000 transactions per table. */
-export function batchCopies(steps: Step[], maxRows: number, maxSteps: number): Step[][] {
-  const byTable = new Map<string, Step[]>();
-  for (const s of steps) {
-    const list = byTable.get(s.table!) ?? [];
-    list.push(s);
-    byTable.set(s.table!, list);
-  }
-  const units: Step[][] = [];
-  for (const list of byTable.values()) {
-    let cur: Step[] = [];
-    let rows = 0;
-    for (const s of list) {
-      const est = s.copy!.estimatedRows;
-      if (est >= maxRows) {
-        units.push([s]);
-        continue;
-      }
-      if (cur.length >= maxSteps || rows + est > maxRows) {
-        units.push(cur);
-        cur = [];
-        rows = 0;
-      }
-      cur.push(s);
-      rows += est;
-    }
-    if (cur.length > 0) units.push(cur);
-  }
-  // Largest first, so one big tenant does not start last and stretch the phase.
-  return units.sort((a, b) => sumRows(b) - sumRows(a));
-}
-
-const sumRows = (u: Step[]) => u.reduce((a, s) => a + (s.copy?.estimatedRows ?? 0), 0);
 
 async function runUnit(o: ExecuteOptions, unit: Step[], report: (b: Blocker[]) => void): Promise<number> {
   if (unit[0].copy && !o.plan.sameDatabase) return copyAcross(o, unit[0], report);
@@ -294,61 +235,3 @@ async function copyAcross(o: ExecuteOptions, step: Step, report: (b: Blocker[]) 
   }
 }
 
-/**
- * COPY out of the source straight into COPY into the target, bytes untouched, with
- * back-pressure. The source side reads in one REPEATABLE READ transaction whose
- * snapshot is returned: source rows written after it are found by `sourceWrites`.
- */
-export async function streamCopy(src: pg.PoolClient, tgt: pg.PoolClient, c: { copyOut: string; copyIn: string }): Promise<{ rows: number; snapshot: string }> {
-  await src.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-  const snapshot = (await src.query<{ s: string }>('SELECT pg_catalog.pg_current_snapshot()::text AS s')).rows[0].s;
-  const into = tgt.query(copyStreams.from(c.copyIn));
-  const out = src.query(copyStreams.to(c.copyOut));
-  await pipeline(out, into);
-  await src.query('COMMIT');
-  return { rows: Number((into as unknown as { rowCount: number }).rowCount ?? 0), snapshot };
-}
-
-/** Turns a failed step's error into one that names the tenant, table, column and row, and says what to do. */
-function stepError(err: unknown, step: Step, diagnosis?: Diagnosis, failed = 1, others = 0): Error {
-  if (err instanceof InterruptedError || err instanceof WantingError || err instanceof EnvironmentError) return err;
-  const f = pgFields(err);
-  const msg = describeError(err);
-  const subject = step.copy?.shared
-    ? `copying shared table ${step.table}`
-    : step.tenant !== undefined
-      ? `tenant "${step.tenant}", table "${step.copy?.sourceTable ?? step.table}"`
-      : `step ${step.id}`;
-  if (isEnvironment(err)) {
-    return new EnvironmentError(
-      `${subject}: the database environment failed: ${msg}`,
-      'fix the cause (connection, privileges, disk space), then run `run` again: it resumes where it stopped',
-      err,
-      { tenant: step.tenant, table: step.table },
-    );
-  }
-  const column = f?.column ?? diagnosis?.column ?? copyColumn(f?.where);
-  const where = [diagnosis?.rowKey && `row ${diagnosis.rowKey}`, column && `column "${column}"`, f?.constraint && `constraint "${f.constraint}"`, copyLine(f?.where)]
-    .filter(Boolean).join(', ');
-  const collision = f?.code === '23505' && step.copy
-    ? ' — a migrated row collides with a row already in the unified table (the key above names both)'
-    : '';
-  const tally = failed > 1 ? ` [${failed} steps of this phase failed; see \`oasys-migrate status\`]` : '';
-  void others;
-  return new WantingError(
-    `${subject}: ${msg}${where ? ` (${where})` : ''}${collision}${tally}`,
-    'this step was rolled back and nothing of it was written; fix the data (or the config) and run `run` again to resume, or `revert` to undo the run',
-    { tenant: step.tenant, table: step.table, column, row: diagnosis?.rowKey },
-    err,
-  );
-}
-
-/** A COPY FROM error's context says `COPY t, line 12, column c: "…"`. */
-function copyColumn(where: string | undefined): string | undefined {
-  return where?.match(/^COPY [^,]+, line \d+, column ([^:]+):/)?.[1];
-}
-
-function copyLine(where: string | undefined): string | undefined {
-  const m = where?.match(/^COPY [^,]+, line (\d+)/);
-  return m ? `source row ${m[1]} of the COPY stream` : undefined;
-}

@@ -6,7 +6,7 @@ import { COPY_TENANT_SETTING, copyDefaultSql, copyStatements, insertSelectSql } 
 import type { Plan, Step, UnifiedTable } from '../plan/model.js';
 import type { Session } from '../db/session.js';
 import { addEvent } from '../state/journal.js';
-import { streamCopy } from './execute.js';
+import { streamCopy } from './stream.js';
 
 /**
  * Depth of each unified table in the tenant foreign-key graph: parents 0, their

@@ -1,7 +1,7 @@
 /** Small pure pieces the integration suite only reaches through a server. */
 import { describe, expect, it } from 'vitest';
 import { parseDuration } from '../../src/config/load.js';
-import { copyWaves } from '../../src/copy/execute.js';
+import { copyWaves } from '../../src/copy/batch.js';
 import { tableDepths } from '../../src/copy/recopy.js';
 import { rlsPartsFor } from '../../src/plan/rls.js';
 import { parseStoredPlan } from '../../src/plan/stored.js';
