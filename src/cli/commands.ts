@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { planCommand } from '../commands/plan.js';
-import { ExitCode, UsageError } from '../errors.js';
+import { ExitCode } from '../errors.js';
 import { checkRlsCommand } from '../commands/checkRls.js';
 import { checkRlsDocument, renderCheckRls } from './renderCheckRls.js';
 import type { Handler } from './handler.js';

@@ -1,9 +1,9 @@
 import { Command, CommanderError, Option } from 'commander';
-import { loadConfig, type CliOptions, type ResolvedConfig } from '../config/load.js';
+import { loadConfig, type CliOptions } from '../config/load.js';
 import { redactText } from '../db/redact.js';
 import { ExitCode, OasysError, UsageError, describeError, isEnvironmentSqlState, isNetworkError, pgFields } from '../errors.js';
 import { closeLogger, createLogger, type Logger } from '../log.js';
-import { createOutput, type Output } from './output.js';
+import { createOutput } from './output.js';
 import { commands } from './commands.js';
 import type { Handler } from './handler.js';
 

@@ -2,7 +2,7 @@ import type { ResolvedConfig } from '../config/load.js';
 import { configFingerprint } from '../config/load.js';
 import { executePlan, type Progress, type StopSignal } from '../copy/execute.js';
 import { withLockedTransaction, type LockPolicy } from '../db/locks.js';
-import { describeError, EnvironmentError, InterruptedError, OasysError, UsageError, WantingError } from '../errors.js';
+import { describeError, InterruptedError, OasysError, UsageError, WantingError } from '../errors.js';
 import { privilegeProblems, refusal } from '../preflight/preflight.js';
 import type { Logger } from '../log.js';
 import type { Plan } from '../plan/model.js';
