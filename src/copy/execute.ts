@@ -281,7 +281,11 @@ async function copyAcross(o: ExecuteOptions, step: Step, report: (b: Blocker[]) 
         return 0; // done by another process meanwhile
       }
       if (c.shared) for (const sql of step.sql) await tgt.query(sql); // create the shared table, then fill it
-      else await tgt.query('SELECT pg_catalog.set_config($1, $2, true)', [COPY_TENANT_SETTING, c.tenantId]);
+      else {
+        // The tenant column's default reads rls.setting (plan.tenantSetting); a plan stored by an older
+        // version used a temporary default reading COPY_TENANT_SETTING: both are set, transaction-local.
+        await tgt.query('SELECT pg_catalog.set_config($1, $3, true), pg_catalog.set_config($2, $3, true)', [COPY_TENANT_SETTING, o.plan.tenantSetting ?? COPY_TENANT_SETTING, c.tenantId]);
+      }
       const { rows, snapshot } = await streamCopy(src, tgt, c);
       await markDone(tgt, o.runId, [step.id], [rows], snapshot);
       await tgt.query('COMMIT');

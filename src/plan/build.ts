@@ -3,7 +3,8 @@ import { ident } from '../db/ident.js';
 import type { ResolvedConfig } from '../config/load.js';
 import type { Discovery } from '../discover/discover.js';
 import { analyseDrift } from './drift.js';
-import { copyDefaultSql, copyStatements, sharedCopyStatements } from './copySql.js';
+import { copyStatements, sharedCopyStatements } from './copySql.js';
+import { tenantDefaultSql } from './tenantDefault.js';
 import { PHASES, type Plan, type SharedTable, type Step, type UnifiedTable } from './model.js';
 import { ProblemCode, sortProblems, type Problem } from './problems.js';
 import { createSharedTableSql, createTableSql, foreignKeySql, keysSql } from './ddl.js';
@@ -149,7 +150,7 @@ export function buildPlan(cfg: ResolvedConfig, d: Discovery): Plan {
 
   const steps = buildSteps(cfg, d, tables, types, shared);
   return {
-    role: d.role, tenants, tenantColumn: cfg.tenantColumn, tenantColumnType: tenantIdType, targetSchema: cfg.targetSchema,
+    role: d.role, tenants, tenantColumn: cfg.tenantColumn, tenantColumnType: tenantIdType, targetSchema: cfg.targetSchema, tenantSetting: cfg.rls.setting,
     sameDatabase: d.sameDatabase, tables, types, problems: sortProblems(problems), steps, shared,
     sourceFingerprint: sourceFingerprint(d, drift.groups),
   };
@@ -243,7 +244,9 @@ function buildSteps(cfg: ResolvedConfig, d: Discovery, tables: UnifiedTable[], t
   }
   for (const t of tables) {
     const sql = t.action === 'create' ? createTableSql(ctx, t) : [];
-    if (!d.sameDatabase) sql.push(copyDefaultSql(ctx, t));
+    // The tenant column's default reads rls.setting: it stamps a separate target's COPY rows (the
+    // copy sets the setting per tenant) and, after cut-over, the application's inserts (tenantDefault.ts).
+    sql.push(tenantDefaultSql(ctx, t));
     if (sql.length > 0) steps.push({ id: `table:${t.target}`, phase: 'tables', table: t.target, sql });
   }
   for (const t of tables) {
@@ -263,15 +266,6 @@ function buildSteps(cfg: ResolvedConfig, d: Discovery, tables: UnifiedTable[], t
   }
   for (const t of tables) {
     const sql = keysSql(ctx, t);
-    // The temporary default that stamped COPY rows is removed (or the pre-existing one restored) once loaded.
-    if (!d.sameDatabase) {
-      const existing = d.target.tables.get(cfg.targetSchema)?.get(t.target)?.columns.find((c) => c.name === cfg.tenantColumn);
-      sql.unshift(
-        existing?.defaultExpr
-          ? `ALTER TABLE ${ident(cfg.targetSchema, t.target)} ALTER COLUMN ${ident(cfg.tenantColumn)} SET DEFAULT ${existing.defaultExpr}`
-          : `ALTER TABLE ${ident(cfg.targetSchema, t.target)} ALTER COLUMN ${ident(cfg.tenantColumn)} DROP DEFAULT`,
-      );
-    }
     if (sql.length > 0) steps.push({ id: `keys:${t.target}`, phase: 'keys', table: t.target, sql });
   }
   for (const t of tables) {

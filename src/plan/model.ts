@@ -170,6 +170,8 @@ export interface Plan {
   role?: MigratingRole;
   tenantColumn: string;
   tenantColumnType: string;
+  /** rls.setting: the tenant column's default reads it, and a separate target's COPY sets it per tenant (absent in older stored plans). */
+  tenantSetting?: string;
   targetSchema: string;
   sameDatabase: boolean;
   tables: UnifiedTable[];
