@@ -9,6 +9,7 @@ import { ident } from '../db/ident.js';
 import { completedRuns, stateSchemaExists } from '../state/journal.js';
 import { sourcePrivileges, targetPrivileges } from '../db/privileges.js';
 import { openSession, type Session } from './session.js';
+import { countMerges } from '../merge/count.js';
 
 export interface PlanResult {
   plan: Plan;
@@ -74,6 +75,8 @@ export async function planWithSession(s: Session): Promise<PlanResult> {
       });
     }
   }
+  // Merged lookup tables: how many rows each side has and adds (read-only, from the data).
+  if (plan.merges?.length) await withTransaction(s.source, (src) => countMerges(src, s.target, plan), { readOnly: true });
   sortProblems(plan.problems);
   s.log.debug(`discovery: ${discovery.tenants.length} tenants, ${discovery.queryCount} catalog queries`);
   return { plan, discovery, blocking: hasBlocking(plan.problems), seconds: (performance.now() - started) / 1000 };

@@ -9,6 +9,7 @@ import { COPY_TENANT_SETTING } from '../plan/copySql.js';
 import { claimSteps, markDone, markFailed } from '../state/journal.js';
 import { retryOnLockTimeout, setLockTimeout, watchBlockers, type Blocker, type LockPolicy } from '../db/locks.js';
 import { diagnoseCopyFailure, type Diagnosis } from './diagnose.js';
+import { runMerge } from '../merge/execute.js';
 
 export interface Progress {
   phase: Phase;
@@ -174,7 +175,7 @@ export function batchCopies(steps: Step[], maxRows: number, maxSteps: number): S
     let rows = 0;
     for (const s of list) {
       const est = s.copy!.estimatedRows;
-      if (est >= maxRows) {
+      if (est >= maxRows || s.copy!.alone) {
         units.push([s]);
         continue;
       }
@@ -214,6 +215,10 @@ async function runUnit(o: ExecuteOptions, unit: Step[], report: (b: Blocker[]) =
         // What the copy could see of the source: rows written later are found by `sourceWrites`.
         snapshot = (await client.query<{ s: string }>('SELECT pg_catalog.pg_current_snapshot()::text AS s')).rows[0].s;
         rows = await insertSelect(client, todo.map((s) => s.copy!));
+      }
+      else if (todo.length > 0 && todo[0].merge !== undefined) {
+        // Merge by natural key: reads the tenants' lookup rows from the source, writes the shared table and the mapping.
+        rows = [await runMerge(client, o.session.source, o.plan, todo[0].merge, o.runId)];
       }
       else if (todo.length > 0) {
         if (todo[0].phase === 'indexes' || todo[0].phase === 'keys') await client.query(`SET LOCAL maintenance_work_mem = '256MB'`);
@@ -312,10 +317,20 @@ async function copyAcross(o: ExecuteOptions, step: Step, report: (b: Blocker[]) 
 export async function streamCopy(src: pg.PoolClient, tgt: pg.PoolClient, c: CopyStep): Promise<{ rows: number; snapshot: string }> {
   await src.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   const snapshot = (await src.query<{ s: string }>('SELECT pg_catalog.pg_current_snapshot()::text AS s')).rows[0].s;
+  // Translated columns (merged lookup tables): COPY into a staging table, then INSERT … SELECT through the mappings.
+  if (c.stage) {
+    await tgt.query('DROP TABLE IF EXISTS pg_temp.oasys_stage');
+    await tgt.query(c.stage.create);
+  }
   const into = tgt.query(copyStreams.from(c.copyIn));
   const out = src.query(copyStreams.to(c.copyOut));
   await pipeline(out, into);
   await src.query('COMMIT');
+  if (c.stage) {
+    const r = await tgt.query(c.stage.insert, [c.tenantId]);
+    await tgt.query('DROP TABLE pg_temp.oasys_stage');
+    return { rows: r.rowCount ?? 0, snapshot };
+  }
   return { rows: Number((into as unknown as { rowCount: number }).rowCount ?? 0), snapshot };
 }
 

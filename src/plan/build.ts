@@ -5,7 +5,8 @@ import type { Discovery } from '../discover/discover.js';
 import { analyseDrift } from './drift.js';
 import { copyStatements, sharedCopyStatements } from './copySql.js';
 import { tenantDefaultSql } from './tenantDefault.js';
-import { PHASES, type Plan, type SharedTable, type Step, type UnifiedTable } from './model.js';
+import { mergeMap, planMerges, translateCopy, translationsFor } from './merge.js';
+import { PHASES, type MergeTable, type Plan, type SharedTable, type Step, type UnifiedTable } from './model.js';
 import { ProblemCode, sortProblems, type Problem } from './problems.js';
 import { createSharedTableSql, createTableSql, foreignKeySql, keysSql } from './ddl.js';
 import { tableToCreate, tableToFill, unifiedColumns, unifiedTypes, type TableContext } from './unify.js';
@@ -41,9 +42,15 @@ export function buildPlan(cfg: ResolvedConfig, d: Discovery): Plan {
     if (!seen.has(name)) problems.push({ severity: 'warning', code: ProblemCode.UNKNOWN_TABLE, table: name, message: `tables.map names "${name}", which is not a migrated tenant table`, hint: 'check the spelling, tables.include and tables.exclude' });
   }
 
+  // Same-name lookup tables merged into the shared one by natural key (plan/merge.ts) are not unified tables.
+  const merges = planMerges(
+    { tenantColumn: cfg.tenantColumn, merge: cfg.tables.merge ?? {}, source: d.source, target: d.target, sameDatabase: d.sameDatabase }, drift.groups, problems);
+  const merged = mergeMap(merges);
+
   const targetNames = new Map<string, string>();
   const byTarget = new Map<string, string>();
   for (const g of drift.groups) {
+    if (merged.has(g.name)) continue;
     const target = cfg.tables.map[g.name] ?? g.name;
     const other = byTarget.get(target);
     if (other !== undefined) {
@@ -62,7 +69,7 @@ export function buildPlan(cfg: ResolvedConfig, d: Discovery): Plan {
   const ctx: TableContext = {
     targetSchema: cfg.targetSchema, tenantColumn: cfg.tenantColumn, tenantColumnType: tenantIdType, targetNames,
     target: d.target, tenantSchemas: new Set(tenants.map((t) => t.schema)),
-    usedNames: new Set(d.target.relationNames.get(cfg.targetSchema) ?? []), problems,
+    usedNames: new Set(d.target.relationNames.get(cfg.targetSchema) ?? []), problems, merged: new Set(merged.keys()),
   };
 
   const tables: UnifiedTable[] = [];
@@ -93,7 +100,10 @@ export function buildPlan(cfg: ResolvedConfig, d: Discovery): Plan {
         problems.push({
           severity: 'error', code: ProblemCode.TARGET_CONFLICT, table: g.name,
           message: `${cfg.targetSchema}.${target} already exists without a "${cfg.tenantColumn}" column (a shared table of the same name?)`,
-          hint: `map the tenant table to another name (tables.map: {"${g.name}": "tenant_${g.name}"}) or exclude it (tables.exclude)`,
+          hint:
+          `tables.map {"${g.name}": "tenant_${g.name}"} when the tenants' rows are their own data (a unified table beside the shared one); ` +
+          `tables.merge {"${g.name}": ["<natural key columns>"]} when they are copies of the same lookup rows (merged into the shared table, references translated); ` +
+          `a separate targetSchema when the unified tables should live apart from the shared ones; or tables.exclude to leave it out`,
         });
         continue;
       }
@@ -101,10 +111,14 @@ export function buildPlan(cfg: ResolvedConfig, d: Discovery): Plan {
     } else {
       tables.push(tableToCreate(ctx, g, target));
     }
+    if (merged.size > 0) {
+      const tr = translationsFor(g, merged, problems);
+      if (tr.length > 0) tables[tables.length - 1].translations = tr;
+    }
   }
   const types = unifiedTypes(cfg.targetSchema, drift.types, d.target, problems);
 
-  const shared = d.sameDatabase ? [] : sharedTablesToCopy(cfg, d, tables, ctx);
+  const shared = d.sameDatabase ? [] : sharedTablesToCopy(cfg, d, tables, ctx, merges.map((m) => m.table));
 
   const tenantSchemas = new Set(tenants.map((t) => t.schema));
   // One warning per kind of object, however many tenants have it (10,000 tenants, 10,000 views).
@@ -148,11 +162,12 @@ export function buildPlan(cfg: ResolvedConfig, d: Discovery): Plan {
   }
   problems.push(roleProblem(d, tables.filter((t) => t.liftForce).map((t) => t.target)));
 
-  const steps = buildSteps(cfg, d, tables, types, shared);
+  const steps = buildSteps(cfg, d, tables, types, shared, merged);
   return {
     role: d.role, tenants, tenantColumn: cfg.tenantColumn, tenantColumnType: tenantIdType, targetSchema: cfg.targetSchema, tenantSetting: cfg.rls.setting,
     sameDatabase: d.sameDatabase, tables, types, problems: sortProblems(problems), steps, shared,
     sourceFingerprint: sourceFingerprint(d, drift.groups),
+    ...(merges.length > 0 ? { merges } : {}),
   };
 }
 
@@ -185,7 +200,7 @@ function roleProblem(d: Discovery, lifted: string[]): Problem {
  * A separate target needs the shared tables that tenant foreign keys point at
  * (and the registry) before the keys can be made; those it lacks are copied.
  */
-function sharedTablesToCopy(cfg: ResolvedConfig, d: Discovery, tables: UnifiedTable[], ctx: TableContext): SharedTable[] {
+function sharedTablesToCopy(cfg: ResolvedConfig, d: Discovery, tables: UnifiedTable[], ctx: TableContext, mergedTables: string[] = []): SharedTable[] {
   const wanted: { schema: string; table: string; why: string }[] = [];
   const seen = new Set<string>();
   const want = (schema: string, table: string, why: string) => {
@@ -195,6 +210,7 @@ function sharedTablesToCopy(cfg: ResolvedConfig, d: Discovery, tables: UnifiedTa
     wanted.push({ schema, table, why });
   };
   if (d.registry) want(d.registry.schema, d.registry.table, 'the tenant registry');
+  for (const name of mergedTables) want('public', name, 'the tenants\' rows are merged into it');
   for (const t of tables) {
     for (const fk of t.foreignKeys.filter((f) => !f.tenantScoped)) want(fk.refSchema!, fk.refTableName!, `referenced by "${t.source}"`);
   }
@@ -226,7 +242,7 @@ function sharedTablesToCopy(cfg: ResolvedConfig, d: Discovery, tables: UnifiedTa
   return out;
 }
 
-function buildSteps(cfg: ResolvedConfig, d: Discovery, tables: UnifiedTable[], types: Plan['types'], shared: SharedTable[]): Step[] {
+function buildSteps(cfg: ResolvedConfig, d: Discovery, tables: UnifiedTable[], types: Plan['types'], shared: SharedTable[], merged: Map<string, MergeTable> = new Map()): Step[] {
   const ctx = { targetSchema: cfg.targetSchema, tenantColumn: cfg.tenantColumn, rls: cfg.rls };
   const steps: Step[] = [];
   for (const st of shared) {
@@ -249,6 +265,8 @@ function buildSteps(cfg: ResolvedConfig, d: Discovery, tables: UnifiedTable[], t
     sql.push(tenantDefaultSql(ctx, t));
     if (sql.length > 0) steps.push({ id: `table:${t.target}`, phase: 'tables', table: t.target, sql });
   }
+  // One step per merged table, all its tenants at once, before any copy translates through its mapping.
+  for (const m of merged.values()) steps.push({ id: `merge:${m.table}`, phase: 'merge', table: `${m.sharedSchema}.${m.table}`, sql: [], merge: m.table });
   for (const t of tables) {
     const g = d.source.tables;
     const builtinOnly = t.columns.length > 0;
@@ -259,6 +277,7 @@ function buildSteps(cfg: ResolvedConfig, d: Discovery, tables: UnifiedTable[], t
       const binaryOk = builtinOnly && t.action === 'create' && def.columns.every((c) => c.builtinType || (c.localType?.kind === 'e' && !c.localType.array));
       const copy = copyStatements(ctx, t, tenant, binaryOk, def.estimate);
       // Only the statements this kind of run uses are kept: the plan is stored with the run (10,000 tenants × 5 tables).
+      translateCopy(copy, t, merged, ctx, schema, d.sameDatabase);
       if (d.sameDatabase) copy.copyOut = copy.copyIn = '';
       else copy.insertSelect = '';
       steps.push({ id: `copy:${schema}:${t.target}`, phase: 'copy', table: t.target, tenant: schema, sql: [], copy });

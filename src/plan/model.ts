@@ -86,6 +86,8 @@ export interface UnifiedTable {
    * FORCE is lifted (for the owner only) when the run is recorded, and put back by the rls phase.
    */
   liftForce?: boolean;
+  /** Columns referring to a merged table (SPEC §4, Django's lookup tables): translated to the shared ids while copied. */
+  translations?: Translation[];
   /**
    * Unified tables this pre-existing table already references with foreign keys: their rows must be
    * copied first (a second batch of tenants fills tables whose keys the first batch created).
@@ -101,12 +103,12 @@ export interface UnifiedType {
   sql: string;
 }
 
-export type Phase = 'shared' | 'types' | 'tables' | 'copy' | 'keys' | 'indexes' | 'foreign-keys' | 'sequences' | 'analyze' | 'rls';
+export type Phase = 'shared' | 'types' | 'tables' | 'merge' | 'copy' | 'keys' | 'indexes' | 'foreign-keys' | 'sequences' | 'analyze' | 'rls';
 /**
  * RLS comes last: a migrating role that owns the tables without BYPASSRLS is itself
  * subject to a FORCEd policy, and the sequence reset must see every row.
  */
-export const PHASES: Phase[] = ['shared', 'types', 'tables', 'copy', 'keys', 'indexes', 'foreign-keys', 'sequences', 'analyze', 'rls'];
+export const PHASES: Phase[] = ['shared', 'types', 'tables', 'merge', 'copy', 'keys', 'indexes', 'foreign-keys', 'sequences', 'analyze', 'rls'];
 
 /**
  * A shared table (the registry, or one that tenant tables reference, such as
@@ -139,6 +141,43 @@ export interface Step {
   sql: string[];
   /** For copy steps: what to read and where to write; the executor binds the tenant id. */
   copy?: CopyStep;
+  /** For merge steps: the merged table (see MergeTable; executed by src/merge/execute.ts). */
+  merge?: string;
+}
+
+// ---- merge by natural key (SPEC §4 "Django's lookup tables", tables.merge) -------------------
+
+/**
+ * A same-name table in the shared schema and in the tenants whose tenant rows are merged into the
+ * shared table by a natural key instead of becoming a unified table: matched rows take the shared
+ * row's id, unmatched ones are added; the mapping (tenant, old id → shared id) is kept in
+ * oasys_migrate.<mapTable> and every referring tenant column is translated through it.
+ */
+export interface MergeTable {
+  table: string;
+  /** The shared table it is merged into (in the target). */
+  sharedSchema: string;
+  /** The single-column primary key (Django's `id`) and its type in the shared table. */
+  idColumn: string;
+  idType: string;
+  key: string[];
+  /** Key columns that are themselves references to another merged table (auth_permission.content_type_id). */
+  keyRefs: Record<string, string>;
+  /** Columns written when a row is added (tenant and shared table both have them; id excluded), with the shared table's types. */
+  columns: { name: string; type: string }[];
+  tenants: string[];
+  /** Merged without being named (django_content_type, auth_permission) or named in tables.merge. */
+  auto: boolean;
+  /** oasys_migrate table holding the id mapping. */
+  mapTable: string;
+  /** Filled by `plan` from the data (read-only): rows in the shared table, tenant rows matched, rows the tenants add. */
+  counts?: { sharedRows: number; tenantRows: number; matched: number; added: number };
+}
+
+/** A column translated through a merged table's mapping while copied. */
+export interface Translation {
+  column: string;
+  merged: string;
 }
 
 export interface CopyStep {
@@ -155,6 +194,13 @@ export interface CopyStep {
   copyOut: string;
   copyIn: string;
   binary: boolean;
+  /**
+   * Separate target, translated columns: copyIn fills a transaction-local staging table (created by
+   * `create`), then `insert` ($1 = tenant id) moves the rows into the unified table through the mappings.
+   */
+  stage?: { create: string; insert: string };
+  /** Never grouped with other tenants' copies (its statement joins the mappings on $1). */
+  alone?: boolean;
 }
 
 /** The role the tool connects as to the target, and whether row-level security applies to it. */
@@ -180,6 +226,8 @@ export interface Plan {
   steps: Step[];
   /** Shared tables copied first into a separate target that lacks them (empty in one database). */
   shared: SharedTable[];
+  /** Tables merged into the shared table by natural key, in dependency order (absent in older stored plans). */
+  merges?: MergeTable[];
   /** A hash of every tenant's table definitions, to notice that the source changed under an interrupted run. */
   sourceFingerprint: string;
 }
@@ -188,7 +236,7 @@ export interface Plan {
 export function stepStatements(step: Step): string[] {
   const c = step.copy;
   if (!c) return step.sql;
-  const copy = c.insertSelect ? [c.insertSelect] : [c.copyOut, c.copyIn];
+  const copy = c.insertSelect ? [c.insertSelect] : c.stage ? [c.stage.create, c.copyOut, c.copyIn, c.stage.insert] : [c.copyOut, c.copyIn];
   return [...step.sql, ...copy];
 }
 

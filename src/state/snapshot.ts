@@ -4,6 +4,7 @@ import type { Discovery } from '../discover/discover.js';
 import type { Plan } from '../plan/model.js';
 import { CREATED_BY_MARK } from '../plan/ddl.js';
 import { WantingError } from '../errors.js';
+import { unmerge } from '../merge/execute.js';
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
 
@@ -24,7 +25,9 @@ export type SnapshotEntry =
         rlsEnabled: boolean; rlsForced: boolean; policies: string[]; indexes: string[]; tenantDefault: string | null;
       };
     }
-  | { kind: 'existing_sequence'; object: string; detail: { sequence: string; lastValue: string | null; isCalled: boolean } };
+  | { kind: 'existing_sequence'; object: string; detail: { sequence: string; lastValue: string | null; isCalled: boolean } }
+  /** A shared table tenant rows are merged into: revert deletes exactly the rows the run added (recorded in its mapping). */
+  | { kind: 'merged_table'; object: string; detail: { schema: string; table: string; idColumn: string; idType: string; mapTable: string } };
 
 export async function takeSnapshot(db: Queryable, runId: number, plan: Plan, d: Discovery): Promise<SnapshotEntry[]> {
   const schema = plan.targetSchema;
@@ -77,6 +80,7 @@ export async function takeSnapshot(db: Queryable, runId: number, plan: Plan, d: 
       entries.push({ kind: 'existing_sequence', object: x.seq, detail: { sequence: x.seq, lastValue: x.last, isCalled: x.called } });
     }
   }
+  entries.push(...(await mergedEntries(db, plan)));
   await db.query(
     `INSERT INTO oasys_migrate.snapshot (run_id, ordinal, kind, object, detail)
      SELECT $1, o - 1, k, obj, d::jsonb FROM unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS s(k, obj, d, o)`,
@@ -157,6 +161,12 @@ export async function restoreSnapshot(db: Queryable, runId: number, tenantColumn
     if (ours.length > 0) await db.query(`DROP TABLE ${ours.join(', ')}`);
     for (const t of ours) done.push(`dropped ${t}`);
   }
+  // Rows the run added to shared tables, after the unified tables that referred to them are gone; dependents first.
+  for (const e of [...entries].reverse()) {
+    if (e.kind !== 'merged_table') continue;
+    const n = await unmerge(db, runId, e.detail);
+    done.push(`deleted ${n} row${n === 1 ? '' : 's'} the run added to ${e.object}`);
+  }
   for (const e of [...entries].reverse()) {
     if (e.kind === 'created_type') {
       await db.query(`DROP TYPE IF EXISTS ${e.object}`);
@@ -167,4 +177,28 @@ export async function restoreSnapshot(db: Queryable, runId: number, tenantColumn
     if (e.kind === 'existing_table') await db.query(`DROP TABLE IF EXISTS oasys_migrate.${ident(e.detail.rowsTable)}`);
   }
   return done;
+}
+
+/**
+ * The merged tables (in dependency order) and, for a shared table that exists before the run,
+ * its id sequence: adding rows advances it, and revert puts it back.
+ */
+async function mergedEntries(db: Queryable, plan: Plan): Promise<SnapshotEntry[]> {
+  const out: SnapshotEntry[] = [];
+  for (const m of plan.merges ?? []) {
+    const object = ident(m.sharedSchema, m.table);
+    out.push({ kind: 'merged_table', object, detail: { schema: m.sharedSchema, table: m.table, idColumn: m.idColumn, idType: m.idType, mapTable: m.mapTable } });
+    // A shared table the run copies into a separate target does not exist yet: it is dropped whole by revert.
+    const exists = await db.query<{ ok: boolean }>('SELECT pg_catalog.to_regclass($1) IS NOT NULL AS ok', [object]);
+    if (!exists.rows[0].ok) continue;
+    const seq = await db.query<{ seq: string; last: string; called: boolean }>(
+      `SELECT q.seq, COALESCE(pg_catalog.pg_sequence_last_value(q.seq::regclass), ps.seqstart)::text AS last,
+              pg_catalog.pg_sequence_last_value(q.seq::regclass) IS NOT NULL AS called
+         FROM (SELECT pg_catalog.pg_get_serial_sequence($1, $2) AS seq) q
+         JOIN pg_catalog.pg_sequence ps ON ps.seqrelid = q.seq::regclass`,
+      [object, m.idColumn],
+    );
+    for (const x of seq.rows) out.push({ kind: 'existing_sequence', object: x.seq, detail: { sequence: x.seq, lastValue: x.last, isCalled: x.called } });
+  }
+  return out;
 }
