@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { ident, identList } from '../db/ident.js';
 import { WantingError } from '../errors.js';
 import type { MergeTable, Plan } from '../plan/model.js';
-import { mapTableSql, mergeMap } from '../plan/merge.js';
+import { CONTENT_TYPES, MERGE_OBJECTS, mapTableSql, mergeMap } from '../plan/merge.js';
 import { sequenceResetSql } from '../plan/build.js';
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
@@ -88,8 +88,26 @@ export async function runMerge(tgt: Queryable, source: Queryable, plan: Plan, ta
     `INSERT INTO ${mapTableSql(m)} (tenant, old_id, new_id, added, run_id) SELECT tenant, old_id, new_id, added, $1 FROM oasys_merge_in`,
     [runId],
   );
+  if (m.table !== CONTENT_TYPES && merges.has(CONTENT_TYPES)) {
+    // Generic foreign keys may point at rows of this table: keyed by the model's shared content type,
+    // found by Django's default table name (app_label + '_' + model). No such content type: no row.
+    await tgt.query(createMergeObjectsSql());
+    await tgt.query(
+      `INSERT INTO ${MERGE_OBJECTS} (tenant, ct, old_id, new_id, run_id)
+       SELECT i.tenant, ct.id::text, i.old_id, i.new_id, $1 FROM oasys_merge_in i
+         JOIN ${ident(merges.get(CONTENT_TYPES)!.sharedSchema, CONTENT_TYPES)} AS ct ON ct.app_label || '_' || ct.model = $2`,
+      [runId, m.table],
+    );
+  }
   await tgt.query('DROP TABLE pg_temp.oasys_merge_in');
   return r.rowCount ?? 0;
+}
+
+export function createMergeObjectsSql(): string {
+  return `CREATE TABLE IF NOT EXISTS ${MERGE_OBJECTS} (
+  tenant text NOT NULL, ct text NOT NULL, old_id text NOT NULL, new_id text NOT NULL, run_id integer NOT NULL,
+  PRIMARY KEY (tenant, ct, old_id)
+)`;
 }
 
 /** Deletes exactly the shared rows a run added to a merged table, and the run's mapping (revert). */
@@ -105,6 +123,10 @@ export async function unmerge(db: Queryable, runId: number, e: { schema: string;
     n = r.rowCount ?? 0;
   }
   await db.query(`DELETE FROM ${map} WHERE run_id = $1`, [runId]);
+  if ((await db.query<{ ok: boolean }>(`SELECT pg_catalog.to_regclass($1) IS NOT NULL AS ok`, [MERGE_OBJECTS])).rows[0].ok) {
+    await db.query(`DELETE FROM ${MERGE_OBJECTS} WHERE run_id = $1`, [runId]);
+    if ((await db.query(`SELECT 1 FROM ${MERGE_OBJECTS} LIMIT 1`)).rows.length === 0) await db.query(`DROP TABLE ${MERGE_OBJECTS}`);
+  }
   // The mapping table goes with its last run.
   const left = await db.query(`SELECT 1 FROM ${map} LIMIT 1`);
   if (left.rows.length === 0) await db.query(`DROP TABLE ${map}`);

@@ -5,7 +5,7 @@ import type { Discovery } from '../discover/discover.js';
 import { analyseDrift } from './drift.js';
 import { copyStatements, sharedCopyStatements } from './copySql.js';
 import { tenantDefaultSql } from './tenantDefault.js';
-import { mergeMap, planMerges, translateCopy, translationsFor } from './merge.js';
+import { mergeMap, mergeStepComment, planMerges, translateCopy, translationsFor } from './merge.js';
 import { PHASES, type MergeTable, type Plan, type SharedTable, type Step, type UnifiedTable } from './model.js';
 import { ProblemCode, sortProblems, type Problem } from './problems.js';
 import { createSharedTableSql, createTableSql, foreignKeySql, keysSql } from './ddl.js';
@@ -266,7 +266,10 @@ function buildSteps(cfg: ResolvedConfig, d: Discovery, tables: UnifiedTable[], t
     if (sql.length > 0) steps.push({ id: `table:${t.target}`, phase: 'tables', table: t.target, sql });
   }
   // One step per merged table, all its tenants at once, before any copy translates through its mapping.
-  for (const m of merged.values()) steps.push({ id: `merge:${m.table}`, phase: 'merge', table: `${m.sharedSchema}.${m.table}`, sql: [], merge: m.table });
+  // Its `sql` is only what `plan --sql` prints: the step itself is src/merge/execute.ts (it reads the source).
+  for (const m of merged.values()) {
+    steps.push({ id: `merge:${m.table}`, phase: 'merge', table: `${m.sharedSchema}.${m.table}`, sql: [mergeStepComment(m)], merge: m.table });
+  }
   for (const t of tables) {
     const g = d.source.tables;
     const builtinOnly = t.columns.length > 0;

@@ -26,6 +26,15 @@ export const AUTO_MERGE: Readonly<Record<string, string[]>> = {
 };
 
 const CT_COLUMN = /(^|_)content_type_id$/;
+export const CONTENT_TYPES = 'django_content_type';
+/** Generic foreign keys' object ids of merged models: (tenant, shared content type id, old id) → new id. */
+export const MERGE_OBJECTS = 'oasys_migrate.merge_objects';
+
+/** The object-id column that goes with a GenericForeignKey's content-type column (Django's default names). */
+export function objectIdColumn(columns: { name: string }[], contentTypeColumn: string): string | undefined {
+  const prefix = contentTypeColumn.replace(/content_type_id$/, '');
+  return columns.find((c) => c.name === `${prefix}object_id` || c.name === `${prefix}object_pk`)?.name;
+}
 
 function problem(table: string, message: string, hint: string): Problem {
   return { severity: 'error', code: ProblemCode.MERGE_INVALID, table, message, hint };
@@ -117,6 +126,8 @@ export function planMerges(
     if (ordered.includes(m) || seen.has(m.table)) return;
     seen.add(m.table);
     for (const dep of Object.values(m.keyRefs)) visit(byTable.get(dep)!, seen);
+    // merge_objects (generic foreign keys to merged models) needs the shared content types first.
+    if (m.table !== CONTENT_TYPES && byTable.has(CONTENT_TYPES)) visit(byTable.get(CONTENT_TYPES)!, seen);
     ordered.push(m);
   };
   for (const m of merged) visit(m, new Set());
@@ -148,6 +159,9 @@ export function translationsFor(group: TableGroup, merges: Map<string, MergeTabl
       continue;
     }
     out.push({ column: con.columns[0], merged: m.table });
+    // Its GenericForeignKey partner: object ids of merged models (auth.user …) changed with the merge.
+    const objectId = m.table === CONTENT_TYPES ? objectIdColumn(ref.columns, con.columns[0]) : undefined;
+    if (objectId && [...merges.keys()].some((x) => x !== CONTENT_TYPES)) out.push({ column: objectId, merged: CONTENT_TYPES, genericOf: con.columns[0] });
   }
   if (merges.has('django_content_type')) {
     for (const c of ref.columns) {
@@ -172,10 +186,17 @@ export function mapTableSql(m: Pick<MergeTable, 'mapTable'>): string {
 function joins(t: UnifiedTable, merges: Map<string, MergeTable>, tenantType: string): { expr: Map<string, string>; sql: string } {
   const expr = new Map<string, string>();
   const parts: string[] = [];
+  const aliasOf = new Map<string, string>();
   (t.translations ?? []).forEach((tr, i) => {
     const a = `m${i}`;
-    const m = merges.get(tr.merged)!;
-    parts.push(`LEFT JOIN ${mapTableSql(m)} AS ${a} ON ${a}.tenant = ($1::${tenantType})::text AND ${a}.old_id = s.${ident(tr.column)}::text`);
+    if (tr.genericOf !== undefined) {
+      // Keyed by the content type's shared id (the partner's translation, joined just before).
+      parts.push(`LEFT JOIN ${MERGE_OBJECTS} AS ${a} ON ${a}.tenant = ($1::${tenantType})::text AND ${a}.ct = ${aliasOf.get(tr.genericOf)}.new_id AND ${a}.old_id = s.${ident(tr.column)}::text`);
+    } else {
+      const m = merges.get(tr.merged)!;
+      parts.push(`LEFT JOIN ${mapTableSql(m)} AS ${a} ON ${a}.tenant = ($1::${tenantType})::text AND ${a}.old_id = s.${ident(tr.column)}::text`);
+      aliasOf.set(tr.column, a);
+    }
     expr.set(tr.column, a);
   });
   return { expr, sql: parts.join('\n') };
@@ -193,11 +214,13 @@ export function translateCopy(
   const cols = t.columns.filter((c) => c.generatedExpr === null);
   const j = joins(t, merges, t.tenantColumnType);
   const target = ident(ctx.targetSchema, t.target);
+  const generic = new Set((t.translations ?? []).filter((tr) => tr.genericOf !== undefined).map((tr) => tr.column));
   const value = (c: UnifiedColumn, fromText: boolean) => {
+    const plain = fromText ? `s.${ident(c.name)}::${c.type}` : c.castViaText ? `s.${ident(c.name)}::text::${c.type}` : `s.${ident(c.name)}`;
     const a = j.expr.get(c.name);
-    if (a) return `${a}.new_id::${c.type}`;
-    if (fromText) return `s.${ident(c.name)}::${c.type}`;
-    return c.castViaText ? `s.${ident(c.name)}::text::${c.type}` : `s.${ident(c.name)}`;
+    // An object id of a model that was not merged keeps its value.
+    if (a) return generic.has(c.name) ? `COALESCE(${a}.new_id::${c.type}, ${plain})` : `${a}.new_id::${c.type}`;
+    return plain;
   };
   const head = `INSERT INTO ${target} (${identList([ctx.tenantColumn, ...cols.map((c) => c.name)])}) OVERRIDING SYSTEM VALUE`;
   copy.alone = true;
@@ -235,4 +258,11 @@ export function naturalKeyOfRow(merges: Map<string, MergeTable>, m: MergeTable, 
 
 export function mergeMap(merges: MergeTable[] | undefined): Map<string, MergeTable> {
   return new Map((merges ?? []).map((m) => [m.table, m]));
+}
+
+/** What `plan --sql` shows for a merge step (an SQL comment: the step reads the source and is not one statement). */
+export function mergeStepComment(m: MergeTable): string {
+  const refs = Object.entries(m.keyRefs).map(([c, t]) => `${c} through ${t}'s mapping`);
+  return `-- merge: each tenant's ${m.table} rows${refs.length ? ` (${refs.join(', ')})` : ''} matched to ${m.sharedSchema}.${m.table} by (${m.key.join(', ')}); ` +
+    `unmatched keys inserted once; tenant id → shared id recorded in oasys_migrate.${m.mapTable}`.replace(/\n/g, ' ');
 }

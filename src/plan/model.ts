@@ -178,6 +178,12 @@ export interface MergeTable {
 export interface Translation {
   column: string;
   merged: string;
+  /**
+   * A GenericForeignKey's object id (merged = django_content_type): the content-type column it goes
+   * with. When that content type is a merged model (auth.user …) the id is translated through
+   * oasys_migrate.merge_objects; other objects keep their ids.
+   */
+  genericOf?: string;
 }
 
 export interface CopyStep {

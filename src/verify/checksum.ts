@@ -6,7 +6,7 @@ import { InterruptedError } from '../errors.js';
 import { loadSnapshot } from '../state/snapshot.js';
 import { restrictedTables } from '../db/rlsAccess.js';
 import { sourceRelation, type MergeTable, type Plan, type UnifiedTable } from '../plan/model.js';
-import { mapTableSql, mergeMap, naturalKeyExpr } from '../plan/merge.js';
+import { MERGE_OBJECTS, mapTableSql, mergeMap, naturalKeyExpr } from '../plan/merge.js';
 import { verifyMerged } from '../merge/verify.js';
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
@@ -91,13 +91,21 @@ function sourceSql(t: UnifiedTable, schemas: string[], merges: Map<string, Merge
  * the row they point at — in the tenant's own table on the source side, in the shared table on
  * the target side — never by the id, which the translation changed on purpose.
  */
-function naturalKeys(t: UnifiedTable, merges: Map<string, MergeTable>, schema: string | undefined, alias: string): ((column: string) => string | undefined) | undefined {
+function naturalKeys(t: UnifiedTable, merges: Map<string, MergeTable>, schema: string | undefined, alias: string, tenantColumn = ''): ((column: string) => string | undefined) | undefined {
   if (!t.translations?.length) return undefined;
-  const by = new Map(t.translations.map((tr) => [tr.column, tr.merged]));
+  const by = new Map(t.translations.map((tr) => [tr.column, tr]));
   return (column) => {
-    const merged = by.get(column);
-    if (merged === undefined) return undefined;
-    return naturalKeyExpr(merges, merged, schema ?? merges.get(merged)!.sharedSchema, `${alias}.${ident(column)}`);
+    const tr = by.get(column);
+    if (tr === undefined) return undefined;
+    const col = `${alias}.${ident(column)}`;
+    if (tr.genericOf !== undefined) {
+      // A generic foreign key's object id: the tenant's id on both sides (the target's mapped back
+      // through merge_objects; whether the mapping itself is right is the merged table's check).
+      if (schema !== undefined) return `${col}::text`;
+      return `COALESCE((SELECT g.old_id FROM ${MERGE_OBJECTS} AS g WHERE g.tenant = ${alias}.${ident(tenantColumn)}::text ` +
+        `AND g.ct = ${alias}.${ident(tr.genericOf)}::text AND g.new_id = ${col}::text), ${col}::text)`;
+    }
+    return naturalKeyExpr(merges, tr.merged, schema ?? merges.get(tr.merged)!.sharedSchema, col);
   };
 }
 
@@ -108,7 +116,7 @@ function naturalKeys(t: UnifiedTable, merges: Map<string, MergeTable>, schema: s
  */
 function targetSql(plan: Plan, t: UnifiedTable): string {
   const tc = ident(plan.tenantColumn);
-  return `SELECT ${tc}::text AS tenant, count(*)::int8 AS n, COALESCE(sum(${rowHashSql(t, 't', naturalKeys(t, mergeMap(plan.merges), undefined, 't'))}), 0)::text AS h
+  return `SELECT ${tc}::text AS tenant, count(*)::int8 AS n, COALESCE(sum(${rowHashSql(t, 't', naturalKeys(t, mergeMap(plan.merges), undefined, 't', plan.tenantColumn))}), 0)::text AS h
             FROM ${ident(plan.targetSchema, t.target)} AS t
            GROUP BY 1`;
 }
@@ -166,7 +174,7 @@ export async function verifyPlan(o: VerifyOptions): Promise<VerifyReport> {
     if (schemas.length === 0) continue;
     const source = new Map<string, { n: number; h: string }>();
     const target = new Map<string, { n: number; h: string }>();
-    const tnk = naturalKeys(t, merges, undefined, 't');
+    const tnk = naturalKeys(t, merges, undefined, 't', plan.tenantColumn);
     const tableJobs: Promise<void>[] = [];
     for (let i = 0; i < schemas.length; i += chunk) {
       const part = schemas.slice(i, i + chunk);
