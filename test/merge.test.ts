@@ -73,6 +73,10 @@ async function build(url: string): Promise<void> {
          SELECT 'item ' || i.id, ct.id, i.id FROM ${s}.shop_item i, ${s}.django_content_type ct WHERE ct.app_label = 'shop' AND ct.model = 'item'`,
       `INSERT INTO ${s}.shop_tagged (label, content_type_id, object_id)
          SELECT 'note ' || n.id, ct.id, n.id FROM ${s}.shop_note n, ${s}.django_content_type ct WHERE ct.app_label = 'shop' AND ct.model = 'note'`,
+      // A generic reference to a row of a merged table (a permission): its object id must follow the merge.
+      `INSERT INTO ${s}.shop_tagged (label, content_type_id, object_id)
+         SELECT 'perm ' || p.codename, ct.id, p.id FROM ${s}.auth_permission p, ${s}.django_content_type ct
+          WHERE ct.app_label = 'auth' AND ct.model = 'permission' AND p.codename IN ('add_item', 'view_item')`,
       `INSERT INTO ${s}.django_admin_log (action_time, object_id, object_repr, action_flag, change_message, content_type_id, user_id)
          SELECT now(), i.id::text, i.name, 1, '[]', ct.id, 1 FROM ${s}.shop_item i, ${s}.django_content_type ct WHERE ct.app_label = 'shop' AND ct.model = 'item'`,
       `INSERT INTO ${s}.django_admin_log (action_time, object_id, object_repr, action_flag, change_message, content_type_id, user_id)
@@ -93,14 +97,18 @@ async function meanings(url: string, where: 'source' | 'target'): Promise<string
       for (const r of await query<{ x: string }>(url, `
         SELECT format('tagged %s %s %s.%s', $1::text, t.id, ct.app_label, ct.model) AS x FROM ${s}.shop_tagged t JOIN ${s}.django_content_type ct ON ct.id = t.content_type_id
         UNION ALL SELECT format('log %s %s %s.%s', $1::text, l.id, ct.app_label, ct.model) FROM ${s}.django_admin_log l LEFT JOIN ${s}.django_content_type ct ON ct.id = l.content_type_id
-        UNION ALL SELECT format('perm %s %s.%s.%s', $1::text, ct.app_label, ct.model, p.codename) FROM ${s}.auth_permission p JOIN ${s}.django_content_type ct ON ct.id = p.content_type_id`, [String(id)])) out.push(r.x);
+        UNION ALL SELECT format('perm %s %s.%s.%s', $1::text, ct.app_label, ct.model, p.codename) FROM ${s}.auth_permission p JOIN ${s}.django_content_type ct ON ct.id = p.content_type_id
+        UNION ALL SELECT format('gfk %s %s %s', $1::text, t.label, p.codename) FROM ${s}.shop_tagged t JOIN ${s}.django_content_type ct ON ct.id = t.content_type_id AND ct.model = 'permission'
+          JOIN ${s}.auth_permission p ON p.id = t.object_id`, [String(id)])) out.push(r.x);
     }
     // The public permissions stay as they are.
     for (const r of await query<{ x: string }>(url, `SELECT format('pub %s.%s.%s', ct.app_label, ct.model, p.codename) AS x FROM public.auth_permission p JOIN public.django_content_type ct ON ct.id = p.content_type_id`)) out.push(r.x);
   } else {
     for (const r of await query<{ x: string }>(url, `
       SELECT format('tagged %s %s %s.%s', t.tenant_id, t.id, ct.app_label, ct.model) AS x FROM public.shop_tagged t JOIN public.django_content_type ct ON ct.id = t.content_type_id
-      UNION ALL SELECT format('log %s %s %s.%s', l.tenant_id, l.id, ct.app_label, ct.model) FROM public.django_admin_log l LEFT JOIN public.django_content_type ct ON ct.id = l.content_type_id`)) out.push(r.x);
+      UNION ALL SELECT format('log %s %s %s.%s', l.tenant_id, l.id, ct.app_label, ct.model) FROM public.django_admin_log l LEFT JOIN public.django_content_type ct ON ct.id = l.content_type_id
+      UNION ALL SELECT format('gfk %s %s %s', t.tenant_id, t.label, p.codename) FROM public.shop_tagged t JOIN public.django_content_type ct ON ct.id = t.content_type_id AND ct.model = 'permission'
+        JOIN public.auth_permission p ON p.id = t.object_id`)) out.push(r.x);
     // Each tenant's permissions, through the mapping, are public rows with the same meaning.
     for (const s of TENANTS) {
       const id = (await query<{ id: number }>(url, `SELECT id FROM public.customers_client WHERE schema_name = $1`, [s]))[0].id;
@@ -138,7 +146,9 @@ describe('merge by natural key, in place (INSERT … SELECT joins the mapping)',
     expect(line).toContain('by (app_label, model)');
     expect(line).toContain('6 match, 3 do not and add 2 new rows');
     expect(plan.plan.tables.map((t) => t.target).sort()).toEqual(['django_admin_log', 'shop_item', 'shop_note', 'shop_tagged']);
-    expect(plan.plan.tables.find((t) => t.target === 'shop_tagged')?.translations).toEqual([{ column: 'content_type_id', merged: 'django_content_type' }]);
+    // The content type, and its GenericForeignKey's object id (translated when it names a merged model: auth.permission here).
+    expect(plan.plan.tables.find((t) => t.target === 'shop_tagged')?.translations).toEqual([
+      { column: 'content_type_id', merged: 'django_content_type' }, { column: 'object_id', merged: 'django_content_type', genericOf: 'content_type_id' }]);
 
     const run = await runCommand(cfg, log);
     expect(run.verify.ok).toBe(true);
@@ -157,7 +167,7 @@ describe('merge by natural key, in place (INSERT … SELECT joins the mapping)',
         FROM public.shop_tagged t JOIN public.django_content_type ct ON ct.id = t.content_type_id
         LEFT JOIN public.shop_item i ON ct.model = 'item' AND i.tenant_id = t.tenant_id AND i.id = t.object_id AND t.label = 'item ' || i.id
         LEFT JOIN public.shop_note o ON ct.model = 'note' AND o.tenant_id = t.tenant_id AND o.id = t.object_id AND t.label = 'note ' || o.id`);
-    expect(gfk).toEqual({ n: 11, bad: 0 }); // acme: 4 items + 3 notes; globex: 4 items (it has no "note" content type)
+    expect(gfk).toEqual({ n: 15, bad: 4 }); // acme: 4 items + 3 notes; globex: 4 items (it has no "note" content type); 2 × 2 permissions (checked by meanings())
     // The translated columns keep a foreign key, to the shared table.
     const fks = await query<{ d: string }>(db.url, `SELECT pg_get_constraintdef(oid) AS d FROM pg_constraint WHERE conrelid = 'public.shop_tagged'::regclass AND contype = 'f'`);
     expect(fks.map((f) => f.d)).toEqual([expect.stringContaining('REFERENCES django_content_type(id)')]);
@@ -168,6 +178,10 @@ describe('merge by natural key, in place (INSERT … SELECT joins the mapping)',
     expect(bad.ok).toBe(false);
     expect(bad.results.filter((r) => !r.ok).map((r) => `${r.tenant}/${r.table}`)).toEqual(['acme/shop_tagged']);
     await query(db.url, `UPDATE public.shop_tagged SET content_type_id = (SELECT id FROM public.django_content_type WHERE model = 'item') WHERE tenant_id = 2 AND label = 'item 1'`);
+    // A generic object id pointing at the wrong permission is found too.
+    await query(db.url, `UPDATE public.shop_tagged SET object_id = object_id + 1 WHERE tenant_id = 3 AND label = 'perm add_item'`);
+    expect((await verifyCommand(cfg, log)).results.filter((r) => !r.ok).map((r) => `${r.tenant}/${r.table}`)).toEqual(['globex/shop_tagged']);
+    await query(db.url, `UPDATE public.shop_tagged SET object_id = object_id - 1 WHERE tenant_id = 3 AND label = 'perm add_item'`);
     // A wrong match in the mapping itself is found too.
     await query(db.url, `UPDATE oasys_migrate.merge_django_content_type SET new_id = '1' WHERE tenant = '3' AND new_id = (SELECT id::text FROM public.django_content_type WHERE app_label = 'contenttypes')`);
     const bad2 = await verifyCommand(cfg, log);
@@ -207,7 +221,30 @@ describe('merge by natural key, separate target (COPY into a staging table, INSE
     expect(await meanings(tgt.url, 'target')).toEqual(truth.filter((x) => !x.startsWith('pub ')));
     // The source was never written.
     expect(fingerprintDiff(srcBefore, await withClient(src.url, (c) => fingerprint(c, [])))).toEqual([]);
-    expect((await revertCommand(cfg, log, async () => true)).reverted).toBe(true);
+    // run --recopy through the staging path replaces acme's rows with the same translated ones.
+    const again = await runCommand({ ...cfg, recopy: ['acme'] }, log);
+    expect(again.verify.ok).toBe(true);
+    expect(await meanings(tgt.url, 'target')).toEqual(truth.filter((x) => !x.startsWith('pub ')));
+    expect((await revertCommand({ ...cfg, discardWrites: true }, log, async () => true)).reverted).toBe(true);
     expect(fingerprintDiff(before, await withClient(tgt.url, (c) => fingerprint(c, [])))).toEqual([]);
+  });
+});
+
+describe('revert after the application added shared rows', () => {
+  it('deletes only the rows the run added; the application\'s row stays and its id is never handed out again', async () => {
+    const db = await createTestDatabase('mrgr');
+    dbs.push(db);
+    await build(db.url);
+    const cfg = cfgFor(db.url);
+    expect((await runCommand(cfg, log)).verify.ok).toBe(true);
+    // After cut-over Django's migrate creates the content type of a new model in public.
+    const [mine] = await query<{ id: number }>(db.url, `INSERT INTO public.django_content_type (app_label, model) VALUES ('later', 'model') RETURNING id`);
+    const r = await revertCommand({ ...cfg, discardWrites: true }, log, async () => true);
+    expect(r.reverted).toBe(true);
+    const rows = await query<{ id: number; k: string }>(db.url, `SELECT id, app_label || '.' || model AS k FROM public.django_content_type ORDER BY id`);
+    expect(rows.map((x) => x.k)).toEqual([...PUBLIC_CTS.map(([a, m]) => `${a}.${m}`), 'later.model']);
+    expect(rows[rows.length - 1].id).toBe(mine.id);
+    const [next] = await query<{ id: number }>(db.url, `SELECT nextval(pg_get_serial_sequence('public.django_content_type', 'id'))::int AS id`);
+    expect(next.id).toBeGreaterThan(mine.id);
   });
 });

@@ -237,7 +237,8 @@ export function loadConfig(cli: CliOptions, env: NodeJS.ProcessEnv = process.env
       exclude: [...(f.tables?.exclude ?? ['django_migrations'])],
       map: { ...(f.tables?.map ?? {}) },
       partial: [...(f.tables?.partial ?? [])],
-      merge: Object.fromEntries(Object.entries(f.tables?.merge ?? {}).map(([k, v]) => [k, [...v]])),
+      // Only when given (the resolved config of a file without it stays as it was).
+      ...(f.tables?.merge ? { merge: Object.fromEntries(Object.entries(f.tables.merge).map(([k, v]) => [k, [...v]])) } : {}),
     },
     rls: { setting: f.rls?.setting ?? 'app.current_tenant', force: f.rls?.force ?? true },
     concurrency,

@@ -25,7 +25,11 @@ export type SnapshotEntry =
         rlsEnabled: boolean; rlsForced: boolean; policies: string[]; indexes: string[]; tenantDefault: string | null;
       };
     }
-  | { kind: 'existing_sequence'; object: string; detail: { sequence: string; lastValue: string | null; isCalled: boolean } }
+  | {
+      kind: 'existing_sequence'; object: string;
+      /** floor: a merged shared table's id sequence never goes back below the ids that stay in it (rows the application added since). */
+      detail: { sequence: string; lastValue: string | null; isCalled: boolean; floor?: { table: string; column: string } };
+    }
   /** A shared table tenant rows are merged into: revert deletes exactly the rows the run added (recorded in its mapping). */
   | { kind: 'merged_table'; object: string; detail: { schema: string; table: string; idColumn: string; idType: string; mapTable: string } };
 
@@ -167,6 +171,16 @@ export async function restoreSnapshot(db: Queryable, runId: number, tenantColumn
     const n = await unmerge(db, runId, e.detail);
     done.push(`deleted ${n} row${n === 1 ? '' : 's'} the run added to ${e.object}`);
   }
+  // A shared table's sequence was put back above; rows the application added since the run stay, and
+  // the sequence must not hand out their ids again.
+  for (const e of entries) {
+    if (e.kind !== 'existing_sequence' || !e.detail.floor || e.detail.lastValue === null) continue;
+    const { table, column } = e.detail.floor;
+    await db.query(
+      `SELECT pg_catalog.setval($1::regclass, m.max_value, true) FROM (SELECT max(${ident(column)})::int8 AS max_value FROM ${table}) m WHERE m.max_value > $2::int8`,
+      [e.detail.sequence, e.detail.lastValue],
+    );
+  }
   for (const e of [...entries].reverse()) {
     if (e.kind === 'created_type') {
       await db.query(`DROP TYPE IF EXISTS ${e.object}`);
@@ -198,7 +212,9 @@ async function mergedEntries(db: Queryable, plan: Plan): Promise<SnapshotEntry[]
          JOIN pg_catalog.pg_sequence ps ON ps.seqrelid = q.seq::regclass`,
       [object, m.idColumn],
     );
-    for (const x of seq.rows) out.push({ kind: 'existing_sequence', object: x.seq, detail: { sequence: x.seq, lastValue: x.last, isCalled: x.called } });
+    for (const x of seq.rows) {
+      out.push({ kind: 'existing_sequence', object: x.seq, detail: { sequence: x.seq, lastValue: x.last, isCalled: x.called, floor: { table: object, column: m.idColumn } } });
+    }
   }
   return out;
 }
