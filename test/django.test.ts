@@ -140,6 +140,16 @@ describe('a Django project on the unified tables', () => {
     expect(plan.code, show(plan)).toBe(0);
     const merges = parseJson<{ problems: { code: string; table?: string; message: string }[] }>(plan).problems.filter((p) => p.code === 'MERGE').map((p) => p.table).sort();
     expect(merges).toEqual(['auth_group', 'auth_group_permissions', 'auth_permission', 'auth_user', 'auth_user_groups', 'auth_user_user_permissions', 'django_content_type']);
+    // Before any run the guide describes the plan.
+    const early = await runCli(['guide', '--json', '-c', cfg, '--source', ownerUrl], { timeoutMs: 60_000 });
+    expect(early.code, show(early)).toBe(0);
+    const doc = parseJson<{ ok: boolean; from: { kind: string }; merges: unknown[]; translatedColumns: { table: string; column: string }[]; middleware: string; markdown: string }>(early);
+    expect(doc.from).toEqual({ kind: 'plan' });
+    expect(doc.merges).toHaveLength(7);
+    expect(doc.translatedColumns.map((t) => `${t.table}.${t.column}`).sort()).toEqual([
+      'django_admin_log.content_type_id', 'django_admin_log.object_id', 'django_admin_log.user_id', 'shop_tag.content_type_id', 'shop_tag.object_id']);
+    expect(doc.middleware).toContain("SELECT set_config(%s, %s, true)");
+    expect(doc.markdown).toContain('from a dry run');
     const run = await runCli(['run', '--json', '-c', cfg, '--source', ownerUrl], { timeoutMs: 180_000 });
     expect(run.code, show(run)).toBe(0);
     expect(parseJson<{ ok: boolean }>(run).ok).toBe(true);
