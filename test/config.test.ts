@@ -550,3 +550,23 @@ describe('a directory where the file should be', () => {
     expect(usageError(() => loadConfig({}, {}, dir)).message).toContain('is a directory');
   });
 });
+
+describe('tables.merge (merge by natural key)', () => {
+  it('is taken as given, and absent when not given', () => {
+    expect(loadFile({ tables: { merge: { auth_user: ['username'], auth_group: ['name'] } } }).tables.merge).toEqual({ auth_user: ['username'], auth_group: ['name'] });
+    expect(loadFile({ tables: {} }).tables.merge).toBeUndefined();
+  });
+
+  it('a key that is not a list of column names, an empty or repeated one, is exit 2 naming the key path', () => {
+    expect(fileError({ tables: { merge: { auth_user: 'username' } } }).context.keyPath).toBe('tables.merge.auth_user');
+    const empty = fileError({ tables: { merge: { auth_user: [] } } });
+    expect(empty.context.keyPath).toBe('tables.merge.auth_user');
+    expect(empty.message).toContain('natural key');
+    expect(fileError({ tables: { merge: { auth_user: ['username', 'username'] } } }).message).toContain('listed twice');
+  });
+
+  it('changes the configuration fingerprint (a run started without it is not resumed with it)', () => {
+    expect(configFingerprint(loadFile({ tables: { merge: { auth_user: ['username'] } } }))).not.toBe(configFingerprint(loadFile({})));
+    expect(configFingerprint(loadFile({ tables: { exclude: ['django_migrations'] } }))).toBe(configFingerprint(loadFile({})));
+  });
+});

@@ -71,13 +71,13 @@ COMMENT ON TABLE oasys_migrate.event IS 'Append-only log: run started, resumed, 
 CREATE TABLE IF NOT EXISTS oasys_migrate.snapshot (
   run_id     bigint NOT NULL REFERENCES oasys_migrate.run ON DELETE CASCADE,
   ordinal    integer NOT NULL,
-  kind       text NOT NULL CHECK (kind IN ('created_table', 'created_type', 'existing_table', 'existing_sequence')),
+  kind       text NOT NULL CONSTRAINT snapshot_kind_check CHECK (kind IN ('created_table', 'created_type', 'existing_table', 'existing_sequence', 'merged_table')),
   object     text NOT NULL,
   detail     jsonb NOT NULL,
   PRIMARY KEY (run_id, ordinal)
 );
 COMMENT ON TABLE oasys_migrate.snapshot IS 'What run will create (dropped by revert) and what it will change (restored by revert), recorded before run writes anything.';
-COMMENT ON COLUMN oasys_migrate.snapshot.kind IS 'created_table | created_type: dropped on revert; existing_table | existing_sequence: restored on revert.';
+COMMENT ON COLUMN oasys_migrate.snapshot.kind IS 'created_table | created_type: dropped on revert; existing_table | existing_sequence: restored on revert; merged_table: the rows the run added to it are deleted on revert.';
 COMMENT ON COLUMN oasys_migrate.snapshot.object IS 'Qualified name of the object, quoted.';
 COMMENT ON COLUMN oasys_migrate.snapshot.detail IS 'What revert needs: saved rows table, indexes, policies, RLS flags, defaults, sequence values.';
 
@@ -85,6 +85,17 @@ COMMENT ON COLUMN oasys_migrate.snapshot.detail IS 'What revert needs: saved row
 ALTER TABLE oasys_migrate.run ADD COLUMN IF NOT EXISTS finished_xid text;
 COMMENT ON COLUMN oasys_migrate.run.finished_xid IS 'Transaction id (xid8) that completed the run: rows with a newer xmin were written after it (revert refuses to lose them).';
 ALTER TABLE oasys_migrate.step ADD COLUMN IF NOT EXISTS source_snapshot text;
+-- merged_table (merge by natural key) joined the snapshot kinds later: an older state schema's check gains it.
+DO $do$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = 'oasys_migrate.snapshot'::regclass AND contype = 'c'
+                  AND pg_catalog.pg_get_constraintdef(oid) LIKE '%merged_table%') THEN
+    ALTER TABLE oasys_migrate.snapshot DROP CONSTRAINT IF EXISTS snapshot_kind_check;
+    ALTER TABLE oasys_migrate.snapshot ADD CONSTRAINT snapshot_kind_check
+      CHECK (kind IN ('created_table', 'created_type', 'existing_table', 'existing_sequence', 'merged_table'));
+  END IF;
+END
+$do$;
 COMMENT ON COLUMN oasys_migrate.step.source_snapshot IS 'The source snapshot (pg_snapshot) a copy step read under: source rows it could not see were written during the run.';
 
 -- Runs a per-tenant query once per tenant with the RLS setting set to that tenant, so a role

@@ -18,6 +18,7 @@ import { statusCommand } from '../commands/status.js';
 import { renderStatus, statusDocument } from './renderStatus.js';
 import { confirmOnTerminal } from './confirm.js';
 import { demoCommand } from './demo.js';
+import { guideCommand } from '../commands/guide.js';
 import { parseIntegerFlag } from '../config/numbers.js';
 
 export interface CommandDef {
@@ -113,6 +114,17 @@ const revertHandler: Handler = async ({ cfg, log, out }) => {
   return ExitCode.ok;
 };
 
+// ---- guide (issue 10): the application team's guide, from the finished run or the plan ----
+const guideHandler: Handler = async ({ cfg, log, out, opts }) => {
+  const r = await guideCommand(cfg, log);
+  if (typeof opts.out === 'string') writeFileSync(opts.out, r.markdown);
+  if (typeof opts.middleware === 'string') writeFileSync(opts.middleware, r.document.middleware);
+  if (out.json) out.document({ ok: true, ...r.document, markdown: r.markdown });
+  else if (typeof opts.out !== 'string') process.stdout.write(r.markdown);
+  else out.line(`guide written to ${opts.out}${typeof opts.middleware === 'string' ? `, middleware to ${opts.middleware}` : ''}`);
+  return ExitCode.ok;
+};
+
 const demoHandler: Handler = async ({ log, out, opts }) => {
   const tenants = parseIntegerFlag(String(opts.tenantCount), '--tenant-count', { min: 1, max: 10_000, meaning: 'the number of tenant schemas in the fixture' });
   const rows = parseIntegerFlag(String(opts.rows), '--rows', { min: 0, max: 10_000_000, meaning: 'the rows per table and tenant' });
@@ -176,6 +188,15 @@ export const commands: CommandDef[] = [
         .requiredOption('--role <role>', 'the role the application connects as (the connecting user must be able to SET ROLE to it)')
         .option('--sample <n>', 'tenants to probe, spread over the list', '5'),
     handler: checkRlsHandler,
+  },
+  {
+    name: 'guide',
+    description: 'Write a Markdown guide for the application team: what changed (tenant column, composite keys, merged lookup tables), django_migrations, settings, a tenant middleware (read-only)',
+    options: (cmd) =>
+      cmd
+        .option('--out <file.md>', 'write the guide to this file (default: stdout)')
+        .option('--middleware <file.py>', 'also write the generated Django middleware to this file'),
+    handler: guideHandler,
   },
   {
     name: 'demo',

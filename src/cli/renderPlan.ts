@@ -71,5 +71,5 @@ export function renderPlan(out: Output, r: PlanResult, withSql: boolean): void {
 function stepStatements(plan: Plan, step: Step): string[] {
   if (!step.copy) return step.sql;
   const c = copyStatements(plan, step.copy);
-  return [...step.sql, ...(c.insertSelect ? [c.insertSelect] : [c.copyOut!, c.copyIn!])];
+  return [...step.sql, ...(c.insertSelect ? [c.insertSelect] : c.stage ? [c.stage.create, c.copyOut!, c.copyIn!, c.stage.insert] : [c.copyOut!, c.copyIn!])];
 }

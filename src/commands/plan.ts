@@ -7,6 +7,8 @@ import type { Plan } from '../plan/model.js';
 import { hasBlocking } from '../discover/problems.js';
 import { withPreflight } from '../preflight/preflight.js';
 import { openSession, type Session } from '../db/session.js';
+import { sortProblems } from '../discover/problems.js';
+import { countMerges } from '../merge/count.js';
 
 export interface PlanResult {
   plan: Plan;
@@ -40,6 +42,11 @@ export async function planWithSession(s: Session): Promise<PlanResult> {
   );
   const plan = buildPlan(cfg, discovery);
   await withPreflight(s.source, s.target, plan);
+  // Merged lookup tables: how many rows each side has and adds (read-only, from the data).
+  if (plan.merges?.length) {
+    await withTransaction(s.source, (src) => countMerges(src, s.target, plan), { readOnly: true });
+    sortProblems(plan.problems);
+  }
   s.log.debug(`discovery: ${discovery.tenants.length} tenants, ${discovery.queryCount} catalog queries`);
   return { plan, discovery, blocking: hasBlocking(plan.problems), seconds: (performance.now() - started) / 1000 };
 }

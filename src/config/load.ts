@@ -85,7 +85,8 @@ export interface ResolvedConfig {
   tenantColumn: string;
   /** exclude default ['django_migrations'] */
   /** partial: tables only some tenants have, migrated for those (default []) */
-  tables: { include?: string[]; exclude: string[]; map: Record<string, string>; partial: string[] };
+  /** merge: same-name tables merged into the public one by a natural key (table → key columns; default {}) */
+  tables: { include?: string[]; exclude: string[]; map: Record<string, string>; partial: string[]; merge?: Record<string, string[]> };
   /** default 'app.current_tenant', true */
   rls: { setting: string; force: boolean };
   /** default: max(2, os.availableParallelism()), at most 64 */
@@ -236,6 +237,8 @@ export function loadConfig(cli: CliOptions, env: NodeJS.ProcessEnv = process.env
       exclude: [...(f.tables?.exclude ?? ['django_migrations'])],
       map: { ...(f.tables?.map ?? {}) },
       partial: [...(f.tables?.partial ?? [])],
+      // Only when given (the resolved config of a file without it stays as it was).
+      ...(f.tables?.merge ? { merge: Object.fromEntries(Object.entries(f.tables.merge).map(([k, v]) => [k, [...v]])) } : {}),
     },
     rls: { setting: f.rls?.setting ?? 'app.current_tenant', force: f.rls?.force ?? true },
     concurrency,
@@ -288,6 +291,7 @@ export function configFingerprint(cfg: ResolvedConfig): string {
       map: cfg.tables.map,
       // Only when given, so the fingerprint of every run recorded before the key existed stays the same.
       ...(cfg.tables.partial.length > 0 ? { partial: sorted(cfg.tables.partial) } : {}),
+      ...(Object.keys(cfg.tables.merge ?? {}).length > 0 ? { merge: cfg.tables.merge } : {}),
     },
     rls: { setting: cfg.rls.setting, force: cfg.rls.force },
   };

@@ -151,6 +151,8 @@ export const TablesSchema = z
     map: z.record(z.string(), pgName).optional(),
     // Tables that only some tenants have (multi-type tenants): migrated for those instead of DRIFT_MISSING_TABLE.
     partial: z.array(pgName).check(uniqueEntries('tables.partial')).optional(),
+    // Same-name tables (in public and in the tenants) merged into the public one by a natural key (SPEC §4).
+    merge: z.record(z.string(), z.array(pgName).min(1, { error: 'must list the natural key\'s columns, e.g. ["app_label", "model"]' }).check(uniqueEntries('tables.merge key'))).optional(),
   })
   .check((ctx) => {
     const map = ctx.value.map;

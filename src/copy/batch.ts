@@ -38,7 +38,7 @@ export function batchCopies(steps: Step[], maxRows: number, maxSteps: number): S
     let rows = 0;
     for (const s of list) {
       const est = s.copy!.estimatedRows;
-      if (est >= maxRows) {
+      if (est >= maxRows || s.copy!.alone) {
         units.push([s]);
         continue;
       }

@@ -3,13 +3,14 @@ import type pg from 'pg';
 import { describeError, EnvironmentError, InterruptedError, isNetworkError } from '../errors.js';
 import type { Session } from '../db/session.js';
 import { PHASES, type CopyStep, type Phase, type Plan, type Step } from '../plan/model.js';
-import { COPY_TENANT_SETTING, copyStatements, insertSelectSql } from '../plan/copySql.js';
+import { COPY_TENANT_SETTING, copyStatements, insertSelectSql, type CopySql } from '../plan/copySql.js';
 import { claimSteps, markDone, markFailed } from '../state/journal.js';
 import { retryOnLockTimeout, setLockTimeout, watchBlockers, type Blocker, type LockPolicy } from '../db/locks.js';
 import { diagnoseCopyFailure, type Diagnosis } from './diagnose.js';
 import { batchCopies, copyWaves } from './batch.js';
 import { isEnvironment, stepError } from './stepError.js';
 import { streamCopy } from './stream.js';
+import { runMerge } from '../merge/execute.js';
 
 
 export interface Progress {
@@ -156,6 +157,10 @@ async function runUnit(o: ExecuteOptions, unit: Step[], report: (b: Blocker[]) =
         snapshot = (await client.query<{ s: string }>('SELECT pg_catalog.pg_current_snapshot()::text AS s')).rows[0].s;
         rows = await insertSelect(client, o.plan, todo.map((s) => s.copy!));
       }
+      else if (todo.length > 0 && todo[0].merge !== undefined) {
+        // Merge by natural key: reads the tenants' lookup rows from the source, writes the shared table and the mapping.
+        rows = [await runMerge(client, o.session.source, o.plan, todo[0].merge, o.runId)];
+      }
       else if (todo.length > 0) {
         if (todo[0].phase === 'indexes' || todo[0].phase === 'keys') await client.query(`SET LOCAL maintenance_work_mem = '256MB'`);
         for (const sql of todo[0].sql) await client.query(sql);
@@ -181,10 +186,14 @@ async function runUnit(o: ExecuteOptions, unit: Step[], report: (b: Blocker[]) =
 
 /** Same database: rows never leave the server. Several tenants of one table go in one statement. */
 async function insertSelect(client: pg.PoolClient, plan: Plan, copies: CopyStep[]): Promise<number[]> {
+  if (copies.length === 1) {
+    // One tenant: its own statement (translated columns join the mappings on it).
+    const r = await client.query(copyStatements(plan, copies[0]).insertSelect!, [copies[0].tenantId]);
+    return [r.rowCount ?? 0];
+  }
   const table = plan.tables.find((t) => t.target === copies[0].targetTable)!;
-  const { sql, counted } = insertSelectSql(plan, table, copies);
+  const { sql } = insertSelectSql(plan, table, copies);
   const r = await client.query<{ t: string; n: string }>(sql, copies.map((c) => c.tenantId));
-  if (!counted) return [r.rowCount ?? 0];
   const counts = new Map(r.rows.map((x) => [x.t, Number(x.n)]));
   return copies.map((c) => counts.get(c.tenantId) ?? 0);
 }
@@ -216,8 +225,12 @@ async function copyAcross(o: ExecuteOptions, step: Step, report: (b: Blocker[]) 
         return 0; // done by another process meanwhile
       }
       if (c.shared) for (const sql of step.sql) await tgt.query(sql); // create the shared table, then fill it
-      else await tgt.query('SELECT pg_catalog.set_config($1, $2, true)', [COPY_TENANT_SETTING, c.tenantId]);
-      const { rows, snapshot } = await streamCopy(src, tgt, copyStatements(o.plan, c) as { copyOut: string; copyIn: string });
+      else {
+        // The tenant column's default reads rls.setting; a plan stored by an older version used a
+        // temporary default reading COPY_TENANT_SETTING: both are set, transaction-local.
+        await tgt.query('SELECT pg_catalog.set_config($1, $3, true), pg_catalog.set_config($2, $3, true)', [COPY_TENANT_SETTING, o.plan.rls.setting, c.tenantId]);
+      }
+      const { rows, snapshot } = await streamCopy(src, tgt, copyStatements(o.plan, c) as CopySql, c.tenantId);
       await markDone(tgt, o.runId, [step.id], [rows], snapshot);
       await tgt.query('COMMIT');
       return rows;

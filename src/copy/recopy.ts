@@ -77,14 +77,14 @@ export async function recopyTenant(session: Session, runId: number, plan: Plan, 
         let snapshot: string;
         if (src) {
           try {
-            ({ rows, snapshot } = await streamCopy(src, c, copyStatements(plan, s.copy) as { copyOut: string; copyIn: string }));
+            ({ rows, snapshot } = await streamCopy(src, c, copyStatements(plan, s.copy), tenant.tenantId));
           } catch (err) {
             broken = true;
             throw err;
           }
         } else {
           snapshot = (await c.query<{ s: string }>('SELECT pg_catalog.pg_current_snapshot()::text AS s')).rows[0].s;
-          rows = (await c.query(insertSelectSql(plan, t, [s.copy]).sql, [tenant.tenantId])).rowCount ?? 0;
+          rows = (await c.query(copyStatements(plan, s.copy).insertSelect!, [tenant.tenantId])).rowCount ?? 0;
         }
         await c.query(
           `UPDATE oasys_migrate.step SET rows = $3, source_snapshot = $4, finished_at = clock_timestamp() WHERE run_id = $1 AND step_id = $2`,

@@ -1,18 +1,30 @@
 import type pg from 'pg';
 import { pipeline } from 'node:stream/promises';
 import copyStreams from 'pg-copy-streams';
+import type { CopySql } from '../plan/copySql.js';
 
 /**
  * COPY out of the source straight into COPY into the target, bytes untouched, with
  * back-pressure. The source side reads in one REPEATABLE READ transaction whose
  * snapshot is returned: source rows written after it are found by `sourceWrites`.
+ * Translated columns (merged lookup tables) go through a staging table, then one
+ * INSERT … SELECT through the mappings ($1 = `tenantId`).
  */
-export async function streamCopy(src: pg.PoolClient, tgt: pg.PoolClient, c: { copyOut: string; copyIn: string }): Promise<{ rows: number; snapshot: string }> {
+export async function streamCopy(src: pg.PoolClient, tgt: pg.PoolClient, c: CopySql, tenantId: string): Promise<{ rows: number; snapshot: string }> {
   await src.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   const snapshot = (await src.query<{ s: string }>('SELECT pg_catalog.pg_current_snapshot()::text AS s')).rows[0].s;
-  const into = tgt.query(copyStreams.from(c.copyIn));
-  const out = src.query(copyStreams.to(c.copyOut));
+  if (c.stage) {
+    await tgt.query('DROP TABLE IF EXISTS pg_temp.oasys_stage');
+    await tgt.query(c.stage.create);
+  }
+  const into = tgt.query(copyStreams.from(c.copyIn!));
+  const out = src.query(copyStreams.to(c.copyOut!));
   await pipeline(out, into);
   await src.query('COMMIT');
+  if (c.stage) {
+    const r = await tgt.query(c.stage.insert, [tenantId]);
+    await tgt.query('DROP TABLE pg_temp.oasys_stage');
+    return { rows: r.rowCount ?? 0, snapshot };
+  }
   return { rows: Number((into as unknown as { rowCount: number }).rowCount ?? 0), snapshot };
 }

@@ -42,6 +42,12 @@ export const ProblemCode = {
   ALREADY_MIGRATED: 'ALREADY_MIGRATED',
   MIGRATING_ROLE: 'MIGRATING_ROLE',
   TARGET_VERSION: 'TARGET_VERSION',
+  /** A same-name table merged into the shared one by natural key (info: what run does, with counts). */
+  MERGE: 'MERGE',
+  /** A merge that cannot be done as configured (blocking). */
+  MERGE_INVALID: 'MERGE_INVALID',
+  /** A column that looks like a content-type reference but has no foreign key: not translated (warning). */
+  MERGE_UNTRANSLATED: 'MERGE_UNTRANSLATED',
 } as const;
 export type ProblemCodeValue = (typeof ProblemCode)[keyof typeof ProblemCode];
 

@@ -2,8 +2,10 @@ import { createHash } from 'node:crypto';
 import { ident } from '../db/ident.js';
 import type { Discovery } from '../discover/discover.js';
 import { analyseDrift } from './drift.js';
-import { copyDefaultSql, copyStep, sharedCopyStep } from './copySql.js';
-import { PHASES, PLAN_VERSION, type Effect, type Plan, type PlanSettings, type SharedTable, type Step, type UnifiedTable } from './model.js';
+import { copyStep, sharedCopyStep } from './copySql.js';
+import { tenantDefaultSql } from './tenantDefault.js';
+import { mergeMap, mergeStepComment, planMerges, translationsFor } from './merge.js';
+import { PHASES, PLAN_VERSION, type Effect, type MergeTable, type Plan, type PlanSettings, type SharedTable, type Step, type UnifiedTable } from './model.js';
 import { ProblemCode, sortProblems, type Problem } from '../discover/problems.js';
 import { createSharedTableSql, createTableSql, foreignKeySql, keysSql } from './ddl.js';
 import { tableToCreate, tableToFill, unifiedColumns, unifiedTypes, type TableContext } from './unify.js';
@@ -39,9 +41,15 @@ export function buildPlan(cfg: PlanSettings, d: Discovery): Plan {
     if (!seen.has(name)) problems.push({ severity: 'warning', code: ProblemCode.UNKNOWN_TABLE, table: name, message: `tables.map names "${name}", which is not a migrated tenant table`, hint: 'check the spelling, tables.include and tables.exclude' });
   }
 
+  // Same-name lookup tables merged into the shared one by natural key (plan/merge.ts) are not unified tables.
+  const merges = planMerges(
+    { tenantColumn: cfg.tenantColumn, merge: cfg.tables.merge ?? {}, source: d.source, target: d.target, sameDatabase: d.sameDatabase }, drift.groups, problems);
+  const merged = mergeMap(merges);
+
   const targetNames = new Map<string, string>();
   const byTarget = new Map<string, string>();
   for (const g of drift.groups) {
+    if (merged.has(g.name)) continue;
     const target = cfg.tables.map[g.name] ?? g.name;
     const other = byTarget.get(target);
     if (other !== undefined) {
@@ -60,7 +68,7 @@ export function buildPlan(cfg: PlanSettings, d: Discovery): Plan {
   const ctx: TableContext = {
     targetSchema: cfg.targetSchema, tenantColumn: cfg.tenantColumn, tenantColumnType: tenantIdType, targetNames,
     target: d.target, targetVersionNum: d.targetVersionNum, tenantSchemas: new Set(tenants.map((t) => t.schema)),
-    usedNames: new Set(d.target.relationNames.get(cfg.targetSchema) ?? []), problems,
+    usedNames: new Set(d.target.relationNames.get(cfg.targetSchema) ?? []), problems, merged: new Set(merged.keys()),
   };
 
   const tables: UnifiedTable[] = [];
@@ -91,7 +99,10 @@ export function buildPlan(cfg: PlanSettings, d: Discovery): Plan {
         problems.push({
           severity: 'error', code: ProblemCode.TARGET_CONFLICT, table: g.name,
           message: `${cfg.targetSchema}.${target} already exists without a "${cfg.tenantColumn}" column (a shared table of the same name?)`,
-          hint: `map the tenant table to another name (tables.map: {"${g.name}": "tenant_${g.name}"}) or exclude it (tables.exclude)`,
+          hint:
+          `tables.map {"${g.name}": "tenant_${g.name}"} when the tenants' rows are their own data (a unified table beside the shared one); ` +
+          `tables.merge {"${g.name}": ["<natural key columns>"]} when they are copies of the same lookup rows (merged into the shared table, references translated); ` +
+          `a separate targetSchema when the unified tables should live apart from the shared ones; or tables.exclude to leave it out`,
         });
         continue;
       }
@@ -99,10 +110,14 @@ export function buildPlan(cfg: PlanSettings, d: Discovery): Plan {
     } else {
       tables.push(tableToCreate(ctx, g, target));
     }
+    if (merged.size > 0) {
+      const tr = translationsFor(g, merged, problems);
+      if (tr.length > 0) tables[tables.length - 1].translations = tr;
+    }
   }
   const types = unifiedTypes(cfg.targetSchema, drift.types, d.target, problems);
 
-  const shared = d.sameDatabase ? [] : sharedTablesToCopy(cfg, d, tables, ctx);
+  const shared = d.sameDatabase ? [] : sharedTablesToCopy(cfg, d, tables, ctx, merges.map((m) => m.table));
 
   const tenantSchemas = new Set(tenants.map((t) => t.schema));
   // One warning per kind of object, however many tenants have it (10,000 tenants, 10,000 views).
@@ -154,12 +169,13 @@ export function buildPlan(cfg: PlanSettings, d: Discovery): Plan {
   }
   problems.push(roleProblem(d, tables.filter((t) => t.liftForce).map((t) => t.target)));
 
-  const steps = buildSteps(cfg, d, tables, types, shared);
+  const steps = buildSteps(cfg, d, tables, types, shared, merged);
   return {
     version: PLAN_VERSION, rls: { setting: cfg.rls.setting, force: cfg.rls.force },
     role: d.role, tenants, tenantColumn: cfg.tenantColumn, tenantColumnType: tenantIdType, targetSchema: cfg.targetSchema,
     sameDatabase: d.sameDatabase, tables, types, problems: sortProblems(problems), steps, shared,
     sourceFingerprint: sourceFingerprint(d, drift.groups),
+    ...(merges.length > 0 ? { merges } : {}),
   };
 }
 
@@ -192,7 +208,7 @@ function roleProblem(d: Discovery, lifted: string[]): Problem {
  * A separate target needs the shared tables that tenant foreign keys point at
  * (and the registry) before the keys can be made; those it lacks are copied.
  */
-function sharedTablesToCopy(cfg: PlanSettings, d: Discovery, tables: UnifiedTable[], ctx: TableContext): SharedTable[] {
+function sharedTablesToCopy(cfg: PlanSettings, d: Discovery, tables: UnifiedTable[], ctx: TableContext, mergedTables: string[] = []): SharedTable[] {
   const wanted: { schema: string; table: string; why: string }[] = [];
   const seen = new Set<string>();
   const want = (schema: string, table: string, why: string) => {
@@ -202,6 +218,7 @@ function sharedTablesToCopy(cfg: PlanSettings, d: Discovery, tables: UnifiedTabl
     wanted.push({ schema, table, why });
   };
   if (d.registry) want(d.registry.schema, d.registry.table, 'the tenant registry');
+  for (const name of mergedTables) want('public', name, 'the tenants\' rows are merged into it');
   for (const t of tables) {
     for (const fk of t.foreignKeys.filter((f) => !f.tenantScoped)) want(fk.refSchema!, fk.refTableName!, `referenced by "${t.source}"`);
   }
@@ -233,7 +250,7 @@ function sharedTablesToCopy(cfg: PlanSettings, d: Discovery, tables: UnifiedTabl
   return out;
 }
 
-function buildSteps(cfg: PlanSettings, d: Discovery, tables: UnifiedTable[], types: Plan['types'], shared: SharedTable[]): Step[] {
+function buildSteps(cfg: PlanSettings, d: Discovery, tables: UnifiedTable[], types: Plan['types'], shared: SharedTable[], merged: Map<string, MergeTable> = new Map()): Step[] {
   const ctx = { targetSchema: cfg.targetSchema, tenantColumn: cfg.tenantColumn, rls: cfg.rls };
   const steps: Step[] = [];
   for (const st of shared) {
@@ -254,9 +271,16 @@ function buildSteps(cfg: PlanSettings, d: Discovery, tables: UnifiedTable[], typ
   }
   for (const t of tables) {
     const sql = t.action === 'create' ? createTableSql(ctx, t) : [];
-    if (!d.sameDatabase) sql.push(copyDefaultSql(ctx, t));
+    // The tenant column's default reads rls.setting: it stamps a separate target's COPY rows (the
+    // copy sets the setting per tenant) and, after cut-over, the application's inserts (tenantDefault.ts).
+    sql.push(tenantDefaultSql(ctx, t));
     const effects: Effect[] = t.action === 'create' ? [{ kind: 'creates-table', object: ident(cfg.targetSchema, t.target) }] : changes(t);
     if (sql.length > 0) steps.push({ id: `table:${t.target}`, phase: 'tables', table: t.target, sql, effects });
+  }
+  // One step per merged table, all its tenants at once, before any copy translates through its mapping.
+  // Its `sql` is only what `plan --sql` prints: the step itself is src/merge/execute.ts (it reads the source).
+  for (const m of merged.values()) {
+    steps.push({ id: `merge:${m.table}`, phase: 'merge', table: `${m.sharedSchema}.${m.table}`, sql: [mergeStepComment(m)], merge: m.table });
   }
   for (const t of tables) {
     const g = d.source.tables;
@@ -266,21 +290,14 @@ function buildSteps(cfg: PlanSettings, d: Discovery, tables: UnifiedTable[], typ
       const def = g.get(schema)!.get(t.source)!;
       // Binary COPY only where both ends surely have the same types: a filled table's own columns may differ.
       const binaryOk = builtinOnly && t.action === 'create' && def.columns.every((c) => c.builtinType || (c.localType?.kind === 'e' && !c.localType.array));
-      const copy = copyStep(t, tenant, binaryOk, def.estimate);
+      // Translated columns (merged lookup tables) join the mappings on the tenant: never batched.
+      const copy = copyStep(t, tenant, binaryOk && !t.translations?.length, def.estimate);
+      if (t.translations?.length) copy.alone = true;
       steps.push({ id: `copy:${schema}:${t.target}`, phase: 'copy', table: t.target, tenant: schema, sql: [], copy, effects: changes(t) });
     }
   }
   for (const t of tables) {
     const sql = keysSql(ctx, t);
-    // The temporary default that stamped COPY rows is removed (or the pre-existing one restored) once loaded.
-    if (!d.sameDatabase) {
-      const existing = d.target.tables.get(cfg.targetSchema)?.get(t.target)?.columns.find((c) => c.name === cfg.tenantColumn);
-      sql.unshift(
-        existing?.defaultExpr
-          ? `ALTER TABLE ${ident(cfg.targetSchema, t.target)} ALTER COLUMN ${ident(cfg.tenantColumn)} SET DEFAULT ${existing.defaultExpr}`
-          : `ALTER TABLE ${ident(cfg.targetSchema, t.target)} ALTER COLUMN ${ident(cfg.tenantColumn)} DROP DEFAULT`,
-      );
-    }
     if (sql.length > 0) steps.push({ id: `keys:${t.target}`, phase: 'keys', table: t.target, sql, effects: changes(t) });
   }
   for (const t of tables) {

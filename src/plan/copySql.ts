@@ -1,4 +1,5 @@
 import { ident, identList } from '../db/ident.js';
+import { mergeMap, translatedCopySql } from './merge.js';
 import { sourceRelation, type CopyStep, type Plan, type SharedTable, type UnifiedColumn, type UnifiedTable } from './model.js';
 
 /** How a source column of `s` is read for the unified table: a tenant-local type goes through its text. */
@@ -78,13 +79,22 @@ export function sharedCopyInSql(st: SharedTable, binary: boolean): string {
   return `COPY ${ident(st.schema, st.table)} (${identList(cols)}) FROM STDIN${binary ? ' (FORMAT binary)' : ''}`;
 }
 
-/** Every statement a copy step runs, for printing and for the executor. */
-export function copyStatements(plan: Pick<Plan, 'targetSchema' | 'tenantColumn' | 'sameDatabase' | 'tables' | 'shared'>, c: CopyStep): { insertSelect?: string; copyOut?: string; copyIn?: string } {
+/** What one copy step runs: an INSERT … SELECT, or a COPY pair (through a staging table when columns are translated). */
+export interface CopySql {
+  insertSelect?: string;
+  copyOut?: string;
+  copyIn?: string;
+  stage?: { create: string; insert: string };
+}
+
+/** Every statement a copy step runs, for the executor and for printing. */
+export function copyStatements(plan: Pick<Plan, 'targetSchema' | 'tenantColumn' | 'sameDatabase' | 'tables' | 'shared' | 'merges'>, c: CopyStep): CopySql {
   if (c.shared) {
     const st = plan.shared.find((x) => x.schema === c.tenant && x.table === c.sourceTable)!;
     return { copyOut: sharedCopyOutSql(st, c.binary), copyIn: sharedCopyInSql(st, c.binary) };
   }
   const t = plan.tables.find((x) => x.target === c.targetTable)!;
+  if (t.translations?.length) return translatedCopySql(t, mergeMap(plan.merges), plan, c.tenant, plan.sameDatabase);
   if (plan.sameDatabase) return { insertSelect: insertSelectSql(plan, t, [c]).sql };
   return { copyOut: copyOutSql(t, c), copyIn: copyInSql(plan, t, c.binary) };
 }

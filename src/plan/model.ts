@@ -94,6 +94,8 @@ export interface UnifiedTable {
   liftForce?: boolean;
   /** A filled table: what it was before the run (absent for tables the run creates). */
   existing?: ExistingTableFacts;
+  /** Columns referring to a merged table (SPEC §4, Django's lookup tables): translated to the shared ids while copied. */
+  translations?: Translation[];
   /**
    * Unified tables this pre-existing table already references with foreign keys: their rows must be
    * copied first (a second batch of tenants fills tables whose keys the first batch created).
@@ -109,12 +111,12 @@ export interface UnifiedType {
   sql: string;
 }
 
-export type Phase = 'shared' | 'types' | 'tables' | 'copy' | 'keys' | 'indexes' | 'foreign-keys' | 'sequences' | 'analyze' | 'rls';
+export type Phase = 'shared' | 'types' | 'tables' | 'merge' | 'copy' | 'keys' | 'indexes' | 'foreign-keys' | 'sequences' | 'analyze' | 'rls';
 /**
  * RLS comes last: a migrating role that owns the tables without BYPASSRLS is itself
  * subject to a FORCEd policy, and the sequence reset must see every row.
  */
-export const PHASES: Phase[] = ['shared', 'types', 'tables', 'copy', 'keys', 'indexes', 'foreign-keys', 'sequences', 'analyze', 'rls'];
+export const PHASES: Phase[] = ['shared', 'types', 'tables', 'merge', 'copy', 'keys', 'indexes', 'foreign-keys', 'sequences', 'analyze', 'rls'];
 
 /**
  * A shared table (the registry, or one that tenant tables reference, such as
@@ -154,6 +156,8 @@ export interface Step {
    * another step creates (dropped with them).
    */
   effects?: Effect[];
+  /** For merge steps: the merged table (see MergeTable; executed by src/merge/execute.ts). */
+  merge?: string;
 }
 
 export type Effect =
@@ -175,6 +179,47 @@ export interface ExistingTableFacts {
   tenantDefault: string | null;
 }
 
+// ---- merge by natural key (SPEC §4 "Django's lookup tables", tables.merge) -------------------
+
+/**
+ * A same-name table in the shared schema and in the tenants whose tenant rows are merged into the
+ * shared table by a natural key instead of becoming a unified table: matched rows take the shared
+ * row's id, unmatched ones are added; the mapping (tenant, old id → shared id) is kept in
+ * oasys_migrate.<mapTable> and every referring tenant column is translated through it.
+ */
+export interface MergeTable {
+  table: string;
+  /** The shared table it is merged into (in the target). */
+  sharedSchema: string;
+  /** The single-column primary key (Django's `id`) and its type in the shared table. */
+  idColumn: string;
+  idType: string;
+  key: string[];
+  /** Key columns that are themselves references to another merged table (auth_permission.content_type_id). */
+  keyRefs: Record<string, string>;
+  /** Columns written when a row is added (tenant and shared table both have them; id excluded), with the shared table's types. */
+  columns: { name: string; type: string }[];
+  tenants: string[];
+  /** Merged without being named (django_content_type, auth_permission) or named in tables.merge. */
+  auto: boolean;
+  /** oasys_migrate table holding the id mapping. */
+  mapTable: string;
+  /** Filled by `plan` from the data (read-only): rows in the shared table, tenant rows matched, rows the tenants add. */
+  counts?: { sharedRows: number; tenantRows: number; matched: number; added: number };
+}
+
+/** A column translated through a merged table's mapping while copied. */
+export interface Translation {
+  column: string;
+  merged: string;
+  /**
+   * A GenericForeignKey's object id (merged = django_content_type): the content-type column it goes
+   * with. When that content type is a merged model (auth.user …) the id is translated through
+   * oasys_migrate.merge_objects; other objects keep their ids.
+   */
+  genericOf?: string;
+}
+
 export interface CopyStep {
   /** A shared table's copy: no tenant column to stamp (`tenant` is then the shared table's schema). */
   shared?: boolean;
@@ -186,6 +231,8 @@ export interface CopyStep {
   estimatedRows: number;
   /** Separate target: COPY in binary (every type built in on both ends). */
   binary: boolean;
+  /** Never grouped with other tenants' copies (translated columns: its statement joins the mappings on $1). */
+  alone?: boolean;
 }
 
 
@@ -202,7 +249,7 @@ export const PLAN_VERSION = 2;
 export interface PlanSettings {
   targetSchema: string;
   tenantColumn: string;
-  tables: { include?: string[]; exclude: string[]; map: Record<string, string>; partial: string[] };
+  tables: { include?: string[]; exclude: string[]; map: Record<string, string>; partial: string[]; merge?: Record<string, string[]> };
   rls: { setting: string; force: boolean };
 }
 
@@ -223,6 +270,8 @@ export interface Plan {
   steps: Step[];
   /** Shared tables copied first into a separate target that lacks them (empty in one database). */
   shared: SharedTable[];
+  /** Tables merged into the shared table by natural key, in dependency order (absent in older stored plans). */
+  merges?: MergeTable[];
   /** A hash of every tenant's table definitions, to notice that the source changed under an interrupted run. */
   sourceFingerprint: string;
 }

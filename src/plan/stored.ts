@@ -29,11 +29,11 @@ const table = z.object({
 }).passthrough();
 const copy = z.object({
   shared: z.boolean().optional(), tenant: z.string(), tenantId: z.string(), sourceTable: z.string(), targetTable: z.string(),
-  estimatedRows: z.number(), binary: z.boolean(),
+  estimatedRows: z.number(), binary: z.boolean(), alone: z.boolean().optional(),
 });
 const step = z.object({
   id: z.string(), phase: z.enum(PHASES as [string, ...string[]]), table: z.string().optional(), tenant: z.string().optional(),
-  sql: z.array(z.string()), copy: copy.optional(),
+  sql: z.array(z.string()), copy: copy.optional(), merge: z.string().optional(),
   effects: z.array(z.discriminatedUnion('kind', [
     z.object({ kind: z.literal('creates-table'), object: z.string() }),
     z.object({ kind: z.literal('creates-type'), object: z.string() }),

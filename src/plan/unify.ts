@@ -25,6 +25,8 @@ export interface TableContext {
   /** Relation names already taken in targetSchema, plus every name this plan gives out. */
   usedNames: Set<string>;
   problems: Problem[];
+  /** Tenant tables merged into the shared table of the same name (plan/merge.ts): references to them point there. */
+  merged?: Set<string>;
 }
 
 /** A name that is free in the target schema, preferring the original. */
@@ -193,7 +195,15 @@ function buildForeignKeys(ctx: TableContext, group: TableGroup): ForeignKeyDef[]
   const out: ForeignKeyDef[] = [];
   for (const con of ref.constraints.filter((c): c is Constraint & { ref: NonNullable<Constraint['ref']> } => c.kind === 'f' && !!c.ref)) {
     const sameTenant = con.ref.schema === ref.schema;
-    if (sameTenant) {
+    if (sameTenant && ctx.merged?.has(con.ref.table)) {
+      // The tenant's copy of a merged table is not migrated: its rows are in the shared table, and the
+      // column is translated to the shared ids while copied, so the key points there (not tenant-scoped).
+      out.push({
+        name: con.name, columns: con.columns, refTable: ident('public', con.ref.table), refColumns: con.ref.columns,
+        refSchema: 'public', refTableName: con.ref.table, tenantScoped: false, onUpdate: con.onUpdate, onDelete: con.onDelete, matchFull: con.matchType === 'f',
+        deferrable: con.deferrable, deferred: con.deferred,
+      });
+    } else if (sameTenant) {
       const refTarget = ctx.targetNames.get(con.ref.table);
       if (!refTarget) {
         ctx.problems.push({

@@ -3,6 +3,7 @@ import { ident, identList, literal } from '../db/ident.js';
 import type { Effect, Plan } from '../plan/model.js';
 import { CREATED_BY_MARK } from '../plan/ddl.js';
 import { WantingError } from '../errors.js';
+import { unmerge } from '../merge/execute.js';
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
 
@@ -23,7 +24,13 @@ export type SnapshotEntry =
         rlsEnabled: boolean; rlsForced: boolean; policies: string[]; indexes: string[]; tenantDefault: string | null;
       };
     }
-  | { kind: 'existing_sequence'; object: string; detail: { sequence: string; lastValue: string | null; isCalled: boolean } };
+  | {
+      kind: 'existing_sequence'; object: string;
+      /** floor: a merged shared table's id sequence never goes back below the ids that stay in it (rows the application added since). */
+      detail: { sequence: string; lastValue: string | null; isCalled: boolean; floor?: { table: string; column: string } };
+    }
+  /** A shared table tenant rows are merged into: revert deletes exactly the rows the run added (recorded in its mapping). */
+  | { kind: 'merged_table'; object: string; detail: { schema: string; table: string; idColumn: string; idType: string; mapTable: string } };
 
 /**
  * What revert must undo, derived from what the steps declare they do
@@ -89,6 +96,7 @@ export async function takeSnapshot(db: Queryable, runId: number, plan: Plan): Pr
       entries.push({ kind: 'existing_sequence', object: x.seq, detail: { sequence: x.seq, lastValue: x.last, isCalled: x.called } });
     }
   }
+  entries.push(...(await mergedEntries(db, plan)));
   await db.query(
     `INSERT INTO oasys_migrate.snapshot (run_id, ordinal, kind, object, detail)
      SELECT $1, o - 1, k, obj, d::jsonb FROM unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS s(k, obj, d, o)`,
@@ -169,6 +177,22 @@ export async function restoreSnapshot(db: Queryable, runId: number, tenantColumn
     if (ours.length > 0) await db.query(`DROP TABLE ${ours.join(', ')}`);
     for (const t of ours) done.push(`dropped ${t}`);
   }
+  // Rows the run added to shared tables, after the unified tables that referred to them are gone; dependents first.
+  for (const e of [...entries].reverse()) {
+    if (e.kind !== 'merged_table') continue;
+    const n = await unmerge(db, runId, e.detail);
+    done.push(`deleted ${n} row${n === 1 ? '' : 's'} the run added to ${e.object}`);
+  }
+  // A shared table's sequence was put back above; rows the application added since the run stay, and
+  // the sequence must not hand out their ids again.
+  for (const e of entries) {
+    if (e.kind !== 'existing_sequence' || !e.detail.floor || e.detail.lastValue === null) continue;
+    const { table, column } = e.detail.floor;
+    await db.query(
+      `SELECT pg_catalog.setval($1::regclass, m.max_value, true) FROM (SELECT max(${ident(column)})::int8 AS max_value FROM ${table}) m WHERE m.max_value > $2::int8`,
+      [e.detail.sequence, e.detail.lastValue],
+    );
+  }
   for (const e of [...entries].reverse()) {
     if (e.kind === 'created_type') {
       await db.query(`DROP TYPE IF EXISTS ${e.object}`);
@@ -179,4 +203,30 @@ export async function restoreSnapshot(db: Queryable, runId: number, tenantColumn
     if (e.kind === 'existing_table') await db.query(`DROP TABLE IF EXISTS oasys_migrate.${ident(e.detail.rowsTable)}`);
   }
   return done;
+}
+
+/**
+ * The merged tables (in dependency order) and, for a shared table that exists before the run,
+ * its id sequence: adding rows advances it, and revert puts it back.
+ */
+async function mergedEntries(db: Queryable, plan: Plan): Promise<SnapshotEntry[]> {
+  const out: SnapshotEntry[] = [];
+  for (const m of plan.merges ?? []) {
+    const object = ident(m.sharedSchema, m.table);
+    out.push({ kind: 'merged_table', object, detail: { schema: m.sharedSchema, table: m.table, idColumn: m.idColumn, idType: m.idType, mapTable: m.mapTable } });
+    // A shared table the run copies into a separate target does not exist yet: it is dropped whole by revert.
+    const exists = await db.query<{ ok: boolean }>('SELECT pg_catalog.to_regclass($1) IS NOT NULL AS ok', [object]);
+    if (!exists.rows[0].ok) continue;
+    const seq = await db.query<{ seq: string; last: string; called: boolean }>(
+      `SELECT q.seq, COALESCE(pg_catalog.pg_sequence_last_value(q.seq::regclass), ps.seqstart)::text AS last,
+              pg_catalog.pg_sequence_last_value(q.seq::regclass) IS NOT NULL AS called
+         FROM (SELECT pg_catalog.pg_get_serial_sequence($1, $2) AS seq) q
+         JOIN pg_catalog.pg_sequence ps ON ps.seqrelid = q.seq::regclass`,
+      [object, m.idColumn],
+    );
+    for (const x of seq.rows) {
+      out.push({ kind: 'existing_sequence', object: x.seq, detail: { sequence: x.seq, lastValue: x.last, isCalled: x.called, floor: { table: object, column: m.idColumn } } });
+    }
+  }
+  return out;
 }

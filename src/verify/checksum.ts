@@ -5,7 +5,9 @@ import { ident } from '../db/ident.js';
 import { InterruptedError } from '../errors.js';
 import { loadSnapshot } from '../state/snapshot.js';
 import { restrictedTables } from '../db/rlsAccess.js';
-import { sourceRelation, type Plan, type UnifiedTable } from '../plan/model.js';
+import { sourceRelation, type MergeTable, type Plan, type UnifiedTable } from '../plan/model.js';
+import { MERGE_OBJECTS, mapTableSql, mergeMap, naturalKeyExpr } from '../plan/merge.js';
+import { verifyMerged } from '../merge/verify.js';
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
 
@@ -67,19 +69,44 @@ export function hashedAsIs(type: string): boolean {
  * position (NULLs included), so a changed value, a swapped pair or a NULL
  * that became '' all change it.
  */
-export function rowHashSql(t: Pick<UnifiedTable, 'columns'> & { action?: string }, alias: string): string {
+export function rowHashSql(t: Pick<UnifiedTable, 'columns'> & { action?: string }, alias: string, override?: (column: string) => string | undefined): string {
   const cols = t.columns.filter((c) => c.generatedExpr === null);
   const parts = cols.map((c) => {
+    const o = override?.(c.name);
+    if (o !== undefined) return o;
     const asIs = !c.castViaText && t.action !== 'fill' && hashedAsIs(c.type);
     return `${alias}.${ident(c.name)}${asIs ? '' : '::text'}`;
   });
   return `pg_catalog.hash_record_extended(ROW(${parts.join(', ')}), 0)`;
 }
 
-function sourceSql(t: UnifiedTable, schemas: string[]): string {
+function sourceSql(t: UnifiedTable, schemas: string[], merges: Map<string, MergeTable>): string {
   return schemas
-    .map((s, i) => `SELECT $${i + 1}::text AS schema, count(*)::int8 AS n, COALESCE(sum(${rowHashSql(t, 's')}), 0)::text AS h FROM ${sourceRelation(ident(s, t.source), t.partitioned)} AS s`)
+    .map((s, i) => `SELECT $${i + 1}::text AS schema, count(*)::int8 AS n, COALESCE(sum(${rowHashSql(t, 's', naturalKeys(t, merges, s, 's'))}), 0)::text AS h FROM ${sourceRelation(ident(s, t.source), t.partitioned)} AS s`)
     .join('\nUNION ALL\n');
+}
+
+/**
+ * Translated columns (merged lookup tables) are compared by what they mean: the natural key of
+ * the row they point at — in the tenant's own table on the source side, in the shared table on
+ * the target side — never by the id, which the translation changed on purpose.
+ */
+function naturalKeys(t: UnifiedTable, merges: Map<string, MergeTable>, schema: string | undefined, alias: string, tenantColumn = ''): ((column: string) => string | undefined) | undefined {
+  if (!t.translations?.length) return undefined;
+  const by = new Map(t.translations.map((tr) => [tr.column, tr]));
+  return (column) => {
+    const tr = by.get(column);
+    if (tr === undefined) return undefined;
+    const col = `${alias}.${ident(column)}`;
+    if (tr.genericOf !== undefined) {
+      // A generic foreign key's object id: the tenant's id on both sides (the target's mapped back
+      // through merge_objects; whether the mapping itself is right is the merged table's check).
+      if (schema !== undefined) return `${col}::text`;
+      return `COALESCE((SELECT g.old_id FROM ${MERGE_OBJECTS} AS g WHERE g.tenant = ${alias}.${ident(tenantColumn)}::text ` +
+        `AND g.ct = ${alias}.${ident(tr.genericOf)}::text AND g.new_id = ${col}::text), ${col}::text)`;
+    }
+    return naturalKeyExpr(merges, tr.merged, schema ?? merges.get(tr.merged)!.sharedSchema, col);
+  };
 }
 
 /**
@@ -89,7 +116,7 @@ function sourceSql(t: UnifiedTable, schemas: string[]): string {
  */
 function targetSql(plan: Plan, t: UnifiedTable): string {
   const tc = ident(plan.tenantColumn);
-  return `SELECT ${tc}::text AS tenant, count(*)::int8 AS n, COALESCE(sum(${rowHashSql(t, 't')}), 0)::text AS h
+  return `SELECT ${tc}::text AS tenant, count(*)::int8 AS n, COALESCE(sum(${rowHashSql(t, 't', naturalKeys(t, mergeMap(plan.merges), undefined, 't', plan.tenantColumn))}), 0)::text AS h
             FROM ${ident(plan.targetSchema, t.target)} AS t
            GROUP BY 1`;
 }
@@ -137,6 +164,7 @@ export async function verifyPlan(o: VerifyOptions): Promise<VerifyReport> {
   const results: VerifyResult[] = [];
   const anomalies: TableAnomaly[] = [];
   const chunk = o.chunk ?? 200;
+  const merges = mergeMap(plan.merges);
 
   const jobs: Promise<void>[] = [];
   for (const t of plan.tables) {
@@ -144,11 +172,12 @@ export async function verifyPlan(o: VerifyOptions): Promise<VerifyReport> {
     if (schemas.length === 0) continue;
     const source = new Map<string, { n: number; h: string }>();
     const target = new Map<string, { n: number; h: string }>();
+    const tnk = naturalKeys(t, merges, undefined, 't', plan.tenantColumn);
     const tableJobs: Promise<void>[] = [];
     for (let i = 0; i < schemas.length; i += chunk) {
       const part = schemas.slice(i, i + chunk);
       tableJobs.push(limit(async () => {
-        const rows = await sourceChecksums(o.source, t, part);
+        const rows = await sourceChecksums(o.source, t, part, merges);
         for (const row of rows) source.set(row.schema, { n: Number(row.n), h: row.h });
       }));
     }
@@ -168,7 +197,7 @@ export async function verifyPlan(o: VerifyOptions): Promise<VerifyReport> {
         anomalies.push({ table: t.target, nullTenantRows: nulls, otherTenantRows: others, ok: nulls === 0 && (t.action === 'fill' || others === 0) });
       } else {
         // Row-level security hides rows from this role (an owner under FORCE): look at each tenant as that tenant.
-        const sql = `SELECT $1::text AS tenant, count(*)::int8 AS n, COALESCE(sum(${rowHashSql(t, 't')}), 0)::text AS h
+        const sql = `SELECT $1::text AS tenant, count(*)::int8 AS n, COALESCE(sum(${rowHashSql(t, 't', tnk)}), 0)::text AS h
                        FROM ${qualified} AS t WHERE t.${tc} = $1::${t.tenantColumnType}`;
         for (const row of await perTenant(o.target, plan.rls.setting, sql, ids, perTenantFn)) target.set(row.tenant, { n: Number(row.n), h: row.h });
       }
@@ -176,15 +205,15 @@ export async function verifyPlan(o: VerifyOptions): Promise<VerifyReport> {
       if (snap) {
         // Rows of migrated tenants that were there before the run stay, and are not the source's.
         // Only those still in the table: the fix for a key collision is deleting the old row.
-        const still = `EXISTS (SELECT 1 FROM ${qualified} AS t WHERE t.${tc} = s.tenant AND ${rowHashSql(t, 't')} = s.h)`;
+        const still = `EXISTS (SELECT 1 FROM ${qualified} AS t WHERE t.${tc} = s.tenant AND ${rowHashSql(t, 't', tnk)} = s.h)`;
         const rows = hidden.has(qualified)
           ? await perTenant(o.target, plan.rls.setting,
             `SELECT $1::text AS tenant, count(*)::int8 AS n, COALESCE(sum(s.h), 0)::text AS h
-               FROM (SELECT t.${tc} AS tenant, ${rowHashSql(t, 't')} AS h FROM oasys_migrate.${ident(snap)} AS t WHERE t.${tc} = $1::${t.tenantColumnType}) AS s
+               FROM (SELECT t.${tc} AS tenant, ${rowHashSql(t, 't', tnk)} AS h FROM oasys_migrate.${ident(snap)} AS t WHERE t.${tc} = $1::${t.tenantColumnType}) AS s
               WHERE ${still}`, ids, perTenantFn)
           : (await o.target.query<{ tenant: string; n: string; h: string }>(
             `SELECT s.tenant::text AS tenant, count(*)::int8 AS n, COALESCE(sum(s.h), 0)::text AS h
-               FROM (SELECT t.${tc} AS tenant, ${rowHashSql(t, 't')} AS h FROM oasys_migrate.${ident(snap)} AS t) AS s
+               FROM (SELECT t.${tc} AS tenant, ${rowHashSql(t, 't', tnk)} AS h FROM oasys_migrate.${ident(snap)} AS t) AS s
               WHERE ${still}
               GROUP BY 1`,
           )).rows;
@@ -204,11 +233,18 @@ export async function verifyPlan(o: VerifyOptions): Promise<VerifyReport> {
       }
     }));
   }
-  // Shared tables copied into a separate target: the whole table on both sides.
+  // Merged lookup tables: each tenant's rows, by natural key, found through the mapping in the shared table.
+  for (const m of merges.values()) {
+    const schemas = m.tenants.filter((s) => idOf.has(s));
+    if (schemas.length > 0) jobs.push(limit(async () => { results.push(...(await verifyMerged(o.source, o.target, merges, m, schemas.map((s) => ({ schema: s, tenantId: idOf.get(s)! }))))); }));
+  }
+  // Shared tables copied into a separate target: the whole table on both sides (less, in the target, the rows tenants added by merge).
   for (const st of plan.shared ?? []) {
     jobs.push(limit(async () => {
       const sql = `SELECT count(*)::int8 AS n, COALESCE(sum(${rowHashSql(st, 's')}), 0)::text AS h FROM ${sourceRelation(ident(st.schema, st.table), st.partitioned)} AS s`;
-      const [a, b] = await Promise.all([o.source.query<{ n: string; h: string }>(sql), o.target.query<{ n: string; h: string }>(sql)]);
+      const m = st.schema === 'public' ? merges.get(st.table) : undefined;
+      const tsql = m ? `${sql} WHERE NOT EXISTS (SELECT 1 FROM ${mapTableSql(m)} AS x WHERE x.added AND x.new_id = s.${ident(m.idColumn)}::text)` : sql;
+      const [a, b] = await Promise.all([o.source.query<{ n: string; h: string }>(sql), o.target.query<{ n: string; h: string }>(tsql)]);
       const x = a.rows[0];
       const y = b.rows[0];
       results.push({
@@ -232,11 +268,11 @@ export async function verifyPlan(o: VerifyOptions): Promise<VerifyReport> {
  * Many small tenants go in one UNION ALL; parallel workers would cost more to
  * start than their scans take, so they are off for those (one big tenant keeps them).
  */
-async function sourceChecksums(pool: pg.Pool, t: UnifiedTable, schemas: string[]): Promise<{ schema: string; n: string; h: string }[]> {
-  if (schemas.length === 1) return (await pool.query<{ schema: string; n: string; h: string }>(sourceSql(t, schemas), schemas)).rows;
+async function sourceChecksums(pool: pg.Pool, t: UnifiedTable, schemas: string[], merges: Map<string, MergeTable>): Promise<{ schema: string; n: string; h: string }[]> {
+  if (schemas.length === 1) return (await pool.query<{ schema: string; n: string; h: string }>(sourceSql(t, schemas, merges), schemas)).rows;
   return withTransaction(pool, async (client) => {
     await client.query('SET LOCAL max_parallel_workers_per_gather = 0');
-    return (await client.query<{ schema: string; n: string; h: string }>(sourceSql(t, schemas), schemas)).rows;
+    return (await client.query<{ schema: string; n: string; h: string }>(sourceSql(t, schemas, merges), schemas)).rows;
   });
 }
 

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../harness/db.js';
 import { generateFixture, type FixtureInfo, type FixtureOptions } from '../../fixtures/generate.js';
-import { FIXTURE_TABLES, fingerprint, parseJson, runCli, schemaExists, show, tempDir, unusedPort, writeJson } from './helpers.js';
+import { FIXTURE_TABLES, fingerprint, parseJson, runCli, schemaExists, show, tempDir, unusedPort, withClient, writeJson } from './helpers.js';
 
 type Db = Awaited<ReturnType<typeof createTestDatabase>>;
 const dbs: Db[] = [];
@@ -252,25 +252,45 @@ describe('plan reports drift in one tenant (globex): exit 1, a blocking problem 
 });
 
 describe('plan: shared-name clash, orphans', () => {
-  it('sharedNameClash → exit 1 with TARGET_CONFLICT naming django_content_type; mapping it via tables.map → exit 0', async () => {
+  it('sharedNameClash: django_content_type in public and the tenants is merged by natural key (exit 0, MERGE with counts), not a conflict', async () => {
     const { url } = await fixtureDb({ sharedNameClash: true });
     const r = await runCli(['plan', '--json', '--source', url]);
-    expect(r.code, show(r)).toBe(1);
+    expect(r.code, show(r)).toBe(0);
     const doc = parseJson<PlanDoc>(r);
     expectPlanShape(doc);
-    const conflict = doc.problems.find((p) => p.code === 'TARGET_CONFLICT');
-    expect(conflict, JSON.stringify(doc.problems, null, 2)).toBeDefined();
-    expect(`${conflict!.table} ${conflict!.message}`).toContain('django_content_type');
-    expect(BLOCKING(conflict!)).toBe(true);
+    expect(doc.problems.filter((p) => p.code === 'TARGET_CONFLICT')).toEqual([]);
+    const merge = doc.problems.find((p) => p.code === 'MERGE');
+    expect(merge, JSON.stringify(doc.problems, null, 2)).toBeDefined();
+    // public has 7 content types; each of the 3 tenants has 4: contenttypes.contenttype (in public too) and
+    // accounts.account/transaction/membership (tenant models: added to public once, not once per tenant).
+    expect(merge!.message).toContain('merged into public.django_content_type by (app_label, model)');
+    expect(merge!.message).toContain('has 7 rows, the tenants 12: 3 match, 9 do not and add 3 new rows');
+    expect(doc.tables.map((t) => t.name)).not.toContain('django_content_type');
+  });
 
-    const cfg = writeJson({ tables: { map: { django_content_type: 'tenant_django_content_type' } } });
-    const r2 = await runCli(['plan', '--json', '-c', cfg, '--source', url]);
-    expect(r2.code, show(r2)).toBe(0);
-    const doc2 = parseJson<PlanDoc>(r2);
-    expect(doc2.problems.filter((p) => p.code === 'TARGET_CONFLICT')).toEqual([]);
-    const mapped = doc2.tables.find((t) => t.name === 'tenant_django_content_type');
-    expect(mapped, JSON.stringify(doc2.tables)).toBeDefined();
-    expect(mapped!.action).toBe('create');
+  it('another same-name table is TARGET_CONFLICT offering tables.map, tables.merge and targetSchema; each way out plans with exit 0', async () => {
+    const { url } = await fixtureDb();
+    await withClient(url, (c) => c.query(`CREATE TABLE public."LedgerEntry" (id serial PRIMARY KEY, "Amount" numeric, "Note" text UNIQUE, "order" integer)`));
+    const r = await runCli(['plan', '--json', '--source', url]);
+    expect(r.code, show(r)).toBe(1);
+    const conflict = parseJson<PlanDoc>(r).problems.find((p) => p.code === 'TARGET_CONFLICT');
+    expect(conflict, show(r)).toBeDefined();
+    expect(conflict!.table).toBe('LedgerEntry');
+    expect(BLOCKING(conflict!)).toBe(true);
+    const hint = (conflict as { hint?: string }).hint ?? '';
+    for (const way of ['tables.map', 'tables.merge', 'targetSchema', 'tables.exclude']) expect(hint).toContain(way);
+
+    const mapped = await runCli(['plan', '--json', '-c', writeJson({ tables: { map: { LedgerEntry: 'tenant_ledger_entry' } } }), '--source', url]);
+    expect(mapped.code, show(mapped)).toBe(0);
+    expect(parseJson<PlanDoc>(mapped).tables.find((t) => t.name === 'tenant_ledger_entry')?.action).toBe('create');
+
+    const merged = await runCli(['plan', '--json', '-c', writeJson({ tables: { merge: { LedgerEntry: ['Note'] } } }), '--source', url]);
+    expect(merged.code, show(merged)).toBe(0);
+    expect(parseJson<PlanDoc>(merged).problems.find((p) => p.code === 'MERGE')?.message).toContain('"LedgerEntry" of 3 tenants is merged into public.LedgerEntry by (Note) (tables.merge)');
+
+    const badKey = await runCli(['plan', '--json', '-c', writeJson({ tables: { merge: { LedgerEntry: ['nope'] } } }), '--source', url]);
+    expect(badKey.code, show(badKey)).toBe(1);
+    expect(parseJson<PlanDoc>(badKey).problems.find((p) => p.code === 'MERGE_INVALID')?.message).toContain('"nope"');
   });
 
   it('orphans → warnings ORPHAN_SCHEMA (orphan_schema) and MISSING_SCHEMA (ghost), exit 0, neither planned as a tenant', async () => {

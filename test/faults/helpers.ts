@@ -49,7 +49,7 @@ export type Db = Awaited<ReturnType<typeof createTestDatabase>>;
 export const TABLES = ['LedgerEntry', 'accounts_account', 'accounts_membership', 'accounts_transaction', 'audit_log'];
 
 /** Phases in the order `run` executes them (SPEC §4; src/plan/model.ts). */
-export const PHASE_ORDER = ['shared', 'types', 'tables', 'copy', 'keys', 'indexes', 'foreign-keys', 'sequences', 'analyze', 'rls'];
+export const PHASE_ORDER = ['shared', 'types', 'tables', 'merge', 'copy', 'keys', 'indexes', 'foreign-keys', 'sequences', 'analyze', 'rls'];
 
 /** Databases created by a test file, dropped in its afterAll. */
 export function dbRegistry(): { add: (db: Db) => Db; dropAll: () => Promise<void> } {

@@ -102,7 +102,7 @@ describe('buildPlan (no database)', () => {
   it('every step that touches a pre-existing table declares it, so revert cannot miss a phase', () => {
     const plan = buildPlan(SETTINGS, discovery({ tenants, tables: (s) => [account(s), txn(s)], publicTables: [unifiedTxn], policies: [['public', 'txn', ['tenant_isolation']]] }));
     const onFilled = plan.steps.filter((s) => s.table === 'txn' && s.phase !== 'analyze');
-    expect(onFilled.map((s) => s.phase)).toEqual(['copy', 'copy', 'indexes']);
+    expect(onFilled.map((s) => s.phase)).toEqual(['tables', 'copy', 'copy', 'indexes']);
     for (const s of onFilled) expect(s.effects, s.id).toEqual([{ kind: 'changes-table', table: 'txn' }]);
   });
 

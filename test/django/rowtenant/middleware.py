@@ -1,0 +1,1 @@
+"""Placeholder: the end-to-end test replaces this module with the one `oasys-migrate guide` generates."""
