@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { ident } from '../db/ident.js';
 import { withLockedTransaction, type LockPolicy } from '../db/locks.js';
 import { liftForce, restoreForce } from '../db/rlsAccess.js';
-import { COPY_TENANT_SETTING, copyDefaultSql, copyStatements, insertSelectSql } from '../plan/copySql.js';
+import { COPY_TENANT_SETTING, copyDefaultSql, copyStatements } from '../plan/copySql.js';
 import type { Plan, Step, UnifiedTable } from '../plan/model.js';
 import type { Session } from '../db/session.js';
 import { addEvent } from '../state/journal.js';
@@ -72,7 +72,6 @@ export async function recopyTenant(session: Session, runId: number, plan: Plan, 
     try {
       if (!plan.sameDatabase) await c.query('SELECT pg_catalog.set_config($1, $2, true)', [COPY_TENANT_SETTING, tenant.tenantId]);
       for (const s of ordered) {
-        const t = tables.get(s.table!)!;
         let rows: number;
         let snapshot: string;
         if (src) {

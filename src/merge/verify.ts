@@ -1,8 +1,12 @@
 import type pg from 'pg';
 import { ident } from '../db/ident.js';
-import type { VerifyResult } from '../verify/checksum.js';
 import type { MergeTable } from '../plan/model.js';
 import { mapTableSql, naturalKeyExpr, naturalKeyOfRow } from '../plan/merge.js';
+
+/** One (tenant, merged table) result: the shape of verify/checksum.ts's VerifyResult (not imported: checksum.ts imports this module). */
+export interface MergedResult {
+  tenant: string; tenantId: string; table: string; sourceRows: number; targetRows: number; sourceChecksum: string; targetChecksum: string; ok: boolean;
+}
 
 /**
  * Verification of a merged lookup table, per tenant: the source side is the tenant's rows, each
@@ -12,7 +16,7 @@ import { mapTableSql, naturalKeyExpr, naturalKeyOfRow } from '../plan/merge.js';
  */
 export async function verifyMerged(
   source: Pick<pg.Pool, 'query'>, target: Pick<pg.Pool, 'query'>, merges: Map<string, MergeTable>, m: MergeTable, tenants: { schema: string; tenantId: string }[],
-): Promise<VerifyResult[]> {
+): Promise<MergedResult[]> {
   const hash = (text: string) => `COALESCE(pg_catalog.hashtextextended(${text}, 0), 0)`;
   const src = (part: typeof tenants) => part
     .map((t, i) => `SELECT $${i + 1}::text AS tenant, count(*)::int8 AS n, COALESCE(sum(${hash(naturalKeyOfRow(merges, m, t.schema, 's'))}), 0)::text AS h FROM ${ident(t.schema, m.table)} AS s`)
