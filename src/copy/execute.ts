@@ -119,7 +119,7 @@ export async function executePlan(o: ExecuteOptions): Promise<{ rowsCopied: numb
       let diagnosis: Diagnosis | undefined;
       if (f.step.copy && o.plan.sameDatabase && !isEnvironment(f.err)) {
         const table = o.plan.tables.find((t) => t.target === f.step.table);
-        if (table) diagnosis = await diagnoseCopyFailure(o.session.target, table, f.step.copy, insertSelectSql(o.plan, table, [f.step.copy]).sql, table.sourceKey, f.err);
+        if (table) diagnosis = await diagnoseCopyFailure(o.session.target, table, f.step.copy, copyStatements(o.plan, f.step.copy).insertSelect!, table.sourceKey, f.err);
       }
       throw stepError(f.err, f.step, diagnosis, failures.length, steps.length - failures.length);
     }

@@ -6,7 +6,7 @@ import { InterruptedError } from '../errors.js';
 import { loadSnapshot } from '../state/snapshot.js';
 import { restrictedTables } from '../db/rlsAccess.js';
 import { sourceRelation, type MergeTable, type Plan, type UnifiedTable } from '../plan/model.js';
-import { MERGE_OBJECTS, mapTableSql, mergeMap, naturalKeyExpr } from '../plan/merge.js';
+import { MERGE_OBJECTS, mapTableSql, mergeMap, naturalKeyExpr, naturalKeyOfRow } from '../plan/merge.js';
 import { verifyMerged } from '../merge/verify.js';
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
@@ -82,7 +82,10 @@ export function rowHashSql(t: Pick<UnifiedTable, 'columns'> & { action?: string 
 
 function sourceSql(t: UnifiedTable, schemas: string[], merges: Map<string, MergeTable>): string {
   return schemas
-    .map((s, i) => `SELECT $${i + 1}::text AS schema, count(*)::int8 AS n, COALESCE(sum(${rowHashSql(t, 's', naturalKeys(t, merges, s, 's'))}), 0)::text AS h FROM ${sourceRelation(ident(s, t.source), t.partitioned)} AS s`)
+    .map((s, i) => {
+      const j = naturalKeyJoins(t, merges, s, 's');
+      return `SELECT $${i + 1}::text AS schema, count(*)::int8 AS n, COALESCE(sum(${rowHashSql(t, 's', j.override)}), 0)::text AS h FROM ${sourceRelation(ident(s, t.source), t.partitioned)} AS s${j.from}`;
+    })
     .join('\nUNION ALL\n');
 }
 
@@ -110,14 +113,36 @@ function naturalKeys(t: UnifiedTable, merges: Map<string, MergeTable>, schema: s
 }
 
 /**
+ * The same natural keys read through joins: each merged table's (id, natural key) once, hash-joined
+ * to the rows, instead of one index lookup per row and column (a correlated sub-select: about
+ * 5 µs a row). Generic object ids keep naturalKeys' form. Same text, so the same hash.
+ */
+function naturalKeyJoins(t: UnifiedTable, merges: Map<string, MergeTable>, schema: string | undefined, alias: string, tenantColumn = ''): { override?: (column: string) => string | undefined; from: string } {
+  const fallback = naturalKeys(t, merges, schema, alias, tenantColumn);
+  if (!fallback) return { from: '' };
+  const joined = new Map<string, string>();
+  const from: string[] = [];
+  (t.translations ?? []).forEach((tr, i) => {
+    if (tr.genericOf !== undefined) return;
+    const m = merges.get(tr.merged)!;
+    const at = schema ?? m.sharedSchema;
+    const a = `nkj${i}`;
+    from.push(`LEFT JOIN (SELECT x.${ident(m.idColumn)} AS id, ${naturalKeyOfRow(merges, m, at, 'x')} AS k FROM ${ident(at, m.table)} AS x) AS ${a} ON ${a}.id = ${alias}.${ident(tr.column)}`);
+    joined.set(tr.column, `${a}.k`);
+  });
+  return { override: (c) => joined.get(c) ?? fallback(c), from: from.length ? '\n' + from.join('\n') : '' };
+}
+
+/**
  * One scan of the unified table: per tenant_id value, its count and checksum.
  * Groups that are not migrated tenants are the anomalies (NULL, unknown, or a
  * filled table's pre-existing rows) — no second scan to find them.
  */
 function targetSql(plan: Plan, t: UnifiedTable): string {
   const tc = ident(plan.tenantColumn);
-  return `SELECT ${tc}::text AS tenant, count(*)::int8 AS n, COALESCE(sum(${rowHashSql(t, 't', naturalKeys(t, mergeMap(plan.merges), undefined, 't', plan.tenantColumn))}), 0)::text AS h
-            FROM ${ident(plan.targetSchema, t.target)} AS t
+  const j = naturalKeyJoins(t, mergeMap(plan.merges), undefined, 't', plan.tenantColumn);
+  return `SELECT t.${tc}::text AS tenant, count(*)::int8 AS n, COALESCE(sum(${rowHashSql(t, 't', j.override)}), 0)::text AS h
+            FROM ${ident(plan.targetSchema, t.target)} AS t${j.from}
            GROUP BY 1`;
 }
 
@@ -197,8 +222,9 @@ export async function verifyPlan(o: VerifyOptions): Promise<VerifyReport> {
         anomalies.push({ table: t.target, nullTenantRows: nulls, otherTenantRows: others, ok: nulls === 0 && (t.action === 'fill' || others === 0) });
       } else {
         // Row-level security hides rows from this role (an owner under FORCE): look at each tenant as that tenant.
-        const sql = `SELECT $1::text AS tenant, count(*)::int8 AS n, COALESCE(sum(${rowHashSql(t, 't', tnk)}), 0)::text AS h
-                       FROM ${qualified} AS t WHERE t.${tc} = $1::${t.tenantColumnType}`;
+        const j = naturalKeyJoins(t, merges, undefined, 't', plan.tenantColumn);
+        const sql = `SELECT $1::text AS tenant, count(*)::int8 AS n, COALESCE(sum(${rowHashSql(t, 't', j.override)}), 0)::text AS h
+                       FROM ${qualified} AS t${j.from} WHERE t.${tc} = $1::${t.tenantColumnType}`;
         for (const row of await perTenant(o.target, plan.rls.setting, sql, ids, perTenantFn)) target.set(row.tenant, { n: Number(row.n), h: row.h });
       }
       const snap = o.preexisting?.get(t.target);
