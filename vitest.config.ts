@@ -22,7 +22,7 @@ export default defineConfig({
           name: 'integration',
           include: ['test/**/*.test.ts'],
           exclude: ['test/unit/**'],
-          globalSetup: ['test/harness/globalSetup.ts'],
+          globalSetup: ['test/support/globalSetup.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,
           // Two cores: files run two at a time, each in its own database.

@@ -15,7 +15,8 @@ import { checkRls, sampleSpread, type RlsCheckOptions, type RlsCheckReport } fro
 import { checkRlsDocument, renderCheckRls } from '../src/cli/renderCheckRls.js';
 import type { Output } from '../src/cli/output.js';
 import { Chalk } from 'chalk';
-import { adminUrl, createTestDatabase, query } from './harness/db.js';
+import { adminUrl, createTestDatabase, query } from './support/db.js';
+import { fingerprint as catalogAndData } from './support/cli.js';
 
 type Db = Awaited<ReturnType<typeof createTestDatabase>>;
 
@@ -38,21 +39,14 @@ async function sql(text: string, params: unknown[] = []) {
   return query(db.url, text, params);
 }
 
-/** Everything the check could conceivably change: every unified row, sequence values, RLS flags, policies, the role. */
+/**
+ * Everything the check could conceivably change — every unified row, sequences, RLS flags and
+ * policies (the suite's one catalog-and-data oracle, test/support/cli.ts) — and the role itself.
+ */
 async function fingerprint(): Promise<string> {
-  const parts: string[] = [];
-  for (const t of tables) {
-    const [r] = await sql(`SELECT count(*)::text AS n, md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')) AS h FROM ${ident('public', t)} x`);
-    parts.push(`${t}:${r.n}:${r.h}`);
-  }
-  const seqs = await sql(
-    `SELECT relname, pg_sequence_last_value(oid)::text AS v FROM pg_class WHERE relkind = 'S' AND relnamespace = 'public'::regnamespace ORDER BY 1`,
-  );
-  parts.push(JSON.stringify(seqs));
-  parts.push(JSON.stringify(await sql(`SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r','p') ORDER BY 1`)));
-  parts.push(JSON.stringify(await sql(`SELECT polrelid::regclass::text AS t, polname, pg_get_expr(polqual, polrelid) AS q, pg_get_expr(polwithcheck, polrelid) AS w FROM pg_policy ORDER BY 1, 2`)));
-  parts.push(JSON.stringify(await sql(`SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = $1`, [ROLE])));
-  return parts.join('\n');
+  const everything = await catalogAndData(db.url, { only: ['public'] });
+  const role = JSON.stringify(await sql(`SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = $1`, [ROLE]));
+  return [...everything, role].join('\n');
 }
 
 function failing(r: RlsCheckReport) {

@@ -15,9 +15,9 @@ import { redactUrl } from '../src/db/redact.js';
 import { loadConfig } from '../src/config/load.js';
 import { parseConnectionString } from '../src/config/conninfo.js';
 import { EnvironmentError, UsageError } from '../src/errors.js';
-import { adminUrl, createTestDatabase, query } from './harness/db.js';
+import { adminUrl, createTestDatabase, query } from './support/db.js';
 import { generateFixture } from '../fixtures/generate.js';
-import { runCli, show } from './cli/helpers.js';
+import { runCli, show } from './support/cli.js';
 
 type Db = Awaited<ReturnType<typeof createTestDatabase>>;
 const dbs: Db[] = [];

@@ -4,7 +4,7 @@ import { generateManyTenants } from '../fixtures/bulk.js';
 import { generateFixture } from '../fixtures/generate.js';
 import { loadConfig } from '../src/config/load.js';
 import { discover } from '../src/discover/discover.js';
-import { createTestDatabase } from './harness/db.js';
+import { createTestDatabase } from './support/db.js';
 
 /** A client that counts the statements it is asked to run. */
 async function countingClient(url: string) {

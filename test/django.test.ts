@@ -6,9 +6,9 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { ident } from '../src/db/ident.js';
-import { adminUrl, createTestDatabase, query, withClient } from './harness/db.js';
+import { adminUrl, createTestDatabase, query, withClient } from './support/db.js';
 import { fingerprint, fingerprintDiff } from '../src/verify/fingerprint.js';
-import { parseJson, runCli, show, writeJson } from './cli/helpers.js';
+import { parseJson, runCli, show, writeJson } from './support/cli.js';
 
 /**
  * A real Django project (test/django, Debian's python3-django and python3-psycopg2) laid out the

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, query } from './harness/db.js';
+import { createTestDatabase, query } from './support/db.js';
 import { AWKWARD_TEXTS, generateFixture, tenantSchemaName, type FixtureInfo, type FixtureOptions } from '../fixtures/generate.js';
 import { generateManyTenants, generateWideTenants } from '../fixtures/bulk.js';
 import { ident } from '../src/db/ident.js';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { derivedName, ident, identList, literal } from '../src/db/ident.js';
-import { createTestDatabase } from './harness/db.js';
+import { createTestDatabase } from './support/db.js';
 
 // Names that break naive tools: quotes, dots, semicolons, spaces, newlines,
 // non-ASCII, reserved words, SQL that would run if spliced in unquoted.

@@ -11,10 +11,10 @@ import { silentLogger } from '../src/log.js';
 import type { Problem } from '../src/discover/problems.js';
 import { WantingError } from '../src/errors.js';
 import { fingerprint, fingerprintDiff } from '../src/verify/fingerprint.js';
-import { withClient } from './harness/client.js';
-import { createTestDatabase, query } from './harness/db.js';
-import { MAJORS, type Major } from './harness/majors.js';
-import { createLoginRole, runnerUrl, type RunAs } from './harness/roles.js';
+import { withClient } from './support/client.js';
+import { createTestDatabase, query } from './support/db.js';
+import { MAJORS, type Major } from './support/majors.js';
+import { createLoginRole, runnerUrl, type RunAs } from './support/roles.js';
 
 /**
  * The core flow — plan → run → verify → check-rls → revert — on every

@@ -6,7 +6,7 @@ import { verifyCommand } from '../src/commands/verify.js';
 import { loadConfig, type ResolvedConfig } from '../src/config/load.js';
 import { silentLogger } from '../src/log.js';
 import { fingerprint, fingerprintDiff } from '../src/verify/fingerprint.js';
-import { createTestDatabase, query, withClient } from './harness/db.js';
+import { createTestDatabase, query, withClient } from './support/db.js';
 
 /**
  * Merge by natural key (SPEC §4 "Django's lookup tables"): django_content_type and auth_permission

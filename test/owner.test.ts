@@ -9,7 +9,7 @@ import { loadConfig, type ResolvedConfig } from '../src/config/load.js';
 import { ident } from '../src/db/ident.js';
 import { silentLogger } from '../src/log.js';
 import { fingerprint, fingerprintDiff } from '../src/verify/fingerprint.js';
-import { adminUrl, createTestDatabase, query, withClient } from './harness/db.js';
+import { adminUrl, createTestDatabase, query, withClient } from './support/db.js';
 
 /**
  * The tool as managed services run it: the migrating role owns the objects

@@ -7,8 +7,8 @@ import { revertCommand } from '../src/commands/revert.js';
 import { runCommand } from '../src/commands/run.js';
 import { silentLogger } from '../src/log.js';
 import { fingerprint, fingerprintDiff } from '../src/verify/fingerprint.js';
-import { createTestDatabase, query } from './harness/db.js';
-import { withClient } from './harness/client.js';
+import { createTestDatabase, query } from './support/db.js';
+import { withClient } from './support/client.js';
 
 /** Regressions: defects found by reading the code or by review, each confirmed by a test that failed, then fixed. */
 const log = silentLogger();

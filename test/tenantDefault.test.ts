@@ -7,7 +7,7 @@ import { loadConfig } from '../src/config/load.js';
 import { ident } from '../src/db/ident.js';
 import { silentLogger } from '../src/log.js';
 import { fingerprint, fingerprintDiff } from '../src/verify/fingerprint.js';
-import { adminUrl, createTestDatabase, query, withClient } from './harness/db.js';
+import { adminUrl, createTestDatabase, query, withClient } from './support/db.js';
 
 /**
  * SPEC §4 "Tenant column default": an unchanged application INSERT (no tenant column named)

@@ -6,7 +6,7 @@
  */
 import pg from 'pg';
 import { startEmbeddedServer, type EmbeddedServer } from '../../src/embedded/server.js';
-import { withClient } from '../harness/client.js';
+import { withClient } from '../support/client.js';
 export { withClient };
 
 

@@ -9,10 +9,10 @@
  * verified and reverted for exactly the tenants that have it.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../harness/db.js';
+import { createTestDatabase } from '../support/db.js';
 import { generateFixture, type FixtureInfo, type FixtureOptions } from '../../fixtures/generate.js';
 import { generateManyTenants } from '../../fixtures/bulk.js';
-import { compareAll, fingerprint, parseJson, qi, runCli, schemaExists, show, sql, tenantSchemas, writeJson } from './helpers.js';
+import { compareAll, fingerprint, parseJson, qi, runCli, schemaExists, show, sql, tenantSchemas, writeJson } from '../support/cli.js';
 
 type Db = Awaited<ReturnType<typeof createTestDatabase>>;
 const dbs: Db[] = [];

@@ -6,9 +6,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { createTestDatabase } from '../harness/db.js';
+import { createTestDatabase } from '../support/db.js';
 import { generateFixture, type FixtureInfo } from '../../fixtures/generate.js';
-import { fingerprint, parseJson, runCli, show, sql } from './helpers.js';
+import { fingerprint, parseJson, runCli, show, sql } from '../support/cli.js';
 
 type Db = Awaited<ReturnType<typeof createTestDatabase>>;
 const dbs: Db[] = [];

@@ -5,9 +5,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../harness/db.js';
+import { createTestDatabase } from '../support/db.js';
 import { generateFixture, type FixtureInfo, type FixtureOptions } from '../../fixtures/generate.js';
-import { FIXTURE_TABLES, fingerprint, parseJson, runCli, schemaExists, show, tempDir, unusedPort, withClient, writeJson } from './helpers.js';
+import { FIXTURE_TABLES, fingerprint, parseJson, runCli, schemaExists, show, tempDir, unusedPort, withClient, writeJson } from '../support/cli.js';
 
 type Db = Awaited<ReturnType<typeof createTestDatabase>>;
 const dbs: Db[] = [];

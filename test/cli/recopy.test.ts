@@ -4,13 +4,13 @@
  * what to do; `run --recopy` replaces exactly those tenants' rows.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../harness/db.js';
+import { createTestDatabase } from '../support/db.js';
 import { generateFixture } from '../../fixtures/generate.js';
 import { loadConfig } from '../../src/config/load.js';
 import { runCommand } from '../../src/commands/run.js';
 import { InterruptedError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
-import { parseJson, rowsHash, runCli, show, sql, tableColumns } from './helpers.js';
+import { parseJson, rowsHash, runCli, show, sql, tableColumns } from '../support/cli.js';
 
 type Db = Awaited<ReturnType<typeof createTestDatabase>>;
 const dbs: Db[] = [];

@@ -11,7 +11,7 @@
  * the lock.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../harness/db.js';
+import { createTestDatabase } from '../support/db.js';
 import { generateFixture, type FixtureInfo } from '../../fixtures/generate.js';
 import {
   FIXTURE_TABLES,
@@ -32,7 +32,7 @@ import {
   waitForHalfWayCopy,
   waitNoToolSessions,
   type StatusDoc,
-} from './helpers.js';
+} from '../support/cli.js';
 
 type Db = Awaited<ReturnType<typeof createTestDatabase>>;
 const dbs: Db[] = [];

@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminUrl, createTestDatabase } from '../harness/db.js';
+import { adminUrl, createTestDatabase } from '../support/db.js';
 import { generateFixture, PREEXISTING_TENANT_ID, type FixtureInfo, type FixtureOptions } from '../../fixtures/generate.js';
 import {
   FIXTURE_TABLES,
@@ -27,7 +27,7 @@ import {
   urlAs,
   withClient,
   type CliResult,
-} from './helpers.js';
+} from '../support/cli.js';
 
 type Db = Awaited<ReturnType<typeof createTestDatabase>>;
 const dbs: Db[] = [];

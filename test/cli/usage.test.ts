@@ -5,9 +5,9 @@
  * (e) no command at all.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../harness/db.js';
+import { createTestDatabase } from '../support/db.js';
 import { generateFixture, type FixtureInfo } from '../../fixtures/generate.js';
-import { parseJson, runCli, show, unusedPort, type CliResult } from './helpers.js';
+import { parseJson, runCli, show, unusedPort, type CliResult } from '../support/cli.js';
 
 interface ErrorDoc {
   ok: false;

@@ -8,7 +8,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../harness/db.js';
+import { createTestDatabase } from '../support/db.js';
 import { generateFixture, type FixtureInfo, type FixtureOptions } from '../../fixtures/generate.js';
 import {
   FIXTURE_TABLES,
@@ -25,7 +25,7 @@ import {
   waitForHalfWayCopy,
   waitNoToolSessions,
   type StatusDoc,
-} from './helpers.js';
+} from '../support/cli.js';
 
 type Db = Awaited<ReturnType<typeof createTestDatabase>>;
 const dbs: Db[] = [];

@@ -10,7 +10,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminUrl, createTestDatabase } from '../harness/db.js';
+import { adminUrl, createTestDatabase } from '../support/db.js';
 import {
   TABLES,
   cliExpect,
@@ -38,7 +38,7 @@ import {
   waitNoToolSessions,
   type CliResult,
   type FixtureDb,
-} from './helpers.js';
+} from '../support/faults.js';
 
 const reg = dbRegistry();
 let tpl: { make: () => Promise<FixtureDb> };

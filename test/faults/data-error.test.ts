@@ -31,7 +31,7 @@ import {
   urlPassword,
   withClient,
   type FixtureDb,
-} from './helpers.js';
+} from '../support/faults.js';
 
 const reg = dbRegistry();
 let tpl: { make: () => Promise<FixtureDb> };

@@ -6,7 +6,7 @@
  * database unchanged), and no password in any output or the `--log-file`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminUrl, createTestDatabase } from '../harness/db.js';
+import { adminUrl, createTestDatabase } from '../support/db.js';
 import {
   dbRegistry,
   expectRefusal,
@@ -19,7 +19,7 @@ import {
   urlAs,
   withClient,
   type FixtureDb,
-} from './helpers.js';
+} from '../support/faults.js';
 
 const reg = dbRegistry();
 const roles: string[] = [];

@@ -8,7 +8,7 @@
  * per-tenant comparison) and revert restore the pre-run target exactly.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../harness/db.js';
+import { createTestDatabase } from '../support/db.js';
 import {
   cliExpect,
   configFile,
@@ -22,7 +22,7 @@ import {
   targetFingerprint,
   withClient,
   type FixtureDb,
-} from './helpers.js';
+} from '../support/faults.js';
 
 const reg = dbRegistry();
 let tpl: { make: () => Promise<FixtureDb> };

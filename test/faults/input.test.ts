@@ -24,7 +24,7 @@ import {
   fixtureTemplate,
   sql,
   type FixtureDb,
-} from './helpers.js';
+} from '../support/faults.js';
 
 const reg = dbRegistry();
 let tpl: { make: () => Promise<FixtureDb> };

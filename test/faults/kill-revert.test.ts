@@ -18,7 +18,7 @@ import {
   stopRunIn,
   targetFingerprint,
   type FixtureDb,
-} from './helpers.js';
+} from '../support/faults.js';
 
 const reg = dbRegistry();
 let tpl: { make: () => Promise<FixtureDb> };

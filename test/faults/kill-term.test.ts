@@ -5,6 +5,6 @@
  * a consistent journal; `run` again converges exactly; `revert` restores the
  * pre-run target.
  */
-import { defineKillSuite } from './helpers.js';
+import { defineKillSuite } from '../support/faults.js';
 
 defineKillSuite('SIGTERM');

@@ -8,6 +8,6 @@
  * (independent per-tenant counts and hashes), and `revert` restores the
  * pre-run target. (`revert` straight after a crash: kill-revert.test.ts.)
  */
-import { defineKillSuite } from './helpers.js';
+import { defineKillSuite } from '../support/faults.js';
 
 defineKillSuite('SIGKILL');

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { withClient } from '../harness/client.js';
+import { withClient } from './client.js';
 export { withClient };
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));

@@ -12,7 +12,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminUrl, createTestDatabase, urlFor } from '../harness/db.js';
+import { adminUrl, createTestDatabase, urlFor } from './db.js';
 import { generateFixture, type FixtureInfo, type FixtureOptions } from '../../fixtures/generate.js';
 import {
   fingerprint,
@@ -28,7 +28,7 @@ import {
   withClient as withClientImpl,
   type CliOptions,
   type CliResult,
-} from '../cli/helpers.js';
+} from './cli.js';
 
 export {
   fingerprint,
@@ -41,7 +41,7 @@ export {
   urlAs,
   withClient,
   type CliResult,
-} from '../cli/helpers.js';
+} from './cli.js';
 
 export type Db = Awaited<ReturnType<typeof createTestDatabase>>;
 
