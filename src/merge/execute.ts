@@ -3,7 +3,7 @@ import { ident, identList } from '../db/ident.js';
 import { WantingError } from '../errors.js';
 import type { MergeTable, Plan } from '../plan/model.js';
 import { CONTENT_TYPES, MERGE_OBJECTS, mapTableSql, mergeMap } from '../plan/merge.js';
-import { sequenceResetSql } from '../plan/build.js';
+import { sequenceResetSql } from '../plan/steps.js';
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
 

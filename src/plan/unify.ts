@@ -1,43 +1,24 @@
 import { derivedName, ident } from '../db/ident.js';
-import type { Catalog, Column, Constraint, Index, TableDef, TypeDef } from '../discover/model.js';
+import type { Column, Constraint, TableDef } from '../discover/model.js';
+import { ProblemCode } from '../discover/problems.js';
+import type { TableContext } from './context.js';
 import type { TableGroup } from './drift.js';
-import type { ForeignKeyDef, IndexDef, KeyDef, UnifiedColumn, UnifiedTable, UnifiedType } from './model.js';
-import { typeSql } from './ddl.js';
-import { ProblemCode, type Problem } from '../discover/problems.js';
+import { buildIndexes } from './indexes.js';
+import type { ForeignKeyDef, IndexDef, KeyDef, UnifiedColumn, UnifiedTable } from './model.js';
+import { freeName } from './names.js';
+import { comparableTypeName } from './types.js';
+
+export type { TableContext };
+export { unifiedTypes } from './types.js';
+
+/*
+ * Turns each table group (the tenants' copies of one table) into the definition of its unified
+ * table: columns, keys with the tenant column in front, foreign keys, tenant-leading indexes
+ * (indexes.ts), local types (types.ts). Pure: no database access.
+ */
 import { MIN_VERSION, supports, versionName, type VersionFeature } from './targetVersion.js';
 
-/**
- * Turns each table group (the tenants' copies of one table) into the
- * definition of its unified table: columns, keys with the tenant column in
- * front, foreign keys, tenant-leading indexes. Pure: no database access.
- */
-export interface TableContext {
-  targetSchema: string;
-  tenantColumn: string;
-  tenantColumnType: string;
-  /** tenant table name → unified table name (after tables.map), for every migrated table. */
-  targetNames: Map<string, string>;
-  /** The target schema's catalog (pre-existing unified or shared tables). */
-  target: Catalog;
-  /** The target server's server_version_num: which syntax the DDL may use. */
-  targetVersionNum: number;
-  tenantSchemas: Set<string>;
-  /** Relation names already taken in targetSchema, plus every name this plan gives out. */
-  usedNames: Set<string>;
-  problems: Problem[];
-  /** Tenant tables merged into the shared table of the same name (plan/merge.ts): references to them point there. */
-  merged?: Set<string>;
-}
 
-/** A name that is free in the target schema, preferring the original. */
-function freeName(ctx: TableContext, preferred: string, ...fallback: string[]): string {
-  let name = preferred;
-  if (ctx.usedNames.has(name)) name = derivedName(...fallback);
-  let n = 2;
-  while (ctx.usedNames.has(name)) name = derivedName(...fallback, String(n++));
-  ctx.usedNames.add(name);
-  return name;
-}
 
 /** Does a default/generated expression refer to the tenant's own schema (a function, sequence or type there)? */
 function mentionsSchema(expr: string, schema: string): boolean {
@@ -104,56 +85,7 @@ export function unifiedColumns(ctx: TableContext, group: Pick<TableGroup, 'name'
   });
 }
 
-function indexColumnSql(idx: Index, table: TableDef, k: number): string {
-  const def = idx.columnDefs[k];
-  const isColumn = table.columns.some((c) => def === c.name || def === ident(c.name));
-  let sql = isColumn ? def : `(${def})`;
-  if (k < idx.keyCount) {
-    const opc = idx.opclasses[k];
-    if (opc) sql += ` ${opc}`;
-    const opt = idx.options[k] ?? 0;
-    const desc = (opt & 1) !== 0;
-    const nullsFirst = (opt & 2) !== 0;
-    if (desc) sql += nullsFirst ? ' DESC' : ' DESC NULLS LAST';
-    else if (nullsFirst) sql += ' NULLS FIRST';
-  }
-  return sql;
-}
 
-function buildIndexes(ctx: TableContext, group: TableGroup, target: string): IndexDef[] {
-  const ref = group.reference;
-  const out: IndexDef[] = [];
-  for (const idx of ref.indexes) {
-    if (idx.backsConstraint) continue; // the constraint recreates it
-    if (idx.usesLocalObjects) {
-      ctx.problems.push({
-        severity: 'warning', code: ProblemCode.INDEX_SKIPPED, table: group.name,
-        message: `index "${idx.name}" on "${group.name}" uses a function or type of the tenant schema and is not recreated`,
-        hint: 'recreate it by hand on the unified table after the migration',
-      });
-      continue;
-    }
-    const name = freeName(ctx, idx.name, target, idx.name);
-    const keys: string[] = [];
-    for (let k = 0; k < idx.keyCount; k++) keys.push(indexColumnSql(idx, ref, k));
-    const include = idx.columnDefs.slice(idx.keyCount).map((_, i) => indexColumnSql(idx, ref, idx.keyCount + i));
-    const tenantLeading = idx.method === 'btree';
-    if (!tenantLeading) {
-      ctx.problems.push({
-        severity: 'warning', code: ProblemCode.INDEX_NOT_TENANT_LEADING, table: group.name,
-        message: `index "${idx.name}" on "${group.name}" uses ${idx.method}, which cannot lead with ${ctx.tenantColumn} here; it is recreated as it was`,
-        hint: idx.method === 'gin' || idx.method === 'gist' ? `install btree_${idx.method} and add ${ctx.tenantColumn} to the index by hand if queries need it` : undefined,
-      });
-    }
-    const cols = tenantLeading ? [ident(ctx.tenantColumn), ...keys] : keys;
-    let sql = `CREATE ${idx.unique ? 'UNIQUE ' : ''}INDEX ${ident(name)} ON ${ident(ctx.targetSchema, target)} USING ${idx.method} (${cols.join(', ')})`;
-    if (include.length > 0) sql += ` INCLUDE (${include.join(', ')})`;
-    if (idx.unique && idx.nullsNotDistinct) sql += ' NULLS NOT DISTINCT';
-    if (idx.predicate) sql += ` WHERE ${idx.predicate}`;
-    out.push({ name, sql, tenantLeading });
-  }
-  return out;
-}
 
 /** The source's ON DELETE SET NULL/DEFAULT (columns) list, only when it has one (plans stay as they were otherwise). */
 function setColumns(con: Constraint): Pick<ForeignKeyDef, 'onDeleteSetColumns'> {
@@ -367,28 +299,4 @@ export function tableToFill(ctx: TableContext, group: TableGroup, target: string
   };
 }
 
-function comparableTypeName(c: Column): string {
-  return c.localType ? c.localType.name : c.type;
-}
 
-/** Unified types: one per local enum/domain name; an existing one of that name is reused if compatible. */
-export function unifiedTypes(targetSchema: string, refs: Map<string, TypeDef>, target: Catalog, problems: Problem[]): UnifiedType[] {
-  const out: UnifiedType[] = [];
-  for (const [name, td] of refs) {
-    const existing = target.types.get(targetSchema)?.get(name);
-    if (existing) {
-      const compatible = existing.kind === td.kind && (td.kind !== 'e' || td.labels.every((l) => existing.labels.includes(l)));
-      if (!compatible) {
-        problems.push({
-          severity: 'error', code: ProblemCode.TARGET_TYPE_CONFLICT,
-          message: `the target schema already has a type "${name}" that does not match the tenants' ${td.kind === 'e' ? 'enum' : 'domain'} "${name}"${td.kind === 'e' ? ` (labels ${td.labels.join(', ')})` : ''}`,
-          hint: `drop or rename ${targetSchema}.${name}, or choose another targetSchema`,
-        });
-      }
-      out.push({ name, kind: td.kind, action: 'exists', sql: '' });
-    } else {
-      out.push({ name, kind: td.kind, action: 'create', sql: typeSql(targetSchema, td) });
-    }
-  }
-  return out;
-}
