@@ -5,6 +5,7 @@ import { ExitCode, OasysError, UsageError, describeError, isEnvironmentSqlState,
 import { closeLogger, createLogger, type Logger } from '../log.js';
 import { createOutput, type Output } from './output.js';
 import { commands } from './commands.js';
+import { toolVersion } from '../version.js';
 
 export interface CommandContext {
   cfg: ResolvedConfig;
@@ -37,7 +38,7 @@ function addCommonOptions(cmd: Command, wholeRuns: boolean): Command {
 export function buildProgram(): Command {
   const program = new Command('oasys-migrate')
     .description('Move a schema-per-tenant (django-tenants) PostgreSQL database to row-based multi-tenancy with RLS.')
-    .version('0.1.0')
+    .version(toolVersion())
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(redactText(s)) });
