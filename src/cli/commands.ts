@@ -1,4 +1,8 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { gateFailures, parseFailOn } from '../ci/gate.js';
+import { approvedPlan, assertMatchesApproved, readApprovedPlan, writeApprovedPlan } from '../ci/approved.js';
+import { writeJunit } from '../ci/junit.js';
+import { checkRlsSuites, verifySuites } from '../ci/junitReports.js';
 import { planCommand } from '../commands/plan.js';
 import { ExitCode, UsageError } from '../errors.js';
 import { checkRlsCommand } from '../commands/checkRls.js';
@@ -29,11 +33,23 @@ export interface CommandDef {
   wholeRuns?: boolean;
 }
 
-const planHandler: Handler = async ({ cfg, log, out }) => {
+const planHandler: Handler = async ({ cfg, log, out, opts }) => {
+  const failOn = parseFailOn(opts.failOn);
   const r = await planCommand(cfg, log);
-  if (out.json) out.document(planDocument(r, cfg.sql));
-  else renderPlan(out, r, cfg.sql);
-  return r.blocking ? ExitCode.wanting : ExitCode.ok;
+  const failures = gateFailures(r.plan.problems, failOn);
+  const doc = { ...planDocument(r, cfg.sql), ok: failures.length === 0, failOn };
+  if (typeof opts.out === 'string') {
+    writeApprovedPlan(opts.out, approvedPlan(cfg, r.plan, planDocument(r, true)));
+    log.info(`plan written to ${opts.out}: review it, then \`oasys-migrate run --plan ${opts.out}\` runs exactly this plan or refuses`);
+  }
+  if (out.json) out.document(doc);
+  else {
+    renderPlan(out, r, cfg.sql);
+    if (failures.length > 0 && !r.blocking) {
+      out.line(out.c.red(`--fail-on ${failOn}: ${failures.length} problem${failures.length === 1 ? '' : 's'} at ${failOn} or worse (${[...new Set(failures.map((p) => p.code))].join(', ')}): exit 1`));
+    }
+  }
+  return failures.length > 0 ? ExitCode.wanting : ExitCode.ok;
 };
 
 const runHandler: Handler = async (ctx) => {
@@ -42,7 +58,10 @@ const runHandler: Handler = async (ctx) => {
   const progress = progressRenderer(out.interactive, log, cfg.quiet);
   const signals = installStopHandlers(() => progress.stop());
   try {
+    const approvedFile = typeof opts.plan === 'string' ? opts.plan : undefined;
+    const approved = approvedFile === undefined ? undefined : readApprovedPlan(approvedFile);
     const r = await runCommand(cfg, log, {
+      approve: approved ? (plan) => assertMatchesApproved(approvedFile!, approved, cfg, plan) : undefined,
       stop: signals.stop,
       onProgress: (p) => progress.update(p),
       onPlanned: (plan) => {
@@ -74,6 +93,7 @@ const runHandler: Handler = async (ctx) => {
 const verifyHandler: Handler = async ({ cfg, log, out, opts }) => {
   const r = await verifyCommand(cfg, log);
   if (typeof opts.report === 'string') writeFileSync(opts.report, verifyMarkdown(r));
+  if (typeof opts.junit === 'string') writeJunit(opts.junit, verifySuites(r));
   if (out.json) out.document({ runId: r.runId, ...verifyDocument(r), ...(r.sourceWrites ? { sourceWrites: r.sourceWrites } : {}) });
   else renderVerify(out, r);
   return r.ok ? ExitCode.ok : ExitCode.wanting;
@@ -122,6 +142,7 @@ const demoHandler: Handler = async ({ log, out, opts }) => {
 const checkRlsHandler: Handler = async ({ cfg, log, out, opts }) => {
   const sample = opts.sample === undefined ? undefined : parseIntegerFlag(String(opts.sample), '--sample', { min: 1, meaning: 'the number of tenants probed' });
   const r = await checkRlsCommand(cfg, log, String(opts.role), { sample });
+  if (typeof opts.junit === 'string') writeJunit(opts.junit, checkRlsSuites(r));
   if (out.json) out.document(checkRlsDocument(r));
   else renderCheckRls(out, r);
   return r.ok ? ExitCode.ok : ExitCode.wanting;
@@ -131,7 +152,11 @@ export const commands: CommandDef[] = [
   {
     name: 'plan',
     description: 'Dry run: discover tenants, tables and drift, and print what `run` would do (read-only, takes no lock)',
-    options: (cmd) => cmd.option('--sql', 'print every statement `run` would execute'),
+    options: (cmd) =>
+      cmd
+        .option('--sql', 'print every statement `run` would execute')
+        .addOption(new Option('--fail-on <severity>', 'exit 1 when a problem of this severity or worse exists').choices(['error', 'warning']).default('error'))
+        .option('--out <plan.json>', 'also write the plan with a fingerprint of what it was built from, for `run --plan`'),
     handler: planHandler,
   },
   {
@@ -140,6 +165,7 @@ export const commands: CommandDef[] = [
     options: (cmd) =>
       cmd
         .option('--dry-run', 'the same as `plan`: change nothing')
+        .option('--plan <plan.json>', 'run only if the database and configuration still match this approved plan (from `plan --out`); else exit 1 naming what differs')
         .option('--sql', 'with --dry-run: print every statement')
         .option('--lock-timeout <duration>', 'how long DDL on a table the application may use waits for its lock per attempt (3 attempts), e.g. 5s, 500ms', '5s')
         .option('--recopy <tenants>', "replace exactly these tenants' rows in the unified tables of the latest run (after writes to the source during the run), then verify"),
@@ -148,7 +174,10 @@ export const commands: CommandDef[] = [
   {
     name: 'verify',
     description: 'Recompute per-tenant, per-table row counts and checksums on source and target and compare them (read-only)',
-    options: (cmd) => cmd.option('--report <file.md>', 'also write a Markdown report for the change ticket'),
+    options: (cmd) =>
+      cmd
+        .option('--report <file.md>', 'also write a Markdown report for the change ticket')
+        .option('--junit <file.xml>', 'also write JUnit XML: one test case per (tenant, table)'),
     handler: verifyHandler,
   },
   {
@@ -174,7 +203,8 @@ export const commands: CommandDef[] = [
     options: (cmd) =>
       cmd
         .requiredOption('--role <role>', 'the role the application connects as (the connecting user must be able to SET ROLE to it)')
-        .option('--sample <n>', 'tenants to probe, spread over the list', '5'),
+        .option('--sample <n>', 'tenants to probe, spread over the list', '5')
+        .option('--junit <file.xml>', 'also write JUnit XML: one test case per check'),
     handler: checkRlsHandler,
   },
   {

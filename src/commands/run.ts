@@ -37,6 +37,8 @@ export interface RunHooks {
   onProgress?: (p: Progress) => void;
   onPlanned?: (plan: Plan, resumed: boolean, runId: number) => void;
   stop?: StopSignal;
+  /** Called with the fresh plan before anything is locked or written; throwing refuses the run (run --plan). */
+  approve?: (plan: Plan) => void;
 }
 
 /**
@@ -53,6 +55,7 @@ export async function runCommand(cfg: ResolvedConfig, log: Logger, hooks: RunHoo
   try {
     if (cfg.recopy) return await recopyRun(session, cfg, log, hooks, started);
     const fresh = await planWithSession(session);
+    hooks.approve?.(fresh.plan);
     const lock = await acquireLock(cfg.sameDatabase ? cfg.source : cfg.target, 'run');
     let runId: number | undefined;
     let target: TargetInfo | undefined;
