@@ -62,6 +62,7 @@ export function configBasis(cfg: ResolvedConfig): Record<string, unknown> {
     'tenants.pattern': t.mode === 'pattern' ? t.pattern : null,
     'tenants.exclude': sortedCopy(cfg.exclude),
     '--tenants': sortedCopy(cfg.only),
+    '--exclude-tenants': sortedCopy(cfg.skip),
     targetSchema: cfg.targetSchema,
     tenantColumn: cfg.tenantColumn,
     'tables.include': sortedCopy(cfg.tables.include),

@@ -25,7 +25,11 @@ function addCommonOptions(cmd: Command, wholeRuns: boolean): Command {
   // Commands that act on whole runs (status, revert) do not offer --tenants; it
   // is still parsed (hidden) so that giving it is refused with that reason.
   if (wholeRuns) cmd.addOption(new Option('--tenants <list>').hideHelp());
-  else cmd.option('--tenants <list>', 'restrict to these tenant schemas (comma-separated)');
+  else {
+    cmd
+      .option('--tenants <list>', 'restrict to these tenant schemas: a,b,c or @file (one schema per line, # comments)')
+      .option('--exclude-tenants <list>', 'leave these tenant schemas out: a,b or @file');
+  }
   return cmd
     .option('--concurrency <n>', 'parallel steps (default: number of cores, at least 2)')
     .option('--json', 'print one JSON document on stdout; logs go to stderr')

@@ -4,7 +4,7 @@ import type { Logger } from '../log.js';
 import { checkRls, DEFAULT_SAMPLE, type RlsCheckReport } from '../rls/check.js';
 import { listRuns, loadPlan, stateSchemaExists } from '../state/journal.js';
 import { openSession } from './session.js';
-import { restrictTenants } from '../discover/tenants.js';
+import { restrictTenants, skipTenants } from '../discover/tenants.js';
 
 export interface CheckRlsOptions {
   /** Tenants to probe, spread over the list (default 5). */
@@ -37,7 +37,7 @@ export async function checkRlsCommand(cfg: ResolvedConfig, log: Logger, role: st
       throw new UsageError('nothing to check: no completed oasys-migrate run is recorded in the target database', noRun);
     }
     const plan = await loadPlan(s.target, lastCompleted.runId);
-    const tenants = restrictTenants(plan.tenants, cfg.only, `run #${lastCompleted.runId}`);
+    const tenants = skipTenants(restrictTenants(plan.tenants, cfg.only, `run #${lastCompleted.runId}`), cfg.skip, `run #${lastCompleted.runId}`);
     const sample = opts.sample ?? DEFAULT_SAMPLE;
     log.info(`checking row-level security as "${role}" on ${plan.tables.length} tables of run #${lastCompleted.runId}, probing ${Math.min(sample, tenants.length)} of ${tenants.length} tenants`);
     return await checkRls(s.target, {

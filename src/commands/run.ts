@@ -17,6 +17,7 @@ import { planWithSession } from './plan.js';
 import { describeSourceWrites, sourceWrites } from '../verify/sourceWrites.js';
 import { describeTarget, openSession, targetLine, type Session, type TargetInfo } from './session.js';
 import { recopyTenant, resetSequences } from '../copy/recopy.js';
+import { continueAfterEarlierRuns } from './canary.js';
 
 export interface RunResult {
   runId: number;
@@ -54,7 +55,7 @@ export async function runCommand(cfg: ResolvedConfig, log: Logger, hooks: RunHoo
   const session = await openSession(cfg, log, 2);
   try {
     if (cfg.recopy) return await recopyRun(session, cfg, log, hooks, started);
-    const fresh = await planWithSession(session);
+    let fresh = await planWithSession(session);
     hooks.approve?.(fresh.plan);
     const lock = await acquireLock(cfg.sameDatabase ? cfg.source : cfg.target, 'run');
     let runId: number | undefined;
@@ -114,26 +115,13 @@ export async function runCommand(cfg: ResolvedConfig, log: Logger, hooks: RunHoo
         const newTenants = new Set(fresh.plan.tenants.map((t) => t.schema));
         const earlier = (await completedRuns(session.target)).filter((r) => r.tenants.some((t) => newTenants.has(t)));
         if (earlier.length > 0) {
-          const last = earlier[earlier.length - 1];
-          const same = last.configFingerprint === cfgFp && last.tenants.length === newTenants.size && last.tenants.every((t) => newTenants.has(t));
-          if (same) {
-            log.info(`run #${last.runId} already migrated these tenants (completed ${last.finishedAt?.toISOString()}); nothing to copy, verifying`);
-            const lastPlan = await loadPlan(session.target, last.runId);
-            const verify = await verifyPlan({
-              source: session.source, target: session.target, plan: lastPlan, concurrency: cfg.concurrency, rlsSetting: cfg.rls.setting,
-              preexisting: await preexistingRows(session.target, last.runId),
-            });
-            if (!verify.ok) {
-              throw new WantingError(`run #${last.runId} completed earlier, but verification now finds mismatches`, 'inspect with `oasys-migrate verify`; undo with `oasys-migrate revert`');
-            }
-            return { runId: last.runId, resumed: false, alreadyComplete: true, rowsCopied: 0, seconds: (performance.now() - started) / 1000, plan: lastPlan, verify, target };
+          // The canary flow (src/commands/canary.ts): skip what earlier runs migrated, plan the rest.
+          const outcome = await continueAfterEarlierRuns(session, cfg, cfgFp, fresh, earlier, log, stop);
+          if ('done' in outcome) {
+            return { ...outcome.done, resumed: false, alreadyComplete: true, rowsCopied: 0, seconds: (performance.now() - started) / 1000, target };
           }
-          const overlap = [...new Set(earlier.flatMap((r) => r.tenants.filter((t) => newTenants.has(t))))];
-          throw new WantingError(
-            `tenant${overlap.length > 1 ? 's' : ''} ${overlap.slice(0, 5).map((t) => JSON.stringify(t)).join(', ')}${overlap.length > 5 ? ', …' : ''} ` +
-              `${overlap.length > 1 ? 'were' : 'was'} already migrated by run #${earlier.map((r) => r.runId).join(', #')}; migrating them again would duplicate their rows`,
-            'to redo them, `oasys-migrate revert` first; to add new tenants, restrict this run to them with --tenants',
-          );
+          fresh = outcome.fresh;
+          if (fresh.blocking) throw refusal(fresh.plan);
         }
         plan = fresh.plan;
         runId = await withLockedTransaction(session.target, 'recording the run and its rollback snapshot', lockPolicy(cfg), async (c) => {

@@ -5,7 +5,7 @@ import { findUnfinishedRun, latestRun, loadPlan, stateSchemaExists } from '../st
 import { preexistingRows, verifyPlan, type VerifyReport } from '../verify/checksum.js';
 import { openSession } from './session.js';
 import { describeSourceWrites, sourceWrites, type SourceWrite } from '../verify/sourceWrites.js';
-import { restrictTenants } from '../discover/tenants.js';
+import { restrictTenants, skipTenants } from '../discover/tenants.js';
 
 /**
  * Recomputes counts and checksums for the latest run's plan (completed or
@@ -23,9 +23,10 @@ export async function verifyCommand(cfg: ResolvedConfig, log: Logger): Promise<V
     }
     const plan = await loadPlan(s.target, run.runId);
     // An unknown --tenants name is exit 2, not a verification of zero pairs.
-    restrictTenants(plan.tenants, cfg.only, `run #${run.runId}`);
+    const chosen = skipTenants(restrictTenants(plan.tenants, cfg.only, `run #${run.runId}`), cfg.skip, `run #${run.runId}`);
     const report = await verifyPlan({
-      source: s.source, target: s.target, plan, concurrency: cfg.concurrency, rlsSetting: cfg.rls.setting, tenants: cfg.only,
+      source: s.source, target: s.target, plan, concurrency: cfg.concurrency, rlsSetting: cfg.rls.setting,
+      tenants: cfg.only || cfg.skip ? chosen.map((t) => t.schema) : undefined,
       preexisting: await preexistingRows(s.target, run.runId),
     });
     // A mismatch whose source changed after its copy: the application still writes to the tenant schemas.

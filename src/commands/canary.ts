@@ -1,0 +1,73 @@
+/**
+ * The canary flow: `run --tenants a,b`, then a plain `run` migrates the
+ * remaining tenants into the same unified tables (and a later `run`, tenants
+ * registered since). Tenants a completed, unreverted run already migrated with
+ * the same configuration are skipped, not refused; with another configuration
+ * they are still refused (their rows were shaped by the other one).
+ */
+import type { ResolvedConfig } from '../config/load.js';
+import { WantingError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Plan } from '../plan/model.js';
+import { loadPlan, type RunRow } from '../state/journal.js';
+import { preexistingRows, verifyPlan, type VerifyReport } from '../verify/checksum.js';
+import type { StopSignal } from '../copy/execute.js';
+import { planWithSession, type PlanResult } from './plan.js';
+import type { Session } from './session.js';
+
+export type EarlierRun = RunRow & { tenants: string[] };
+
+export type CanaryOutcome =
+  /** Every selected tenant was migrated already: verified again, nothing to copy. */
+  | { done: { runId: number; plan: Plan; verify: VerifyReport } }
+  /** The plan for the tenants no earlier run migrated. */
+  | { fresh: PlanResult; skipped: string[] };
+
+const few = (xs: string[]) => xs.slice(0, 5).map((t) => JSON.stringify(t)).join(', ') + (xs.length > 5 ? `, … (${xs.length})` : '');
+
+export async function continueAfterEarlierRuns(
+  session: Session, cfg: ResolvedConfig, cfgFp: string, fresh: PlanResult, earlier: EarlierRun[], log: Logger, stop?: StopSignal,
+): Promise<CanaryOutcome> {
+  const selected = new Set(fresh.plan.tenants.map((t) => t.schema));
+  const other = earlier.filter((r) => r.configFingerprint !== cfgFp);
+  if (other.length > 0) {
+    const overlap = [...new Set(other.flatMap((r) => r.tenants.filter((t) => selected.has(t))))];
+    throw new WantingError(
+      `tenant${overlap.length > 1 ? 's' : ''} ${few(overlap)} ${overlap.length > 1 ? 'were' : 'was'} already migrated by run #${other.map((r) => r.runId).join(', #')} ` +
+        'with a different configuration; migrating them again would duplicate their rows, and the others would go into tables shaped by another configuration',
+      'run with the configuration of that run to migrate the remaining tenants, or `oasys-migrate revert` first to redo them',
+    );
+  }
+  const migrated = new Set(earlier.flatMap((r) => r.tenants));
+  const skipped = fresh.plan.tenants.map((t) => t.schema).filter((t) => migrated.has(t));
+  const remaining = fresh.plan.tenants.filter((t) => !migrated.has(t.schema));
+  if (remaining.length > 0) {
+    log.info(`${skipped.length} tenant${skipped.length === 1 ? '' : 's'} (${few(skipped)}) already migrated by run #${earlier.map((r) => r.runId).join(', #')}: skipped; migrating the ${remaining.length} remaining`);
+    const rest = await planWithSession({ ...session, cfg: { ...cfg, only: remaining.map((t) => t.schema), skip: undefined } });
+    return { fresh: rest, skipped };
+  }
+  // Nothing left: verify what the earlier runs did for the selected tenants.
+  log.info(`run #${earlier.map((r) => r.runId).join(', #')} already migrated these tenants; nothing to copy, verifying`);
+  const started = performance.now();
+  const merged: VerifyReport = { ok: true, results: [], anomalies: [], seconds: 0 };
+  let lastPlan: Plan | undefined;
+  for (const r of earlier) {
+    const plan = await loadPlan(session.target, r.runId);
+    const tenants = r.tenants.filter((t) => selected.has(t));
+    const v = await verifyPlan({
+      source: session.source, target: session.target, plan, concurrency: cfg.concurrency, rlsSetting: cfg.rls.setting, stop, tenants,
+      preexisting: await preexistingRows(session.target, r.runId),
+    });
+    merged.results.push(...v.results);
+    // Rows of later runs' tenants are "other tenants" to an earlier run's tables: only the latest run judges them.
+    if (r === earlier[earlier.length - 1]) merged.anomalies = v.anomalies;
+    lastPlan = plan;
+  }
+  merged.ok = merged.results.every((x) => x.ok) && merged.anomalies.every((a) => a.ok);
+  merged.seconds = (performance.now() - started) / 1000;
+  const last = earlier[earlier.length - 1];
+  if (!merged.ok) {
+    throw new WantingError(`run #${earlier.map((r) => r.runId).join(', #')} completed earlier, but verification now finds mismatches`, 'inspect with `oasys-migrate verify`; undo with `oasys-migrate revert`');
+  }
+  return { done: { runId: last.runId, plan: lastPlan!, verify: merged } };
+}
