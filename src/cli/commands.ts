@@ -3,6 +3,7 @@ import { gateFailures, parseFailOn } from '../ci/gate.js';
 import { approvedPlan, assertMatchesApproved, readApprovedPlan, writeApprovedPlan } from '../ci/approved.js';
 import { writeJunit } from '../ci/junit.js';
 import { checkRlsSuites, verifySuites } from '../ci/junitReports.js';
+import { runEvents } from './events.js';
 import { planCommand } from '../commands/plan.js';
 import { ExitCode, UsageError } from '../errors.js';
 import { checkRlsCommand } from '../commands/checkRls.js';
@@ -60,14 +61,23 @@ const runHandler: Handler = async (ctx) => {
   try {
     const approvedFile = typeof opts.plan === 'string' ? opts.plan : undefined;
     const approved = approvedFile === undefined ? undefined : readApprovedPlan(approvedFile);
+    const events = runEvents(log);
     const r = await runCommand(cfg, log, {
       approve: approved ? (plan) => assertMatchesApproved(approvedFile!, approved, cfg, plan) : undefined,
       stop: signals.stop,
-      onProgress: (p) => progress.update(p),
-      onPlanned: (plan) => {
+      onProgress: (p) => {
+        events.progress(p);
+        progress.update(p);
+      },
+      onPlanned: (plan, resumed, runId) => {
+        events.planned(plan, resumed, runId);
         if (!out.json) renderProblems(out, plan.problems.filter((p) => p.severity !== 'info'));
       },
+    }).catch((err: unknown) => {
+      events.failed(err);
+      throw err;
     });
+    events.completed(r);
     progress.stop();
     if (out.json) {
       out.document({ ...verifyDocument(r.verify), verifySeconds: Number(r.verify.seconds.toFixed(3)), runId: r.runId, resumed: r.resumed, alreadyComplete: r.alreadyComplete === true, rowsCopied: r.rowsCopied, seconds: Number(r.seconds.toFixed(3)), target: r.target });
@@ -91,7 +101,7 @@ const runHandler: Handler = async (ctx) => {
 };
 
 const verifyHandler: Handler = async ({ cfg, log, out, opts }) => {
-  const r = await verifyCommand(cfg, log);
+  const r = await verifyCommand(cfg, log, { context: typeof opts.report === 'string' });
   if (typeof opts.report === 'string') writeFileSync(opts.report, verifyMarkdown(r));
   if (typeof opts.junit === 'string') writeJunit(opts.junit, verifySuites(r));
   if (out.json) out.document({ runId: r.runId, ...verifyDocument(r), ...(r.sourceWrites ? { sourceWrites: r.sourceWrites } : {}) });
@@ -99,10 +109,10 @@ const verifyHandler: Handler = async ({ cfg, log, out, opts }) => {
   return r.ok ? ExitCode.ok : ExitCode.wanting;
 };
 
-const statusHandler: Handler = async ({ cfg, log, out }) => {
+const statusHandler: Handler = async ({ cfg, log, out, opts }) => {
   const r = await statusCommand(cfg, log);
   if (out.json) out.document(statusDocument(r));
-  else renderStatus(out, r);
+  else renderStatus(out, r, { allSteps: opts.steps === true });
   return ExitCode.ok;
 };
 
@@ -183,6 +193,7 @@ export const commands: CommandDef[] = [
   {
     name: 'status',
     description: 'Show the recorded runs and, for the latest, every (tenant, table) step and its state (read-only)',
+    options: (cmd) => cmd.option('--steps', 'list every step of the latest run with its duration and rows/s (default: the 10 slowest)'),
     handler: statusHandler,
     wholeRuns: true,
   },

@@ -6,12 +6,15 @@ import { preexistingRows, verifyPlan, type VerifyReport } from '../verify/checks
 import { openSession } from './session.js';
 import { describeSourceWrites, sourceWrites, type SourceWrite } from '../verify/sourceWrites.js';
 import { restrictTenants, skipTenants } from '../discover/tenants.js';
+import { reportContext, type ReportContext } from '../report/context.js';
 
 /**
  * Recomputes counts and checksums for the latest run's plan (completed or
  * not), on both sides. Read-only.
  */
-export async function verifyCommand(cfg: ResolvedConfig, log: Logger): Promise<VerifyReport & { runId: number; sourceWrites?: SourceWrite[] }> {
+export async function verifyCommand(
+  cfg: ResolvedConfig, log: Logger, opts: { context?: boolean } = {},
+): Promise<VerifyReport & { runId: number; sourceWrites?: SourceWrite[]; context?: ReportContext }> {
   const s = await openSession(cfg, log);
   try {
     if (!(await stateSchemaExists(s.target))) {
@@ -34,7 +37,9 @@ export async function verifyCommand(cfg: ResolvedConfig, log: Logger): Promise<V
     if (written.length > 0) {
       log.warn(`the source changed after it was copied — ${describeSourceWrites(written)}; once writes to the tenant schemas have stopped: oasys-migrate run --recopy ${[...new Set(written.map((w) => w.tenant))].join(',')}`);
     }
-    return { ...report, runId: run.runId, ...(written.length > 0 ? { sourceWrites: written } : {}) };
+    // verify --report: the servers, versions and the run's timings for the change ticket.
+    const context = opts.context ? await reportContext(s.source, s.target, cfg.sameDatabase, run) : undefined;
+    return { ...report, runId: run.runId, ...(written.length > 0 ? { sourceWrites: written } : {}), ...(context ? { context } : {}) };
   } finally {
     await s.close();
   }
