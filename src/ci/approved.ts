@@ -89,9 +89,15 @@ export function planBasis(cfg: ResolvedConfig, plan: Plan): PlanBasis {
     tenants: Object.fromEntries(plan.tenants.map((t) => [t.schema, String(t.tenantId)])),
     tables: Object.fromEntries(plan.tables.map((t) => [t.target, tableDigest(t)])),
     source: plan.sourceFingerprint,
-    problems: [...new Set(plan.problems.map(problemKey))].sort(),
+    problems: [...new Set(plan.problems.filter((p) => !MIGRATION_STATE.has(p.code)).map(problemKey))].sort(),
   };
 }
+
+/**
+ * Problems that describe the migration's own progress, not the database's definitions: a canary
+ * run or an interrupted run (resumed with the same --plan) changes them, and that is no reason to refuse.
+ */
+const MIGRATION_STATE = new Set<string>(['ALREADY_MIGRATED', 'TARGET_HAS_TENANT_ROWS']);
 
 function problemKey(p: Plan['problems'][number]): string {
   return [p.severity, p.code, p.table ? `table ${p.table}` : '', p.tenant ? `tenant ${JSON.stringify(p.tenant)}` : '', p.column ? `column ${p.column}` : ''].filter(Boolean).join(' ');

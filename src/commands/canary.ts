@@ -9,7 +9,7 @@ import type { ResolvedConfig } from '../config/load.js';
 import { WantingError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Plan } from '../plan/model.js';
-import { loadPlan, type RunRow } from '../state/journal.js';
+import { completedRuns, loadPlan, type RunRow } from '../state/journal.js';
 import { preexistingRows, verifyPlan, type VerifyReport } from '../verify/checksum.js';
 import type { StopSignal } from '../copy/execute.js';
 import { planWithSession, type PlanResult } from './plan.js';
@@ -70,4 +70,20 @@ export async function continueAfterEarlierRuns(
     throw new WantingError(`run #${earlier.map((r) => r.runId).join(', #')} completed earlier, but verification now finds mismatches`, 'inspect with `oasys-migrate verify`; undo with `oasys-migrate revert`');
   }
   return { done: { runId: last.runId, plan: lastPlan!, verify: merged } };
+}
+
+/**
+ * Resuming an interrupted run for the rest (after a canary): a plain `run` selects every tenant,
+ * the unfinished run only those no earlier run had migrated. When that is exactly the difference
+ * (same configuration), the plan for the unfinished run's tenants, to compare with it; else undefined.
+ */
+export async function narrowToUnfinished(session: Session, cfg: ResolvedConfig, cfgFp: string, fresh: PlanResult, unfinishedPlan: Plan): Promise<PlanResult | undefined> {
+  const was = new Set(unfinishedPlan.tenants.map((t) => t.schema));
+  const now = fresh.plan.tenants.map((t) => t.schema);
+  if (was.size === now.length) return undefined;
+  const earlier = (await completedRuns(session.target)).filter((r) => r.configFingerprint === cfgFp);
+  const migrated = new Set(earlier.flatMap((r) => r.tenants));
+  const rest = now.filter((t) => !migrated.has(t));
+  if (rest.length !== was.size || !rest.every((t) => was.has(t))) return undefined;
+  return planWithSession({ ...session, cfg: { ...cfg, only: rest, skip: undefined } });
 }

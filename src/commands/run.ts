@@ -17,7 +17,7 @@ import { planWithSession } from './plan.js';
 import { describeSourceWrites, sourceWrites } from '../verify/sourceWrites.js';
 import { describeTarget, openSession, targetLine, type Session, type TargetInfo } from './session.js';
 import { recopyTenant, resetSequences } from '../copy/recopy.js';
-import { continueAfterEarlierRuns } from './canary.js';
+import { continueAfterEarlierRuns, narrowToUnfinished } from './canary.js';
 
 export interface RunResult {
   runId: number;
@@ -90,6 +90,10 @@ export async function runCommand(cfg: ResolvedConfig, log: Logger, hooks: RunHoo
             `run #${unfinished.runId} (${unfinished.state}, started ${unfinished.startedAt.toISOString()}) was started with a different configuration; it cannot be resumed with this one`,
             'resume it with the configuration it was started with, or undo it with `oasys-migrate revert` and start again',
           );
+        }
+        // A run for the rest after a canary selects fewer tenants than a plain run: compare with that narrower plan.
+        if (unfinished.sourceFingerprint !== fresh.plan.sourceFingerprint) {
+          fresh = (await narrowToUnfinished(session, cfg, cfgFp, fresh, await loadPlan(session.target, unfinished.runId))) ?? fresh;
         }
         if (unfinished.sourceFingerprint !== fresh.plan.sourceFingerprint) {
           const was = new Set((await loadPlan(session.target, unfinished.runId)).tenants.map((t) => t.schema));

@@ -86,7 +86,7 @@ afterAll(async () => {
 
 function bash(script: string, env: Record<string, string>) {
   const r = spawnSync('bash', ['-euo', 'pipefail', '-c', script], {
-    cwd: work, encoding: 'utf8', timeout: 60_000,
+    cwd: work, encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'],
     env: cliEnv({ ...env, PATH: `${bin}:${process.env.PATH}` }),
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, text: `exit=${r.status}\n${script}\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}` };
