@@ -132,7 +132,9 @@ describe('RUNBOOK.md', () => {
     const verify = bash('verify');
     expect(verify.code, verify.text).toBe(0);
     expect(readFileSync(path.join(work, 'verify.md'), 'utf8')).toContain('Result: **PASS**');
-    expect(readFileSync(path.join(work, 'verify.xml'), 'utf8')).toContain('failures="0"');
+    const vxml = readFileSync(path.join(work, 'verify.xml'), 'utf8');
+    expect(vxml).toContain('failures="0"');
+    for (const t of info.tenants) expect(vxml).toContain(`name="${t.schema.replace(/"/g, '&quot;')} (tenant_id ${t.id})"`); // the canary's tenant too
     expect(bash('grants').code).toBe(0);
     const app = bash('app-query');
     expect(app.code, app.text).toBe(0);

@@ -48,28 +48,43 @@ export async function continueAfterEarlierRuns(
   }
   // Nothing left: verify what the earlier runs did for the selected tenants.
   log.info(`run #${earlier.map((r) => r.runId).join(', #')} already migrated these tenants; nothing to copy, verifying`);
-  const started = performance.now();
-  const merged: VerifyReport = { ok: true, results: [], anomalies: [], seconds: 0 };
-  let lastPlan: Plan | undefined;
-  for (const r of earlier) {
-    const plan = await loadPlan(session.target, r.runId);
-    const tenants = r.tenants.filter((t) => selected.has(t));
-    const v = await verifyPlan({
-      source: session.source, target: session.target, plan, concurrency: cfg.concurrency, rlsSetting: cfg.rls.setting, stop, tenants,
-      preexisting: await preexistingRows(session.target, r.runId),
-    });
-    merged.results.push(...v.results);
-    // Rows of later runs' tenants are "other tenants" to an earlier run's tables: only the latest run judges them.
-    if (r === earlier[earlier.length - 1]) merged.anomalies = v.anomalies;
-    lastPlan = plan;
-  }
-  merged.ok = merged.results.every((x) => x.ok) && merged.anomalies.every((a) => a.ok);
-  merged.seconds = (performance.now() - started) / 1000;
-  const last = earlier[earlier.length - 1];
+  const runs = await Promise.all(earlier.map(async (r) => ({ runId: r.runId, plan: await loadPlan(session.target, r.runId) })));
+  const merged = await verifyRuns(session, cfg, runs, selected, stop);
   if (!merged.ok) {
     throw new WantingError(`run #${earlier.map((r) => r.runId).join(', #')} completed earlier, but verification now finds mismatches`, 'inspect with `oasys-migrate verify`; undo with `oasys-migrate revert`');
   }
-  return { done: { runId: last.runId, plan: lastPlan!, verify: merged } };
+  const last = runs[runs.length - 1];
+  return { done: { runId: last.runId, plan: last.plan, verify: merged } };
+}
+
+/**
+ * Verifies several runs into the same unified tables (a canary, the rest, later tenants) as one
+ * report: each run's tenants against its own plan and snapshot (restricted to `selected` when
+ * given). Rows of other runs' tenants are "other tenants" to a run's tables, so only the latest
+ * run judges the rows outside the migrated tenants, and only its shared tables count.
+ */
+export async function verifyRuns(
+  session: Pick<Session, 'source' | 'target'>, cfg: Pick<ResolvedConfig, 'concurrency' | 'rls'>, runs: { runId: number; plan: Plan }[],
+  selected?: Set<string>, stop?: StopSignal,
+): Promise<VerifyReport & { perRun: { runId: number; plan: Plan; results: VerifyReport['results'] }[] }> {
+  const started = performance.now();
+  const merged: VerifyReport & { perRun: { runId: number; plan: Plan; results: VerifyReport['results'] }[] } = { ok: true, results: [], anomalies: [], seconds: 0, perRun: [] };
+  for (const [i, r] of runs.entries()) {
+    const latest = i === runs.length - 1;
+    const tenants = r.plan.tenants.map((t) => t.schema).filter((t) => !selected || selected.has(t));
+    if (tenants.length === 0 && !latest) continue;
+    const v = await verifyPlan({
+      source: session.source, target: session.target, plan: r.plan, concurrency: cfg.concurrency, rlsSetting: cfg.rls.setting, stop, tenants,
+      preexisting: await preexistingRows(session.target, r.runId),
+    });
+    const results = latest ? v.results : v.results.filter((x) => x.tenant !== '(shared)');
+    merged.results.push(...results);
+    merged.perRun.push({ runId: r.runId, plan: r.plan, results });
+    if (latest) merged.anomalies = v.anomalies;
+  }
+  merged.ok = merged.results.every((x) => x.ok) && merged.anomalies.every((a) => a.ok);
+  merged.seconds = (performance.now() - started) / 1000;
+  return merged;
 }
 
 /**

@@ -74,6 +74,16 @@ async function canaryFlow(url: string, admin: string, opts: { owner: boolean }) 
   expect(a.rowsCopied).toBe(0);
   expect(new Set(a.results.map((r: { tenant: string }) => r.tenant))).toEqual(new Set(all));
 
+  // verify checks every completed run's tenants, each against its own run (and --tenants picks among all of them).
+  const v = await runCli(['verify', '--source', url, '--json']);
+  expect(v.code, show(v)).toBe(0);
+  const verified = parseJson(v).results.map((r: { tenant: string }) => r.tenant);
+  expect(new Set(verified)).toEqual(new Set(all));
+  expect(verified.length).toBe(new Set(verified.map((t: string, i: number) => `${t}/${parseJson(v).results[i].table}`)).size);
+  const one = await runCli(['verify', '--source', url, '--tenants', 'acme', '--json']);
+  expect(one.code, show(one)).toBe(0);
+  expect(new Set(parseJson(one).results.map((r: { tenant: string }) => r.tenant))).toEqual(new Set(['acme']));
+
   // Every tenant's rows, exactly once, in the unified tables; sequences past the maximum.
   const ids = await sql<{ schema: string; id: string }>(admin, `SELECT schema_name AS schema, id::text AS id FROM public.customers_client WHERE schema_name = ANY($1)`, [all]);
   const { mismatches } = await compareAll(admin, admin, ids);

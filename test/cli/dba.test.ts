@@ -38,6 +38,27 @@ describe('--help', () => {
   });
 });
 
+describe('plan estimates size', () => {
+  it('per unified table and in total: the tenant tables\' size on disk, with the free space to have', async () => {
+    const db = await createTestDatabase('dba_size');
+    try {
+      await generateFixture(db.url, { tenants: 2, rowsPerTable: 50 });
+      const r = await runCli(['plan', '--source', db.url, '--json']);
+      expect(r.code, show(r)).toBe(0);
+      const doc = parseJson(r);
+      const [want] = await sql<{ b: number }>(db.url,
+        `SELECT sum(pg_total_relation_size(c.oid))::float8 AS b FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname IN ('acme', 'globex') AND c.relkind = 'r' AND c.relname = ANY($1)`, [doc.tables.map((t: { source: string }) => t.source)]);
+      expect(doc.bytes).toBe(want.b);
+      expect(doc.tables.reduce((a: number, t: { bytes: number }) => a + t.bytes, 0)).toBe(want.b);
+      const h = await runCli(['plan', '--source', db.url]);
+      expect(h.stdout).toMatch(/The tenant tables take [\d.]+ (kB|MB) on disk .* have at least [\d.]+ (kB|MB) free/);
+    } finally {
+      await db.drop();
+    }
+  });
+});
+
 describe('after a run', () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
   let dir: string;
