@@ -9,7 +9,7 @@
 FROM node:20-slim AS build
 WORKDIR /build
 COPY package.json package-lock.json tsconfig.json ./
-RUN npm ci --ignore-scripts --no-audit --no-fund
+RUN npm ci --omit=optional --ignore-scripts --no-audit --no-fund
 COPY bin ./bin
 COPY src ./src
 COPY fixtures ./fixtures
@@ -27,8 +27,11 @@ WORKDIR /app
 COPY --from=build --chown=root:root /app ./
 RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund \
  && npm cache clean --force \
- && ln -s /app/bin/oasys-migrate.js /usr/local/bin/oasys-migrate
+ && chmod 0755 /app/bin/oasys-migrate.js \
+ && ln -s /app/bin/oasys-migrate.js /usr/local/bin/oasys-migrate \
+ && mkdir /work && chown node:node /work
 USER node
+# Files the commands write (plan.json, reports, logs) land here: mount a volume on /work to keep them.
 WORKDIR /work
 ENTRYPOINT ["oasys-migrate"]
 CMD ["--help"]

