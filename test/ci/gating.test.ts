@@ -7,9 +7,12 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateFixture } from '../../fixtures/generate.js';
-import { createTestDatabase } from '../harness/db.js';
+import { adminUrl, createTestDatabase } from '../harness/db.js';
 import { parseJson, qi, runCli, show, sql, tempDir, writeJson } from '../cli/helpers.js';
 import { junitXml, xmlEscape } from '../../src/ci/junit.js';
+import { randomBytes } from 'node:crypto';
+
+const APP = `gate_app_${randomBytes(3).toString('hex')}`;
 
 type Db = Awaited<ReturnType<typeof createTestDatabase>>;
 const dbs: Db[] = [];
@@ -21,6 +24,7 @@ async function fixtureDb(prefix: string, opts: Parameters<typeof generateFixture
 }
 afterAll(async () => {
   for (const d of dbs) await d.drop();
+  await sql(adminUrl(), `DROP ROLE IF EXISTS ${APP}`).catch(() => undefined);
 });
 
 interface PlanDoc { ok: boolean; failOn: string; problems: { severity: string; code: string }[] }
@@ -170,25 +174,25 @@ describe('--junit', () => {
     expect(badXml).toMatch(/<testcase classname="verify\.audit_log" name="acme \(tenant_id \d+\)"[^>]*>\s*<failure message="tenant &quot;acme&quot; table audit_log: same row count \(\d+\) but the checksums differ/);
 
     // check-rls as an application role.
-    await sql(db.url, `CREATE ROLE gate_app NOLOGIN`);
-    await sql(db.url, `GRANT USAGE ON SCHEMA public TO gate_app`);
-    await sql(db.url, `GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO gate_app`);
+    await sql(db.url, `CREATE ROLE ${APP} NOLOGIN`);
+    await sql(db.url, `GRANT USAGE ON SCHEMA public TO ${APP}`);
+    await sql(db.url, `GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${APP}`);
     const rlsFile = path.join(dir, 'rls.xml');
-    const rc = await runCli(['check-rls', '--source', db.url, '--role', 'gate_app', '--junit', rlsFile, '--json']);
+    const rc = await runCli(['check-rls', '--source', db.url, '--role', APP, '--junit', rlsFile, '--json']);
     expect(rc.code, show(rc)).toBe(0);
     const checks = parseJson<{ checks: unknown[] }>(rc).checks;
     const rlsXml = readFileSync(rlsFile, 'utf8');
     expect((rlsXml.match(/<testcase /g) ?? []).length).toBe(checks.length);
-    expect(rlsXml).toMatch(/<testsuite name="oasys-migrate check-rls \(role gate_app\)" tests="\d+" failures="0"/);
+    expect(rlsXml).toMatch(new RegExp(`<testsuite name="oasys-migrate check-rls \\(role ${APP}\\)" tests="\\d+" failures="0"`));
 
     // A role that bypasses RLS fails its check, and the XML says why.
-    await sql(db.url, `ALTER ROLE gate_app BYPASSRLS`);
+    await sql(db.url, `ALTER ROLE ${APP} BYPASSRLS`);
     const rlsBad = path.join(dir, 'rls-bad.xml');
-    const rb = await runCli(['check-rls', '--source', db.url, '--role', 'gate_app', '--junit', rlsBad]);
+    const rb = await runCli(['check-rls', '--source', db.url, '--role', APP, '--junit', rlsBad]);
     expect(rb.code, show(rb)).toBe(1);
     expect(readFileSync(rlsBad, 'utf8')).toMatch(/<failure message="[^"]*BYPASSRLS[^"]*" type="isolation">/i);
-    await sql(db.url, `DROP OWNED BY gate_app`);
-    await sql(db.url, `DROP ROLE gate_app`);
+    await sql(db.url, `DROP OWNED BY ${APP}`);
+    await sql(db.url, `DROP ROLE ${APP}`);
   });
 
   it('escapes markup and drops characters XML cannot carry', () => {
