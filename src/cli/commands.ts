@@ -73,8 +73,9 @@ const runHandler: Handler = async (ctx) => {
         events.planned(plan, resumed, runId);
         if (!out.json) renderProblems(out, plan.problems.filter((p) => p.severity !== 'info'));
       },
-    }).catch((err: unknown) => {
+    }).catch(async (err: unknown) => {
       events.failed(err);
+      await events.failedSteps(cfg);
       throw err;
     });
     events.completed(r);

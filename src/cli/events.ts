@@ -8,6 +8,7 @@
  *   phase           runId, phase, steps, rows, seconds, ok (one per phase, when it completes; verify included)
  *   failure         command, tenant, table, message, hint, exitCode, ok=false (any command that fails)
  *   run.failed      runId, phase, tenant, table, message, hint, exitCode, ok=false (the phase it stopped in)
+ *   step.failed     runId, phase, tenant, table, step, seconds, ok=false (each failed step, from the journal)
  *   run.completed   runId, rows, seconds, tenants, tables, mismatches, ok
  *   command.completed  command, exitCode, seconds, ok (every command, at the end)
  */
@@ -16,6 +17,8 @@ import { OasysError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Plan } from '../plan/model.js';
 import type { RunResult } from '../commands/run.js';
+import type { ResolvedConfig } from '../config/load.js';
+import { createPool } from '../db/connect.js';
 
 export interface EventFields {
   event: string;
@@ -71,6 +74,28 @@ export function runEvents(log: Logger) {
         event: 'run.completed', runId: r.runId, rows: r.rowsCopied, seconds: round(r.seconds), tenants: r.plan.tenants.length, tables: r.plan.tables.length,
         mismatches: r.verify.results.filter((x) => !x.ok).length, alreadyComplete: r.alreadyComplete === true, ok: r.verify.ok,
       });
+    },
+    /** After a failed run: one `step.failed` record per failed step of the run, from its journal (best effort). */
+    async failedSteps(cfg: Pick<ResolvedConfig, 'source' | 'target' | 'sameDatabase'>) {
+      if (runId === undefined) return;
+      const pool = createPool({ url: cfg.sameDatabase ? cfg.source : cfg.target, role: 'target', max: 1, connectTimeoutMs: 3000 });
+      try {
+        const r = await pool.query<{ step_id: string; phase: string; tenant: string | null; table_name: string | null; error: string | null; seconds: number | null }>(
+          `SELECT step_id, phase, tenant, table_name, error, EXTRACT(EPOCH FROM finished_at - started_at)::float8 AS seconds
+             FROM oasys_migrate.step WHERE run_id = $1 AND state = 'failed' ORDER BY ordinal`,
+          [runId],
+        );
+        for (const x of r.rows) {
+          logEvent(log, `step ${x.step_id} failed: ${x.error ?? ''}`, {
+            event: 'step.failed', runId, phase: x.phase, tenant: x.tenant ?? undefined, table: x.table_name ?? undefined, step: x.step_id,
+            seconds: x.seconds === null ? undefined : round(x.seconds), ok: false,
+          });
+        }
+      } catch {
+        // The journal is out of reach (the error that stopped the run may be the connection itself): the run.failed record stands.
+      } finally {
+        await pool.end().catch(() => undefined);
+      }
     },
     failed(err: unknown) {
       close(false);

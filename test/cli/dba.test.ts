@@ -149,6 +149,28 @@ describe('after a run', () => {
     }
   });
 
+  it('--log-file has a step.failed record per failed step and a run.failed record naming the phase', async () => {
+    const bad = await createTestDatabase('dba_steps');
+    try {
+      await generateFixture(bad.url, { tenants: 3, rowsPerTable: 5, preexistingUnified: true });
+      await sql(bad.url, `ALTER TABLE public.accounts_membership ADD CONSTRAINT no_forbidden_role CHECK (role <> 'forbidden')`);
+      for (const t of ['acme', 'globex']) {
+        await sql(bad.url, `UPDATE ${t}.accounts_membership SET role = 'forbidden' WHERE ctid = (SELECT ctid FROM ${t}.accounts_membership LIMIT 1)`);
+      }
+      const log = path.join(dir, 'steps.jsonl');
+      const r = await runCli(['run', '--source', bad.url, '--log-file', log]);
+      expect(r.code, show(r)).toBe(1);
+      const recs = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      const failedSteps = recs.filter((x) => x.event === 'step.failed');
+      const journal = await sql<{ step_id: string; tenant: string }>(bad.url, `SELECT step_id, tenant FROM oasys_migrate.step WHERE state = 'failed' ORDER BY tenant`);
+      expect(journal.map((j) => j.tenant)).toEqual(['acme', 'globex']);
+      expect(failedSteps.map((x) => [x.step, x.tenant, x.table, x.phase, x.ok]).sort()).toEqual(journal.map((j) => [j.step_id, j.tenant, 'accounts_membership', 'copy', false]).sort());
+      expect(recs.find((x) => x.event === 'run.failed')).toMatchObject({ runId: 1, phase: 'copy', ok: false, table: 'accounts_membership' });
+    } finally {
+      await bad.drop();
+    }
+  });
+
   it('verify --report names the servers, versions, the run\'s timings and per-tenant totals', async () => {
     const report = path.join(dir, 'verify.md');
     const r = await runCli(['verify', '--source', url, '--report', report]);
