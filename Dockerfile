@@ -12,7 +12,6 @@ COPY package.json package-lock.json tsconfig.json ./
 RUN npm ci --omit=optional --ignore-scripts --no-audit --no-fund
 COPY bin ./bin
 COPY src ./src
-COPY fixtures ./fixtures
 COPY sql ./sql
 COPY README.md RUNBOOK.md ./
 COPY docs ./docs

@@ -8,13 +8,13 @@
  * independently after the run, and after the reverts.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateFixture, type FixtureInfo } from '../fixtures/generate.js';
-import { adminUrl, createTestDatabase } from './harness/db.js';
+import { createTestDatabase } from './harness/db.js';
+import { serverForPgDump } from './harness/dumpServer.js';
 import { BIN, cliEnv, compareAll, holdTableLock, qi, ROOT, sql, tempDir, waitForHalfWayCopy } from './cli/helpers.js';
 
 const doc = readFileSync(path.join(ROOT, 'RUNBOOK.md'), 'utf8');
@@ -40,15 +40,7 @@ function bash(name: string) {
 
 beforeAll(async () => {
   // pg_dump (steps backup, backup-after) dumps servers of its major version or older.
-  const dumpMajor = Number(/(\d+)/.exec(execFileSync('pg_dump', ['--version'], { encoding: 'utf8' }))![1]);
-  for (const url of [adminUrl(), inject('pg15AdminUrl')].filter(Boolean)) {
-    const [v] = await sql<{ v: string }>(url, `SELECT current_setting('server_version_num') AS v`);
-    if (Math.floor(Number(v.v) / 10000) <= dumpMajor) {
-      server = url;
-      break;
-    }
-  }
-  if (!server) throw new Error(`pg_dump ${dumpMajor} cannot dump the test servers: install Debian's postgresql-15 (the harness then starts a 15 server)`);
+  server = (await serverForPgDump()).url;
   db = await createTestDatabase('runbook', server);
   info = await generateFixture(db.url, { tenants: 4, rowsPerTable: 20 });
   await sql(server, `CREATE ROLE ${qi(APP_ROLE)} LOGIN NOSUPERUSER NOBYPASSRLS`);

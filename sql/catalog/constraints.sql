@@ -16,6 +16,15 @@ SELECT n.nspname                       AS schema,
              ORDER BY k.ord)::text[]  AS ref_columns,
        con.confupdtype                 AS on_update,
        con.confdeltype                 AS on_delete,
+       -- ON DELETE SET NULL / SET DEFAULT (columns): only these columns are set (PostgreSQL 15+,
+       -- confdelsetcols; NULL for all of them). Read by name from the row's JSON, for foreign keys
+       -- with such an action only, so that the same text runs on 14, which has no such column.
+       CASE WHEN con.contype = 'f' AND con.confdeltype IN ('n', 'd') THEN
+         ARRAY(SELECT a.attname FROM pg_catalog.jsonb_array_elements_text(
+                 CASE WHEN pg_catalog.jsonb_typeof(pg_catalog.to_jsonb(con) -> 'confdelsetcols') = 'array'
+                      THEN pg_catalog.to_jsonb(con) -> 'confdelsetcols' ELSE '[]' END) WITH ORDINALITY k(num, ord)
+               JOIN pg_catalog.pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.num::int2
+               ORDER BY k.ord)::text[] END  AS on_delete_set_columns,
        con.confmatchtype               AS match_type,
        con.condeferrable               AS deferrable,
        con.condeferred                 AS deferred,

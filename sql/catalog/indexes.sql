@@ -13,7 +13,12 @@ SELECT n.nspname                       AS schema,
        i.indnkeyatts                   AS key_count,
        -- the first key column, cheaply, for every index (is there one leading with the tenant column?)
        (SELECT a.attname::text FROM pg_catalog.pg_attribute a WHERE a.attrelid = i.indrelid AND a.attnum = i.indkey[0]) AS first_column,
-       i.indnullsnotdistinct           AS nulls_not_distinct,
+       -- UNIQUE NULLS NOT DISTINCT (PostgreSQL 15+). Read by name from the row's JSON so that the
+       -- same text runs on 14, which has no such column (and no such indexes); only for unique
+       -- indexes other than primary keys (whose columns are NOT NULL), as the JSON costs ~25 µs a row.
+       CASE WHEN i.indisunique AND NOT i.indisprimary
+            THEN COALESCE((pg_catalog.to_jsonb(i) ->> 'indnullsnotdistinct')::boolean, false)
+            ELSE false END             AS nulls_not_distinct,
        -- the rest is deparsed only for indexes that are rebuilt as they are (a constraint rebuilds its own)
        CASE WHEN con.oid IS NULL THEN ARRAY(SELECT pg_catalog.pg_get_indexdef(i.indexrelid, k, true)
              FROM generate_series(1, i.indnatts) k ORDER BY k)::text[] END AS column_defs,

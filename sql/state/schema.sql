@@ -56,7 +56,7 @@ COMMENT ON COLUMN oasys_migrate.step.tenant IS 'Tenant schema, for copy steps.';
 COMMENT ON COLUMN oasys_migrate.step.table_name IS 'Unified table name.';
 COMMENT ON COLUMN oasys_migrate.step.state IS 'pending | done | failed (a failed step''s work was rolled back).';
 COMMENT ON COLUMN oasys_migrate.step.rows IS 'Rows copied, for copy steps.';
-COMMENT ON COLUMN oasys_migrate.step.checksum IS 'Checksum of the tenant''s rows as verified after the copy.';
+COMMENT ON COLUMN oasys_migrate.step.checksum IS 'Checksum of the tenant''s rows of this table, as the verification that ended the run found them on both sides (NULL while unverified or different).';
 COMMENT ON COLUMN oasys_migrate.step.error IS 'The error of the last failed attempt.';
 
 CREATE TABLE IF NOT EXISTS oasys_migrate.event (

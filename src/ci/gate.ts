@@ -1,5 +1,5 @@
 import { UsageError } from '../errors.js';
-import type { Problem, Severity } from '../plan/problems.js';
+import type { Problem, Severity } from '../discover/problems.js';
 
 /** `plan --fail-on <level>`: the least severity that fails the plan (exit 1). */
 export type FailOn = 'error' | 'warning';

@@ -5,10 +5,10 @@ import { writeJunit } from '../ci/junit.js';
 import { checkRlsSuites, verifySuites } from '../ci/junitReports.js';
 import { runEvents } from './events.js';
 import { planCommand } from '../commands/plan.js';
-import { ExitCode, UsageError } from '../errors.js';
+import { ExitCode } from '../errors.js';
 import { checkRlsCommand } from '../commands/checkRls.js';
 import { checkRlsDocument, renderCheckRls } from './renderCheckRls.js';
-import type { Handler } from './main.js';
+import type { Handler } from './handler.js';
 import { planDocument, renderPlan, renderProblems } from './renderPlan.js';
 import { runCommand } from '../commands/run.js';
 import { verifyCommand } from '../commands/verify.js';
@@ -22,7 +22,7 @@ import { revertCommand } from '../commands/revert.js';
 import { statusCommand } from '../commands/status.js';
 import { renderStatus, statusDocument } from './renderStatus.js';
 import { confirmOnTerminal } from './confirm.js';
-import { demoCommand } from '../commands/demo.js';
+import { demoCommand } from './demo.js';
 import { parseIntegerFlag } from '../config/numbers.js';
 
 export interface CommandDef {
@@ -89,7 +89,7 @@ const runHandler: Handler = async (ctx) => {
         : `Run #${r.runId}${r.resumed ? ' (resumed)' : ''}: ${formatCount(r.rowsCopied)} rows copied in ${r.seconds.toFixed(1)} s`));
       out.line(table(
         ['table', 'action', 'tenants', 'indexes', 'foreign keys', 'RLS'],
-        r.plan.tables.map((t) => [t.target, t.action, t.tenants.length, t.indexes.length, t.foreignKeys.length, cfg.rls.force ? 'enabled, forced' : 'enabled']),
+        r.plan.tables.map((t) => [t.target, t.action, t.tenants.length, t.indexes.length, t.foreignKeys.length, r.plan.rls.force ? 'enabled, forced' : 'enabled']),
         ['l', 'l', 'r', 'r', 'r', 'l'],
       ));
       renderVerify(out, r.verify);

@@ -1,23 +1,16 @@
 import { Command, CommanderError, Option } from 'commander';
-import { loadConfig, type CliOptions, type ResolvedConfig } from '../config/load.js';
+import { loadConfig, type CliOptions } from '../config/load.js';
 import { redactText } from '../db/redact.js';
 import { ExitCode, OasysError, UsageError, describeError, isEnvironmentSqlState, isNetworkError, pgFields } from '../errors.js';
 import { closeLogger, createLogger, type Logger } from '../log.js';
-import { createOutput, type Output } from './output.js';
+import { createOutput } from './output.js';
 import { commands } from './commands.js';
 import { toolVersion } from '../version.js';
 import { logEvent } from './events.js';
 import { commandHelp, programHelp } from './helpText.js';
+import type { Handler } from './handler.js';
 
-export interface CommandContext {
-  cfg: ResolvedConfig;
-  log: Logger;
-  out: Output;
-  opts: Record<string, unknown>;
-}
-
-/** A command's handler returns its exit code; errors are mapped by `runHandler`. */
-export type Handler = (ctx: CommandContext) => Promise<number>;
+export type { CommandContext, Handler } from './handler.js';
 
 function addCommonOptions(cmd: Command, wholeRuns: boolean): Command {
   cmd

@@ -49,7 +49,6 @@ export function table(headers: string[], rows: (string | number)[][], align: ('l
 }
 
 function visibleLength(s: string): number {
-  // eslint-disable-next-line no-control-regex
   return s.replace(/\u001b\[[0-9;]*m/g, '').length;
 }
 

@@ -1,6 +1,7 @@
 import type { PlanResult } from '../commands/plan.js';
-import type { Problem } from '../plan/problems.js';
-import { PHASES, stepStatements } from '../plan/model.js';
+import type { Problem } from '../discover/problems.js';
+import { PHASES, type Plan, type Step } from '../plan/model.js';
+import { copyStatements } from '../plan/copySql.js';
 import { formatCount, table, type Output } from './output.js';
 import { formatBytes } from '../report/size.js';
 
@@ -15,7 +16,7 @@ export function planDocument(r: PlanResult, withSql: boolean) {
     tenantColumn: plan.tenantColumn,
     tenantColumnType: plan.tenantColumnType,
     targetSchema: plan.targetSchema,
-    steps: withSql ? plan.steps.map((s) => ({ id: s.id, phase: s.phase, sql: stepStatements(s) })) : undefined,
+    steps: withSql ? plan.steps.map((s) => ({ id: s.id, phase: s.phase, sql: stepStatements(plan, s) })) : undefined,
     seconds: Number(r.seconds.toFixed(3)),
   };
 }
@@ -56,8 +57,8 @@ export function renderPlan(out: Output, r: PlanResult, withSql: boolean): void {
       if (steps.length === 0) continue;
       out.line(c.bold(`-- phase: ${phase} (${steps.length} step${steps.length > 1 ? 's' : ''})`));
       for (const s of steps) {
-        out.line(`-- step ${s.id}${s.copy && !s.copy.shared && s.copy.insertSelect ? ` ($1 = tenant id ${s.copy.tenantId})` : s.copy && !s.copy.shared ? ` (tenant id ${s.copy.tenantId}, stamped by the column default)` : ''}`);
-        for (const sql of stepStatements(s)) out.line(sql.endsWith(';') ? sql : sql + ';');
+        out.line(`-- step ${s.id}${s.copy && !s.copy.shared && plan.sameDatabase ? ` ($1 = tenant id ${s.copy.tenantId})` : s.copy && !s.copy.shared ? ` (tenant id ${s.copy.tenantId}, stamped by the column default)` : ''}`);
+        for (const sql of stepStatements(plan, s)) out.line(sql.endsWith(';') ? sql : sql + ';');
       }
       out.line();
     }
@@ -70,4 +71,11 @@ export function renderPlan(out: Output, r: PlanResult, withSql: boolean): void {
         ? c.green('Plan OK: earlier runs already migrated some of these tenants; `run` skips them and migrates the others (with none left, it verifies them again and copies nothing).')
         : c.green(`Plan OK: ${plan.steps.length} steps; \`run\` would migrate ${plan.tenants.length} tenants × ${plan.tables.length} tables (≈ ${formatCount(plan.tables.reduce((a, t) => a + t.estimatedRows, 0))} rows).`),
   );
+}
+
+/** Every statement a step runs: a copy step's are rendered from the plan, as the executor renders them. */
+function stepStatements(plan: Plan, step: Step): string[] {
+  if (!step.copy) return step.sql;
+  const c = copyStatements(plan, step.copy);
+  return [...step.sql, ...(c.insertSelect ? [c.insertSelect] : [c.copyOut!, c.copyIn!])];
 }

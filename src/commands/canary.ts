@@ -12,8 +12,8 @@ import type { Plan } from '../plan/model.js';
 import { completedRuns, loadPlan, type RunRow } from '../state/journal.js';
 import { preexistingRows, verifyPlan, type VerifyReport } from '../verify/checksum.js';
 import type { StopSignal } from '../copy/execute.js';
-import { planWithSession, type PlanResult } from './plan.js';
-import type { Session } from './session.js';
+import { planWithSession } from './plan.js';
+import type { Session } from '../db/session.js';
 
 export type EarlierRun = RunRow & { tenants: string[] };
 
@@ -21,12 +21,12 @@ export type CanaryOutcome =
   /** Every selected tenant was migrated already: verified again, nothing to copy. */
   | { done: { runId: number; plan: Plan; verify: VerifyReport } }
   /** The plan for the tenants no earlier run migrated. */
-  | { fresh: PlanResult; skipped: string[] };
+  | { fresh: { plan: Plan }; skipped: string[] };
 
 const few = (xs: string[]) => xs.slice(0, 5).map((t) => JSON.stringify(t)).join(', ') + (xs.length > 5 ? `, … (${xs.length})` : '');
 
 export async function continueAfterEarlierRuns(
-  session: Session, cfg: ResolvedConfig, cfgFp: string, fresh: PlanResult, earlier: EarlierRun[], log: Logger, stop?: StopSignal,
+  session: Session, cfg: ResolvedConfig, cfgFp: string, fresh: { plan: Plan }, earlier: EarlierRun[], log: Logger, stop?: StopSignal,
 ): Promise<CanaryOutcome> {
   const selected = new Set(fresh.plan.tenants.map((t) => t.schema));
   const other = earlier.filter((r) => r.configFingerprint !== cfgFp);
@@ -44,11 +44,11 @@ export async function continueAfterEarlierRuns(
   if (remaining.length > 0) {
     log.info(`${skipped.length} tenant${skipped.length === 1 ? '' : 's'} (${few(skipped)}) already migrated by run #${earlier.map((r) => r.runId).join(', #')}: skipped; migrating the ${remaining.length} remaining`);
     const rest = await planWithSession({ ...session, cfg: { ...cfg, only: remaining.map((t) => t.schema), skip: undefined } });
-    return { fresh: rest, skipped };
+    return { fresh: { plan: rest.plan }, skipped };
   }
   // Nothing left: verify what the earlier runs did for the selected tenants.
   log.info(`run #${earlier.map((r) => r.runId).join(', #')} already migrated these tenants; nothing to copy, verifying`);
-  const runs = await Promise.all(earlier.map(async (r) => ({ runId: r.runId, plan: await loadPlan(session.target, r.runId) })));
+  const runs = await Promise.all(earlier.map(async (r) => ({ runId: r.runId, plan: await loadPlan(session.target, r.runId, cfg.rls) })));
   const merged = await verifyRuns(session, cfg, runs, selected, stop);
   if (!merged.ok) {
     throw new WantingError(`run #${earlier.map((r) => r.runId).join(', #')} completed earlier, but verification now finds mismatches`, 'inspect with `oasys-migrate verify`; undo with `oasys-migrate revert`');
@@ -64,7 +64,7 @@ export async function continueAfterEarlierRuns(
  * run judges the rows outside the migrated tenants, and only its shared tables count.
  */
 export async function verifyRuns(
-  session: Pick<Session, 'source' | 'target'>, cfg: Pick<ResolvedConfig, 'concurrency' | 'rls'>, runs: { runId: number; plan: Plan }[],
+  session: Pick<Session, 'source' | 'target'>, cfg: Pick<ResolvedConfig, 'concurrency'>, runs: { runId: number; plan: Plan }[],
   selected?: Set<string>, stop?: StopSignal,
 ): Promise<VerifyReport & { perRun: { runId: number; plan: Plan; results: VerifyReport['results'] }[] }> {
   const started = performance.now();
@@ -74,7 +74,7 @@ export async function verifyRuns(
     const tenants = r.plan.tenants.map((t) => t.schema).filter((t) => !selected || selected.has(t));
     if (tenants.length === 0 && !latest) continue;
     const v = await verifyPlan({
-      source: session.source, target: session.target, plan: r.plan, concurrency: cfg.concurrency, rlsSetting: cfg.rls.setting, stop, tenants,
+      source: session.source, target: session.target, plan: r.plan, concurrency: cfg.concurrency, stop, tenants,
       preexisting: await preexistingRows(session.target, r.runId),
     });
     const results = latest ? v.results : v.results.filter((x) => x.tenant !== '(shared)');
@@ -92,7 +92,7 @@ export async function verifyRuns(
  * the unfinished run only those no earlier run had migrated. When that is exactly the difference
  * (same configuration), the plan for the unfinished run's tenants, to compare with it; else undefined.
  */
-export async function narrowToUnfinished(session: Session, cfg: ResolvedConfig, cfgFp: string, fresh: PlanResult, unfinishedPlan: Plan): Promise<PlanResult | undefined> {
+export async function narrowToUnfinished(session: Session, cfg: ResolvedConfig, cfgFp: string, fresh: { plan: Plan }, unfinishedPlan: Plan): Promise<{ plan: Plan } | undefined> {
   const was = new Set(unfinishedPlan.tenants.map((t) => t.schema));
   const now = fresh.plan.tenants.map((t) => t.schema);
   if (was.size === now.length) return undefined;
@@ -100,5 +100,5 @@ export async function narrowToUnfinished(session: Session, cfg: ResolvedConfig, 
   const migrated = new Set(earlier.flatMap((r) => r.tenants));
   const rest = now.filter((t) => !migrated.has(t));
   if (rest.length !== was.size || !rest.every((t) => was.has(t))) return undefined;
-  return planWithSession({ ...session, cfg: { ...cfg, only: rest, skip: undefined } });
+  return { plan: (await planWithSession({ ...session, cfg: { ...cfg, only: rest, skip: undefined } })).plan };
 }

@@ -3,7 +3,7 @@ import { UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { checkRls, DEFAULT_SAMPLE, type RlsCheckReport } from '../rls/check.js';
 import { listRuns, loadPlan, stateSchemaExists } from '../state/journal.js';
-import { openSession } from './session.js';
+import { openSession } from '../db/session.js';
 import { restrictTenants, skipTenants } from '../discover/tenants.js';
 
 export interface CheckRlsOptions {
@@ -36,10 +36,10 @@ export async function checkRlsCommand(cfg: ResolvedConfig, log: Logger, role: st
     if (!lastCompleted) {
       throw new UsageError('nothing to check: no completed oasys-migrate run is recorded in the target database', noRun);
     }
-    const plan = await loadPlan(s.target, lastCompleted.runId);
+    const plan = await loadPlan(s.target, lastCompleted.runId, cfg.rls);
     // After a canary and the rest, the tenants of every completed run (into the same tables) are probed.
     const completed = runs.filter((r) => r.state === 'completed');
-    const plans = await Promise.all(completed.map((r) => (r.runId === lastCompleted.runId ? plan : loadPlan(s.target, r.runId))));
+    const plans = await Promise.all(completed.map(async (r) => (r.runId === lastCompleted.runId ? plan : loadPlan(s.target, r.runId, cfg.rls))));
     const allTenants = [...new Map(plans.flatMap((p) => p.tenants.map((t) => [t.schema, t] as const))).values()];
     const tables = [...new Map(plans.filter((p) => p.targetSchema === plan.targetSchema).flatMap((p) => p.tables.map((t) => [t.target, t] as const))).values()];
     const of = completed.length === 1 ? `run #${lastCompleted.runId}` : `runs #${completed.map((r) => r.runId).join(', #')}`;
@@ -50,7 +50,7 @@ export async function checkRlsCommand(cfg: ResolvedConfig, log: Logger, role: st
       role,
       targetSchema: plan.targetSchema,
       tenantColumn: plan.tenantColumn,
-      setting: cfg.rls.setting,
+      setting: plan.rls.setting,
       tables: tables.map((t) => ({ name: t.target, tenantColumnType: t.tenantColumnType })),
       tenants: tenants.map((t) => ({ schema: t.schema, tenantId: t.tenantId })),
       sample,

@@ -8,7 +8,7 @@ import type { Logger } from '../log.js';
 import { acquireLock } from '../state/lock.js';
 import { addEvent, listRuns, setRunState, stateSchemaExists, type RunRow } from '../state/journal.js';
 import { restoreSnapshot } from '../state/snapshot.js';
-import { describeTarget, openSession, targetLine, type TargetInfo } from './session.js';
+import { describeTarget, openSession, targetLine, type TargetInfo } from '../db/session.js';
 
 export interface RevertResult {
   runId: number | null;

@@ -2,8 +2,8 @@ import type { ResolvedConfig } from '../config/load.js';
 import { configFingerprint } from '../config/load.js';
 import { executePlan, type Progress, type StopSignal } from '../copy/execute.js';
 import { withLockedTransaction, type LockPolicy } from '../db/locks.js';
-import { describeError, EnvironmentError, InterruptedError, OasysError, UsageError, WantingError } from '../errors.js';
-import { sourcePrivileges, targetPrivileges } from '../db/privileges.js';
+import { describeError, InterruptedError, OasysError, UsageError, WantingError } from '../errors.js';
+import { privilegeProblems, refusal } from '../preflight/preflight.js';
 import type { Logger } from '../log.js';
 import type { Plan } from '../plan/model.js';
 import { acquireLock } from '../state/lock.js';
@@ -15,7 +15,7 @@ import { takeSnapshot } from '../state/snapshot.js';
 import { preexistingRows, verifyPlan, type VerifyReport } from '../verify/checksum.js';
 import { planWithSession } from './plan.js';
 import { describeSourceWrites, sourceWrites } from '../verify/sourceWrites.js';
-import { describeTarget, openSession, targetLine, type Session, type TargetInfo } from './session.js';
+import { describeTarget, openSession, targetLine, type Session, type TargetInfo } from '../db/session.js';
 import { recopyTenant, resetSequences } from '../copy/recopy.js';
 import { continueAfterEarlierRuns, narrowToUnfinished } from './canary.js';
 
@@ -55,7 +55,9 @@ export async function runCommand(cfg: ResolvedConfig, log: Logger, hooks: RunHoo
   const session = await openSession(cfg, log, 2);
   try {
     if (cfg.recopy) return await recopyRun(session, cfg, log, hooks, started);
-    let fresh = await planWithSession(session);
+    // Only the plan goes on: discovery's catalog of every tenant table is left to the collector.
+    const { plan: freshPlan } = await planWithSession(session);
+    let fresh = { plan: freshPlan };
     hooks.approve?.(fresh.plan);
     const lock = await acquireLock(cfg.sameDatabase ? cfg.source : cfg.target, 'run');
     let runId: number | undefined;
@@ -64,17 +66,11 @@ export async function runCommand(cfg: ResolvedConfig, log: Logger, hooks: RunHoo
       // A refused run writes nothing, not even the state schema: look before creating it.
       const hasState = await stateSchemaExists(session.target);
       const unfinished = hasState ? await findUnfinishedRun(session.target) : undefined;
-      if (!unfinished && fresh.blocking) throw refusal(fresh.plan);
-      const missing = [
-        ...(await targetPrivileges(session.target, fresh.plan)),
-        ...(await sourcePrivileges(session.source, unfinished ? await loadPlan(session.target, unfinished.runId) : fresh.plan)),
-      ];
-      if (missing.length > 0) {
-        throw new EnvironmentError(
-          `run cannot start: ${missing.map((m) => m.what).join('; ')}`,
-          `${missing.map((m) => m.grant).join('; ')} — nothing was written`,
-        );
-      }
+      // The same verdict `plan` prints; a resumed run is held to its stored plan's privileges only.
+      const refused = unfinished
+        ? refusal(await privilegeProblems(session.source, session.target, fresh.plan, await loadPlan(session.target, unfinished.runId, cfg.rls)))
+        : refusal(fresh.plan.problems);
+      if (refused) throw refused;
       target = await describeTarget(session);
       log.info(targetLine('run writes to', target));
       await ensureStateSchema(session.target);
@@ -93,10 +89,10 @@ export async function runCommand(cfg: ResolvedConfig, log: Logger, hooks: RunHoo
         }
         // A run for the rest after a canary selects fewer tenants than a plain run: compare with that narrower plan.
         if (unfinished.sourceFingerprint !== fresh.plan.sourceFingerprint) {
-          fresh = (await narrowToUnfinished(session, cfg, cfgFp, fresh, await loadPlan(session.target, unfinished.runId))) ?? fresh;
+          fresh = (await narrowToUnfinished(session, cfg, cfgFp, fresh, await loadPlan(session.target, unfinished.runId, cfg.rls))) ?? fresh;
         }
         if (unfinished.sourceFingerprint !== fresh.plan.sourceFingerprint) {
-          const was = new Set((await loadPlan(session.target, unfinished.runId)).tenants.map((t) => t.schema));
+          const was = new Set((await loadPlan(session.target, unfinished.runId, cfg.rls)).tenants.map((t) => t.schema));
           const now = fresh.plan.tenants.map((t) => t.schema);
           const sameTenants = was.size === now.length && now.every((t) => was.has(t));
           throw new WantingError(
@@ -109,7 +105,7 @@ export async function runCommand(cfg: ResolvedConfig, log: Logger, hooks: RunHoo
           );
         }
         runId = unfinished.runId;
-        plan = await loadPlan(session.target, runId);
+        plan = await loadPlan(session.target, runId, cfg.rls);
         resumed = true;
         await setRunState(session.target, runId, 'running');
         await addEvent(session.target, runId, 'resumed', { previousState: unfinished.state });
@@ -124,13 +120,14 @@ export async function runCommand(cfg: ResolvedConfig, log: Logger, hooks: RunHoo
           if ('done' in outcome) {
             return { ...outcome.done, resumed: false, alreadyComplete: true, rowsCopied: 0, seconds: (performance.now() - started) / 1000, target };
           }
-          fresh = outcome.fresh;
-          if (fresh.blocking) throw refusal(fresh.plan);
+          fresh = { plan: outcome.fresh.plan };
+          const refusedRest = refusal(fresh.plan.problems);
+          if (refusedRest) throw refusedRest;
         }
         plan = fresh.plan;
         runId = await withLockedTransaction(session.target, 'recording the run and its rollback snapshot', lockPolicy(cfg), async (c) => {
           const id = await createRun(c, plan, cfgFp, cfg.targetSchema, cfg.tenantColumn);
-          await takeSnapshot(c, id, plan, fresh.discovery);
+          await takeSnapshot(c, id, plan);
           return id;
         });
         log.info(`run #${runId}: ${plan.tenants.length} tenants, ${plan.tables.length} tables, ${plan.steps.length} steps`);
@@ -143,7 +140,7 @@ export async function runCommand(cfg: ResolvedConfig, log: Logger, hooks: RunHoo
       });
       log.info('verifying every (tenant, table): counts and checksums');
       const verify = await verifyPlan({
-        source: session.source, target: session.target, plan, concurrency: cfg.concurrency, rlsSetting: cfg.rls.setting, stop,
+        source: session.source, target: session.target, plan, concurrency: cfg.concurrency, stop,
         preexisting: await preexistingRows(session.target, runId),
       });
       if (stop.stopping) throw new InterruptedError();
@@ -202,7 +199,7 @@ async function recopyRun(session: Session, cfg: ResolvedConfig, log: Logger, hoo
     if (run.state !== 'completed' && run.state !== 'failed') {
       throw new WantingError(`run #${run.runId} is ${run.state}; only a finished run's tenants can be copied again`, 'finish it first: `oasys-migrate run` resumes it');
     }
-    const plan = await loadPlan(session.target, run.runId);
+    const plan = await loadPlan(session.target, run.runId, cfg.rls);
     const pending = (await stepsOf(session.target, run.runId)).filter((x) => x.state !== 'done');
     if (pending.length > 0) {
       throw new WantingError(`run #${run.runId} has ${pending.length} unfinished steps (e.g. ${pending[0].stepId}); --recopy replaces the rows of a finished run`, 'finish it first: `oasys-migrate run` resumes it');
@@ -229,7 +226,7 @@ async function recopyRun(session: Session, cfg: ResolvedConfig, log: Logger, hoo
       }
       await resetSequences(session, plan, policy);
       const verify = await verifyPlan({
-        source: session.source, target: session.target, plan, concurrency: cfg.concurrency, rlsSetting: cfg.rls.setting, stop: hooks.stop,
+        source: session.source, target: session.target, plan, concurrency: cfg.concurrency, stop: hooks.stop,
         preexisting: await preexistingRows(session.target, run.runId),
       });
       await saveVerify(session.target, run.runId, verify);
@@ -261,11 +258,3 @@ export function lockPolicy(cfg: Pick<ResolvedConfig, 'lockTimeoutMs'>): LockPoli
   return { timeoutMs: cfg.lockTimeoutMs, attempts: 3, backoffMs: Math.min(5_000, Math.max(200, cfg.lockTimeoutMs / 5)) };
 }
 
-function refusal(plan: Plan): WantingError {
-  const n = plan.problems.filter((p) => p.severity === 'error');
-  return new WantingError(
-    `run refuses to start: plan found ${n.length} blocking problem${n.length > 1 ? 's' : ''}:\n` +
-      n.slice(0, 20).map((p) => `  ${p.code}: ${p.message}`).join('\n') + (n.length > 20 ? `\n  … ${n.length - 20} more (see \`oasys-migrate plan\`)` : ''),
-    'fix them (see `oasys-migrate plan` for the details and what to do), then run again; nothing was written',
-  );
-}

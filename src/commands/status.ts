@@ -2,7 +2,7 @@ import type { ResolvedConfig } from '../config/load.js';
 import type { Logger } from '../log.js';
 import { listRuns, stateSchemaExists, type RunRow } from '../state/journal.js';
 import { runTimings, type PhaseTiming, type StepTiming } from '../state/timings.js';
-import { openSession } from './session.js';
+import { openSession } from '../db/session.js';
 
 export interface StatusResult {
   runs: RunRow[];

@@ -4,7 +4,7 @@ import type { Logger } from '../log.js';
 import { completedRuns, findUnfinishedRun, latestRun, loadPlan, stateSchemaExists } from '../state/journal.js';
 import type { VerifyReport } from '../verify/checksum.js';
 import { verifyRuns } from './canary.js';
-import { openSession } from './session.js';
+import { openSession } from '../db/session.js';
 import { describeSourceWrites, sourceWrites, type SourceWrite } from '../verify/sourceWrites.js';
 import { restrictTenants, skipTenants } from '../discover/tenants.js';
 import { reportContext, type ReportContext } from '../report/context.js';
@@ -28,8 +28,8 @@ export async function verifyCommand(
     }
     // After a canary and the rest (runs into the same unified tables), every completed run's tenants are verified.
     const runs = run.state === 'completed'
-      ? await Promise.all((await completedRuns(s.target)).map(async (r) => ({ runId: r.runId, plan: await loadPlan(s.target, r.runId) })))
-      : [{ runId: run.runId, plan: await loadPlan(s.target, run.runId) }];
+      ? await Promise.all((await completedRuns(s.target)).map(async (r) => ({ runId: r.runId, plan: await loadPlan(s.target, r.runId, cfg.rls) })))
+      : [{ runId: run.runId, plan: await loadPlan(s.target, run.runId, cfg.rls) }];
     const of = runs.length === 1 ? `run #${run.runId}` : `runs #${runs.map((r) => r.runId).join(', #')}`;
     const all = [...new Map(runs.flatMap((r) => r.plan.tenants.map((t) => [t.schema, t] as const))).values()];
     // An unknown --tenants name is exit 2, not a verification of zero pairs.

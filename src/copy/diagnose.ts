@@ -25,11 +25,13 @@ export async function diagnoseCopyFailure(
   pool: pg.Pool,
   table: UnifiedTable,
   copy: CopyStep,
+  /** The copy's INSERT … SELECT for this tenant alone ($1 = tenant id). */
+  insertSelect: string,
   sourcePrimaryKey: string[] | undefined,
   err: unknown,
 ): Promise<Diagnosis | undefined> {
   const code = pgFields(err)?.code ?? '';
-  if (!/^2[23]/.test(code) || !copy.insertSelect) return undefined; // data exceptions and integrity violations only
+  if (!/^2[23]/.test(code)) return undefined; // data exceptions and integrity violations only
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
@@ -41,7 +43,7 @@ export async function diagnoseCopyFailure(
       if (++probes > MAX_PROBES) throw new Error('diagnosis gave up');
       await client.query('SAVEPOINT probe');
       try {
-        await client.query(`${copy.insertSelect} WHERE ${where}`, [copy.tenantId, ...params]);
+        await client.query(`${insertSelect} WHERE ${where}`, [copy.tenantId, ...params]);
         return false;
       } catch {
         return true;

@@ -1,14 +1,16 @@
 import pLimit from 'p-limit';
 import type pg from 'pg';
-import { pipeline } from 'node:stream/promises';
-import copyStreams from 'pg-copy-streams';
-import { describeError, EnvironmentError, InterruptedError, isEnvironmentSqlState, isNetworkError, pgFields, WantingError } from '../errors.js';
-import type { Session } from '../commands/session.js';
+import { describeError, EnvironmentError, InterruptedError, isNetworkError } from '../errors.js';
+import type { Session } from '../db/session.js';
 import { PHASES, type CopyStep, type Phase, type Plan, type Step } from '../plan/model.js';
-import { COPY_TENANT_SETTING } from '../plan/copySql.js';
+import { COPY_TENANT_SETTING, copyStatements, insertSelectSql } from '../plan/copySql.js';
 import { claimSteps, markDone, markFailed } from '../state/journal.js';
 import { retryOnLockTimeout, setLockTimeout, watchBlockers, type Blocker, type LockPolicy } from '../db/locks.js';
 import { diagnoseCopyFailure, type Diagnosis } from './diagnose.js';
+import { batchCopies, copyWaves } from './batch.js';
+import { isEnvironment, stepError } from './stepError.js';
+import { streamCopy } from './stream.js';
+
 
 export interface Progress {
   phase: Phase;
@@ -116,7 +118,7 @@ export async function executePlan(o: ExecuteOptions): Promise<{ rowsCopied: numb
       let diagnosis: Diagnosis | undefined;
       if (f.step.copy && o.plan.sameDatabase && !isEnvironment(f.err)) {
         const table = o.plan.tables.find((t) => t.target === f.step.table);
-        if (table) diagnosis = await diagnoseCopyFailure(o.session.target, table, f.step.copy, table.sourceKey, f.err);
+        if (table) diagnosis = await diagnoseCopyFailure(o.session.target, table, f.step.copy, insertSelectSql(o.plan, table, [f.step.copy]).sql, table.sourceKey, f.err);
       }
       throw stepError(f.err, f.step, diagnosis, failures.length, steps.length - failures.length);
     }
@@ -132,67 +134,6 @@ function lockLostError(): EnvironmentError {
   );
 }
 
-function isEnvironment(err: unknown): boolean {
-  return err instanceof EnvironmentError || isNetworkError(err) || isEnvironmentSqlState(pgFields(err)?.code);
-}
-
-/**
- * Copy units in waves: a table whose tenant foreign keys already exist in the target comes
- * after the tables it references. One wave when no filled table has such keys.
- */
-export function copyWaves(plan: Pick<Plan, 'tables'>, units: Step[][]): Step[][][] {
-  if (!plan.tables.some((t) => t.copyAfter?.length)) return [units];
-  const byTarget = new Map(plan.tables.map((t) => [t.target, t]));
-  const level = new Map<string, number>();
-  const levelOf = (target: string, seen: Set<string>): number => {
-    const known = level.get(target);
-    if (known !== undefined) return known;
-    seen.add(target);
-    let l = 0;
-    for (const parent of byTarget.get(target)?.copyAfter ?? []) {
-      if (!seen.has(parent)) l = Math.max(l, levelOf(parent, seen) + 1);
-    }
-    level.set(target, l);
-    return l;
-  };
-  const waves: Step[][][] = [];
-  for (const u of units) (waves[levelOf(u[0].table!, new Set())] ??= []).push(u);
-  return waves.filter((w) => w !== undefined);
-}
-
-/** Groups small same-table copies so that 10,000 tiny tenants do not cost 10,000 transactions per table. */
-export function batchCopies(steps: Step[], maxRows: number, maxSteps: number): Step[][] {
-  const byTable = new Map<string, Step[]>();
-  for (const s of steps) {
-    const list = byTable.get(s.table!) ?? [];
-    list.push(s);
-    byTable.set(s.table!, list);
-  }
-  const units: Step[][] = [];
-  for (const list of byTable.values()) {
-    let cur: Step[] = [];
-    let rows = 0;
-    for (const s of list) {
-      const est = s.copy!.estimatedRows;
-      if (est >= maxRows) {
-        units.push([s]);
-        continue;
-      }
-      if (cur.length >= maxSteps || rows + est > maxRows) {
-        units.push(cur);
-        cur = [];
-        rows = 0;
-      }
-      cur.push(s);
-      rows += est;
-    }
-    if (cur.length > 0) units.push(cur);
-  }
-  // Largest first, so one big tenant does not start last and stretch the phase.
-  return units.sort((a, b) => sumRows(b) - sumRows(a));
-}
-
-const sumRows = (u: Step[]) => u.reduce((a, s) => a + (s.copy?.estimatedRows ?? 0), 0);
 
 async function runUnit(o: ExecuteOptions, unit: Step[], report: (b: Blocker[]) => void): Promise<number> {
   if (unit[0].copy && !o.plan.sameDatabase) return copyAcross(o, unit[0], report);
@@ -213,7 +154,7 @@ async function runUnit(o: ExecuteOptions, unit: Step[], report: (b: Blocker[]) =
       if (todo.length > 0 && todo[0].copy) {
         // What the copy could see of the source: rows written later are found by `sourceWrites`.
         snapshot = (await client.query<{ s: string }>('SELECT pg_catalog.pg_current_snapshot()::text AS s')).rows[0].s;
-        rows = await insertSelect(client, todo.map((s) => s.copy!));
+        rows = await insertSelect(client, o.plan, todo.map((s) => s.copy!));
       }
       else if (todo.length > 0) {
         if (todo[0].phase === 'indexes' || todo[0].phase === 'keys') await client.query(`SET LOCAL maintenance_work_mem = '256MB'`);
@@ -239,17 +180,11 @@ async function runUnit(o: ExecuteOptions, unit: Step[], report: (b: Blocker[]) =
 }
 
 /** Same database: rows never leave the server. Several tenants of one table go in one statement. */
-async function insertSelect(client: pg.PoolClient, copies: CopyStep[]): Promise<number[]> {
-  if (copies.length === 1) {
-    const r = await client.query(copies[0].insertSelect, [copies[0].tenantId]);
-    return [r.rowCount ?? 0];
-  }
-  // INSERT … SELECT $1 … UNION ALL SELECT $2 …: the statement text of each copy after its first line is its SELECT.
-  const [head] = copies[0].insertSelect.split('\n');
-  const selects = copies.map((c, i) => c.insertSelect.split('\n').slice(1).join('\n').replace(/^SELECT \$1::/, `SELECT $${i + 1}::`));
-  const tenantCol = head.match(/\(("(?:[^"]|"")+")/)![1];
-  const sql = `WITH ins AS (${head}\n${selects.join('\nUNION ALL\n')}\nRETURNING ${tenantCol} AS t)\nSELECT t::text AS t, count(*)::int8 AS n FROM ins GROUP BY 1`;
+async function insertSelect(client: pg.PoolClient, plan: Plan, copies: CopyStep[]): Promise<number[]> {
+  const table = plan.tables.find((t) => t.target === copies[0].targetTable)!;
+  const { sql, counted } = insertSelectSql(plan, table, copies);
   const r = await client.query<{ t: string; n: string }>(sql, copies.map((c) => c.tenantId));
+  if (!counted) return [r.rowCount ?? 0];
   const counts = new Map(r.rows.map((x) => [x.t, Number(x.n)]));
   return copies.map((c) => counts.get(c.tenantId) ?? 0);
 }
@@ -282,7 +217,7 @@ async function copyAcross(o: ExecuteOptions, step: Step, report: (b: Blocker[]) 
       }
       if (c.shared) for (const sql of step.sql) await tgt.query(sql); // create the shared table, then fill it
       else await tgt.query('SELECT pg_catalog.set_config($1, $2, true)', [COPY_TENANT_SETTING, c.tenantId]);
-      const { rows, snapshot } = await streamCopy(src, tgt, c);
+      const { rows, snapshot } = await streamCopy(src, tgt, copyStatements(o.plan, c) as { copyOut: string; copyIn: string });
       await markDone(tgt, o.runId, [step.id], [rows], snapshot);
       await tgt.query('COMMIT');
       return rows;
@@ -300,61 +235,3 @@ async function copyAcross(o: ExecuteOptions, step: Step, report: (b: Blocker[]) 
   }
 }
 
-/**
- * COPY out of the source straight into COPY into the target, bytes untouched, with
- * back-pressure. The source side reads in one REPEATABLE READ transaction whose
- * snapshot is returned: source rows written after it are found by `sourceWrites`.
- */
-export async function streamCopy(src: pg.PoolClient, tgt: pg.PoolClient, c: CopyStep): Promise<{ rows: number; snapshot: string }> {
-  await src.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-  const snapshot = (await src.query<{ s: string }>('SELECT pg_catalog.pg_current_snapshot()::text AS s')).rows[0].s;
-  const into = tgt.query(copyStreams.from(c.copyIn));
-  const out = src.query(copyStreams.to(c.copyOut));
-  await pipeline(out, into);
-  await src.query('COMMIT');
-  return { rows: Number((into as unknown as { rowCount: number }).rowCount ?? 0), snapshot };
-}
-
-/** Turns a failed step's error into one that names the tenant, table, column and row, and says what to do. */
-function stepError(err: unknown, step: Step, diagnosis?: Diagnosis, failed = 1, others = 0): Error {
-  if (err instanceof InterruptedError || err instanceof WantingError || err instanceof EnvironmentError) return err;
-  const f = pgFields(err);
-  const msg = describeError(err);
-  const subject = step.copy?.shared
-    ? `copying shared table ${step.table}`
-    : step.tenant !== undefined
-      ? `tenant "${step.tenant}", table "${step.copy?.sourceTable ?? step.table}"`
-      : `step ${step.id}`;
-  if (isEnvironment(err)) {
-    return new EnvironmentError(
-      `${subject}: the database environment failed: ${msg}`,
-      'fix the cause (connection, privileges, disk space), then run `run` again: it resumes where it stopped',
-      err,
-      { tenant: step.tenant, table: step.table },
-    );
-  }
-  const column = f?.column ?? diagnosis?.column ?? copyColumn(f?.where);
-  const where = [diagnosis?.rowKey && `row ${diagnosis.rowKey}`, column && `column "${column}"`, f?.constraint && `constraint "${f.constraint}"`, copyLine(f?.where)]
-    .filter(Boolean).join(', ');
-  const collision = f?.code === '23505' && step.copy
-    ? ' — a migrated row collides with a row already in the unified table (the key above names both)'
-    : '';
-  const tally = failed > 1 ? ` [${failed} steps of this phase failed; see \`oasys-migrate status\`]` : '';
-  void others;
-  return new WantingError(
-    `${subject}: ${msg}${where ? ` (${where})` : ''}${collision}${tally}`,
-    'this step was rolled back and nothing of it was written; fix the data (or the config) and run `run` again to resume, or `revert` to undo the run',
-    { tenant: step.tenant, table: step.table, column, row: diagnosis?.rowKey },
-    err,
-  );
-}
-
-/** A COPY FROM error's context says `COPY t, line 12, column c: "…"`. */
-function copyColumn(where: string | undefined): string | undefined {
-  return where?.match(/^COPY [^,]+, line \d+, column ([^:]+):/)?.[1];
-}
-
-function copyLine(where: string | undefined): string | undefined {
-  const m = where?.match(/^COPY [^,]+, line (\d+)/);
-  return m ? `source row ${m[1]} of the COPY stream` : undefined;
-}

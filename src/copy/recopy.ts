@@ -2,11 +2,11 @@ import type pg from 'pg';
 import { ident } from '../db/ident.js';
 import { withLockedTransaction, type LockPolicy } from '../db/locks.js';
 import { liftForce, restoreForce } from '../db/rlsAccess.js';
-import { COPY_TENANT_SETTING, copyDefaultSql } from '../plan/copySql.js';
+import { COPY_TENANT_SETTING, copyDefaultSql, copyStatements, insertSelectSql } from '../plan/copySql.js';
 import type { Plan, Step, UnifiedTable } from '../plan/model.js';
-import type { Session } from '../commands/session.js';
+import type { Session } from '../db/session.js';
 import { addEvent } from '../state/journal.js';
-import { streamCopy } from './execute.js';
+import { streamCopy } from './stream.js';
 
 /**
  * Depth of each unified table in the tenant foreign-key graph: parents 0, their
@@ -77,14 +77,14 @@ export async function recopyTenant(session: Session, runId: number, plan: Plan, 
         let snapshot: string;
         if (src) {
           try {
-            ({ rows, snapshot } = await streamCopy(src, c, s.copy));
+            ({ rows, snapshot } = await streamCopy(src, c, copyStatements(plan, s.copy) as { copyOut: string; copyIn: string }));
           } catch (err) {
             broken = true;
             throw err;
           }
         } else {
           snapshot = (await c.query<{ s: string }>('SELECT pg_catalog.pg_current_snapshot()::text AS s')).rows[0].s;
-          rows = (await c.query(s.copy.insertSelect, [tenant.tenantId])).rowCount ?? 0;
+          rows = (await c.query(insertSelectSql(plan, t, [s.copy]).sql, [tenant.tenantId])).rowCount ?? 0;
         }
         await c.query(
           `UPDATE oasys_migrate.step SET rows = $3, source_snapshot = $4, finished_at = clock_timestamp() WHERE run_id = $1 AND step_id = $2`,

@@ -1,4 +1,5 @@
-import type pg from 'pg';
+import pg from 'pg';
+import QueryStream from 'pg-query-stream';
 import { sqlFile } from '../db/sqlFiles.js';
 import type { BypassRole, Catalog, Column, Constraint, Index, OtherObjects, TableDef, TypeDef } from './model.js';
 
@@ -26,6 +27,26 @@ export async function readCatalog(db: Queryable, schemas: string[]): Promise<Cat
     catalog.queryCount++;
     return (await db.query<R>(sqlFile(`catalog/${name}`), [schemas])).rows;
   };
+  // The big catalogs (a row per column, constraint and index of 50,000 tables) stream: rows are
+  // turned into definitions as they arrive instead of all being held at once.
+  const each = async <R extends pg.QueryResultRow>(name: string, fn: (r: R) => void): Promise<void> => {
+    catalog.queryCount++;
+    if (!('release' in db) && !(db instanceof pg.Client)) {
+      for (const r of (await db.query<R>(sqlFile(`catalog/${name}`), [schemas])).rows) fn(r);
+      return;
+    }
+    const stream = (db as pg.ClientBase).query(new QueryStream(sqlFile(`catalog/${name}`), [schemas], { batchSize: 5_000 }));
+    for await (const r of stream) fn(r as R);
+  };
+  // Tenants' definitions are mostly identical: one object for each distinct one (10,000 tenants, not 10,000 copies).
+  const interned = new Map<string, unknown>();
+  const intern = <T>(o: T): T => {
+    const key = JSON.stringify(o);
+    const seen = interned.get(key);
+    if (seen !== undefined) return seen as T;
+    interned.set(key, o);
+    return o;
+  };
 
   for (const r of await run<{
     schema: string; name: string; kind: string; is_partition: boolean; root: string | null; estimate: string; rls_enabled: boolean; rls_forced: boolean;
@@ -51,13 +72,13 @@ export async function readCatalog(db: Queryable, schemas: string[]): Promise<Cat
     if (root) root.estimate += p.rows;
   }
 
-  for (const r of await run<{
+  await each<{
     schema: string; table: string; num: number; name: string; type: string; not_null: boolean; identity: string; generated: string;
     default_expr: string | null; type_schema: string; type_name: string; type_kind: string; elem_schema: string | null;
     elem_name: string | null; elem_kind: string | null; owned_seq_schema: string | null; owned_seq_name: string | null; collation: string | null;
-  }>('columns')) {
+  }>('columns', (r) => {
     const t = table(r.schema, r.table);
-    if (!t) continue;
+    if (!t) return;
     const col: Column = {
       name: r.name, num: r.num, type: r.type, notNull: r.not_null,
       identity: (r.identity || '') as Column['identity'], generated: (r.generated || '') as Column['generated'],
@@ -71,41 +92,41 @@ export async function readCatalog(db: Queryable, schemas: string[]): Promise<Cat
     }
     if (r.owned_seq_name && r.owned_seq_schema) col.ownedSequence = { schema: r.owned_seq_schema, name: r.owned_seq_name };
     if (r.collation) col.collation = r.collation;
-    t.columns.push(col);
-  }
+    t.columns.push(intern(col));
+  });
 
   // Columns arrive unordered (sorting 200,000 catalog rows in the server spills to disk): put them in table order.
   for (const tables of catalog.tables.values()) for (const t of tables.values()) t.columns.sort((a, b) => a.num - b.num);
 
-  for (const r of await run<{
+  await each<{
     schema: string; table: string; name: string; kind: Constraint['kind']; columns: string[]; ref_schema: string | null;
-    ref_table: string | null; ref_columns: string[]; on_update: string; on_delete: string; match_type: string;
+    ref_table: string | null; ref_columns: string[]; on_update: string; on_delete: string; on_delete_set_columns: string[] | null; match_type: string;
     deferrable: boolean; deferred: boolean; no_inherit: boolean; definition: string | null; uses_local_objects: boolean;
-  }>('constraints')) {
+  }>('constraints', (r) => {
     const t = table(r.schema, r.table);
-    if (!t) continue;
-    t.constraints.push({
+    if (!t) return;
+    t.constraints.push(intern<Constraint>({
       name: r.name, kind: r.kind, columns: r.columns,
       ref: r.kind === 'f' && r.ref_schema && r.ref_table ? { schema: r.ref_schema, table: r.ref_table, columns: r.ref_columns } : undefined,
-      onUpdate: r.on_update, onDelete: r.on_delete, matchType: r.match_type, deferrable: r.deferrable, deferred: r.deferred,
+      onUpdate: r.on_update, onDelete: r.on_delete, onDeleteSetColumns: r.on_delete_set_columns ?? [], matchType: r.match_type, deferrable: r.deferrable, deferred: r.deferred,
       noInherit: r.no_inherit, definition: r.definition ?? '', usesLocalObjects: r.uses_local_objects,
-    });
-  }
+    }));
+  });
 
-  for (const r of await run<{
+  await each<{
     schema: string; table: string; name: string; method: string; is_unique: boolean; is_primary: boolean; backs_constraint: boolean;
     key_count: number; first_column: string | null; column_defs: string[] | null; options: number[] | null; opclasses: (string | null)[] | null;
     predicate: string | null; nulls_not_distinct: boolean; uses_local_objects: boolean;
-  }>('indexes')) {
+  }>('indexes', (r) => {
     const t = table(r.schema, r.table);
-    if (!t) continue;
+    if (!t) return;
     const idx: Index = {
       name: r.name, method: r.method, unique: r.is_unique, primary: r.is_primary, backsConstraint: r.backs_constraint,
       keyCount: r.key_count, firstColumn: r.first_column, columnDefs: r.column_defs ?? [], options: r.options ?? [],
       opclasses: r.opclasses ?? [], predicate: r.predicate, nullsNotDistinct: r.nulls_not_distinct, usesLocalObjects: r.uses_local_objects,
     };
-    t.indexes.push(idx);
-  }
+    t.indexes.push(intern(idx));
+  });
   // Constraints and indexes in name order, as pg_dump lists them, so plans are stable.
   for (const tables of catalog.tables.values()) {
     for (const t of tables.values()) {
@@ -143,13 +164,17 @@ export async function readBypassRoles(db: Queryable): Promise<BypassRole[]> {
   return rows.map((r) => ({ role: r.role, superuser: r.superuser, bypassrls: r.bypassrls, canLogin: r.can_login }));
 }
 
-export async function readCurrentRole(db: Queryable): Promise<{ name: string; superuser: boolean; bypassRls: boolean }> {
-  const r = await db.query<{ name: string; superuser: boolean; bypassrls: boolean }>(
-    'SELECT rolname AS name, rolsuper AS superuser, rolbypassrls AS bypassrls FROM pg_catalog.pg_roles WHERE rolname = current_user',
+/** The connected role's attributes and the server's version, in one query. */
+export async function readSessionFacts(db: Queryable): Promise<{ role: { name: string; superuser: boolean; bypassRls: boolean }; versionNum: number }> {
+  const r = await db.query<{ name: string; superuser: boolean; bypassrls: boolean; v: string }>(
+    `SELECT rolname AS name, rolsuper AS superuser, rolbypassrls AS bypassrls, pg_catalog.current_setting('server_version_num') AS v
+       FROM pg_catalog.pg_roles WHERE rolname = current_user`,
   );
-  return { name: r.rows[0].name, superuser: r.rows[0].superuser, bypassRls: r.rows[0].bypassrls };
+  const x = r.rows[0];
+  return { role: { name: x.name, superuser: x.superuser, bypassRls: x.bypassrls }, versionNum: Number(x.v) };
 }
 
 export async function listSchemas(db: Queryable): Promise<string[]> {
   return (await db.query<{ schema: string }>(sqlFile('catalog/schemas'))).rows.map((r) => r.schema);
 }
+

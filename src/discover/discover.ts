@@ -1,9 +1,8 @@
 import type pg from 'pg';
 import type { ResolvedConfig, RegistryRef } from '../config/load.js';
-import type { Problem } from '../plan/problems.js';
-import { listSchemas, readBypassRoles, readCatalog, readCurrentRole } from './catalog.js';
-import type { BypassRole, Catalog, Tenant } from './model.js';
-import type { MigratingRole } from '../plan/model.js';
+import type { Problem } from './problems.js';
+import { listSchemas, readBypassRoles, readCatalog, readSessionFacts } from './catalog.js';
+import type { BypassRole, Catalog, MigratingRole, Tenant } from './model.js';
 import { resolveTenants } from './tenants.js';
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
@@ -23,6 +22,8 @@ export interface Discovery {
   role: MigratingRole;
   /** Tables of the target schema that already have a `tenant_isolation` policy. */
   targetPolicies: Set<string>;
+  /** The target server's server_version_num: what the DDL may use (src/plan/targetVersion.ts). */
+  targetVersionNum: number;
   /** Catalog queries sent, whatever the number of tenants. */
   queryCount: number;
 }
@@ -59,7 +60,7 @@ export async function discover(source: Queryable, target: Queryable, cfg: Resolv
     queryCount += sourceCatalog.queryCount + targetCatalog.queryCount;
   }
   const bypassRoles = await readBypassRoles(target);
-  const role = await readCurrentRole(target);
+  const { role, versionNum: targetVersionNum } = await readSessionFacts(target);
   queryCount += 2;
   const targetPolicies = new Set<string>();
   for (const [table, names] of targetCatalog.policies.get(cfg.targetSchema) ?? []) {
@@ -68,6 +69,6 @@ export async function discover(source: Queryable, target: Queryable, cfg: Resolv
   return {
     tenants: resolved.tenants, tenantIdType: resolved.tenantIdType, registry: resolved.registry,
     source: sourceCatalog, target: targetCatalog, sameDatabase: cfg.sameDatabase, problems: resolved.problems,
-    bypassRoles, role, targetPolicies, queryCount,
+    bypassRoles, role, targetPolicies, targetVersionNum, queryCount,
   };
 }

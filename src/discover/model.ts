@@ -20,7 +20,8 @@ export interface Column {
   type: string;
   notNull: boolean;
   identity: '' | 'a' | 'd';
-  generated: '' | 's';
+  /** Generated column: 's' stored, 'v' virtual (PostgreSQL 18+). */
+  generated: '' | 's' | 'v';
   defaultExpr: string | null;
   localType?: LocalTypeRef;
   ownedSequence?: { schema: string; name: string };
@@ -36,6 +37,8 @@ export interface Constraint {
   ref?: { schema: string; table: string; columns: string[] };
   onUpdate: string;
   onDelete: string;
+  /** ON DELETE SET NULL/DEFAULT (columns) (PostgreSQL 15+): the columns it sets; empty when all. */
+  onDeleteSetColumns: string[];
   matchType: string;
   deferrable: boolean;
   deferred: boolean;
@@ -118,4 +121,11 @@ export interface Catalog {
   other: OtherObjects[];
   /** How many catalog queries were sent (a test holds this constant as tenants grow). */
   queryCount: number;
+}
+
+/** The role the tool connects as to the target, and whether row-level security applies to it. */
+export interface MigratingRole {
+  name: string;
+  superuser: boolean;
+  bypassRls: boolean;
 }

@@ -3,7 +3,7 @@ import { ident } from '../db/ident.js';
 import { UsageError } from '../errors.js';
 import type { ResolvedConfig, RegistryRef } from '../config/load.js';
 import type { Tenant } from './model.js';
-import { ProblemCode, type Problem } from '../plan/problems.js';
+import { ProblemCode, type Problem } from './problems.js';
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
 

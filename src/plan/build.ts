@@ -1,20 +1,19 @@
 import { createHash } from 'node:crypto';
 import { ident } from '../db/ident.js';
-import type { ResolvedConfig } from '../config/load.js';
 import type { Discovery } from '../discover/discover.js';
 import { analyseDrift } from './drift.js';
-import { copyDefaultSql, copyStatements, sharedCopyStatements } from './copySql.js';
-import { PHASES, type Plan, type SharedTable, type Step, type UnifiedTable } from './model.js';
-import { ProblemCode, sortProblems, type Problem } from './problems.js';
+import { copyDefaultSql, copyStep, sharedCopyStep } from './copySql.js';
+import { PHASES, PLAN_VERSION, type Effect, type Plan, type PlanSettings, type SharedTable, type Step, type UnifiedTable } from './model.js';
+import { ProblemCode, sortProblems, type Problem } from '../discover/problems.js';
 import { createSharedTableSql, createTableSql, foreignKeySql, keysSql } from './ddl.js';
 import { tableToCreate, tableToFill, unifiedColumns, unifiedTypes, type TableContext } from './unify.js';
-import { rlsSql } from '../rls/policy.js';
+import { rlsPartsFor, rlsSql } from './rls.js';
 
 /**
  * Builds the plan from what discovery read: the unified tables, the problems,
  * and the ordered steps that `run` executes. Pure: same input, same plan.
  */
-export function buildPlan(cfg: ResolvedConfig, d: Discovery): Plan {
+export function buildPlan(cfg: PlanSettings, d: Discovery): Plan {
   const problems: Problem[] = [...d.problems];
   const { tenants } = d;
   const include = cfg.tables.include ? new Set(cfg.tables.include) : undefined;
@@ -60,7 +59,7 @@ export function buildPlan(cfg: ResolvedConfig, d: Discovery): Plan {
   const tenantIdType = d.tenantIdType;
   const ctx: TableContext = {
     targetSchema: cfg.targetSchema, tenantColumn: cfg.tenantColumn, tenantColumnType: tenantIdType, targetNames,
-    target: d.target, tenantSchemas: new Set(tenants.map((t) => t.schema)),
+    target: d.target, targetVersionNum: d.targetVersionNum, tenantSchemas: new Set(tenants.map((t) => t.schema)),
     usedNames: new Set(d.target.relationNames.get(cfg.targetSchema) ?? []), problems,
   };
 
@@ -135,6 +134,14 @@ export function buildPlan(cfg: ResolvedConfig, d: Discovery): Plan {
   // A role that is neither superuser nor BYPASSRLS is subject to FORCEd policies even as the owner:
   // on a pre-existing forced table it would see none of the rows it must save, count or reset past.
   const subject = !d.role.superuser && !d.role.bypassRls;
+  for (const t of tables.filter((x) => x.action === 'fill')) {
+    const def = d.target.tables.get(cfg.targetSchema)!.get(t.target)!;
+    t.existing = {
+      columns: def.columns.filter((c) => c.generated === '').map((c) => c.name), rlsEnabled: def.rlsEnabled, rlsForced: def.rlsForced,
+      policies: d.target.policies.get(cfg.targetSchema)?.get(t.target) ?? [], indexes: def.indexes.map((i) => i.name),
+      tenantDefault: def.columns.find((c) => c.name === cfg.tenantColumn)?.defaultExpr ?? null,
+    };
+  }
   const targets = new Set(tables.map((t) => t.target));
   for (const t of tables.filter((x) => x.action === 'fill')) {
     const refs = d.target.tables.get(cfg.targetSchema)?.get(t.target)?.constraints
@@ -149,6 +156,7 @@ export function buildPlan(cfg: ResolvedConfig, d: Discovery): Plan {
 
   const steps = buildSteps(cfg, d, tables, types, shared);
   return {
+    version: PLAN_VERSION, rls: { setting: cfg.rls.setting, force: cfg.rls.force },
     role: d.role, tenants, tenantColumn: cfg.tenantColumn, tenantColumnType: tenantIdType, targetSchema: cfg.targetSchema,
     sameDatabase: d.sameDatabase, tables, types, problems: sortProblems(problems), steps, shared,
     sourceFingerprint: sourceFingerprint(d, drift.groups),
@@ -184,7 +192,7 @@ function roleProblem(d: Discovery, lifted: string[]): Problem {
  * A separate target needs the shared tables that tenant foreign keys point at
  * (and the registry) before the keys can be made; those it lacks are copied.
  */
-function sharedTablesToCopy(cfg: ResolvedConfig, d: Discovery, tables: UnifiedTable[], ctx: TableContext): SharedTable[] {
+function sharedTablesToCopy(cfg: PlanSettings, d: Discovery, tables: UnifiedTable[], ctx: TableContext): SharedTable[] {
   const wanted: { schema: string; table: string; why: string }[] = [];
   const seen = new Set<string>();
   const want = (schema: string, table: string, why: string) => {
@@ -225,13 +233,16 @@ function sharedTablesToCopy(cfg: ResolvedConfig, d: Discovery, tables: UnifiedTa
   return out;
 }
 
-function buildSteps(cfg: ResolvedConfig, d: Discovery, tables: UnifiedTable[], types: Plan['types'], shared: SharedTable[]): Step[] {
+function buildSteps(cfg: PlanSettings, d: Discovery, tables: UnifiedTable[], types: Plan['types'], shared: SharedTable[]): Step[] {
   const ctx = { targetSchema: cfg.targetSchema, tenantColumn: cfg.tenantColumn, rls: cfg.rls };
   const steps: Step[] = [];
   for (const st of shared) {
     const def = d.source.tables.get(st.schema)!.get(st.table)!;
-    const copy = sharedCopyStatements(st, def.columns.every((c) => c.builtinType), def.estimate);
-    steps.push({ id: `shared:${st.schema}.${st.table}`, phase: 'shared', table: `${st.schema}.${st.table}`, sql: createSharedTableSql(st), copy });
+    const copy = sharedCopyStep(st, def.columns.every((c) => c.builtinType), def.estimate);
+    steps.push({
+      id: `shared:${st.schema}.${st.table}`, phase: 'shared', table: `${st.schema}.${st.table}`, sql: createSharedTableSql(st), copy,
+      effects: [{ kind: 'creates-table', object: ident(st.schema, st.table) }],
+    });
     const seqCols = st.columns.filter((c) => c.serial || c.identity !== '').map((c) => c.name);
     if (seqCols.length > 0) {
       steps.push({ id: `sequence:${st.schema}.${st.table}`, phase: 'sequences', table: `${st.schema}.${st.table}`, sql: seqCols.map((c) => sequenceResetSql(st.schema, st.table, c)) });
@@ -239,12 +250,13 @@ function buildSteps(cfg: ResolvedConfig, d: Discovery, tables: UnifiedTable[], t
   }
   const tenantById = new Map(d.tenants.map((t) => [t.schema, t]));
   for (const ty of types.filter((x) => x.action === 'create')) {
-    steps.push({ id: `type:${ty.name}`, phase: 'types', sql: [ty.sql] });
+    steps.push({ id: `type:${ty.name}`, phase: 'types', sql: [ty.sql], effects: [{ kind: 'creates-type', object: ident(cfg.targetSchema, ty.name) }] });
   }
   for (const t of tables) {
     const sql = t.action === 'create' ? createTableSql(ctx, t) : [];
     if (!d.sameDatabase) sql.push(copyDefaultSql(ctx, t));
-    if (sql.length > 0) steps.push({ id: `table:${t.target}`, phase: 'tables', table: t.target, sql });
+    const effects: Effect[] = t.action === 'create' ? [{ kind: 'creates-table', object: ident(cfg.targetSchema, t.target) }] : changes(t);
+    if (sql.length > 0) steps.push({ id: `table:${t.target}`, phase: 'tables', table: t.target, sql, effects });
   }
   for (const t of tables) {
     const g = d.source.tables;
@@ -254,11 +266,8 @@ function buildSteps(cfg: ResolvedConfig, d: Discovery, tables: UnifiedTable[], t
       const def = g.get(schema)!.get(t.source)!;
       // Binary COPY only where both ends surely have the same types: a filled table's own columns may differ.
       const binaryOk = builtinOnly && t.action === 'create' && def.columns.every((c) => c.builtinType || (c.localType?.kind === 'e' && !c.localType.array));
-      const copy = copyStatements(ctx, t, tenant, binaryOk, def.estimate);
-      // Only the statements this kind of run uses are kept: the plan is stored with the run (10,000 tenants × 5 tables).
-      if (d.sameDatabase) copy.copyOut = copy.copyIn = '';
-      else copy.insertSelect = '';
-      steps.push({ id: `copy:${schema}:${t.target}`, phase: 'copy', table: t.target, tenant: schema, sql: [], copy });
+      const copy = copyStep(t, tenant, binaryOk, def.estimate);
+      steps.push({ id: `copy:${schema}:${t.target}`, phase: 'copy', table: t.target, tenant: schema, sql: [], copy, effects: changes(t) });
     }
   }
   for (const t of tables) {
@@ -272,31 +281,33 @@ function buildSteps(cfg: ResolvedConfig, d: Discovery, tables: UnifiedTable[], t
           : `ALTER TABLE ${ident(cfg.targetSchema, t.target)} ALTER COLUMN ${ident(cfg.tenantColumn)} DROP DEFAULT`,
       );
     }
-    if (sql.length > 0) steps.push({ id: `keys:${t.target}`, phase: 'keys', table: t.target, sql });
+    if (sql.length > 0) steps.push({ id: `keys:${t.target}`, phase: 'keys', table: t.target, sql, effects: changes(t) });
   }
   for (const t of tables) {
-    for (const idx of t.indexes) steps.push({ id: `index:${t.target}:${idx.name}`, phase: 'indexes', table: t.target, sql: [idx.sql] });
+    for (const idx of t.indexes) steps.push({ id: `index:${t.target}:${idx.name}`, phase: 'indexes', table: t.target, sql: [idx.sql], effects: changes(t) });
   }
   for (const t of tables) {
     if (t.foreignKeys.length > 0) {
-      steps.push({ id: `fk:${t.target}`, phase: 'foreign-keys', table: t.target, sql: t.foreignKeys.map((fk) => foreignKeySql(ctx, t.target, fk)) });
+      steps.push({ id: `fk:${t.target}`, phase: 'foreign-keys', table: t.target, sql: t.foreignKeys.map((fk) => foreignKeySql(ctx, t.target, fk)), effects: changes(t) });
     }
   }
   for (const t of tables) {
     const existing = d.target.tables.get(cfg.targetSchema)?.get(t.target);
-    // FORCE lifted for the run (see liftForce) is put back here whatever rls.force says: revert's snapshot expects it.
-    const forced = existing?.rlsForced === true && !t.liftForce;
-    if (existing && existing.rlsEnabled && (forced || (!cfg.rls.force && !t.liftForce)) && d.targetPolicies.has(t.target)) continue;
-    const sql = rlsSql({ ...ctx, rls: { ...cfg.rls, force: cfg.rls.force || t.liftForce === true } }, t)
-      .filter((s) => !(existing?.rlsEnabled && /ENABLE ROW LEVEL/.test(s)) && !(forced && /FORCE ROW LEVEL/.test(s)) && !(d.targetPolicies.has(t.target) && /CREATE POLICY/.test(s)));
-    if (sql.length > 0) steps.push({ id: `rls:${t.target}`, phase: 'rls', table: t.target, sql });
+    const parts = rlsPartsFor(cfg.rls, t, existing && { rlsEnabled: existing.rlsEnabled, rlsForced: existing.rlsForced, hasPolicy: d.targetPolicies.has(t.target) });
+    const sql = rlsSql(ctx, t, parts);
+    if (sql.length > 0) steps.push({ id: `rls:${t.target}`, phase: 'rls', table: t.target, sql, effects: changes(t) });
   }
   for (const t of tables) {
     if (t.sequenceColumns.length === 0) continue;
-    steps.push({ id: `sequence:${t.target}`, phase: 'sequences', table: t.target, sql: t.sequenceColumns.map((c) => sequenceResetSql(cfg.targetSchema, t.target, c)) });
+    steps.push({ id: `sequence:${t.target}`, phase: 'sequences', table: t.target, sql: t.sequenceColumns.map((c) => sequenceResetSql(cfg.targetSchema, t.target, c)), effects: changes(t) });
   }
   for (const t of tables) steps.push({ id: `analyze:${t.target}`, phase: 'analyze', table: t.target, sql: [`ANALYZE ${ident(cfg.targetSchema, t.target)}`] });
   return steps.sort((a, b) => PHASES.indexOf(a.phase) - PHASES.indexOf(b.phase));
+}
+
+/** A step on a pre-existing table changes it (revert restores it); on a created one nothing beyond the creation. */
+function changes(t: UnifiedTable): Effect[] {
+  return t.action === 'fill' ? [{ kind: 'changes-table', table: t.target }] : [];
 }
 
 /**

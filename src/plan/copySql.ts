@@ -1,5 +1,5 @@
 import { ident, identList } from '../db/ident.js';
-import { sourceRelation, type CopyStep, type SharedTable, type UnifiedColumn, type UnifiedTable } from './model.js';
+import { sourceRelation, type CopyStep, type Plan, type SharedTable, type UnifiedColumn, type UnifiedTable } from './model.js';
 
 /** How a source column of `s` is read for the unified table: a tenant-local type goes through its text. */
 export function selectExpression(c: UnifiedColumn): string {
@@ -7,38 +7,52 @@ export function selectExpression(c: UnifiedColumn): string {
 }
 
 /**
- * The statements that move one tenant's rows of one table. Values never pass
- * through JavaScript types: same-database copies stay inside the server, and
- * cross-database copies stream COPY bytes untouched (node-postgres would turn
- * a timestamptz into a Date and drop its microseconds).
+ * The statements that move tenants' rows of one table, rendered from the plan's
+ * data when they run (steps carry no SQL: 10,000 tenants × 5 tables). Values
+ * never pass through JavaScript types: same-database copies stay inside the
+ * server, and cross-database copies stream COPY bytes untouched (node-postgres
+ * would turn a timestamptz into a Date and drop its microseconds).
  */
-export function copyStatements(
-  ctx: { targetSchema: string; tenantColumn: string },
-  t: UnifiedTable,
-  tenant: { schema: string; tenantId: string },
-  builtinOnly: boolean,
-  estimatedRows: number,
-): CopyStep {
-  const cols = t.columns.filter((c) => c.generatedExpr === null);
-  const source = sourceRelation(ident(tenant.schema, t.source), t.partitioned);
+type CopyContext = { targetSchema: string; tenantColumn: string };
+
+function copiedColumns(t: Pick<UnifiedTable, 'columns'>): UnifiedColumn[] {
+  return t.columns.filter((c) => c.generatedExpr === null);
+}
+
+/**
+ * Same database: one INSERT … SELECT for one or many tenants of `t`; the i-th
+ * copy's tenant id is parameter $i+1. Many copies return per-tenant counts.
+ */
+export function insertSelectSql(ctx: CopyContext, t: UnifiedTable, copies: Pick<CopyStep, 'tenant'>[]): { sql: string; counted: boolean } {
+  const cols = copiedColumns(t);
   const target = ident(ctx.targetSchema, t.target);
   const selectList = cols.map(selectExpression).join(', ');
-  // Text form where a local type is involved: binary enum arrays carry type OIDs that differ between databases.
-  const outList = cols.map((c) => (c.castViaText ? `s.${ident(c.name)}::text` : `s.${ident(c.name)}`)).join(', ');
-  const binary = builtinOnly && !cols.some((c) => c.castViaText);
-  const fmt = binary ? ' (FORMAT binary)' : '';
+  const head = `INSERT INTO ${target} (${identList([ctx.tenantColumn, ...cols.map((c) => c.name)])}) OVERRIDING SYSTEM VALUE`;
+  const selects = copies.map((c, i) => `SELECT $${i + 1}::${t.tenantColumnType}, ${selectList} FROM ${sourceRelation(ident(c.tenant, t.source), t.partitioned)} AS s`);
+  if (copies.length === 1) return { sql: `${head}\n${selects[0]}`, counted: false };
   return {
-    tenant: tenant.schema,
-    tenantId: tenant.tenantId,
-    sourceTable: t.source,
-    targetTable: t.target,
-    estimatedRows,
-    insertSelect:
-      `INSERT INTO ${target} (${identList([ctx.tenantColumn, ...cols.map((c) => c.name)])}) OVERRIDING SYSTEM VALUE\n` +
-      `SELECT $1::${t.tenantColumnType}, ${selectList} FROM ${source} AS s`,
-    copyOut: `COPY (SELECT ${outList} FROM ${source} AS s) TO STDOUT${fmt}`,
-    copyIn: `COPY ${target} (${identList(cols.map((c) => c.name))}) FROM STDIN${fmt}`,
-    binary,
+    sql: `WITH ins AS (${head}\n${selects.join('\nUNION ALL\n')}\nRETURNING ${ident(ctx.tenantColumn)} AS t)\nSELECT t::text AS t, count(*)::int8 AS n FROM ins GROUP BY 1`,
+    counted: true,
+  };
+}
+
+/** Separate target: what one tenant's COPY reads from the source. Text form where a local type is involved. */
+export function copyOutSql(t: UnifiedTable, c: Pick<CopyStep, 'tenant' | 'binary'>): string {
+  // Binary enum arrays carry type OIDs that differ between databases: local types go as text.
+  const outList = copiedColumns(t).map((col) => (col.castViaText ? `s.${ident(col.name)}::text` : `s.${ident(col.name)}`)).join(', ');
+  return `COPY (SELECT ${outList} FROM ${sourceRelation(ident(c.tenant, t.source), t.partitioned)} AS s) TO STDOUT${c.binary ? ' (FORMAT binary)' : ''}`;
+}
+
+/** Separate target: the COPY into the unified table (the tenant column is filled by its default). */
+export function copyInSql(ctx: CopyContext, t: UnifiedTable, binary: boolean): string {
+  return `COPY ${ident(ctx.targetSchema, t.target)} (${identList(copiedColumns(t).map((c) => c.name))}) FROM STDIN${binary ? ' (FORMAT binary)' : ''}`;
+}
+
+/** The copy step of one tenant of `t`: what to move, not how (see the renderers above). */
+export function copyStep(t: UnifiedTable, tenant: { schema: string; tenantId: string }, builtinOnly: boolean, estimatedRows: number): CopyStep {
+  return {
+    tenant: tenant.schema, tenantId: tenant.tenantId, sourceTable: t.source, targetTable: t.target, estimatedRows,
+    binary: builtinOnly && !copiedColumns(t).some((c) => c.castViaText),
   };
 }
 
@@ -50,15 +64,27 @@ export function copyDefaultSql(ctx: { targetSchema: string; tenantColumn: string
 }
 
 /** A shared table copied whole into a separate target (no tenant column). */
-export function sharedCopyStatements(st: SharedTable, builtinOnly: boolean, estimatedRows: number): CopyStep {
+export function sharedCopyStep(st: SharedTable, builtinOnly: boolean, estimatedRows: number): CopyStep {
+  return { shared: true, tenant: st.schema, tenantId: '', sourceTable: st.table, targetTable: st.table, estimatedRows, binary: builtinOnly };
+}
+
+export function sharedCopyOutSql(st: SharedTable, binary: boolean): string {
   const cols = st.columns.filter((c) => c.generatedExpr === null).map((c) => c.name);
-  const fmt = builtinOnly ? ' (FORMAT binary)' : '';
-  const qualified = ident(st.schema, st.table);
-  return {
-    shared: true, tenant: '', tenantId: '', sourceTable: st.table, targetTable: st.table, estimatedRows,
-    insertSelect: '',
-    copyOut: `COPY (SELECT ${identList(cols)} FROM ${sourceRelation(qualified, st.partitioned)}) TO STDOUT${fmt}`,
-    copyIn: `COPY ${qualified} (${identList(cols)}) FROM STDIN${fmt}`,
-    binary: builtinOnly,
-  };
+  return `COPY (SELECT ${identList(cols)} FROM ${sourceRelation(ident(st.schema, st.table), st.partitioned)}) TO STDOUT${binary ? ' (FORMAT binary)' : ''}`;
+}
+
+export function sharedCopyInSql(st: SharedTable, binary: boolean): string {
+  const cols = st.columns.filter((c) => c.generatedExpr === null).map((c) => c.name);
+  return `COPY ${ident(st.schema, st.table)} (${identList(cols)}) FROM STDIN${binary ? ' (FORMAT binary)' : ''}`;
+}
+
+/** Every statement a copy step runs, for printing and for the executor. */
+export function copyStatements(plan: Pick<Plan, 'targetSchema' | 'tenantColumn' | 'sameDatabase' | 'tables' | 'shared'>, c: CopyStep): { insertSelect?: string; copyOut?: string; copyIn?: string } {
+  if (c.shared) {
+    const st = plan.shared.find((x) => x.schema === c.tenant && x.table === c.sourceTable)!;
+    return { copyOut: sharedCopyOutSql(st, c.binary), copyIn: sharedCopyInSql(st, c.binary) };
+  }
+  const t = plan.tables.find((x) => x.target === c.targetTable)!;
+  if (plan.sameDatabase) return { insertSelect: insertSelectSql(plan, t, [c]).sql };
+  return { copyOut: copyOutSql(t, c), copyIn: copyInSql(plan, t, c.binary) };
 }

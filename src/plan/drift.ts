@@ -1,6 +1,6 @@
 import type { Catalog, Column, Index, TableDef, Tenant, TypeDef } from '../discover/model.js';
 import { ident } from '../db/ident.js';
-import { ProblemCode, type Problem } from './problems.js';
+import { ProblemCode, type Problem } from '../discover/problems.js';
 
 /** A column's type as compared across tenants: a type local to the tenant schema is compared by name. */
 export function comparableType(c: Column): string {

@@ -1,5 +1,7 @@
-import type { Problem } from './problems.js';
-import type { Tenant } from '../discover/model.js';
+import type { Problem } from '../discover/problems.js';
+import type { MigratingRole, Tenant } from '../discover/model.js';
+
+export type { MigratingRole };
 
 /** A column of a unified table, ready for DDL and for the copy's select list. */
 export interface UnifiedColumn {
@@ -14,8 +16,10 @@ export interface UnifiedColumn {
   defaultExpr: string | null;
   /** Source values of a type local to each tenant schema are cast through text. */
   castViaText: boolean;
-  /** Stored generated columns are recomputed by the target, never copied. */
+  /** Generated columns are recomputed by the target, never copied. */
   generatedExpr: string | null;
+  /** A virtual generated column (PostgreSQL 18+), kept virtual on a target that has them. */
+  generatedVirtual?: boolean;
 }
 
 export interface KeyDef {
@@ -39,6 +43,8 @@ export interface ForeignKeyDef {
   tenantScoped: boolean;
   onUpdate: string;
   onDelete: string;
+  /** ON DELETE SET NULL/DEFAULT (columns): the source's column list; absent or empty when it sets them all. */
+  onDeleteSetColumns?: string[];
   matchFull: boolean;
   deferrable: boolean;
   deferred: boolean;
@@ -86,6 +92,8 @@ export interface UnifiedTable {
    * FORCE is lifted (for the owner only) when the run is recorded, and put back by the rls phase.
    */
   liftForce?: boolean;
+  /** A filled table: what it was before the run (absent for tables the run creates). */
+  existing?: ExistingTableFacts;
   /**
    * Unified tables this pre-existing table already references with foreign keys: their rows must be
    * copied first (a second batch of tenants fills tables whose keys the first batch created).
@@ -139,32 +147,69 @@ export interface Step {
   sql: string[];
   /** For copy steps: what to read and where to write; the executor binds the tenant id. */
   copy?: CopyStep;
+  /**
+   * What the step does that `revert` must undo. The rollback snapshot is derived from these
+   * (src/state/snapshot.ts), so a step that declares its effect cannot be forgotten by revert;
+   * a step without effects changes nothing revert cares about (ANALYZE), or only objects that
+   * another step creates (dropped with them).
+   */
+  effects?: Effect[];
+}
+
+export type Effect =
+  /** A table this run creates (quoted, qualified): revert drops it. */
+  | { kind: 'creates-table'; object: string }
+  /** A type this run creates: revert drops it. */
+  | { kind: 'creates-type'; object: string }
+  /** A pre-existing unified table (target name) whose rows, keys, policies or defaults change: revert restores it. */
+  | { kind: 'changes-table'; table: string };
+
+/** What a pre-existing unified table looked like when planned: what revert puts back. */
+export interface ExistingTableFacts {
+  /** Its columns that hold data (not generated). */
+  columns: string[];
+  rlsEnabled: boolean;
+  rlsForced: boolean;
+  policies: string[];
+  indexes: string[];
+  tenantDefault: string | null;
 }
 
 export interface CopyStep {
-  /** A shared table's copy: no tenant column to stamp. */
+  /** A shared table's copy: no tenant column to stamp (`tenant` is then the shared table's schema). */
   shared?: boolean;
+  /** Tenant schema the rows come from. */
   tenant: string;
   tenantId: string;
   sourceTable: string;
   targetTable: string;
   estimatedRows: number;
-  /** Same database: INSERT … SELECT with $1 = tenant id. */
-  insertSelect: string;
-  /** Separate target: COPY out of the source and into the target (tenant id from the session default). */
-  copyOut: string;
-  copyIn: string;
+  /** Separate target: COPY in binary (every type built in on both ends). */
   binary: boolean;
 }
 
-/** The role the tool connects as to the target, and whether row-level security applies to it. */
-export interface MigratingRole {
-  name: string;
-  superuser: boolean;
-  bypassRls: boolean;
+
+/**
+ * The stored plan's format. Bumped whenever a field's meaning changes; a run
+ * recorded with another version is read only where src/plan/stored.ts says how.
+ */
+export const PLAN_VERSION = 2;
+
+/**
+ * What the planner needs from the configuration, and nothing else (the whole
+ * config with its connection strings and flags stays with the commands).
+ */
+export interface PlanSettings {
+  targetSchema: string;
+  tenantColumn: string;
+  tables: { include?: string[]; exclude: string[]; map: Record<string, string>; partial: string[] };
+  rls: { setting: string; force: boolean };
 }
 
 export interface Plan {
+  version: number;
+  /** The run's own RLS settings: verify, check-rls and revert read them here, not from today's config. */
+  rls: { setting: string; force: boolean };
   tenants: Tenant[];
   /** The role the run uses on the target (absent in plans stored by older versions). */
   role?: MigratingRole;
@@ -180,14 +225,6 @@ export interface Plan {
   shared: SharedTable[];
   /** A hash of every tenant's table definitions, to notice that the source changed under an interrupted run. */
   sourceFingerprint: string;
-}
-
-/** Every statement a step runs, for printing: a copy step's come from its `copy`. */
-export function stepStatements(step: Step): string[] {
-  const c = step.copy;
-  if (!c) return step.sql;
-  const copy = c.insertSelect ? [c.insertSelect] : [c.copyOut, c.copyIn];
-  return [...step.sql, ...copy];
 }
 
 /** A source relation in a FROM clause: ONLY for ordinary tables (inheritance children are tables of their own). */

@@ -3,7 +3,8 @@ import type { Catalog, Column, Constraint, Index, TableDef, TypeDef } from '../d
 import type { TableGroup } from './drift.js';
 import type { ForeignKeyDef, IndexDef, KeyDef, UnifiedColumn, UnifiedTable, UnifiedType } from './model.js';
 import { typeSql } from './ddl.js';
-import { ProblemCode, type Problem } from './problems.js';
+import { ProblemCode, type Problem } from '../discover/problems.js';
+import { MIN_VERSION, supports, versionName, type VersionFeature } from './targetVersion.js';
 
 /**
  * Turns each table group (the tenants' copies of one table) into the
@@ -18,6 +19,8 @@ export interface TableContext {
   targetNames: Map<string, string>;
   /** The target schema's catalog (pre-existing unified or shared tables). */
   target: Catalog;
+  /** The target server's server_version_num: which syntax the DDL may use. */
+  targetVersionNum: number;
   tenantSchemas: Set<string>;
   /** Relation names already taken in targetSchema, plus every name this plan gives out. */
   usedNames: Set<string>;
@@ -62,9 +65,17 @@ export function unifiedColumns(ctx: TableContext, group: Pick<TableGroup, 'name'
     const isSerial = c.identity === '' && c.defaultExpr !== null && /^nextval\(/.test(c.defaultExpr);
     let defaultExpr: string | null = null;
     let generatedExpr: string | null = null;
-    if (c.generated === 's') {
-      if (c.defaultExpr && !mentionsSchema(c.defaultExpr, ref.schema)) generatedExpr = c.defaultExpr;
-      else ctx.problems.push({
+    let generatedVirtual = false;
+    if (c.generated === 's' || c.generated === 'v') {
+      if (c.defaultExpr && !mentionsSchema(c.defaultExpr, ref.schema)) {
+        generatedExpr = c.defaultExpr;
+        generatedVirtual = c.generated === 'v' && supports(ctx.targetVersionNum, 'virtualGenerated');
+        // Same values, computed on write instead of on read: the nearest an older target has.
+        if (c.generated === 'v' && !generatedVirtual) ctx.problems.push({
+          severity: 'warning', code: ProblemCode.TARGET_VERSION, table: group.name, column: c.name,
+          message: `virtual generated column "${c.name}" of "${group.name}" becomes STORED: the target is ${versionName(ctx.targetVersionNum)}, virtual columns need ${versionName(MIN_VERSION.virtualGenerated)}`,
+        });
+      } else ctx.problems.push({
         severity: 'warning', code: ProblemCode.DEFAULT_DROPPED, table: group.name, column: c.name,
         message: `generated column "${c.name}" of "${group.name}" uses objects of the tenant schema; it becomes a plain column filled with the tenants' values`,
       });
@@ -86,6 +97,7 @@ export function unifiedColumns(ctx: TableContext, group: Pick<TableGroup, 'name'
       defaultExpr,
       castViaText: c.localType !== undefined,
       generatedExpr: generatedExpr !== null ? generatedExpr : null,
+      ...(generatedVirtual ? { generatedVirtual } : {}),
     };
   });
 }
@@ -141,6 +153,41 @@ function buildIndexes(ctx: TableContext, group: TableGroup, target: string): Ind
   return out;
 }
 
+/** The source's ON DELETE SET NULL/DEFAULT (columns) list, only when it has one (plans stay as they were otherwise). */
+function setColumns(con: Constraint): Pick<ForeignKeyDef, 'onDeleteSetColumns'> {
+  return con.onDeleteSetColumns?.length ? { onDeleteSetColumns: con.onDeleteSetColumns } : {};
+}
+
+/** A table that uses `feature`, which the target's major does not have: a blocking problem naming both versions. */
+function targetLacks(ctx: TableContext, feature: VersionFeature, table: string, what: string, hint: string): void {
+  ctx.problems.push({
+    severity: 'error', code: ProblemCode.TARGET_VERSION, table,
+    message: `${what} of "${table}" needs ${versionName(MIN_VERSION[feature])} or later; the target is ${versionName(ctx.targetVersionNum)}`,
+    hint,
+  });
+}
+
+/**
+ * Keys and indexes of `group` that the target's major cannot create: found
+ * by planning, so that `run` never stops half-way on a syntax error.
+ */
+function versionProblems(ctx: TableContext, group: TableGroup, foreignKeys: ForeignKeyDef[]): void {
+  const newer = (feature: VersionFeature) => `migrate into a ${versionName(MIN_VERSION[feature])}+ target`;
+  if (!supports(ctx.targetVersionNum, 'nullsNotDistinct')) {
+    for (const idx of group.reference.indexes.filter((i) => i.unique && i.nullsNotDistinct)) {
+      targetLacks(ctx, 'nullsNotDistinct', group.name, `UNIQUE NULLS NOT DISTINCT ("${idx.name}")`,
+        `${newer('nullsNotDistinct')}, or drop NULLS NOT DISTINCT from "${idx.name}" in the tenant schemas first`);
+    }
+  }
+  if (!supports(ctx.targetVersionNum, 'onDeleteSetColumns')) {
+    for (const fk of foreignKeys.filter((f) => (f.onDelete === 'n' || f.onDelete === 'd') && (f.tenantScoped || f.onDeleteSetColumns?.length))) {
+      // A composite (tenant_id, …) key would set tenant_id too, which is NOT NULL: every such delete would fail.
+      targetLacks(ctx, 'onDeleteSetColumns', group.name, `foreign key "${fk.name}" ON DELETE ${fk.onDelete === 'n' ? 'SET NULL' : 'SET DEFAULT'} (columns)`,
+        `${newer('onDeleteSetColumns')}, or change the foreign key's ON DELETE action in the tenant schemas first`);
+    }
+  }
+}
+
 function buildForeignKeys(ctx: TableContext, group: TableGroup): ForeignKeyDef[] {
   const ref = group.reference;
   const out: ForeignKeyDef[] = [];
@@ -158,7 +205,7 @@ function buildForeignKeys(ctx: TableContext, group: TableGroup): ForeignKeyDef[]
       }
       out.push({
         name: con.name, columns: con.columns, refTable: ident(ctx.targetSchema, refTarget), refColumns: con.ref.columns,
-        tenantScoped: true, onUpdate: con.onUpdate, onDelete: con.onDelete, matchFull: con.matchType === 'f',
+        tenantScoped: true, onUpdate: con.onUpdate, onDelete: con.onDelete, ...setColumns(con), matchFull: con.matchType === 'f',
         deferrable: con.deferrable, deferred: con.deferred,
       });
     } else if (ctx.tenantSchemas.has(con.ref.schema)) {
@@ -169,7 +216,7 @@ function buildForeignKeys(ctx: TableContext, group: TableGroup): ForeignKeyDef[]
     } else {
       out.push({
         name: con.name, columns: con.columns, refTable: ident(con.ref.schema, con.ref.table), refColumns: con.ref.columns,
-        refSchema: con.ref.schema, refTableName: con.ref.table, tenantScoped: false, onUpdate: con.onUpdate, onDelete: con.onDelete, matchFull: con.matchType === 'f',
+        refSchema: con.ref.schema, refTableName: con.ref.table, tenantScoped: false, onUpdate: con.onUpdate, onDelete: con.onDelete, ...setColumns(con), matchFull: con.matchType === 'f',
         deferrable: con.deferrable, deferred: con.deferred,
       });
     }
@@ -201,6 +248,12 @@ export function tableToCreate(ctx: TableContext, group: TableGroup, target: stri
         severity: 'warning', code: ProblemCode.CHECK_SKIPPED, table: group.name,
         message: `check constraint "${c.name}" of "${group.name}" uses objects of the tenant schema and is not recreated (${c.definition})`,
       });
+    } else if (/ NOT ENFORCED$/.test(c.definition) && !supports(ctx.targetVersionNum, 'notEnforced')) {
+      // Recreating it enforced could reject the very rows it was not enforced against; it checks nothing as it is.
+      ctx.problems.push({
+        severity: 'warning', code: ProblemCode.TARGET_VERSION, table: group.name,
+        message: `check constraint "${c.name}" of "${group.name}" is NOT ENFORCED, which the target (${versionName(ctx.targetVersionNum)}) cannot express (${versionName(MIN_VERSION.notEnforced)}+); it is not recreated`,
+      });
     } else checks.push({ name: c.name, definition: c.definition });
   }
   for (const x of ref.constraints.filter((c) => c.kind === 'x')) {
@@ -222,10 +275,12 @@ export function tableToCreate(ctx: TableContext, group: TableGroup, target: stri
     const name = freeName(ctx, derivedName(target, ctx.tenantColumn, 'idx'), target, ctx.tenantColumn, 'idx');
     indexes.push({ name, sql: `CREATE INDEX ${ident(name)} ON ${ident(ctx.targetSchema, target)} (${ident(ctx.tenantColumn)})`, tenantLeading: true });
   }
+  const foreignKeys = buildForeignKeys(ctx, group);
+  versionProblems(ctx, group, foreignKeys);
   return {
     source: group.name, target, action: 'create', partitioned: ref.kind === 'p', tenants: [...group.byTenant.keys()], estimatedRows: group.estimatedRows,
     columns, tenantColumnType: ctx.tenantColumnType, primaryKey, sourceKey: pk?.columns, uniques, checks,
-    foreignKeys: buildForeignKeys(ctx, group), indexes,
+    foreignKeys, indexes,
     sequenceColumns: columns.filter((c) => c.serial || c.identity !== '').map((c) => c.name),
     types: [...new Set(ref.columns.filter((c) => c.localType).map((c) => c.localType!.name))],
   };
@@ -239,7 +294,7 @@ export function tableToCreate(ctx: TableContext, group: TableGroup, target: stri
 export function tableToFill(ctx: TableContext, group: TableGroup, target: string, existing: TableDef): UnifiedTable {
   const byName = new Map(existing.columns.map((c) => [c.name, c]));
   const tenantCol = byName.get(ctx.tenantColumn)!;
-  const refCols = group.reference.columns.filter((c) => c.generated !== 's');
+  const refCols = group.reference.columns.filter((c) => c.generated === '');
   const columns: UnifiedColumn[] = [];
   for (const c of refCols) {
     const tc = byName.get(c.name);

@@ -4,8 +4,10 @@ import type { Plan } from '../plan/model.js';
 
 /**
  * What `plan` estimates besides rows: the tenant tables' size on disk (heap,
- * TOAST, indexes), per unified table. An in-place run writes about as much
- * again (plus WAL); a separate target receives about as much.
+ * TOAST, indexes), per unified table, from the catalog's page counts (as
+ * current as the last VACUUM/ANALYZE, like the row estimates; read without
+ * taking any table lock). An in-place run writes about as much again (plus
+ * WAL); a separate target receives about as much.
  */
 export async function tenantTableSizes(db: Pick<pg.Pool, 'query'>, plan: Plan): Promise<Record<string, number>> {
   if (plan.tables.length === 0 || plan.tenants.length === 0) return {};

@@ -21,6 +21,7 @@
 import pg from 'pg';
 import { connectionError, urlOfPool } from '../db/connect.js';
 import { ident, literal } from '../db/ident.js';
+import { sqlFile } from '../db/sqlFiles.js';
 import { EnvironmentError, UsageError, describeError, isNetworkError, pgFields } from '../errors.js';
 
 export interface RlsCheck {
@@ -160,18 +161,29 @@ export async function checkRls(pool: pg.Pool, opts: RlsCheckOptions): Promise<Rl
 async function runChecks(client: pg.Client, opts: RlsCheckOptions, sampleSize: number): Promise<RlsCheckReport> {
   const checks: RlsCheck[] = [];
   const add = (c: RlsCheck) => checks.push(c);
-  const { role, setting, tenantColumn } = opts;
+  const who = await roleChecks(client, opts, add);
+  const states = await tableChecks(client, opts, who, add);
+  await behaviourChecks(client, opts, who, states.filter((s) => s.behaviour), sampleSize, add);
+  return { ok: checks.every((c) => c.ok), role: opts.role, checks };
+}
+
+/** What the role checks learn and the later checks need. */
+interface Who {
+  roleQ: string;
+  roleRow: RoleRow;
+  me: { usr: string; bypass: boolean };
+  schemaUsage: boolean;
+}
+
+/** The role itself: superuser, BYPASSRLS, memberships, a default tenant, USAGE on the schema; and that we can become it. */
+async function roleChecks(client: pg.Client, opts: RlsCheckOptions, add: (c: RlsCheck) => void): Promise<Who> {
+  const { role, setting } = opts;
   const roleQ = ident(role);
 
   // --- the role --------------------------------------------------------------
   const roleRow = (
     await client.query<RoleRow>(
-      `SELECT r.oid::int8::text AS oid, r.rolsuper, r.rolbypassrls,
-              CASE WHEN r.rolsuper THEN ARRAY[]::text[] ELSE ARRAY(
-                SELECT b.rolname::text FROM pg_catalog.pg_roles b
-                 WHERE b.oid <> r.oid AND (b.rolsuper OR b.rolbypassrls) AND pg_catalog.pg_has_role(r.oid, b.oid, 'MEMBER')
-                 ORDER BY 1) END AS can_become
-         FROM pg_catalog.pg_roles r WHERE r.rolname = $1`,
+      sqlFile('rls/role'),
       [role],
     )
   ).rows[0];
@@ -216,10 +228,7 @@ async function runChecks(client: pg.Client, opts: RlsCheckOptions, sampleSize: n
 
   const defaults = (
     await client.query<{ cfg: string; per_role: boolean }>(
-      `SELECT cfg, s.setrole <> 0 AS per_role
-         FROM pg_catalog.pg_db_role_setting s, unnest(s.setconfig) AS cfg
-        WHERE (s.setrole = $1::int8::oid OR s.setrole = 0)
-          AND (s.setdatabase = 0 OR s.setdatabase = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()))`,
+      sqlFile('rls/role_defaults'),
       [roleRow.oid],
     )
   ).rows
@@ -234,8 +243,7 @@ async function runChecks(client: pg.Client, opts: RlsCheckOptions, sampleSize: n
 
   const schemaUsage = (
     await client.query<{ ok: boolean | null }>(
-      `SELECT CASE WHEN n.oid IS NULL THEN NULL ELSE pg_catalog.has_schema_privilege($1::text::name, n.oid, 'USAGE') END AS ok
-         FROM (SELECT 1) AS one LEFT JOIN pg_catalog.pg_namespace n ON n.nspname = $2`,
+      sqlFile('rls/schema_usage'),
       [role, opts.targetSchema],
     )
   ).rows[0].ok;
@@ -248,38 +256,25 @@ async function runChecks(client: pg.Client, opts: RlsCheckOptions, sampleSize: n
       ? `"${role}" has USAGE on schema "${opts.targetSchema}"`
       : `"${role}" has no USAGE on schema "${opts.targetSchema}", so isolation cannot be tested: GRANT USAGE ON SCHEMA ${ident(opts.targetSchema)} TO ${roleQ}`,
   });
+  return { roleQ, roleRow, me, schemaUsage };
+}
 
+/** The unified tables, from the catalog: RLS enabled and forced, the policy, other policies, partitions, ownership, privileges. */
+async function tableChecks(client: pg.Client, opts: RlsCheckOptions, who: Who, add: (c: RlsCheck) => void): Promise<TableState[]> {
+  const { role, setting, tenantColumn } = opts;
+  const { roleQ, roleRow, schemaUsage } = who;
   // --- the tables, from the catalog --------------------------------------------
   const names = opts.tables.map((t) => t.name);
   const tableRows = (
     await client.query<TableRow>(
-      `SELECT t.name, c.oid::int8::text AS oid, c.relrowsecurity, c.relforcerowsecurity,
-              pg_catalog.pg_get_userbyid(c.relowner)::text AS owner,
-              pg_catalog.pg_has_role($3::text::name, c.relowner, 'MEMBER') AS role_owns,
-              pg_catalog.has_table_privilege($3::text::name, c.oid, 'SELECT') AS can_select,
-              pg_catalog.has_table_privilege($3::text::name, c.oid, 'INSERT') AS can_insert,
-              pg_catalog.has_column_privilege($3::text::name, c.oid, a.attnum, 'UPDATE') AS can_update_tenant,
-              pg_catalog.has_table_privilege($3::text::name, c.oid, 'DELETE') AS can_delete,
-              pg_catalog.format_type(a.atttypid, a.atttypmod) AS tenant_type
-         FROM unnest($2::text[]) WITH ORDINALITY AS t(name, ord)
-         LEFT JOIN pg_catalog.pg_class c
-                ON c.relname = t.name AND c.relkind IN ('r', 'p')
-               AND c.relnamespace = (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = $1)
-         LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attname = $4 AND a.attnum > 0 AND NOT a.attisdropped
-        ORDER BY t.ord`,
+      sqlFile('rls/tables'),
       [opts.targetSchema, names, role, tenantColumn],
     )
   ).rows;
   const oids = tableRows.filter((r) => r.oid !== null).map((r) => r.oid as string);
   const policies = (
     await client.query<PolicyRow>(
-      `SELECT p.polrelid::int8::text AS relid, p.polname::text AS polname, p.polcmd::text AS polcmd, p.polpermissive,
-              ARRAY(SELECT CASE WHEN r = 0 THEN 'PUBLIC' ELSE pg_catalog.pg_get_userbyid(r)::text END FROM unnest(p.polroles) AS r) AS roles,
-              (0 = ANY (p.polroles) OR EXISTS (SELECT 1 FROM unnest(p.polroles) AS r WHERE r <> 0 AND pg_catalog.pg_has_role($2::text::name, r, 'USAGE'))) AS applies,
-              pg_catalog.pg_get_expr(p.polqual, p.polrelid) AS qual,
-              pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) AS wcheck
-         FROM pg_catalog.pg_policy p WHERE p.polrelid = ANY ($1::int8[]::oid[])
-        ORDER BY p.polname`,
+      sqlFile('rls/policies'),
       [oids, role],
     )
   ).rows;
@@ -288,15 +283,7 @@ async function runChecks(client: pg.Client, opts: RlsCheckOptions, sampleSize: n
   // Partitions and inheritance children can be queried directly, and then the parent's policies do not apply.
   const children = (
     await client.query<{ root: string; child: string; rls: boolean; forced: boolean; has_policy: boolean; reachable: boolean }>(
-      `WITH RECURSIVE d(root, child) AS (
-         SELECT i.inhparent, i.inhrelid FROM pg_catalog.pg_inherits i WHERE i.inhparent = ANY ($1::int8[]::oid[])
-         UNION ALL
-         SELECT d.root, i.inhrelid FROM d JOIN pg_catalog.pg_inherits i ON i.inhparent = d.child)
-       SELECT d.root::int8::text AS root, format('%I.%I', n.nspname, c.relname) AS child, c.relrowsecurity AS rls, c.relforcerowsecurity AS forced,
-              EXISTS (SELECT 1 FROM pg_catalog.pg_policy p WHERE p.polrelid = c.oid AND p.polname = $3) AS has_policy,
-              pg_catalog.has_table_privilege($2::text::name, c.oid, 'SELECT, INSERT, UPDATE, DELETE') AS reachable
-         FROM d JOIN pg_catalog.pg_class c ON c.oid = d.child JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-        ORDER BY 2`,
+      sqlFile('rls/children'),
       [oids, role, POLICY_NAME],
     )
   ).rows;
@@ -365,8 +352,13 @@ async function runChecks(client: pg.Client, opts: RlsCheckOptions, sampleSize: n
       expected: new Map(), locators: new Map(), behaviour: r.can_select === true && canSee,
     });
   }
+  return states;
+}
 
-  const testable = states.filter((s) => s.behaviour);
+/** Behaviour, as the role, every probe rolled back: no tenant → no rows, each sampled tenant its rows, cross-tenant writes rejected. */
+async function behaviourChecks(client: pg.Client, opts: RlsCheckOptions, who: Who, testable: TableState[], sampleSize: number, add: (c: RlsCheck) => void): Promise<void> {
+  const { setting, tenantColumn } = opts;
+  const { roleQ, me } = who;
 
   // --- behaviour: no tenant set ------------------------------------------------
   // First, before anything in this session defines the setting.
@@ -443,8 +435,6 @@ async function runChecks(client: pg.Client, opts: RlsCheckOptions, sampleSize: n
 
   // --- behaviour: cross-tenant writes -------------------------------------------
   for (const s of testable) await writeChecks(client, s, { ...opts, roleQ, sampled, all: opts.tenants }, add);
-
-  return { ok: checks.every((c) => c.ok), role, checks };
 }
 
 function commandName(polcmd: string): string {

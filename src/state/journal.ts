@@ -2,6 +2,8 @@ import os from 'node:os';
 import type pg from 'pg';
 import { sqlFile } from '../db/sqlFiles.js';
 import type { Plan } from '../plan/model.js';
+import { parseStoredPlan, StoredPlanError } from '../plan/stored.js';
+import { WantingError } from '../errors.js';
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
 
@@ -55,9 +57,21 @@ export async function listRuns(db: Queryable): Promise<RunRow[]> {
   return (await db.query<RunRow>(`SELECT ${RUN_COLUMNS} FROM oasys_migrate.run ORDER BY run_id`)).rows;
 }
 
-export async function loadPlan(db: Queryable, runId: number): Promise<Plan> {
-  return (await db.query<{ plan: Plan }>('SELECT plan FROM oasys_migrate.run WHERE run_id = $1', [runId])).rows[0].plan;
+/**
+ * The plan a run executed, validated (src/plan/stored.ts). `fallbackRls` is used only for a plan
+ * recorded by a version that did not store its RLS settings (format 1).
+ */
+export async function loadPlan(db: Queryable, runId: number, fallbackRls: { setting: string; force: boolean } = DEFAULT_RLS): Promise<Plan> {
+  const raw = (await db.query<{ plan: unknown }>('SELECT plan FROM oasys_migrate.run WHERE run_id = $1', [runId])).rows[0].plan;
+  try {
+    return parseStoredPlan(raw, runId, fallbackRls);
+  } catch (err) {
+    if (!(err instanceof StoredPlanError)) throw err;
+    throw new WantingError(err.message, 'finish or revert that run with the oasys-migrate version that recorded it; nothing was changed');
+  }
 }
+
+const DEFAULT_RLS = { setting: 'app.current_tenant', force: true };
 
 /** Records a new run and all its steps as pending, in the caller's transaction. */
 export async function createRun(db: Queryable, plan: Plan, configFingerprint: string, targetSchema: string, tenantColumn: string): Promise<number> {
@@ -137,8 +151,19 @@ export async function setRunState(db: Queryable, runId: number, state: RunState,
   await addEvent(db, runId, state, error ? { error } : null);
 }
 
-export async function saveVerify(db: Queryable, runId: number, verify: unknown): Promise<void> {
+/**
+ * Stores the verification with the run, and each (tenant, table)'s verified checksum with its
+ * copy step (SPEC §4: the journal holds each step's row count and checksum).
+ */
+export async function saveVerify(db: Queryable, runId: number, verify: { results: { tenant: string; table: string; targetChecksum: string; ok: boolean }[] }): Promise<void> {
   await db.query('UPDATE oasys_migrate.run SET verify = $2 WHERE run_id = $1', [runId, JSON.stringify(verify)]);
+  const rows = verify.results.filter((r) => r.tenant !== '(shared)');
+  await db.query(
+    `UPDATE oasys_migrate.step s SET checksum = CASE WHEN v.ok THEN v.checksum ELSE NULL END
+       FROM unnest($2::text[], $3::text[], $4::bool[]) AS v(step_id, checksum, ok)
+      WHERE s.run_id = $1 AND s.step_id = v.step_id`,
+    [runId, rows.map((r) => `copy:${r.tenant}:${r.table}`), rows.map((r) => r.targetChecksum), rows.map((r) => r.ok)],
+  );
 }
 
 export async function addEvent(db: Queryable, runId: number | null, kind: string, detail: unknown): Promise<void> {

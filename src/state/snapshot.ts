@@ -1,7 +1,6 @@
 import type pg from 'pg';
 import { ident, identList, literal } from '../db/ident.js';
-import type { Discovery } from '../discover/discover.js';
-import type { Plan } from '../plan/model.js';
+import type { Effect, Plan } from '../plan/model.js';
 import { CREATED_BY_MARK } from '../plan/ddl.js';
 import { WantingError } from '../errors.js';
 
@@ -26,41 +25,54 @@ export type SnapshotEntry =
     }
   | { kind: 'existing_sequence'; object: string; detail: { sequence: string; lastValue: string | null; isCalled: boolean } };
 
-export async function takeSnapshot(db: Queryable, runId: number, plan: Plan, d: Discovery): Promise<SnapshotEntry[]> {
+/**
+ * What revert must undo, derived from what the steps declare they do
+ * (Step.effects), once each, in plan order: a phase that declares its effects
+ * cannot be forgotten by revert. Pure: the planner's unit tests read it.
+ */
+export function revertScope(plan: Pick<Plan, 'steps'>): Effect[] {
+  const seen = new Set<string>();
+  const out: Effect[] = [];
+  for (const e of plan.steps.flatMap((st) => st.effects ?? [])) {
+    const key = e.kind === 'changes-table' ? `t:${e.table}` : `${e.kind}:${e.object}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(e);
+  }
+  return out;
+}
+
+export async function takeSnapshot(db: Queryable, runId: number, plan: Plan): Promise<SnapshotEntry[]> {
   const schema = plan.targetSchema;
   const entries: SnapshotEntry[] = [];
-  for (const ty of plan.types.filter((t) => t.action === 'create')) {
-    entries.push({ kind: 'created_type', object: ident(schema, ty.name), detail: { type: ty.name } });
-  }
-  for (const st of plan.shared ?? []) {
-    entries.push({ kind: 'created_table', object: ident(st.schema, st.table), detail: { table: st.table } });
-  }
   let n = 0;
-  for (const t of plan.tables) {
-    const qualified = ident(schema, t.target);
-    if (t.action === 'create') {
-      entries.push({ kind: 'created_table', object: qualified, detail: { table: t.target } });
+  for (const e of revertScope(plan)) {
+    if (e.kind === 'creates-type') {
+      entries.push({ kind: 'created_type', object: e.object, detail: { type: e.object } });
       continue;
     }
-    const def = d.target.tables.get(schema)!.get(t.target)!;
+    if (e.kind === 'creates-table') {
+      entries.push({ kind: 'created_table', object: e.object, detail: { table: e.object } });
+      continue;
+    }
+    const t = plan.tables.find((x) => x.target === e.table)!;
+    const was = t.existing!;
+    const qualified = ident(schema, t.target);
     const rowsTable = `snap_${runId}_${++n}`;
     // The owner is hidden from the rows by FORCE: lifted here, in the run's first transaction, put back by the rls phase.
     if (t.liftForce) await db.query(`ALTER TABLE ${qualified} NO FORCE ROW LEVEL SECURITY`);
-    const columns = def.columns.filter((c) => c.generated === '').map((c) => c.name);
     const tenantIds = plan.tenants.filter((x) => t.tenants.includes(x.schema)).map((x) => x.tenantId);
     await db.query(`CREATE TABLE oasys_migrate.${ident(rowsTable)} (LIKE ${qualified})`);
     await db.query(
-      `INSERT INTO oasys_migrate.${ident(rowsTable)} (${identList(columns)}) SELECT ${identList(columns)} FROM ${qualified} WHERE ${ident(plan.tenantColumn)} = ANY($1::${t.tenantColumnType}[])`,
+      `INSERT INTO oasys_migrate.${ident(rowsTable)} (${identList(was.columns)}) SELECT ${identList(was.columns)} FROM ${qualified} WHERE ${ident(plan.tenantColumn)} = ANY($1::${t.tenantColumnType}[])`,
       [tenantIds],
     );
     await db.query(`COMMENT ON TABLE oasys_migrate.${ident(rowsTable)} IS ${literal(`oasys-migrate run ${runId}: rows of ${qualified} saved before the run, restored by revert`)}`);
-    const tenantCol = def.columns.find((c) => c.name === plan.tenantColumn);
     entries.push({
       kind: 'existing_table', object: qualified,
       detail: {
-        table: t.target, rowsTable, columns, tenantIds, tenantType: t.tenantColumnType, rlsEnabled: def.rlsEnabled, rlsForced: def.rlsForced,
-        policies: d.target.policies.get(schema)?.get(t.target) ?? [], indexes: def.indexes.map((i) => i.name),
-        tenantDefault: tenantCol?.defaultExpr ?? null,
+        table: t.target, rowsTable, columns: was.columns, tenantIds, tenantType: t.tenantColumnType, rlsEnabled: was.rlsEnabled, rlsForced: was.rlsForced,
+        policies: was.policies, indexes: was.indexes, tenantDefault: was.tenantDefault,
       },
     });
     // Every sequence the table's columns use — the copied ones and the table's own extra ones
@@ -71,7 +83,7 @@ export async function takeSnapshot(db: Queryable, runId: number, plan: Plan, d: 
          FROM (SELECT DISTINCT pg_catalog.pg_get_serial_sequence($1, c) AS seq FROM unnest($2::text[]) AS c) q
          JOIN pg_catalog.pg_sequence ps ON ps.seqrelid = q.seq::regclass
         WHERE q.seq IS NOT NULL`,
-      [qualified, def.columns.map((c) => c.name)],
+      [qualified, was.columns],
     );
     for (const x of seqs.rows) {
       entries.push({ kind: 'existing_sequence', object: x.seq, detail: { sequence: x.seq, lastValue: x.last, isCalled: x.called } });

@@ -99,8 +99,6 @@ export interface VerifyOptions {
   target: pg.Pool;
   plan: Plan;
   concurrency: number;
-  /** The RLS setting: used when the verifying role cannot bypass row-level security. */
-  rlsSetting: string;
   /** Only these tenant schemas (default: all in the plan). */
   tenants?: string[];
   /** Tenant schemas per source query (many tiny tenants). */
@@ -172,7 +170,7 @@ export async function verifyPlan(o: VerifyOptions): Promise<VerifyReport> {
         // Row-level security hides rows from this role (an owner under FORCE): look at each tenant as that tenant.
         const sql = `SELECT $1::text AS tenant, count(*)::int8 AS n, COALESCE(sum(${rowHashSql(t, 't')}), 0)::text AS h
                        FROM ${qualified} AS t WHERE t.${tc} = $1::${t.tenantColumnType}`;
-        for (const row of await perTenant(o.target, o.rlsSetting, sql, ids, perTenantFn)) target.set(row.tenant, { n: Number(row.n), h: row.h });
+        for (const row of await perTenant(o.target, plan.rls.setting, sql, ids, perTenantFn)) target.set(row.tenant, { n: Number(row.n), h: row.h });
       }
       const snap = o.preexisting?.get(t.target);
       if (snap) {
@@ -180,7 +178,7 @@ export async function verifyPlan(o: VerifyOptions): Promise<VerifyReport> {
         // Only those still in the table: the fix for a key collision is deleting the old row.
         const still = `EXISTS (SELECT 1 FROM ${qualified} AS t WHERE t.${tc} = s.tenant AND ${rowHashSql(t, 't')} = s.h)`;
         const rows = hidden.has(qualified)
-          ? await perTenant(o.target, o.rlsSetting,
+          ? await perTenant(o.target, plan.rls.setting,
             `SELECT $1::text AS tenant, count(*)::int8 AS n, COALESCE(sum(s.h), 0)::text AS h
                FROM (SELECT t.${tc} AS tenant, ${rowHashSql(t, 't')} AS h FROM oasys_migrate.${ident(snap)} AS t WHERE t.${tc} = $1::${t.tenantColumnType}) AS s
               WHERE ${still}`, ids, perTenantFn)

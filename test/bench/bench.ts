@@ -138,6 +138,8 @@ const fmtN = (n: number) => n.toLocaleString('en-US');
 // ---------------------------------------------------------------- tool runs in a child process
 
 const WORKER = fileURLToPath(new URL('./worker.js', import.meta.url));
+/** The V8 flags the CLI runs with (see bin/oasys-migrate.js). */
+const TOOL_NODE_FLAGS = ['--optimize-for-size'];
 let currentChild: ChildProcess | undefined;
 
 async function tool<K extends WorkerJob['kind']>(
@@ -150,7 +152,8 @@ async function tool<K extends WorkerJob['kind']>(
   if (sampler) sampler.phase = job.kind === 'run' ? 'prepare' : job.kind;
   try {
     const result = await new Promise<WorkerResult>((resolve, reject) => {
-      const child = fork(WORKER, [JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+      // The tool's own V8 flags (bin/oasys-migrate.js): what a user's process runs with.
+      const child = fork(WORKER, [JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], execArgv: [...TOOL_NODE_FLAGS] });
       currentChild = child;
       child.stdout?.pipe(process.stderr);
       child.stderr?.pipe(process.stderr);

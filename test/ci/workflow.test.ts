@@ -8,12 +8,13 @@
  * exit code is asserted, and the plan built from the dump must equal the plan
  * built from the database itself.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateFixture } from '../../fixtures/generate.js';
-import { adminUrl, createTestDatabase } from '../harness/db.js';
+import { createTestDatabase } from '../harness/db.js';
+import { serverForPgDump } from '../harness/dumpServer.js';
 import { BIN, cliEnv, parseJson, ROOT, runCli, show, sql, tempDir } from '../cli/helpers.js';
 
 const doc = readFileSync(path.join(ROOT, 'docs', 'ci.md'), 'utf8');
@@ -48,10 +49,6 @@ export function workflowRuns(yaml: string): { name: string; script: string }[] {
   return out;
 }
 
-function majorOf(versionText: string): number {
-  return Number(/(\d+)(\.\d+)?/.exec(versionText)![1]);
-}
-
 let server: string;
 let source: Awaited<ReturnType<typeof createTestDatabase>>;
 let ciServerDb = '';
@@ -60,17 +57,7 @@ const bin = path.join(work, 'bin');
 
 beforeAll(async () => {
   // pg_dump dumps servers of its own major version or older: pick the test server that fits.
-  const dumpMajor = majorOf(execFileSync('pg_dump', ['--version'], { encoding: 'utf8' }));
-  const candidates = [adminUrl(), inject('pg15AdminUrl')].filter(Boolean);
-  const fitting: string[] = [];
-  for (const url of candidates) {
-    const [v] = await sql<{ v: string }>(url, `SELECT current_setting('server_version_num') AS v`);
-    if (Math.floor(Number(v.v) / 10000) <= dumpMajor) fitting.push(url);
-  }
-  if (fitting.length === 0) {
-    throw new Error(`pg_dump ${dumpMajor} cannot dump any test server (${candidates.length} tried): install Debian's postgresql-15 (the harness then starts a 15 server) or a pg_dump as new as the test server`);
-  }
-  server = fitting[0];
+  server = (await serverForPgDump()).url;
   source = await createTestDatabase('ci_prod', server);
   await generateFixture(source.url, { tenants: 3, rowsPerTable: 5, extras: true });
   // `npx --yes oasys-migrate …` in the workflow runs this checkout's CLI.

@@ -60,7 +60,7 @@ afterAll(async () => {
 describe('npm pack', () => {
   it('ships the build, the bin, the SQL and the runbook — no tests, CI scripts, fixture sources or TypeScript', () => {
     expect(path.basename(tarball)).toBe(`${pkg.name}-${pkg.version}.tgz`);
-    for (const f of ['package.json', 'bin/oasys-migrate.js', 'dist/src/cli/main.js', 'dist/src/commands/demo.js', 'dist/fixtures/generate.js', 'sql/state/schema.sql', 'README.md', 'RUNBOOK.md']) {
+    for (const f of ['package.json', 'bin/oasys-migrate.js', 'dist/src/cli/main.js', 'dist/src/cli/demo.js', 'dist/src/fixtures/generate.js', 'sql/state/schema.sql', 'README.md', 'RUNBOOK.md']) {
       expect(files, f).toContain(f);
     }
     const bad = files.filter((f) => /^(test|\.ci|dist\/test)\//.test(f) || /^fixtures\//.test(f) || (f.endsWith('.ts') && !f.endsWith('.d.ts')) || f.endsWith('.map'));

@@ -1,19 +1,19 @@
 import pg from 'pg';
-import { generateFixture } from '../../fixtures/generate.js';
-import type { Output } from '../cli/output.js';
-import { progressRenderer } from '../cli/progress.js';
-import { renderPlan } from '../cli/renderPlan.js';
-import { renderVerify } from '../cli/renderVerify.js';
+import { generateFixture } from '../fixtures/generate.js';
+import type { Output } from './output.js';
+import { progressRenderer } from './progress.js';
+import { renderPlan } from './renderPlan.js';
+import { renderVerify } from './renderVerify.js';
 import { loadConfig } from '../config/load.js';
 import { ident } from '../db/ident.js';
 import type { EmbeddedServer } from '../embedded/server.js';
 import { WantingError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { fingerprint, fingerprintDiff } from '../verify/fingerprint.js';
-import { planCommand } from './plan.js';
-import { revertCommand } from './revert.js';
-import { runCommand } from './run.js';
-import { verifyCommand } from './verify.js';
+import { planCommand } from '../commands/plan.js';
+import { revertCommand } from '../commands/revert.js';
+import { runCommand } from '../commands/run.js';
+import { verifyCommand } from '../commands/verify.js';
 
 const APP_ROLE = 'oasys_demo_app';
 

@@ -1,8 +1,8 @@
 import type pg from 'pg';
 import type { ResolvedConfig } from '../config/load.js';
-import { checkConnection, createPool } from '../db/connect.js';
+import { checkConnection, createPool } from './connect.js';
 import type { Logger } from '../log.js';
-import { redactUrl } from '../db/redact.js';
+import { redactUrl } from './redact.js';
 
 /** The connection pools a command works with: one for the source and, when separate, one for the target. */
 export interface Session {

@@ -41,6 +41,7 @@ export const ProblemCode = {
   TARGET_HAS_TENANT_ROWS: 'TARGET_HAS_TENANT_ROWS',
   ALREADY_MIGRATED: 'ALREADY_MIGRATED',
   MIGRATING_ROLE: 'MIGRATING_ROLE',
+  TARGET_VERSION: 'TARGET_VERSION',
 } as const;
 export type ProblemCodeValue = (typeof ProblemCode)[keyof typeof ProblemCode];
 

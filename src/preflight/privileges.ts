@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Plan } from '../plan/model.js';
-import { ident } from './ident.js';
+import { ident } from '../db/ident.js';
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
 

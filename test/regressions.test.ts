@@ -10,7 +10,7 @@ import { fingerprint, fingerprintDiff } from '../src/verify/fingerprint.js';
 import { createTestDatabase, query } from './harness/db.js';
 import { withClient } from './harness/client.js';
 
-/** Regressions for defects an independent review found (each confirmed, then fixed). */
+/** Regressions: defects found by reading the code or by review, each confirmed by a test that failed, then fixed. */
 const log = silentLogger();
 const dbs: Awaited<ReturnType<typeof createTestDatabase>>[] = [];
 afterAll(async () => {
@@ -18,14 +18,14 @@ afterAll(async () => {
 });
 
 async function fresh(): Promise<{ url: string; sql: (q: string) => Promise<pg.QueryResultRow[]> }> {
-  const d = await createTestDatabase('review');
+  const d = await createTestDatabase('regress');
   dbs.push(d);
   return { url: d.url, sql: (q) => query(d.url, q) };
 }
 
 const schemasConfig = (url: string) => ({ ...loadConfig({ source: url }, {}, '/'), tenants: { mode: 'schemas' as const, schemas: ['a', 'b'] } });
 
-describe('review regressions', () => {
+describe('regressions', () => {
   it('an inheritance child is not copied into its parent: each table gets its own rows once', async () => {
     const db = await fresh();
     await db.sql(`
@@ -79,5 +79,18 @@ describe('review regressions', () => {
     expect(p.blocking).toBe(true);
     expect(p.plan.problems.find((x) => x.code === 'TARGET_POLICY_CONFLICT' && x.severity === 'error')?.message).toMatch(/app_admin_all/);
     expect(p.plan.problems.find((x) => x.code === 'EXCLUSION_SKIPPED')?.message).toMatch(/no_overlap/);
+  });
+
+  it('the journal holds each copy step\'s verified checksum (SPEC §4), equal to the verification\'s', async () => {
+    const d = await createTestDatabase('regress');
+    dbs.push(d);
+    await generateFixture(d.url, { tenants: 2, rowsPerTable: 6 });
+    const r = await runCommand(loadConfig({ source: d.url }, {}, '/'), log);
+    expect(r.verify.ok).toBe(true);
+    const steps = await query<{ step_id: string; checksum: string | null }>(d.url, `SELECT step_id, checksum FROM oasys_migrate.step WHERE phase = 'copy' ORDER BY 1`);
+    expect(steps.length).toBe(10);
+    const byStep = new Map(r.verify.results.map((x) => [`copy:${x.tenant}:${x.table}`, x.targetChecksum]));
+    for (const s of steps) expect(s.checksum, s.step_id).toBe(byStep.get(s.step_id));
+    expect(steps.every((s) => s.checksum !== null && /^-?\d+$/.test(s.checksum))).toBe(true);
   });
 });
