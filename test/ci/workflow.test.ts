@@ -85,7 +85,7 @@ describe('docs/ci.md', () => {
     expect(yaml).toMatch(/services:\s*\n\s*postgres:\s*\n\s*image: postgres:\d+/);
     expect(fenced(doc, 'sh')[0]).toContain('pg_dump --schema-only');
     const runs = workflowRuns(yaml);
-    expect(runs.map((r) => r.name)).toEqual(['Load the schema-only dump', 'Plan the migration', 'Warnings, for the reviewer (does not fail the job)']);
+    expect(runs.map((r) => r.name)).toEqual(['Load the schema-only dump', 'Plan the migration', 'Annotate the pull request with the plan\'s problems', 'Warnings, for the reviewer (does not fail the job)']);
   });
 
   it('runs: dump, restore into an empty server database, plan --fail-on error --out, plan --fail-on warning', async () => {
@@ -117,10 +117,20 @@ describe('docs/ci.md', () => {
     const approved = JSON.parse(readFileSync(path.join(work, 'plan.json'), 'utf8'));
     expect(approved.format).toBe('oasys-migrate-plan');
 
+    // Each warning becomes a GitHub annotation line.
+    const annotate = bash(script(2), env);
+    expect(annotate.code, annotate.text).toBe(0);
+    const warnings = report.problems.filter((p: { severity: string }) => p.severity !== 'info');
+    expect(warnings.length).toBeGreaterThan(0);
+    const lines = annotate.stdout.trim().split('\n');
+    expect(lines.length).toBe(warnings.length);
+    expect(lines.every((l) => /^::(warning|error)::[A-Z_]+: \S/.test(l))).toBe(true);
+    expect(annotate.stdout).toContain('::warning::NOT_MIGRATED_OBJECT: ');
+
     // The fixture has views and triggers in its tenants: warnings, so --fail-on warning exits 1 — and the step tolerates it.
     const strict = await runCli(['plan', '--fail-on', 'warning'], { env });
     expect(strict.code, show(strict)).toBe(1);
-    const warn = bash(script(2), env);
+    const warn = bash(script(3), env);
     expect(warn.code, warn.text).toBe(0);
     expect(warn.stdout).toContain('::warning::oasys-migrate plan reports warnings');
 
