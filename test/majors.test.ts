@@ -21,7 +21,7 @@ import { createLoginRole, runnerUrl, type RunAs } from './support/roles.js';
  * supported PostgreSQL major (SPEC §1 "Servers": 14 to 18), in place and
  * across servers of different majors (oldest → newest, newest → oldest), so
  * that neither the catalog SQL, the DDL nor the checksums depend on one
- * version. The servers come from test/harness/globalSetup.ts; one that could
+ * version. The servers come from test/support/globalSetup.ts; one that could
  * not be started makes its tests fail with the reason and the cure.
  */
 

@@ -178,7 +178,7 @@ describe('as a NOSUPERUSER NOBYPASSRLS owner, in two batches of tenants', () => 
     expect(forced[0].f).toBe(true);
     const v = await verifyCommand(loadConfig({ source: o.url }, {}, '/'), log);
     expect(v.ok).toBe(true);
-    expect(v.results.length).toBe(5); // verify checks the latest run: the third tenant
+    expect(v.results.length).toBe(15); // verify checks every completed run: both batches, 3 tenants × 5 tables
     const cfg = loadConfig({ source: o.url }, {}, '/');
     expect((await revertCommand(cfg, log, async () => true)).reverted).toBe(true);
     expect((await revertCommand(cfg, log, async () => true)).reverted).toBe(true);

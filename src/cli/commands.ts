@@ -1,4 +1,9 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { gateFailures, parseFailOn } from '../ci/gate.js';
+import { approvedPlan, assertMatchesApproved, readApprovedPlan, writeApprovedPlan } from '../ci/approved.js';
+import { writeJunit } from '../ci/junit.js';
+import { checkRlsSuites, verifySuites } from '../ci/junitReports.js';
+import { runEvents } from './events.js';
 import { planCommand } from '../commands/plan.js';
 import { ExitCode } from '../errors.js';
 import { checkRlsCommand } from '../commands/checkRls.js';
@@ -30,11 +35,23 @@ export interface CommandDef {
   wholeRuns?: boolean;
 }
 
-const planHandler: Handler = async ({ cfg, log, out }) => {
+const planHandler: Handler = async ({ cfg, log, out, opts }) => {
+  const failOn = parseFailOn(opts.failOn);
   const r = await planCommand(cfg, log);
-  if (out.json) out.document(planDocument(r, cfg.sql));
-  else renderPlan(out, r, cfg.sql);
-  return r.blocking ? ExitCode.wanting : ExitCode.ok;
+  const failures = gateFailures(r.plan.problems, failOn);
+  const doc = { ...planDocument(r, cfg.sql), ok: failures.length === 0, failOn };
+  if (typeof opts.out === 'string') {
+    writeApprovedPlan(opts.out, approvedPlan(cfg, r.plan, planDocument(r, true)));
+    log.info(`plan written to ${opts.out}: review it, then \`oasys-migrate run --plan ${opts.out}\` runs exactly this plan or refuses`);
+  }
+  if (out.json) out.document(doc);
+  else {
+    renderPlan(out, r, cfg.sql);
+    if (failures.length > 0 && !r.blocking) {
+      out.line(out.c.red(`--fail-on ${failOn}: ${failures.length} problem${failures.length === 1 ? '' : 's'} at ${failOn} or worse (${[...new Set(failures.map((p) => p.code))].join(', ')}): exit 1`));
+    }
+  }
+  return failures.length > 0 ? ExitCode.wanting : ExitCode.ok;
 };
 
 const runHandler: Handler = async (ctx) => {
@@ -43,13 +60,26 @@ const runHandler: Handler = async (ctx) => {
   const progress = progressRenderer(out.interactive, log, cfg.quiet);
   const signals = installStopHandlers(() => progress.stop());
   try {
+    const approvedFile = typeof opts.plan === 'string' ? opts.plan : undefined;
+    const approved = approvedFile === undefined ? undefined : readApprovedPlan(approvedFile);
+    const events = runEvents(log);
     const r = await runCommand(cfg, log, {
+      approve: approved ? (plan) => assertMatchesApproved(approvedFile!, approved, cfg, plan) : undefined,
       stop: signals.stop,
-      onProgress: (p) => progress.update(p),
-      onPlanned: (plan) => {
+      onProgress: (p) => {
+        events.progress(p);
+        progress.update(p);
+      },
+      onPlanned: (plan, resumed, runId) => {
+        events.planned(plan, resumed, runId);
         if (!out.json) renderProblems(out, plan.problems.filter((p) => p.severity !== 'info'));
       },
+    }).catch(async (err: unknown) => {
+      events.failed(err);
+      await events.failedSteps(cfg);
+      throw err;
     });
+    events.completed(r);
     progress.stop();
     if (out.json) {
       out.document({ ...verifyDocument(r.verify), verifySeconds: Number(r.verify.seconds.toFixed(3)), runId: r.runId, resumed: r.resumed, alreadyComplete: r.alreadyComplete === true, rowsCopied: r.rowsCopied, seconds: Number(r.seconds.toFixed(3)), target: r.target });
@@ -73,17 +103,18 @@ const runHandler: Handler = async (ctx) => {
 };
 
 const verifyHandler: Handler = async ({ cfg, log, out, opts }) => {
-  const r = await verifyCommand(cfg, log);
+  const r = await verifyCommand(cfg, log, { context: typeof opts.report === 'string' });
   if (typeof opts.report === 'string') writeFileSync(opts.report, verifyMarkdown(r));
+  if (typeof opts.junit === 'string') writeJunit(opts.junit, verifySuites(r));
   if (out.json) out.document({ runId: r.runId, ...verifyDocument(r), ...(r.sourceWrites ? { sourceWrites: r.sourceWrites } : {}) });
   else renderVerify(out, r);
   return r.ok ? ExitCode.ok : ExitCode.wanting;
 };
 
-const statusHandler: Handler = async ({ cfg, log, out }) => {
+const statusHandler: Handler = async ({ cfg, log, out, opts }) => {
   const r = await statusCommand(cfg, log);
   if (out.json) out.document(statusDocument(r));
-  else renderStatus(out, r);
+  else renderStatus(out, r, { allSteps: opts.steps === true });
   return ExitCode.ok;
 };
 
@@ -134,6 +165,7 @@ const demoHandler: Handler = async ({ log, out, opts }) => {
 const checkRlsHandler: Handler = async ({ cfg, log, out, opts }) => {
   const sample = opts.sample === undefined ? undefined : parseIntegerFlag(String(opts.sample), '--sample', { min: 1, meaning: 'the number of tenants probed' });
   const r = await checkRlsCommand(cfg, log, String(opts.role), { sample });
+  if (typeof opts.junit === 'string') writeJunit(opts.junit, checkRlsSuites(r));
   if (out.json) out.document(checkRlsDocument(r));
   else renderCheckRls(out, r);
   return r.ok ? ExitCode.ok : ExitCode.wanting;
@@ -143,7 +175,11 @@ export const commands: CommandDef[] = [
   {
     name: 'plan',
     description: 'Dry run: discover tenants, tables and drift, and print what `run` would do (read-only, takes no lock)',
-    options: (cmd) => cmd.option('--sql', 'print every statement `run` would execute'),
+    options: (cmd) =>
+      cmd
+        .option('--sql', 'print every statement `run` would execute')
+        .addOption(new Option('--fail-on <severity>', 'exit 1 when a problem of this severity or worse exists').choices(['error', 'warning']).default('error'))
+        .option('--out <plan.json>', 'also write the plan with a fingerprint of what it was built from, for `run --plan`'),
     handler: planHandler,
   },
   {
@@ -152,6 +188,7 @@ export const commands: CommandDef[] = [
     options: (cmd) =>
       cmd
         .option('--dry-run', 'the same as `plan`: change nothing')
+        .option('--plan <plan.json>', 'run only if the database and configuration still match this approved plan (from `plan --out`); else exit 1 naming what differs')
         .option('--sql', 'with --dry-run: print every statement')
         .option('--lock-timeout <duration>', 'how long DDL on a table the application may use waits for its lock per attempt (3 attempts), e.g. 5s, 500ms', '5s')
         .option('--recopy <tenants>', "replace exactly these tenants' rows in the unified tables of the latest run (after writes to the source during the run), then verify"),
@@ -160,12 +197,16 @@ export const commands: CommandDef[] = [
   {
     name: 'verify',
     description: 'Recompute per-tenant, per-table row counts and checksums on source and target and compare them (read-only)',
-    options: (cmd) => cmd.option('--report <file.md>', 'also write a Markdown report for the change ticket'),
+    options: (cmd) =>
+      cmd
+        .option('--report <file.md>', 'also write a Markdown report for the change ticket')
+        .option('--junit <file.xml>', 'also write JUnit XML: one test case per (tenant, table)'),
     handler: verifyHandler,
   },
   {
     name: 'status',
     description: 'Show the recorded runs and, for the latest, every (tenant, table) step and its state (read-only)',
+    options: (cmd) => cmd.option('--steps', 'list every step of the latest run with its duration and rows/s (default: the 10 slowest)'),
     handler: statusHandler,
     wholeRuns: true,
   },
@@ -186,7 +227,8 @@ export const commands: CommandDef[] = [
     options: (cmd) =>
       cmd
         .requiredOption('--role <role>', 'the role the application connects as (the connecting user must be able to SET ROLE to it)')
-        .option('--sample <n>', 'tenants to probe, spread over the list', '5'),
+        .option('--sample <n>', 'tenants to probe, spread over the list', '5')
+        .option('--junit <file.xml>', 'also write JUnit XML: one test case per check'),
     handler: checkRlsHandler,
   },
   {

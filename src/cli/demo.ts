@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { generateFixture } from '../../fixtures/generate.js';
+import { generateFixture } from '../fixtures/generate.js';
 import type { Output } from './output.js';
 import { progressRenderer } from './progress.js';
 import { renderPlan } from './renderPlan.js';

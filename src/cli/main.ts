@@ -5,6 +5,9 @@ import { ExitCode, OasysError, UsageError, describeError, isEnvironmentSqlState,
 import { closeLogger, createLogger, type Logger } from '../log.js';
 import { createOutput } from './output.js';
 import { commands } from './commands.js';
+import { toolVersion } from '../version.js';
+import { logEvent } from './events.js';
+import { commandHelp, programHelp } from './helpText.js';
 import type { Handler } from './handler.js';
 
 export type { CommandContext, Handler } from './handler.js';
@@ -17,7 +20,11 @@ function addCommonOptions(cmd: Command, wholeRuns: boolean): Command {
   // Commands that act on whole runs (status, revert) do not offer --tenants; it
   // is still parsed (hidden) so that giving it is refused with that reason.
   if (wholeRuns) cmd.addOption(new Option('--tenants <list>').hideHelp());
-  else cmd.option('--tenants <list>', 'restrict to these tenant schemas (comma-separated)');
+  else {
+    cmd
+      .option('--tenants <list>', 'restrict to these tenant schemas: a,b,c or @file (one schema per line, # comments)')
+      .option('--exclude-tenants <list>', 'leave these tenant schemas out: a,b or @file');
+  }
   return cmd
     .option('--concurrency <n>', 'parallel steps (default: number of cores, at least 2)')
     .option('--json', 'print one JSON document on stdout; logs go to stderr')
@@ -30,17 +37,19 @@ function addCommonOptions(cmd: Command, wholeRuns: boolean): Command {
 export function buildProgram(): Command {
   const program = new Command('oasys-migrate')
     .description('Move a schema-per-tenant (django-tenants) PostgreSQL database to row-based multi-tenancy with RLS.')
-    .version('0.1.0')
+    .version(toolVersion())
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(redactText(s)) });
+  program.addHelpText('after', programHelp());
   for (const def of commands) {
     const cmd = addCommonOptions(program.command(def.name).description(def.description), def.wholeRuns === true);
     def.options?.(cmd);
+    cmd.addHelpText('after', commandHelp(def.name));
     cmd.exitOverride();
     cmd.action(async (opts: Record<string, unknown>) => {
       const handler: Handler = def.wholeRuns ? refuseTenants(def.name, def.handler) : def.handler;
-      process.exitCode = await runHandler(opts, handler);
+      process.exitCode = await runHandler(opts, handler, def.name);
     });
   }
   return program;
@@ -67,19 +76,25 @@ function refuseTenants(name: string, handler: Handler): Handler {
 }
 
 /** One wrapper maps every error to its exit code and prints it once, for people. */
-export async function runHandler(opts: Record<string, unknown>, handler: Handler): Promise<number> {
+export async function runHandler(opts: Record<string, unknown>, handler: Handler, command = 'command'): Promise<number> {
   const debug = opts.logLevel === 'debug';
+  const started = performance.now();
   let log: Logger | undefined;
+  let code: number;
   try {
     const cfg = loadConfig(opts as CliOptions);
     log = createLogger({ level: cfg.logLevel, file: cfg.logFile, quiet: cfg.quiet, color: cfg.color });
     const out = createOutput({ json: cfg.json, quiet: cfg.quiet, color: cfg.color });
-    return await handler({ cfg, log, out, opts });
+    code = await handler({ cfg, log, out, opts });
   } catch (err) {
-    return reportError(err, debug, log, opts.json === true);
-  } finally {
-    if (log) await closeLogger(log);
+    code = reportError(err, debug, log, opts.json === true, command);
   }
+  if (log) {
+    const seconds = Number(((performance.now() - started) / 1000).toFixed(3));
+    logEvent(log, `${command} finished with exit code ${code}`, { event: 'command.completed', command, exitCode: code, seconds, ok: code === 0 });
+    await closeLogger(log);
+  }
+  return code;
 }
 
 export function exitCodeFor(err: unknown): number {
@@ -116,7 +131,7 @@ function writeErrorDocument(doc: Record<string, unknown>): void {
   process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
 }
 
-function reportError(err: unknown, debug: boolean, log?: Logger, json = false): number {
+function reportError(err: unknown, debug: boolean, log?: Logger, json = false, command?: string): number {
   const code = exitCodeFor(err);
   const message = redactText(err instanceof OasysError ? err.message : describeError(err));
   const hint = err instanceof OasysError ? err.hint : undefined;
@@ -128,7 +143,11 @@ function reportError(err: unknown, debug: boolean, log?: Logger, json = false): 
   }
   if (debug && err instanceof Error && err.stack) lines.push(redactText(err.stack));
   process.stderr.write(lines.join('\n') + '\n');
-  log?.log({ level: 'error', message, hint, exitCode: code, fileOnly: true });
+  const ctx = err instanceof OasysError ? err.context : {};
+  log?.log({
+    level: 'error', message, hint, exitCode: code, fileOnly: true, event: 'failure', command, ok: false,
+    ...(typeof ctx.tenant === 'string' ? { tenant: ctx.tenant } : {}), ...(typeof ctx.table === 'string' ? { table: ctx.table } : {}),
+  });
   return code;
 }
 

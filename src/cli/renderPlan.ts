@@ -3,13 +3,15 @@ import type { Problem } from '../discover/problems.js';
 import { PHASES, type Plan, type Step } from '../plan/model.js';
 import { copyStatements } from '../plan/copySql.js';
 import { formatCount, table, type Output } from './output.js';
+import { formatBytes } from '../report/size.js';
 
 export function planDocument(r: PlanResult, withSql: boolean) {
   const { plan } = r;
   return {
     ok: !r.blocking,
     tenants: plan.tenants.map((t) => ({ schema: t.schema, tenantId: t.tenantId })),
-    tables: plan.tables.map((t) => ({ name: t.target, source: t.source, action: t.action, rows: t.estimatedRows, tenants: t.tenants.length })),
+    tables: plan.tables.map((t) => ({ name: t.target, source: t.source, action: t.action, rows: t.estimatedRows, bytes: r.sizes?.[t.target] ?? null, tenants: t.tenants.length })),
+    bytes: r.sizes ? Object.values(r.sizes).reduce((a, b) => a + b, 0) : null,
     problems: plan.problems.map((p) => ({ severity: p.severity, code: p.code, tenant: p.tenant ?? null, table: p.table ?? null, column: p.column ?? null, message: p.message, hint: p.hint ?? null })),
     tenantColumn: plan.tenantColumn,
     tenantColumnType: plan.tenantColumnType,
@@ -38,10 +40,14 @@ export function renderPlan(out: Output, r: PlanResult, withSql: boolean): void {
   out.line();
   out.line(c.bold(`Tables (${plan.tables.length}):`));
   out.line(table(
-    ['action', 'table', 'from', 'tenants', 'est. rows', 'indexes', 'foreign keys'],
-    plan.tables.map((t) => [t.action, t.target, t.source === t.target ? '' : t.source, t.tenants.length, formatCount(t.estimatedRows), t.indexes.length, t.foreignKeys.length]),
-    ['l', 'l', 'l', 'r', 'r', 'r', 'r'],
+    ['action', 'table', 'from', 'tenants', 'est. rows', 'size', 'indexes', 'foreign keys'],
+    plan.tables.map((t) => [t.action, t.target, t.source === t.target ? '' : t.source, t.tenants.length, formatCount(t.estimatedRows), r.sizes ? formatBytes(r.sizes[t.target] ?? 0) : '', t.indexes.length, t.foreignKeys.length]),
+    ['l', 'l', 'l', 'r', 'r', 'r', 'r', 'r'],
   ));
+  if (r.sizes) {
+    const total = Object.values(r.sizes).reduce((a, b) => a + b, 0);
+    out.line(`The tenant tables take ${formatBytes(total)} on disk (data, TOAST, indexes): the unified tables need about as much ${plan.sameDatabase ? 'again in this database' : 'in the target'}, plus WAL — have at least ${formatBytes(2 * total)} free.`);
+  }
   out.line();
   renderProblems(out, plan.problems);
   if (withSql) {
@@ -62,7 +68,7 @@ export function renderPlan(out: Output, r: PlanResult, withSql: boolean): void {
     blocking > 0
       ? c.red(`Plan has ${blocking} blocking problem${blocking > 1 ? 's' : ''}: \`run\` would refuse to start. Fix them and plan again.`)
       : plan.problems.some((p) => p.code === 'ALREADY_MIGRATED')
-        ? c.green('Plan OK: these tenants were already migrated; `run` would verify them again and copy nothing.')
+        ? c.green('Plan OK: earlier runs already migrated some of these tenants; `run` skips them and migrates the others (with none left, it verifies them again and copies nothing).')
         : c.green(`Plan OK: ${plan.steps.length} steps; \`run\` would migrate ${plan.tenants.length} tenants × ${plan.tables.length} tables (≈ ${formatCount(plan.tables.reduce((a, t) => a + t.estimatedRows, 0))} rows).`),
   );
 }

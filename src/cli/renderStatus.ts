@@ -1,17 +1,31 @@
 import type { StatusResult } from '../commands/status.js';
 import { formatCount, table, type Output } from './output.js';
 
+const secs = (s: number | null) => (s === null ? null : Number(s.toFixed(3)));
+const runSeconds = (x: { startedAt: Date; finishedAt: Date | null }) => (x.finishedAt ? (x.finishedAt.getTime() - x.startedAt.getTime()) / 1000 : null);
+
 export function statusDocument(r: StatusResult) {
   return {
     runs: r.runs.map((x) => ({
       runId: x.runId, state: x.state, startedAt: x.startedAt.toISOString(), finishedAt: x.finishedAt?.toISOString() ?? null,
-      startedBy: x.startedBy, rowsCopied: x.rowsCopied, error: x.error,
+      seconds: secs(runSeconds(x)), startedBy: x.startedBy, rowsCopied: x.rowsCopied, error: x.error,
     })),
-    steps: r.steps.map((s) => ({ id: s.stepId, phase: s.phase, tenant: s.tenant, table: s.table, state: s.state, rows: s.rows, error: s.error })),
+    phases: r.phases.map((p) => ({
+      phase: p.phase, steps: p.steps, done: p.done, pending: p.pending, failed: p.failed, rows: p.rows,
+      startedAt: p.startedAt?.toISOString() ?? null, finishedAt: p.finishedAt?.toISOString() ?? null, seconds: secs(p.seconds), rowsPerSecond: p.rowsPerSecond,
+    })),
+    steps: r.steps.map((s) => ({
+      id: s.stepId, phase: s.phase, tenant: s.tenant, table: s.table, state: s.state, rows: s.rows,
+      startedAt: s.startedAt?.toISOString() ?? null, finishedAt: s.finishedAt?.toISOString() ?? null, seconds: secs(s.seconds), rowsPerSecond: s.rowsPerSecond, error: s.error,
+    })),
   };
 }
 
-export function renderStatus(out: Output, r: StatusResult): void {
+const fmtSecs = (s: number | null) => (s === null ? '' : s < 10 ? s.toFixed(2) : s.toFixed(1));
+const fmtRate = (r: number | null) => (r === null ? '' : formatCount(r));
+
+/** `status`: runs, then the latest run's phases with durations and rows/s, its slowest steps (every step with --steps) and failures. */
+export function renderStatus(out: Output, r: StatusResult, opts: { allSteps?: boolean } = {}): void {
   const { c } = out;
   if (r.runs.length === 0) {
     out.line('No runs recorded in the target database.');
@@ -19,21 +33,29 @@ export function renderStatus(out: Output, r: StatusResult): void {
   }
   out.line(c.bold('Runs:'));
   out.line(table(
-    ['run', 'state', 'started', 'finished', 'by', 'rows copied'],
-    r.runs.map((x) => [`#${x.runId}`, x.state, x.startedAt.toISOString(), x.finishedAt?.toISOString() ?? '', x.startedBy, formatCount(x.rowsCopied)]),
-    ['l', 'l', 'l', 'l', 'l', 'r'],
+    ['run', 'state', 'started', 'finished', 'seconds', 'by', 'rows copied'],
+    r.runs.map((x) => [`#${x.runId}`, x.state, x.startedAt.toISOString(), x.finishedAt?.toISOString() ?? '', fmtSecs(runSeconds(x)), x.startedBy, formatCount(x.rowsCopied)]),
+    ['l', 'l', 'l', 'l', 'r', 'l', 'r'],
   ));
   if (!r.latest) return;
   out.line();
-  out.line(c.bold(`Steps of run #${r.latest.runId} by phase:`));
-  const phases = new Map<string, { pending: number; done: number; failed: number; rows: number }>();
-  for (const s of r.steps) {
-    const e = phases.get(s.phase) ?? { pending: 0, done: 0, failed: 0, rows: 0 };
-    e[s.state as 'pending' | 'done' | 'failed']++;
-    e.rows += s.rows ?? 0;
-    phases.set(s.phase, e);
+  out.line(c.bold(`Phases of run #${r.latest.runId}:`));
+  out.line(table(
+    ['phase', 'done', 'pending', 'failed', 'rows', 'seconds', 'rows/s'],
+    r.phases.map((p) => [p.phase, p.done, p.pending, p.failed, formatCount(p.rows), fmtSecs(p.seconds), fmtRate(p.rowsPerSecond)]),
+    ['l', 'r', 'r', 'r', 'r', 'r', 'r'],
+  ));
+  const timed = r.steps.filter((s) => s.seconds !== null);
+  const shown = opts.allSteps ? r.steps : [...timed].sort((a, b) => (b.seconds ?? 0) - (a.seconds ?? 0)).slice(0, 10);
+  if (shown.length > 0) {
+    out.line();
+    out.line(c.bold(opts.allSteps ? `Steps of run #${r.latest.runId}:` : `Slowest steps of run #${r.latest.runId} (every step: status --steps, or --json):`));
+    out.line(table(
+      ['step', 'state', 'rows', 'seconds', 'rows/s'],
+      shown.map((s) => [s.stepId, s.state, s.rows === null ? '' : formatCount(s.rows), fmtSecs(s.seconds), fmtRate(s.rowsPerSecond)]),
+      ['l', 'l', 'r', 'r', 'r'],
+    ));
   }
-  out.line(table(['phase', 'done', 'pending', 'failed', 'rows'], [...phases].map(([p, e]) => [p, e.done, e.pending, e.failed, formatCount(e.rows)]), ['l', 'r', 'r', 'r', 'r']));
   const failed = r.steps.filter((s) => s.state === 'failed');
   if (failed.length > 0) {
     out.line();

@@ -4,7 +4,7 @@ import type { Logger } from '../log.js';
 import { checkRls, DEFAULT_SAMPLE, type RlsCheckReport } from '../rls/check.js';
 import { listRuns, loadPlan, stateSchemaExists } from '../state/journal.js';
 import { openSession } from '../db/session.js';
-import { restrictTenants } from '../discover/tenants.js';
+import { restrictTenants, skipTenants } from '../discover/tenants.js';
 
 export interface CheckRlsOptions {
   /** Tenants to probe, spread over the list (default 5). */
@@ -37,15 +37,21 @@ export async function checkRlsCommand(cfg: ResolvedConfig, log: Logger, role: st
       throw new UsageError('nothing to check: no completed oasys-migrate run is recorded in the target database', noRun);
     }
     const plan = await loadPlan(s.target, lastCompleted.runId, cfg.rls);
-    const tenants = restrictTenants(plan.tenants, cfg.only, `run #${lastCompleted.runId}`);
+    // After a canary and the rest, the tenants of every completed run (into the same tables) are probed.
+    const completed = runs.filter((r) => r.state === 'completed');
+    const plans = await Promise.all(completed.map(async (r) => (r.runId === lastCompleted.runId ? plan : loadPlan(s.target, r.runId, cfg.rls))));
+    const allTenants = [...new Map(plans.flatMap((p) => p.tenants.map((t) => [t.schema, t] as const))).values()];
+    const tables = [...new Map(plans.filter((p) => p.targetSchema === plan.targetSchema).flatMap((p) => p.tables.map((t) => [t.target, t] as const))).values()];
+    const of = completed.length === 1 ? `run #${lastCompleted.runId}` : `runs #${completed.map((r) => r.runId).join(', #')}`;
+    const tenants = skipTenants(restrictTenants(allTenants, cfg.only, of), cfg.skip, of);
     const sample = opts.sample ?? DEFAULT_SAMPLE;
-    log.info(`checking row-level security as "${role}" on ${plan.tables.length} tables of run #${lastCompleted.runId}, probing ${Math.min(sample, tenants.length)} of ${tenants.length} tenants`);
+    log.info(`checking row-level security as "${role}" on ${tables.length} tables of ${of}, probing ${Math.min(sample, tenants.length)} of ${tenants.length} tenants`);
     return await checkRls(s.target, {
       role,
       targetSchema: plan.targetSchema,
       tenantColumn: plan.tenantColumn,
       setting: plan.rls.setting,
-      tables: plan.tables.map((t) => ({ name: t.target, tenantColumnType: t.tenantColumnType })),
+      tables: tables.map((t) => ({ name: t.target, tenantColumnType: t.tenantColumnType })),
       tenants: tenants.map((t) => ({ schema: t.schema, tenantId: t.tenantId })),
       sample,
     });

@@ -9,12 +9,15 @@ import { withPreflight } from '../preflight/preflight.js';
 import { openSession, type Session } from '../db/session.js';
 import { sortProblems } from '../discover/problems.js';
 import { countMerges } from '../merge/count.js';
+import { tenantTableSizes } from '../report/size.js';
 
 export interface PlanResult {
   plan: Plan;
   discovery: Discovery;
   blocking: boolean;
   seconds: number;
+  /** `plan` only: the tenant tables' size on disk per unified table (bytes; heap, TOAST, indexes). */
+  sizes?: Record<string, number>;
 }
 
 /**
@@ -54,7 +57,8 @@ export async function planWithSession(s: Session): Promise<PlanResult> {
 export async function planCommand(cfg: ResolvedConfig, log: Logger): Promise<PlanResult> {
   const s = await openSession(cfg, log);
   try {
-    return await planWithSession(s);
+    const r = await planWithSession(s);
+    return { ...r, sizes: await tenantTableSizes(s.source, r.plan) };
   } finally {
     await s.close();
   }

@@ -17,6 +17,7 @@ import { planWithSession } from './plan.js';
 import { describeSourceWrites, sourceWrites } from '../verify/sourceWrites.js';
 import { describeTarget, openSession, targetLine, type Session, type TargetInfo } from '../db/session.js';
 import { recopyTenant, resetSequences } from '../copy/recopy.js';
+import { continueAfterEarlierRuns, narrowToUnfinished } from './canary.js';
 
 export interface RunResult {
   runId: number;
@@ -37,6 +38,8 @@ export interface RunHooks {
   onProgress?: (p: Progress) => void;
   onPlanned?: (plan: Plan, resumed: boolean, runId: number) => void;
   stop?: StopSignal;
+  /** Called with the fresh plan before anything is locked or written; throwing refuses the run (run --plan). */
+  approve?: (plan: Plan) => void;
 }
 
 /**
@@ -54,7 +57,8 @@ export async function runCommand(cfg: ResolvedConfig, log: Logger, hooks: RunHoo
     if (cfg.recopy) return await recopyRun(session, cfg, log, hooks, started);
     // Only the plan goes on: discovery's catalog of every tenant table is left to the collector.
     const { plan: freshPlan } = await planWithSession(session);
-    const fresh = { plan: freshPlan };
+    let fresh = { plan: freshPlan };
+    hooks.approve?.(fresh.plan);
     const lock = await acquireLock(cfg.sameDatabase ? cfg.source : cfg.target, 'run');
     let runId: number | undefined;
     let target: TargetInfo | undefined;
@@ -83,6 +87,10 @@ export async function runCommand(cfg: ResolvedConfig, log: Logger, hooks: RunHoo
             'resume it with the configuration it was started with, or undo it with `oasys-migrate revert` and start again',
           );
         }
+        // A run for the rest after a canary selects fewer tenants than a plain run: compare with that narrower plan.
+        if (unfinished.sourceFingerprint !== fresh.plan.sourceFingerprint) {
+          fresh = (await narrowToUnfinished(session, cfg, cfgFp, fresh, await loadPlan(session.target, unfinished.runId, cfg.rls))) ?? fresh;
+        }
         if (unfinished.sourceFingerprint !== fresh.plan.sourceFingerprint) {
           const was = new Set((await loadPlan(session.target, unfinished.runId, cfg.rls)).tenants.map((t) => t.schema));
           const now = fresh.plan.tenants.map((t) => t.schema);
@@ -107,26 +115,14 @@ export async function runCommand(cfg: ResolvedConfig, log: Logger, hooks: RunHoo
         const newTenants = new Set(fresh.plan.tenants.map((t) => t.schema));
         const earlier = (await completedRuns(session.target)).filter((r) => r.tenants.some((t) => newTenants.has(t)));
         if (earlier.length > 0) {
-          const last = earlier[earlier.length - 1];
-          const same = last.configFingerprint === cfgFp && last.tenants.length === newTenants.size && last.tenants.every((t) => newTenants.has(t));
-          if (same) {
-            log.info(`run #${last.runId} already migrated these tenants (completed ${last.finishedAt?.toISOString()}); nothing to copy, verifying`);
-            const lastPlan = await loadPlan(session.target, last.runId, cfg.rls);
-            const verify = await verifyPlan({
-              source: session.source, target: session.target, plan: lastPlan, concurrency: cfg.concurrency,
-              preexisting: await preexistingRows(session.target, last.runId),
-            });
-            if (!verify.ok) {
-              throw new WantingError(`run #${last.runId} completed earlier, but verification now finds mismatches`, 'inspect with `oasys-migrate verify`; undo with `oasys-migrate revert`');
-            }
-            return { runId: last.runId, resumed: false, alreadyComplete: true, rowsCopied: 0, seconds: (performance.now() - started) / 1000, plan: lastPlan, verify, target };
+          // The canary flow (src/commands/canary.ts): skip what earlier runs migrated, plan the rest.
+          const outcome = await continueAfterEarlierRuns(session, cfg, cfgFp, fresh, earlier, log, stop);
+          if ('done' in outcome) {
+            return { ...outcome.done, resumed: false, alreadyComplete: true, rowsCopied: 0, seconds: (performance.now() - started) / 1000, target };
           }
-          const overlap = [...new Set(earlier.flatMap((r) => r.tenants.filter((t) => newTenants.has(t))))];
-          throw new WantingError(
-            `tenant${overlap.length > 1 ? 's' : ''} ${overlap.slice(0, 5).map((t) => JSON.stringify(t)).join(', ')}${overlap.length > 5 ? ', …' : ''} ` +
-              `${overlap.length > 1 ? 'were' : 'was'} already migrated by run #${earlier.map((r) => r.runId).join(', #')}; migrating them again would duplicate their rows`,
-            'to redo them, `oasys-migrate revert` first; to add new tenants, restrict this run to them with --tenants',
-          );
+          fresh = { plan: outcome.fresh.plan };
+          const refusedRest = refusal(fresh.plan.problems);
+          if (refusedRest) throw refusedRest;
         }
         plan = fresh.plan;
         runId = await withLockedTransaction(session.target, 'recording the run and its rollback snapshot', lockPolicy(cfg), async (c) => {

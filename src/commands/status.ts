@@ -1,23 +1,27 @@
 import type { ResolvedConfig } from '../config/load.js';
 import type { Logger } from '../log.js';
-import { listRuns, stateSchemaExists, stepsOf, type RunRow, type StepRow } from '../state/journal.js';
+import { listRuns, stateSchemaExists, type RunRow } from '../state/journal.js';
+import { runTimings, type PhaseTiming, type StepTiming } from '../state/timings.js';
 import { openSession } from '../db/session.js';
 
 export interface StatusResult {
   runs: RunRow[];
   latest?: RunRow;
-  steps: StepRow[];
+  /** Every step of the latest run, with its duration and rows/s. */
+  steps: StepTiming[];
+  /** The latest run's phases: steps by state, rows, wall time and rows/s. */
+  phases: PhaseTiming[];
 }
 
-/** The recorded runs and, for the latest, every step. Read-only. */
+/** The recorded runs and, for the latest, every step and phase with timings. Read-only. */
 export async function statusCommand(cfg: ResolvedConfig, log: Logger): Promise<StatusResult> {
   const s = await openSession(cfg, log);
   try {
-    if (!(await stateSchemaExists(s.target))) return { runs: [], steps: [] };
+    if (!(await stateSchemaExists(s.target))) return { runs: [], steps: [], phases: [] };
     const runs = await listRuns(s.target);
     const latest = runs[runs.length - 1];
-    const steps = latest ? await stepsOf(s.target, latest.runId) : [];
-    return { runs, latest, steps };
+    const t = latest ? await runTimings(s.target, latest.runId) : { steps: [], phases: [] };
+    return { runs, latest, steps: t.steps, phases: t.phases };
   } finally {
     await s.close();
   }

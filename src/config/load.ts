@@ -29,8 +29,10 @@ export interface CliOptions {
   config?: string;
   source?: string;
   target?: string;
-  /** comma list */
+  /** comma list, or @file (one schema per line, # comments) */
   tenants?: string;
+  /** --exclude-tenants: comma list or @file; these selected tenants are left out of this invocation */
+  excludeTenants?: string;
   concurrency?: string | number;
   json?: boolean;
   sql?: boolean;
@@ -79,6 +81,8 @@ export interface ResolvedConfig {
   exclude: string[];
   /** from --tenants a,b (restrict to these schemas) */
   only?: string[];
+  /** from --exclude-tenants a,b (leave these schemas out of this invocation; like `only`, not part of the configuration's fingerprint) */
+  skip?: string[];
   /** default 'public' */
   targetSchema: string;
   /** default 'tenant_id' */
@@ -177,13 +181,14 @@ export function loadConfig(cli: CliOptions, env: NodeJS.ProcessEnv = process.env
   let only: string[] | undefined;
   let onlyOrigin: Origin = 'default';
   if (cli.tenants !== undefined) {
-    only = parseTenantList(cli.tenants, '--tenants');
+    only = parseTenantList(cli.tenants, '--tenants', cwd);
     onlyOrigin = 'flag --tenants';
   } else if (envValue(env, 'OASYS_TENANTS') !== undefined) {
-    only = parseTenantList(env.OASYS_TENANTS as string, 'OASYS_TENANTS');
+    only = parseTenantList(env.OASYS_TENANTS as string, 'OASYS_TENANTS', cwd);
     onlyOrigin = 'env OASYS_TENANTS';
   }
   if (only) checkOnly(only, onlyOrigin === 'flag --tenants' ? '--tenants' : 'OASYS_TENANTS', tenants, exclude, file?.display);
+  const skip = cli.excludeTenants === undefined ? undefined : parseTenantList(cli.excludeTenants, '--exclude-tenants', cwd);
 
   // Concurrency.
   let concurrency = Math.min(MAX_CONCURRENCY, Math.max(2, os.availableParallelism()));
@@ -230,6 +235,7 @@ export function loadConfig(cli: CliOptions, env: NodeJS.ProcessEnv = process.env
     tenants,
     exclude,
     only,
+    skip,
     targetSchema: f.targetSchema ?? 'public',
     tenantColumn: f.tenantColumn ?? 'tenant_id',
     tables: {
@@ -346,10 +352,28 @@ function checkConnectionEnv(role: string, picked: { value?: string; origin: Orig
   }
 }
 
-function parseTenantList(raw: string, label: string): string[] {
+/**
+ * A comma-separated list of schema names, or `@file`: one schema per line, `#`
+ * starts a comment, blank lines ignored (a schema name may hold commas there).
+ */
+function parseTenantList(raw: string, label: string, cwd: string = process.cwd()): string[] {
+  let names: string[];
+  if (raw.trim().startsWith('@')) {
+    const file = path.resolve(cwd, raw.trim().slice(1));
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new UsageError(`${label}: cannot read the tenant list ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, 'give @<file> with one schema name per line (# starts a comment)', { keyPath: label });
+    }
+    // A line whose first character is # is a comment, and so is the rest of a line after whitespace and #.
+    names = text.split(/\r?\n/).map((l) => l.replace(/^\s*#.*$/, '').replace(/\s+#.*$/, '').trim()).filter((l) => l.length > 0);
+    if (names.length === 0) throw new UsageError(`${label}: the tenant list ${file} names no schema`, 'one schema name per line; # starts a comment', { keyPath: label });
+  } else {
+    names = raw.split(',');
+  }
   const list = dedupe(
-    raw
-      .split(',')
+    names
       .map((s) => s.trim())
       .filter((s) => s.length > 0),
   );

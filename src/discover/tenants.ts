@@ -127,7 +127,7 @@ export async function resolveTenants(db: Queryable, cfg: ResolvedConfig, allSche
       .map((s) => ({ schema: s, tenantId: s }));
   }
 
-  tenants = restrictTenants(tenants, cfg.only);
+  tenants = skipTenants(restrictTenants(tenants, cfg.only), cfg.skip);
 
   if (tenants.length === 0) {
     problems.push({
@@ -146,6 +146,22 @@ export async function resolveTenants(db: Queryable, cfg: ResolvedConfig, allSche
  * (plan, run) and the commands that work on a recorded run's tenants (verify,
  * check-rls; `of` then names the run).
  */
+/** --exclude-tenants: leaves these out; a name that is not a selected tenant is exit 2, as for --tenants. */
+export function skipTenants<T extends { schema: string }>(tenants: T[], skip: readonly string[] | undefined, of?: string): T[] {
+  if (!skip || skip.length === 0) return tenants;
+  const known = new Set(tenants.map((t) => t.schema));
+  const unknown = skip.filter((s) => !known.has(s));
+  if (unknown.length > 0) {
+    throw new UsageError(
+      `unknown tenant${unknown.length > 1 ? 's' : ''} in --exclude-tenants: ${unknown.map((s) => JSON.stringify(s)).join(', ')}${of ? ` (not a tenant of ${of})` : ' (not among the selected tenants)'}`,
+      `known tenants: ${[...known].slice(0, 10).map((s) => JSON.stringify(s)).join(', ')}${known.size > 10 ? ', …' : ''} (names are case-sensitive)`,
+      { keyPath: '--exclude-tenants' },
+    );
+  }
+  const drop = new Set(skip);
+  return tenants.filter((t) => !drop.has(t.schema));
+}
+
 export function restrictTenants<T extends { schema: string }>(tenants: T[], only: readonly string[] | undefined, of?: string): T[] {
   if (!only || only.length === 0) return tenants;
   const known = new Set(tenants.map((t) => t.schema));

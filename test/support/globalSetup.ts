@@ -5,8 +5,8 @@ import { startMajors, type Major, type MajorServer } from './majors.js';
 /**
  * One PostgreSQL for the whole run: the one named by OASYS_TEST_DATABASE_URL,
  * or an embedded 17 started here and stopped afterwards. Each test file then
- * creates its own database on it (test/harness/db.ts). Besides it, one server
- * of every supported major (14–18, test/harness/majors.ts) for
+ * creates its own database on it (test/support/db.ts). Besides it, one server
+ * of every supported major (14–18, test/support/majors.ts) for
  * test/majors.test.ts; one that cannot be started is reported there as a
  * failing test, never skipped.
  */
