@@ -90,7 +90,8 @@ export function isEnvironmentSqlState(code: string | undefined): boolean {
     code === '25006' || // read-only sql transaction (standby)
     code.startsWith('53') || // insufficient resources (disk full, out of memory)
     code.startsWith('57P') || // operator intervention / admin shutdown / cannot connect now
-    code === '28P01' || code === '28000' || // auth
+    code === '28P01' ||
+    code === '28000' || // auth
     code === '3D000' // database does not exist
   );
 }

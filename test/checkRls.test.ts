@@ -66,7 +66,10 @@ beforeAll(async () => {
   await sql(`GRANT SELECT, INSERT, UPDATE, DELETE ON ${tables.map((t) => ident('public', t)).join(', ')} TO ${R}`);
   pool = createPool({ url: db.url, role: 'target', max: 2 });
   opts = {
-    role: ROLE, targetSchema: 'public', tenantColumn: 'tenant_id', setting: 'app.current_tenant',
+    role: ROLE,
+    targetSchema: 'public',
+    tenantColumn: 'tenant_id',
+    setting: 'app.current_tenant',
     tables: run.plan.tables.map((t) => ({ name: t.target, tenantColumnType: t.tenantColumnType })),
     tenants: run.plan.tenants.map((t) => ({ schema: t.schema, tenantId: t.tenantId })),
   };
@@ -89,12 +92,30 @@ describe('checkRls on a correct setup', () => {
     expect(r.ok).toBe(true);
     expect(r.role).toBe(ROLE);
     const names = new Set(r.checks.map((c) => c.check));
-    for (const c of ['role-superuser', 'role-bypassrls', 'role-owner', 'rls-enabled', 'rls-forced', 'policy', 'no-tenant', 'empty-tenant', 'tenant-rows', 'cross-tenant-insert', 'cross-tenant-update', 'other-tenant-write']) {
+    for (const c of [
+      'role-superuser',
+      'role-bypassrls',
+      'role-owner',
+      'rls-enabled',
+      'rls-forced',
+      'policy',
+      'no-tenant',
+      'empty-tenant',
+      'tenant-rows',
+      'cross-tenant-insert',
+      'cross-tenant-update',
+      'other-tenant-write',
+    ]) {
       expect(names, c).toContain(c);
     }
     // every table, every tenant was probed (3 tenants ≤ the default sample of 5)
     for (const t of tables) {
-      expect(r.checks.filter((c) => c.table === t && c.check === 'tenant-rows').map((c) => c.tenant).sort()).toEqual(info.tenants.map((x) => x.schema).sort());
+      expect(
+        r.checks
+          .filter((c) => c.table === t && c.check === 'tenant-rows')
+          .map((c) => c.tenant)
+          .sort(),
+      ).toEqual(info.tenants.map((x) => x.schema).sort());
       for (const c of ['cross-tenant-insert', 'cross-tenant-update', 'other-tenant-write']) {
         const found = r.checks.find((x) => x.table === t && x.check === c);
         expect(found?.ok, `${t} ${c}`).toBe(true);
@@ -160,8 +181,12 @@ describe('checkRls on deliberately weakened setups', () => {
       expect(r.ok).toBe(false);
       expect(failing(r).map((c) => c.check)).toContain('role-bypassrls');
       for (const t of tables) {
-        const f = failing(r).filter((c) => c.table === t).map((c) => c.check);
-        expect(f, t).toEqual(expect.arrayContaining(['no-tenant', 'empty-tenant', 'tenant-rows', 'cross-tenant-insert', 'cross-tenant-update', 'other-tenant-write']));
+        const f = failing(r)
+          .filter((c) => c.table === t)
+          .map((c) => c.check);
+        expect(f, t).toEqual(
+          expect.arrayContaining(['no-tenant', 'empty-tenant', 'tenant-rows', 'cross-tenant-insert', 'cross-tenant-update', 'other-tenant-write']),
+        );
       }
       // even with the role able to write anything, the probes were rolled back
       expect(await fingerprint()).toBe(before);
@@ -220,7 +245,7 @@ describe('checkRls on deliberately weakened setups', () => {
     }
   });
 
-  it('fails when a child table can be queried directly, bypassing the parent\'s policy', async () => {
+  it("fails when a child table can be queried directly, bypassing the parent's policy", async () => {
     await sql(`CREATE TABLE public.accounts_account_child () INHERITS (${QT})`);
     await sql(`GRANT SELECT ON public.accounts_account_child TO ${R}`);
     try {
@@ -259,8 +284,13 @@ describe('check-rls output', () => {
   function capture(): { out: Output; lines: string[] } {
     const lines: string[] = [];
     const out: Output = {
-      json: false, quiet: false, interactive: false, c: new Chalk({ level: 0 }),
-      line: (t = '') => { lines.push(t); },
+      json: false,
+      quiet: false,
+      interactive: false,
+      c: new Chalk({ level: 0 }),
+      line: (t = '') => {
+        lines.push(t);
+      },
       document: () => undefined,
     };
     return { out, lines };
@@ -268,7 +298,8 @@ describe('check-rls output', () => {
 
   it('renders failures first and a verdict; the JSON document carries ok, role and every check', () => {
     const report: RlsCheckReport = {
-      ok: false, role: 'app',
+      ok: false,
+      role: 'app',
       checks: [
         { check: 'role-superuser', ok: true, detail: 'not a superuser' },
         { check: 'cross-tenant-insert', table: 'x', tenant: 'acme', ok: true, skipped: true, detail: 'not tested' },
@@ -302,7 +333,10 @@ describe('checkRls as a connecting user that is not a superuser', () => {
     u.password = password;
     const migPool = createPool({ url: u.toString(), role: 'target', max: 1 });
     try {
-      const reachable = await migPool.query('SELECT 1').then(() => true, () => false);
+      const reachable = await migPool.query('SELECT 1').then(
+        () => true,
+        () => false,
+      );
       if (!reachable) ctx.skip(); // the server's pg_hba does not let a password role in
       const err = await checkRls(migPool, opts).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(EnvironmentError);

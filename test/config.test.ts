@@ -104,7 +104,13 @@ describe('precedence: flag > environment > config file > default', () => {
     ['default', {}, {}, undefined, undefined],
     ['config file', {}, {}, 'postgres://file@h/t', 'postgres://file@h/t'],
     ['OASYS_TARGET_URL beats the file', {}, { OASYS_TARGET_URL: 'postgres://env@h/t' }, 'postgres://file@h/t', 'postgres://env@h/t'],
-    ['--target beats the environment', { target: 'postgres://flag@h/t' }, { OASYS_TARGET_URL: 'postgres://env@h/t' }, 'postgres://file@h/t', 'postgres://flag@h/t'],
+    [
+      '--target beats the environment',
+      { target: 'postgres://flag@h/t' },
+      { OASYS_TARGET_URL: 'postgres://env@h/t' },
+      'postgres://file@h/t',
+      'postgres://flag@h/t',
+    ],
   ] as const)('target: %s', (_name, cli, env, inFile, expected) => {
     const cfg = loadFile(inFile ? { target: inFile } : {}, cli, { ...env });
     expect(cfg.target).toBe(expected);
@@ -432,9 +438,7 @@ describe('command-line and environment errors (exit 2, naming the flag)', () => 
 
 describe('connection strings', () => {
   it('accepts postgres://, postgresql:// and libpq key=value strings', () => {
-    expect(loadConfig({ source: 'postgresql://u@h:6543/db?sslmode=require' }, {}, emptyDir).source).toBe(
-      'postgresql://u@h:6543/db?sslmode=require',
-    );
+    expect(loadConfig({ source: 'postgresql://u@h:6543/db?sslmode=require' }, {}, emptyDir).source).toBe('postgresql://u@h:6543/db?sslmode=require');
     expect(loadConfig({ source: 'host=db1 dbname=app user=me' }, {}, emptyDir).source).toBe('host=db1 dbname=app user=me');
     expect(loadConfig({ source: 'postgres:///app?host=/var/run/postgresql' }, {}, emptyDir).source).toBeDefined();
   });
@@ -553,7 +557,10 @@ describe('a directory where the file should be', () => {
 
 describe('tables.merge (merge by natural key)', () => {
   it('is taken as given, and absent when not given', () => {
-    expect(loadFile({ tables: { merge: { auth_user: ['username'], auth_group: ['name'] } } }).tables.merge).toEqual({ auth_user: ['username'], auth_group: ['name'] });
+    expect(loadFile({ tables: { merge: { auth_user: ['username'], auth_group: ['name'] } } }).tables.merge).toEqual({
+      auth_user: ['username'],
+      auth_group: ['name'],
+    });
     expect(loadFile({ tables: {} }).tables.merge).toBeUndefined();
   });
 

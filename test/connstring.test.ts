@@ -53,9 +53,7 @@ async function whereAmI(conn: string): Promise<{ db: string; port: number; user:
   let client: pg.Client | undefined;
   try {
     client = await connectClient({ url: conn, role: 'source' });
-    const r = await client.query<{ db: string; port: number; u: string }>(
-      'SELECT current_database() AS db, inet_server_port() AS port, current_user AS u',
-    );
+    const r = await client.query<{ db: string; port: number; u: string }>('SELECT current_database() AS db, inet_server_port() AS port, current_user AS u');
     return { db: r.rows[0].db, port: r.rows[0].port, user: r.rows[0].u };
   } finally {
     await client?.end().catch(() => undefined);
@@ -115,7 +113,7 @@ describe('key=value strings connect where they say', () => {
       const text = `${(err as Error).message} ${(err as EnvironmentError).hint ?? ''}`;
       expect(text).toContain('password=*****');
       expect(text).not.toContain("p w'd");
-      expect(text).not.toContain('w\\\'d');
+      expect(text).not.toContain("w\\'d");
     } finally {
       await query(adminUrl(), `DROP ROLE IF EXISTS "${role}"`).catch(() => undefined);
     }
@@ -123,9 +121,8 @@ describe('key=value strings connect where they say', () => {
 
   it('pieces the string leaves out come from PG* variables, as in libpq', async () => {
     const db = await newDb();
-    const at = await withEnv(
-      { PGHOST: server.host, PGPORT: server.port, PGUSER: server.user, PGPASSWORD: server.password, PGDATABASE: 'postgres' },
-      () => whereAmI(`dbname=${db.name}`),
+    const at = await withEnv({ PGHOST: server.host, PGPORT: server.port, PGUSER: server.user, PGPASSWORD: server.password, PGDATABASE: 'postgres' }, () =>
+      whereAmI(`dbname=${db.name}`),
     );
     expect(at).toEqual({ db: db.name, port: Number(server.port), user: server.user });
   });
@@ -137,7 +134,15 @@ describe('key=value strings connect where they say', () => {
     const a = clientConfig({ url, role: 'source' }, {});
     const b = clientConfig({ url: kv, role: 'source' }, {});
     expect(a).toEqual(b);
-    expect(a).toMatchObject({ host: 'db1.example', port: 5433, database: 'my/db', user: 'al ice', password: pw, application_name: 'etl', connectionTimeoutMillis: 7000 });
+    expect(a).toMatchObject({
+      host: 'db1.example',
+      port: 5433,
+      database: 'my/db',
+      user: 'al ice',
+      password: pw,
+      application_name: 'etl',
+      connectionTimeoutMillis: 7000,
+    });
     // ?dbname= overrides the path, as in libpq (node-postgres alone would ignore it).
     expect(clientConfig({ url: 'postgres://h/a?dbname=b', role: 'source' }, {}).database).toBe('b');
   });
@@ -183,10 +188,7 @@ describe('what the tool does not take exits 2, naming it', () => {
     [`postgres://u:${encodeURIComponent(secret)}@h/app?ssl=true`, '"ssl"', 'not a libpq connection keyword'],
     [`postgres://u:${encodeURIComponent(secret)}@h/app?uselibpqcompat=true&sslmode=require`, '"uselibpqcompat"', 'not a libpq'],
   ])('%s', async (conn, names, why) => {
-    for (const err of [
-      await thrown(() => connectClient({ url: conn, role: 'source' })),
-      await thrown(() => loadConfig({ source: conn }, {}, tmp)),
-    ]) {
+    for (const err of [await thrown(() => connectClient({ url: conn, role: 'source' })), await thrown(() => loadConfig({ source: conn }, {}, tmp))]) {
       expect(err).toBeInstanceOf(UsageError);
       expect((err as UsageError).exitCode).toBe(2);
       const text = `${(err as Error).message}\n${(err as UsageError).hint ?? ''}`;
@@ -278,7 +280,14 @@ describe('sslmode means what libpq means', () => {
   });
 
   it('verify-ca/verify-full without a root certificate, allow and prefer exit 2', () => {
-    for (const conn of ['host=h sslmode=verify-full', 'host=h sslmode=verify-ca', 'host=h sslmode=allow', 'host=h sslmode=prefer', `host=h sslrootcert=${ca}`, 'host=h sslmode=verify-ca sslrootcert=system']) {
+    for (const conn of [
+      'host=h sslmode=verify-full',
+      'host=h sslmode=verify-ca',
+      'host=h sslmode=allow',
+      'host=h sslmode=prefer',
+      `host=h sslrootcert=${ca}`,
+      'host=h sslmode=verify-ca sslrootcert=system',
+    ]) {
       let err: unknown;
       try {
         ssl(conn);

@@ -41,7 +41,10 @@ describe('discovery sends a constant number of catalog queries', () => {
 
   it(`reads 3 and ${LARGE} tenant schemas with the same number of queries`, async () => {
     const counts: number[] = [];
-    for (const [url, n] of [[small, 3], [large, LARGE]] as const) {
+    for (const [url, n] of [
+      [small, 3],
+      [large, LARGE],
+    ] as const) {
       const c = await countingClient(url);
       try {
         const cfg = loadConfig({ source: url }, {}, '/');
@@ -88,7 +91,12 @@ describe('discovery of the messy fixture', () => {
       expect(acme.has('events')).toBe(true);
       expect(acme.has('events_2023')).toBe(false);
       // Views, functions and triggers are counted, not migrated.
-      expect(d.source.other.filter((o) => o.schema === 'acme').map((o) => o.kind).sort()).toEqual(['function', 'trigger', 'view']);
+      expect(
+        d.source.other
+          .filter((o) => o.schema === 'acme')
+          .map((o) => o.kind)
+          .sort(),
+      ).toEqual(['function', 'trigger', 'view']);
       const weird = 'weird "name"; with.dot';
       expect(d.tenants.map((t) => t.schema)).toContain(weird);
       expect(d.source.tables.get(weird)!.size).toBe(acme.size);

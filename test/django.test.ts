@@ -38,8 +38,11 @@ const TENANTS = { acme: 2, globex: 3 };
 const CONFIG = {
   tables: {
     merge: {
-      auth_user: ['username'], auth_group: ['name'], auth_group_permissions: ['group_id', 'permission_id'],
-      auth_user_groups: ['user_id', 'group_id'], auth_user_user_permissions: ['user_id', 'permission_id'],
+      auth_user: ['username'],
+      auth_group: ['name'],
+      auth_group_permissions: ['group_id', 'permission_id'],
+      auth_user_groups: ['user_id', 'group_id'],
+      auth_user_user_permissions: ['user_id', 'permission_id'],
     },
   },
 };
@@ -76,9 +79,15 @@ function django(args: string[], env: Record<string, string>): string {
     encoding: 'utf8',
     timeout: 120_000,
     env: {
-      PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp',
-      OASYS_DJANGO_DB: db.name, OASYS_DJANGO_HOST: u.hostname, OASYS_DJANGO_PORT: u.port || '5432',
-      OASYS_DJANGO_USER: OWNER, OASYS_DJANGO_PASSWORD: PASSWORD, PYTHONDONTWRITEBYTECODE: '1', ...env,
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: process.env.HOME ?? '/tmp',
+      OASYS_DJANGO_DB: db.name,
+      OASYS_DJANGO_HOST: u.hostname,
+      OASYS_DJANGO_PORT: u.port || '5432',
+      OASYS_DJANGO_USER: OWNER,
+      OASYS_DJANGO_PASSWORD: PASSWORD,
+      PYTHONDONTWRITEBYTECODE: '1',
+      ...env,
     },
   });
   if (r.status !== 0) throw new Error(`python3 ${args.join(' ')} failed (${r.status ?? r.signal}):\n${r.stderr}\n${r.stdout}`);
@@ -108,7 +117,7 @@ describe('a Django project on the unified tables', () => {
   const before: Record<string, unknown> = {};
   let source: Awaited<ReturnType<typeof fingerprint>>;
 
-  it('is laid out the django-tenants way by Django\'s own migrate, content-type ids differing', async () => {
+  it("is laid out the django-tenants way by Django's own migrate, content-type ids differing", async () => {
     django(['manage.py', 'migrate', '--no-input', '-v', '0'], { OASYS_APPSET: 'shared', OASYS_DJANGO_SCHEMA: 'public' });
     await query(ownerUrl, `INSERT INTO public.customers_client (schema_name, name) VALUES ('public', 'Public'), ('acme', 'Acme'), ('globex', 'Globex')`);
     for (const [schema] of Object.entries(TENANTS)) {
@@ -117,18 +126,32 @@ describe('a Django project on the unified tables', () => {
       if (schema === 'acme') {
         // acme had a model (since removed) whose content type came first: every later id differs.
         django(['manage.py', 'migrate', 'contenttypes', '--no-input', '-v', '0'], env);
-        django(['manage.py', 'shell', '-c', "from django.contrib.contenttypes.models import ContentType; ContentType.objects.create(app_label='legacy', model='gadget')"], env);
+        django(
+          [
+            'manage.py',
+            'shell',
+            '-c',
+            "from django.contrib.contenttypes.models import ContentType; ContentType.objects.create(app_label='legacy', model='gadget')",
+          ],
+          env,
+        );
       }
       django(['manage.py', 'migrate', '--no-input', '-v', '0'], env);
       django(['seed.py', schema, schema === 'acme' ? '5' : '4'], env);
       before[schema] = JSON.parse(django(['facts.py', 'before'], env));
     }
     // The same (app_label, model) has another id in each schema (compared on the types all three have).
-    const ids = await query<{ k: string; p: number; a: number; g: number }>(db.url, `
+    const ids = await query<{ k: string; p: number; a: number; g: number }>(
+      db.url,
+      `
       SELECT p.app_label || '.' || p.model AS k, p.id AS p, a.id AS a, g.id AS g FROM public.django_content_type p
-        JOIN acme.django_content_type a USING (app_label, model) JOIN globex.django_content_type g USING (app_label, model) ORDER BY 1`);
+        JOIN acme.django_content_type a USING (app_label, model) JOIN globex.django_content_type g USING (app_label, model) ORDER BY 1`,
+    );
     expect(ids.length).toBeGreaterThanOrEqual(4);
-    expect(ids.some((x) => x.a !== x.g), JSON.stringify(ids)).toBe(true);
+    expect(
+      ids.some((x) => x.a !== x.g),
+      JSON.stringify(ids),
+    ).toBe(true);
     expect(ids.some((x) => x.p !== x.a) && ids.some((x) => x.p !== x.g), JSON.stringify(ids)).toBe(true);
     expect((before.acme as { tags: unknown[] }).tags.length).toBe(6);
     source = await withClient(db.url, (c) => fingerprint(c, []));
@@ -138,17 +161,40 @@ describe('a Django project on the unified tables', () => {
     const cfg = writeJson(CONFIG);
     const plan = await runCli(['plan', '--json', '-c', cfg, '--source', ownerUrl], { timeoutMs: 120_000 });
     expect(plan.code, show(plan)).toBe(0);
-    const merges = parseJson<{ problems: { code: string; table?: string; message: string }[] }>(plan).problems.filter((p) => p.code === 'MERGE').map((p) => p.table).sort();
-    expect(merges).toEqual(['auth_group', 'auth_group_permissions', 'auth_permission', 'auth_user', 'auth_user_groups', 'auth_user_user_permissions', 'django_content_type']);
+    const merges = parseJson<{ problems: { code: string; table?: string; message: string }[] }>(plan)
+      .problems.filter((p) => p.code === 'MERGE')
+      .map((p) => p.table)
+      .sort();
+    expect(merges).toEqual([
+      'auth_group',
+      'auth_group_permissions',
+      'auth_permission',
+      'auth_user',
+      'auth_user_groups',
+      'auth_user_user_permissions',
+      'django_content_type',
+    ]);
     // Before any run the guide describes the plan.
     const early = await runCli(['guide', '--json', '-c', cfg, '--source', ownerUrl], { timeoutMs: 60_000 });
     expect(early.code, show(early)).toBe(0);
-    const doc = parseJson<{ ok: boolean; from: { kind: string }; merges: unknown[]; translatedColumns: { table: string; column: string }[]; middleware: string; markdown: string }>(early);
+    const doc = parseJson<{
+      ok: boolean;
+      from: { kind: string };
+      merges: unknown[];
+      translatedColumns: { table: string; column: string }[];
+      middleware: string;
+      markdown: string;
+    }>(early);
     expect(doc.from).toEqual({ kind: 'plan' });
     expect(doc.merges).toHaveLength(7);
     expect(doc.translatedColumns.map((t) => `${t.table}.${t.column}`).sort()).toEqual([
-      'django_admin_log.content_type_id', 'django_admin_log.object_id', 'django_admin_log.user_id', 'shop_tag.content_type_id', 'shop_tag.object_id']);
-    expect(doc.middleware).toContain("SELECT set_config(%s, %s, true)");
+      'django_admin_log.content_type_id',
+      'django_admin_log.object_id',
+      'django_admin_log.user_id',
+      'shop_tag.content_type_id',
+      'shop_tag.object_id',
+    ]);
+    expect(doc.middleware).toContain('SELECT set_config(%s, %s, true)');
     expect(doc.markdown).toContain('from a dry run');
     const run = await runCli(['run', '--json', '-c', cfg, '--source', ownerUrl], { timeoutMs: 180_000 });
     expect(run.code, show(run)).toBe(0);
@@ -175,9 +221,13 @@ describe('a Django project on the unified tables', () => {
   it('as a non-owner application role with the generated middleware: each tenant exactly, generic FKs resolved, inserts stamped, nothing without a tenant', async () => {
     await query(ownerUrl, `GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${ident(APP)}`);
     await query(ownerUrl, `GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO ${ident(APP)}`);
-    const after = JSON.parse(django(['facts.py', 'after', JSON.stringify(TENANTS)], {
-      OASYS_APPSET: 'unified', OASYS_DJANGO_SCHEMA: 'public', OASYS_DJANGO_USER: APP,
-    })) as { tenants: Record<string, unknown>; none: Record<string, number>; created: Record<string, unknown>; middleware: Record<string, unknown> };
+    const after = JSON.parse(
+      django(['facts.py', 'after', JSON.stringify(TENANTS)], {
+        OASYS_APPSET: 'unified',
+        OASYS_DJANGO_SCHEMA: 'public',
+        OASYS_DJANGO_USER: APP,
+      }),
+    ) as { tenants: Record<string, unknown>; none: Record<string, number>; created: Record<string, unknown>; middleware: Record<string, unknown> };
     for (const schema of Object.keys(TENANTS)) expect(after.tenants[schema], schema).toEqual(before[schema]);
     expect(after.none).toEqual({ items: 0, tags: 0, logs: 0, notes: 0 });
     expect(after.created.acme).toEqual({ tenant: '2', tag: 'Item:Item object (6)' });

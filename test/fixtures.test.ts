@@ -46,7 +46,11 @@ async function digests(url: string, tables: [string, string][]): Promise<Record<
         `SELECT $${i + 1}::text AS k, (SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) FROM ${ident(schema, table)} t) AS d`,
     )
     .join('\nUNION ALL\n');
-  const rows = await query<{ k: string; d: string }>(url, sql, tables.map(([s, t]) => `${s}.${t}`));
+  const rows = await query<{ k: string; d: string }>(
+    url,
+    sql,
+    tables.map(([s, t]) => `${s}.${t}`),
+  );
   return Object.fromEntries(rows.map((r) => [r.k, r.d]));
 }
 
@@ -93,9 +97,12 @@ describe('generateFixture — default', () => {
 
     const reg = await query<{ id: string; schema_name: string }>(url, `SELECT id, schema_name FROM public.customers_client ORDER BY id`);
     expect(reg[0]).toEqual({ id: '1', schema_name: 'public' });
-    expect(reg.slice(1).map((r) => ({ schema: r.schema_name, id: Number(r.id) })).sort((a, b) => a.id - b.id)).toEqual(
-      [...info.tenants].sort((a, b) => a.id - b.id),
-    );
+    expect(
+      reg
+        .slice(1)
+        .map((r) => ({ schema: r.schema_name, id: Number(r.id) }))
+        .sort((a, b) => a.id - b.id),
+    ).toEqual([...info.tenants].sort((a, b) => a.id - b.id));
     for (const collation of ['C', 'default']) {
       const ids = await query<{ id: string }>(
         url,
@@ -113,7 +120,10 @@ describe('generateFixture — default', () => {
     expect(await count(url, 'public', 'auth_user')).toBe(10);
     expect(await count(url, 'public', 'customers_domain')).toBe(4);
     expect(await count(url, 'public', 'django_migrations')).toBeGreaterThan(0);
-    const fn = await query(url, `SELECT p.oid::regprocedure::text AS sig FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace AND p.proname = 'clone_schema'`);
+    const fn = await query(
+      url,
+      `SELECT p.oid::regprocedure::text AS sig FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace AND p.proname = 'clone_schema'`,
+    );
     expect(fn).toEqual([{ sig: 'clone_schema(text,text,boolean)' }]);
     const fk = await query(
       url,
@@ -160,10 +170,12 @@ describe('generateFixture — default', () => {
     expect(acme.cols.accounts_account.balance).toBe('numeric(14,2)');
     expect(acme.cols.LedgerEntry).toEqual({ id: 'integer', Amount: 'numeric', Note: 'text', order: 'integer' });
     expect(acme.fks.every((f) => f.condeferrable && f.condeferred)).toBe(true);
-    expect(acme.fks.filter((f) => f.to_public).map((f) => `${f.from_table}->${f.to_table}`).sort()).toEqual([
-      'accounts_account->auth_user',
-      'accounts_membership->auth_user',
-    ]);
+    expect(
+      acme.fks
+        .filter((f) => f.to_public)
+        .map((f) => `${f.from_table}->${f.to_table}`)
+        .sort(),
+    ).toEqual(['accounts_account->auth_user', 'accounts_membership->auth_user']);
     expect(acme.fks.some((f) => f.from_table === 'accounts_transaction' && f.to_table === 'accounts_transaction')).toBe(true);
     const indexNames = acme.indexes.map((i) => i.index as string);
     expect(indexNames).toContain('accounts_account_pkey');
@@ -189,10 +201,7 @@ describe('generateFixture — default', () => {
         accounts_account: { ...acme.cols.accounts_account, mood: 'x' },
       });
     }
-    const identity = await query(
-      url,
-      `SELECT attidentity FROM pg_attribute WHERE attrelid = 'acme.accounts_transaction'::regclass AND attname = 'id'`,
-    );
+    const identity = await query(url, `SELECT attidentity FROM pg_attribute WHERE attrelid = 'acme.accounts_transaction'::regclass AND attname = 'id'`);
     expect(identity).toEqual([{ attidentity: 'a' }]);
   });
 
@@ -203,9 +212,15 @@ describe('generateFixture — default', () => {
          FROM acme.accounts_account WHERE number = 'ACC-000001'`,
     );
     expect(ts).toEqual({ t: '2024-03-01 12:34:56.123456', us: '56123456' });
-    const [tx] = await query<{ t: string }>(url, `SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') AS t FROM acme.accounts_transaction WHERE id = 1`);
+    const [tx] = await query<{ t: string }>(
+      url,
+      `SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') AS t FROM acme.accounts_transaction WHERE id = 1`,
+    );
     expect(tx.t).toBe('2024-07-01 06:59:59.999999');
-    const [micro] = await query<{ n: string }>(url, `SELECT count(*) AS n FROM acme.accounts_transaction WHERE extract(microseconds FROM created_at)::bigint % 1000 <> 0`);
+    const [micro] = await query<{ n: string }>(
+      url,
+      `SELECT count(*) AS n FROM acme.accounts_transaction WHERE extract(microseconds FROM created_at)::bigint % 1000 <> 0`,
+    );
     expect(Number(micro.n)).toBeGreaterThan(10);
 
     for (const { schema } of info.tenants) {
@@ -264,7 +279,12 @@ describe('generateFixture — default', () => {
         `SELECT sequencename, last_value FROM pg_sequences WHERE schemaname = $1 ORDER BY 1`,
         [schema],
       );
-      expect(seqs.map((s) => s.sequencename)).toEqual(['LedgerEntry_id_seq', 'accounts_account_id_seq', 'accounts_transaction_id_seq', 'django_migrations_id_seq']);
+      expect(seqs.map((s) => s.sequencename)).toEqual([
+        'LedgerEntry_id_seq',
+        'accounts_account_id_seq',
+        'accounts_transaction_id_seq',
+        'django_migrations_id_seq',
+      ]);
       expect(seqs.map((s) => Number(s.last_value))).toEqual([20, 20, 22, 4]);
     }
   });
@@ -328,7 +348,15 @@ describe('generateFixture — every switch at once, 6 tenants', () => {
   let info: FixtureInfo;
   const rows = 6;
   beforeAll(async () => {
-    ({ url, info } = await build({ tenants: 6, rowsPerTable: rows, preexistingUnified: true, sharedNameClash: true, orphans: true, partitioned: true, extras: true }));
+    ({ url, info } = await build({
+      tenants: 6,
+      rowsPerTable: rows,
+      preexistingUnified: true,
+      sharedNameClash: true,
+      orphans: true,
+      partitioned: true,
+      extras: true,
+    }));
   });
 
   it('names the tenants, C2 and c2 included, and reports orphans', async () => {
@@ -355,7 +383,10 @@ describe('generateFixture — every switch at once, 6 tenants', () => {
     const r = await query(url, `SELECT tenant_id::int AS t, count(*)::int AS n FROM public.accounts_membership GROUP BY 1`);
     expect(r).toEqual([{ t: 999, n: 3 }]);
     expect(await query(url, `SELECT 1 FROM public.customers_client WHERE id = 999`)).toEqual([]);
-    const [pk] = await query(url, `SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = 'public.accounts_membership'::regclass AND contype = 'p'`);
+    const [pk] = await query(
+      url,
+      `SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = 'public.accounts_membership'::regclass AND contype = 'p'`,
+    );
     expect(pk.def).toBe('PRIMARY KEY (tenant_id, account_id, user_id)');
   });
 
@@ -363,11 +394,9 @@ describe('generateFixture — every switch at once, 6 tenants', () => {
     expect(await count(url, 'public', 'django_content_type')).toBe(7);
     for (const s of [...info.tenants.map((t) => t.schema), 'orphan_schema']) {
       expect(await count(url, s, 'django_content_type')).toBe(4);
-      const [u] = await query(
-        url,
-        `SELECT count(*)::int AS n FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'u'`,
-        [ident(s, 'django_content_type')],
-      );
+      const [u] = await query(url, `SELECT count(*)::int AS n FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'u'`, [
+        ident(s, 'django_content_type'),
+      ]);
       expect(u.n).toBe(1);
     }
   });
@@ -390,7 +419,11 @@ describe('generateFixture — every switch at once, 6 tenants', () => {
       expect(await relkind(url, schema, 'account_summary')).toBe('v');
       const [v] = await query(url, `SELECT count(*)::int AS n FROM ${ident(schema, 'account_summary')}`);
       expect(v.n).toBe(rows);
-      const fn = await query(url, `SELECT prorettype::regtype::text AS r FROM pg_proc WHERE proname = 'touch' AND pronamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1)`, [schema]);
+      const fn = await query(
+        url,
+        `SELECT prorettype::regtype::text AS r FROM pg_proc WHERE proname = 'touch' AND pronamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1)`,
+        [schema],
+      );
       expect(fn).toEqual([{ r: 'trigger' }]);
       const tg = await query(url, `SELECT tgname FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal`, [ident(schema, 'accounts_account')]);
       expect(tg).toEqual([{ tgname: 'accounts_account_touch' }]);
@@ -431,7 +464,10 @@ describe.concurrent('bulk generators', () => {
     for (const s of [schemas[0], schemas[11]]) {
       for (const t of ['t1', 't2', 't3']) expect(await count(db.url, s, t)).toBe(4);
     }
-    const fk = await query(db.url, `SELECT confrelid::regclass::text AS target FROM pg_constraint WHERE conrelid = 'tenant_0007.t2'::regclass AND contype = 'f'`);
+    const fk = await query(
+      db.url,
+      `SELECT confrelid::regclass::text AS target FROM pg_constraint WHERE conrelid = 'tenant_0007.t2'::regclass AND contype = 'f'`,
+    );
     expect(fk).toEqual([{ target: 'tenant_0007.t1' }]);
   });
 });

@@ -66,10 +66,9 @@ describe('ident', () => {
         await client.query(`INSERT INTO ${ident(name, name)} (${ident(name)}) VALUES ($1)`, [name]);
         const r = await client.query(`SELECT ${ident(name)} AS v FROM ${ident(name, name)}`);
         expect(r.rows[0].v).toBe(name);
-        const cat = await client.query(
-          `SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1`,
-          [name],
-        );
+        const cat = await client.query(`SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1`, [
+          name,
+        ]);
         expect(cat.rows).toEqual([{ nspname: name, relname: name }]);
       }
       const victim = await client.query('SELECT count(*)::int AS n FROM public.victim');

@@ -67,7 +67,9 @@ async function database(server: string, prefix: string): Promise<Db> {
   cleanups.push(runner.drop, db.drop);
   // The tool really connects as RUN_AS says.
   const [me] = await query<{ usr: string; su: boolean; bypass: boolean }>(
-    runner.url, 'SELECT current_user AS usr, rolsuper AS su, rolbypassrls AS bypass FROM pg_catalog.pg_roles WHERE rolname = current_user');
+    runner.url,
+    'SELECT current_user AS usr, rolsuper AS su, rolbypassrls AS bypass FROM pg_catalog.pg_roles WHERE rolname = current_user',
+  );
   expect(me.su || me.bypass).toBe(RUN_AS === 'superuser');
   if (runner.role) expect(me.usr).toBe(runner.role);
   return { admin: db.url, url: runner.url, runner: runner.role };
@@ -81,7 +83,9 @@ async function perTenantCounts(sourceUrl: string, targetUrl: string, tables: str
     for (const t of tenants) {
       const [s] = await query<{ n: number }>(sourceUrl, `SELECT count(*)::int AS n FROM ${ident(t.schema, sourceTable)}`);
       source.push(`${t.schema}.${sourceTable}=${s.n}`);
-      const [g] = await query<{ n: number }>(targetUrl, `SELECT count(*)::int AS n FROM ${ident('public', targetTable)} WHERE tenant_id::text = $1`, [t.tenantId]);
+      const [g] = await query<{ n: number }>(targetUrl, `SELECT count(*)::int AS n FROM ${ident('public', targetTable)} WHERE tenant_id::text = $1`, [
+        t.tenantId,
+      ]);
       target.push(`${t.schema}.${sourceTable}=${g.n}`);
     }
   }
@@ -123,7 +127,10 @@ async function sequencesBehind(adminUrl: string, tables: string[]): Promise<stri
 async function coreFlow(src: Db, tgt: Db, hooks: FlowHooks = {}) {
   const sameDatabase = src.url === tgt.url;
   const fx = await generateFixture(src.url, { tenants: 3, rowsPerTable: 30, preexistingUnified: sameDatabase });
-  await hooks.prepare?.(src.url, fx.tenants.map((t) => t.schema));
+  await hooks.prepare?.(
+    src.url,
+    fx.tenants.map((t) => t.schema),
+  );
   const cfg = loadConfig(sameDatabase ? { source: src.url } : { source: src.url, target: tgt.url }, {}, '/');
   const sourceBefore = await withClient(src.admin, (c) => fingerprint(c, []));
   const targetBefore = sameDatabase ? sourceBefore : await withClient(tgt.admin, (c) => fingerprint(c, []));
@@ -144,8 +151,16 @@ async function coreFlow(src: Db, tgt: Db, hooks: FlowHooks = {}) {
   expect(counts.target).toEqual(counts.source);
   const [tx] = await query<{ n: number }>(tgt.admin, 'SELECT count(*)::int AS n FROM public.accounts_transaction');
   expect(tx.n).toBe(90);
-  expect(await sequencesBehind(tgt.admin, run.plan.tables.map((t) => t.target))).toEqual([]);
-  const [pk] = await query<{ def: string }>(tgt.admin, `SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = 'public.accounts_account'::regclass AND contype = 'p'`);
+  expect(
+    await sequencesBehind(
+      tgt.admin,
+      run.plan.tables.map((t) => t.target),
+    ),
+  ).toEqual([]);
+  const [pk] = await query<{ def: string }>(
+    tgt.admin,
+    `SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = 'public.accounts_account'::regclass AND contype = 'p'`,
+  );
   expect(pk.def).toBe('PRIMARY KEY (tenant_id, id)');
 
   const verify = await verifyCommand(cfg, log);
@@ -231,7 +246,9 @@ function newerFeatures(sourceMajor: Major) {
         await c.query(`ALTER TABLE ${account} ADD CONSTRAINT account_id_code_key UNIQUE (id, code)`);
         await c.query(`ALTER TABLE ${tx} ADD COLUMN reviewer_id integer, ADD COLUMN reviewer_code text`);
         await c.query(`UPDATE ${tx} t SET reviewer_id = a.id, reviewer_code = a.code FROM ${account} a WHERE a.id = t.account_id`);
-        await c.query(`ALTER TABLE ${tx} ADD CONSTRAINT tx_reviewer_fk FOREIGN KEY (reviewer_id, reviewer_code) REFERENCES ${account} (id, code) ON DELETE SET NULL (reviewer_code)`);
+        await c.query(
+          `ALTER TABLE ${tx} ADD CONSTRAINT tx_reviewer_fk FOREIGN KEY (reviewer_id, reviewer_code) REFERENCES ${account} (id, code) ON DELETE SET NULL (reviewer_code)`,
+        );
         if (sourceMajor >= 18) {
           await c.query(`ALTER TABLE ${account} ADD COLUMN id_twice bigint GENERATED ALWAYS AS (id * 2) VIRTUAL`);
           // Every row breaks it: recreated enforced, it would stop the run.
@@ -252,12 +269,17 @@ function featuresKept(expectVirtual: 'v' | 's' | null) {
     );
     expect(defs).toEqual([
       { name: 'account_code_nnd', def: 'UNIQUE NULLS NOT DISTINCT (tenant_id, code)' },
-      { name: 'tx_reviewer_fk', def: 'FOREIGN KEY (tenant_id, reviewer_id, reviewer_code) REFERENCES accounts_account(tenant_id, id, code) ON DELETE SET NULL (reviewer_code)' },
+      {
+        name: 'tx_reviewer_fk',
+        def: 'FOREIGN KEY (tenant_id, reviewer_id, reviewer_code) REFERENCES accounts_account(tenant_id, id, code) ON DELETE SET NULL (reviewer_code)',
+      },
     ]);
     const [idx] = await query<{ def: string }>(admin, `SELECT pg_get_indexdef('public.account_code_id_nnd'::regclass) AS def`);
     expect(idx.def).toMatch(/\(tenant_id, code, id\) NULLS NOT DISTINCT$/);
     const [check] = await query<{ n: number; def: string | null }>(
-      admin, `SELECT count(*)::int AS n, max(pg_get_constraintdef(oid)) AS def FROM pg_constraint WHERE conname = 'id_negative' AND connamespace = 'public'::regnamespace`);
+      admin,
+      `SELECT count(*)::int AS n, max(pg_get_constraintdef(oid)) AS def FROM pg_constraint WHERE conname = 'id_negative' AND connamespace = 'public'::regnamespace`,
+    );
     // Kept NOT ENFORCED on 18; on an older target, not recreated (a warning says so).
     expect(check).toEqual(expectVirtual === 'v' ? { n: 1, def: 'CHECK ((id < 0)) NOT ENFORCED' } : { n: 0, def: null });
     if (expectVirtual) {
@@ -276,20 +298,33 @@ function featuresKept(expectVirtual: 'v' | 's' | null) {
       await c.query('BEGIN');
       try {
         // An account id that reviews transactions in this tenant and in another one (ids restart in every tenant).
-        const [{ id }] = (await c.query<{ id: number }>(
-          `SELECT reviewer_id AS id FROM public.accounts_transaction WHERE reviewer_code IS NOT NULL GROUP BY reviewer_id
-            HAVING bool_or(tenant_id::text = $1) AND bool_or(tenant_id::text <> $1) ORDER BY 1 LIMIT 1`, [tenant])).rows;
+        const [{ id }] = (
+          await c.query<{ id: number }>(
+            `SELECT reviewer_id AS id FROM public.accounts_transaction WHERE reviewer_code IS NOT NULL GROUP BY reviewer_id
+            HAVING bool_or(tenant_id::text = $1) AND bool_or(tenant_id::text <> $1) ORDER BY 1 LIMIT 1`,
+            [tenant],
+          )
+        ).rows;
         const count = async () =>
-          (await c.query<{ mine: number; others: number }>(
-            `SELECT count(*) FILTER (WHERE tenant_id::text = $1)::int AS mine, count(*) FILTER (WHERE tenant_id::text <> $1)::int AS others
-               FROM public.accounts_transaction WHERE reviewer_id = $2 AND reviewer_code IS NOT NULL`, [tenant, id])).rows[0];
+          (
+            await c.query<{ mine: number; others: number }>(
+              `SELECT count(*) FILTER (WHERE tenant_id::text = $1)::int AS mine, count(*) FILTER (WHERE tenant_id::text <> $1)::int AS others
+               FROM public.accounts_transaction WHERE reviewer_id = $2 AND reviewer_code IS NOT NULL`,
+              [tenant, id],
+            )
+          ).rows[0];
         const before = await count();
         expect(before.mine).toBeGreaterThan(0);
         expect(before.others).toBeGreaterThan(0);
         const del = await c.query(`DELETE FROM public.accounts_account WHERE tenant_id::text = $1 AND id = $2`, [tenant, id]);
         expect(del.rowCount).toBe(1);
         expect(await count()).toEqual({ mine: 0, others: before.others });
-        const [{ n }] = (await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM public.accounts_transaction WHERE tenant_id::text = $1 AND reviewer_id = $2 AND reviewer_code IS NULL`, [tenant, id])).rows;
+        const [{ n }] = (
+          await c.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM public.accounts_transaction WHERE tenant_id::text = $1 AND reviewer_id = $2 AND reviewer_code IS NULL`,
+            [tenant, id],
+          )
+        ).rows;
         expect(n).toBe(before.mine);
       } finally {
         await c.query('ROLLBACK');
@@ -331,11 +366,17 @@ describe('features of newer majors', () => {
     const src = await database(serverOf(18), 'f18src');
     const tgt = await database(serverOf(14), 'f14tgt');
     const fx = await generateFixture(src.url, { tenants: 3, rowsPerTable: 30 });
-    await newerFeatures(18)(src.url, fx.tenants.map((t) => t.schema));
+    await newerFeatures(18)(
+      src.url,
+      fx.tenants.map((t) => t.schema),
+    );
     const cfg = loadConfig({ source: src.url, target: tgt.url }, {}, '/');
     const plan = await planCommand(cfg, log);
     expect(plan.blocking).toBe(true);
-    const versionProblems = plan.plan.problems.filter((p) => p.code === 'TARGET_VERSION').map((p) => `${p.severity} ${p.table}: ${p.message}`).sort();
+    const versionProblems = plan.plan.problems
+      .filter((p) => p.code === 'TARGET_VERSION')
+      .map((p) => `${p.severity} ${p.table}: ${p.message}`)
+      .sort();
     expect(versionProblems).toEqual([
       'error accounts_account: UNIQUE NULLS NOT DISTINCT ("account_code_id_nnd") of "accounts_account" needs PostgreSQL 15 or later; the target is PostgreSQL 14',
       'error accounts_account: UNIQUE NULLS NOT DISTINCT ("account_code_nnd") of "accounts_account" needs PostgreSQL 15 or later; the target is PostgreSQL 14',

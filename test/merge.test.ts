@@ -29,11 +29,28 @@ const PERM = (s: string) => `CREATE TABLE ${s}.auth_permission (id serial PRIMAR
   codename varchar(100) NOT NULL, CONSTRAINT auth_permission_content_type_id_codename_01ab375a_uniq UNIQUE (content_type_id, codename))`;
 
 /** Content types by (app_label, model) in the order their ids are given: the ids differ per schema. */
-const PUBLIC_CTS = [['admin', 'logentry'], ['auth', 'permission'], ['contenttypes', 'contenttype'], ['customers', 'client'], ['auth', 'user']];
+const PUBLIC_CTS = [
+  ['admin', 'logentry'],
+  ['auth', 'permission'],
+  ['contenttypes', 'contenttype'],
+  ['customers', 'client'],
+  ['auth', 'user'],
+];
 const TENANT_CTS: Record<string, string[][]> = {
   // acme's content types start with its own models: every id differs from public's.
-  acme: [['shop', 'note'], ['shop', 'item'], ['admin', 'logentry'], ['contenttypes', 'contenttype'], ['auth', 'permission']],
-  globex: [['contenttypes', 'contenttype'], ['shop', 'item'], ['auth', 'permission'], ['admin', 'logentry']],
+  acme: [
+    ['shop', 'note'],
+    ['shop', 'item'],
+    ['admin', 'logentry'],
+    ['contenttypes', 'contenttype'],
+    ['auth', 'permission'],
+  ],
+  globex: [
+    ['contenttypes', 'contenttype'],
+    ['shop', 'item'],
+    ['auth', 'permission'],
+    ['admin', 'logentry'],
+  ],
 };
 
 async function build(url: string): Promise<void> {
@@ -46,7 +63,9 @@ async function build(url: string): Promise<void> {
     PERM('public'),
   ];
   for (const [a, m] of PUBLIC_CTS) sql.push(`INSERT INTO public.django_content_type (app_label, model) VALUES ('${a}', '${m}')`);
-  sql.push(`INSERT INTO public.auth_permission (name, content_type_id, codename) SELECT 'Can add ' || model, id, 'add_' || model FROM public.django_content_type`);
+  sql.push(
+    `INSERT INTO public.auth_permission (name, content_type_id, codename) SELECT 'Can add ' || model, id, 'add_' || model FROM public.django_content_type`,
+  );
   for (const s of TENANTS) {
     sql.push(
       `CREATE SCHEMA ${s}`,
@@ -94,27 +113,45 @@ async function meanings(url: string, where: 'source' | 'target'): Promise<string
   if (where === 'source') {
     for (const s of TENANTS) {
       const id = (await query<{ id: number }>(url, `SELECT id FROM public.customers_client WHERE schema_name = $1`, [s]))[0].id;
-      for (const r of await query<{ x: string }>(url, `
+      for (const r of await query<{ x: string }>(
+        url,
+        `
         SELECT format('tagged %s %s %s.%s', $1::text, t.id, ct.app_label, ct.model) AS x FROM ${s}.shop_tagged t JOIN ${s}.django_content_type ct ON ct.id = t.content_type_id
         UNION ALL SELECT format('log %s %s %s.%s', $1::text, l.id, ct.app_label, ct.model) FROM ${s}.django_admin_log l LEFT JOIN ${s}.django_content_type ct ON ct.id = l.content_type_id
         UNION ALL SELECT format('perm %s %s.%s.%s', $1::text, ct.app_label, ct.model, p.codename) FROM ${s}.auth_permission p JOIN ${s}.django_content_type ct ON ct.id = p.content_type_id
         UNION ALL SELECT format('gfk %s %s %s', $1::text, t.label, p.codename) FROM ${s}.shop_tagged t JOIN ${s}.django_content_type ct ON ct.id = t.content_type_id AND ct.model = 'permission'
-          JOIN ${s}.auth_permission p ON p.id = t.object_id`, [String(id)])) out.push(r.x);
+          JOIN ${s}.auth_permission p ON p.id = t.object_id`,
+        [String(id)],
+      ))
+        out.push(r.x);
     }
     // The public permissions stay as they are.
-    for (const r of await query<{ x: string }>(url, `SELECT format('pub %s.%s.%s', ct.app_label, ct.model, p.codename) AS x FROM public.auth_permission p JOIN public.django_content_type ct ON ct.id = p.content_type_id`)) out.push(r.x);
+    for (const r of await query<{ x: string }>(
+      url,
+      `SELECT format('pub %s.%s.%s', ct.app_label, ct.model, p.codename) AS x FROM public.auth_permission p JOIN public.django_content_type ct ON ct.id = p.content_type_id`,
+    ))
+      out.push(r.x);
   } else {
-    for (const r of await query<{ x: string }>(url, `
+    for (const r of await query<{ x: string }>(
+      url,
+      `
       SELECT format('tagged %s %s %s.%s', t.tenant_id, t.id, ct.app_label, ct.model) AS x FROM public.shop_tagged t JOIN public.django_content_type ct ON ct.id = t.content_type_id
       UNION ALL SELECT format('log %s %s %s.%s', l.tenant_id, l.id, ct.app_label, ct.model) FROM public.django_admin_log l LEFT JOIN public.django_content_type ct ON ct.id = l.content_type_id
       UNION ALL SELECT format('gfk %s %s %s', t.tenant_id, t.label, p.codename) FROM public.shop_tagged t JOIN public.django_content_type ct ON ct.id = t.content_type_id AND ct.model = 'permission'
-        JOIN public.auth_permission p ON p.id = t.object_id`)) out.push(r.x);
+        JOIN public.auth_permission p ON p.id = t.object_id`,
+    ))
+      out.push(r.x);
     // Each tenant's permissions, through the mapping, are public rows with the same meaning.
     for (const s of TENANTS) {
       const id = (await query<{ id: number }>(url, `SELECT id FROM public.customers_client WHERE schema_name = $1`, [s]))[0].id;
-      for (const r of await query<{ x: string }>(url, `
+      for (const r of await query<{ x: string }>(
+        url,
+        `
         SELECT format('perm %s %s.%s.%s', $1::text, ct.app_label, ct.model, p.codename) AS x FROM oasys_migrate.merge_auth_permission m
-          JOIN public.auth_permission p ON p.id = m.new_id::int JOIN public.django_content_type ct ON ct.id = p.content_type_id WHERE m.tenant = $1`, [String(id)])) out.push(r.x);
+          JOIN public.auth_permission p ON p.id = m.new_id::int JOIN public.django_content_type ct ON ct.id = p.content_type_id WHERE m.tenant = $1`,
+        [String(id)],
+      ))
+        out.push(r.x);
     }
   }
   return out.sort();
@@ -148,53 +185,88 @@ describe('merge by natural key, in place (INSERT … SELECT joins the mapping)',
     expect(plan.plan.tables.map((t) => t.target).sort()).toEqual(['django_admin_log', 'shop_item', 'shop_note', 'shop_tagged']);
     // The content type, and its GenericForeignKey's object id (translated when it names a merged model: auth.permission here).
     expect(plan.plan.tables.find((t) => t.target === 'shop_tagged')?.translations).toEqual([
-      { column: 'content_type_id', merged: 'django_content_type' }, { column: 'object_id', merged: 'django_content_type', genericOf: 'content_type_id' }]);
+      { column: 'content_type_id', merged: 'django_content_type' },
+      { column: 'object_id', merged: 'django_content_type', genericOf: 'content_type_id' },
+    ]);
 
     const run = await runCommand(cfg, log);
     expect(run.verify.ok).toBe(true);
-    expect(run.verify.results.filter((r) => r.table.startsWith('django_content_type (merged')).map((r) => [r.tenant, r.sourceRows, r.targetRows]))
-      .toEqual([['acme', 5, 5], ['globex', 4, 4]]);
+    expect(run.verify.results.filter((r) => r.table.startsWith('django_content_type (merged')).map((r) => [r.tenant, r.sourceRows, r.targetRows])).toEqual([
+      ['acme', 5, 5],
+      ['globex', 4, 4],
+    ]);
     // Two content types added once each, whatever the number of tenants that have them.
     const cts = await query<{ a: string; m: string }>(db.url, `SELECT app_label AS a, model AS m FROM public.django_content_type WHERE id > 5 ORDER BY id`);
-    expect(cts).toEqual([{ a: 'shop', m: 'item' }, { a: 'shop', m: 'note' }]);
+    expect(cts).toEqual([
+      { a: 'shop', m: 'item' },
+      { a: 'shop', m: 'note' },
+    ]);
     expect(await meanings(db.url, 'target')).toEqual(truth.filter((x) => !x.startsWith('pub ')));
     // public's own rows are untouched (ids 1–5 keep their meaning).
-    const pub = await query<{ x: string }>(db.url, `SELECT format('pub %s.%s.%s', ct.app_label, ct.model, p.codename) AS x FROM public.auth_permission p JOIN public.django_content_type ct ON ct.id = p.content_type_id WHERE p.id <= 5 ORDER BY 1`);
+    const pub = await query<{ x: string }>(
+      db.url,
+      `SELECT format('pub %s.%s.%s', ct.app_label, ct.model, p.codename) AS x FROM public.auth_permission p JOIN public.django_content_type ct ON ct.id = p.content_type_id WHERE p.id <= 5 ORDER BY 1`,
+    );
     expect(pub.map((r) => r.x)).toEqual(truth.filter((x) => x.startsWith('pub ')));
     // The generic foreign key resolves to the very object it pointed at: (content type, object_id) → a row of that tenant.
-    const [gfk] = await query<{ n: number; bad: number }>(db.url, `
+    const [gfk] = await query<{ n: number; bad: number }>(
+      db.url,
+      `
       SELECT count(*)::int AS n, count(*) FILTER (WHERE i.id IS NULL AND o.id IS NULL)::int AS bad
         FROM public.shop_tagged t JOIN public.django_content_type ct ON ct.id = t.content_type_id
         LEFT JOIN public.shop_item i ON ct.model = 'item' AND i.tenant_id = t.tenant_id AND i.id = t.object_id AND t.label = 'item ' || i.id
-        LEFT JOIN public.shop_note o ON ct.model = 'note' AND o.tenant_id = t.tenant_id AND o.id = t.object_id AND t.label = 'note ' || o.id`);
+        LEFT JOIN public.shop_note o ON ct.model = 'note' AND o.tenant_id = t.tenant_id AND o.id = t.object_id AND t.label = 'note ' || o.id`,
+    );
     expect(gfk).toEqual({ n: 15, bad: 4 }); // acme: 4 items + 3 notes; globex: 4 items (it has no "note" content type); 2 × 2 permissions (checked by meanings())
     // The translated columns keep a foreign key, to the shared table.
-    const fks = await query<{ d: string }>(db.url, `SELECT pg_get_constraintdef(oid) AS d FROM pg_constraint WHERE conrelid = 'public.shop_tagged'::regclass AND contype = 'f'`);
+    const fks = await query<{ d: string }>(
+      db.url,
+      `SELECT pg_get_constraintdef(oid) AS d FROM pg_constraint WHERE conrelid = 'public.shop_tagged'::regclass AND contype = 'f'`,
+    );
     expect(fks.map((f) => f.d)).toEqual([expect.stringContaining('REFERENCES django_content_type(id)')]);
 
     // A wrong translation (acme's tagged item now says "note") is found, for that tenant and table only.
-    await query(db.url, `UPDATE public.shop_tagged SET content_type_id = (SELECT id FROM public.django_content_type WHERE model = 'note') WHERE tenant_id = 2 AND label = 'item 1'`);
+    await query(
+      db.url,
+      `UPDATE public.shop_tagged SET content_type_id = (SELECT id FROM public.django_content_type WHERE model = 'note') WHERE tenant_id = 2 AND label = 'item 1'`,
+    );
     const bad = await verifyCommand(cfg, log);
     expect(bad.ok).toBe(false);
     expect(bad.results.filter((r) => !r.ok).map((r) => `${r.tenant}/${r.table}`)).toEqual(['acme/shop_tagged']);
-    await query(db.url, `UPDATE public.shop_tagged SET content_type_id = (SELECT id FROM public.django_content_type WHERE model = 'item') WHERE tenant_id = 2 AND label = 'item 1'`);
+    await query(
+      db.url,
+      `UPDATE public.shop_tagged SET content_type_id = (SELECT id FROM public.django_content_type WHERE model = 'item') WHERE tenant_id = 2 AND label = 'item 1'`,
+    );
     // A generic object id pointing at the wrong permission is found too.
     await query(db.url, `UPDATE public.shop_tagged SET object_id = object_id + 1 WHERE tenant_id = 3 AND label = 'perm add_item'`);
     expect((await verifyCommand(cfg, log)).results.filter((r) => !r.ok).map((r) => `${r.tenant}/${r.table}`)).toEqual(['globex/shop_tagged']);
     await query(db.url, `UPDATE public.shop_tagged SET object_id = object_id - 1 WHERE tenant_id = 3 AND label = 'perm add_item'`);
     // A wrong match in the mapping itself is found too.
-    await query(db.url, `UPDATE oasys_migrate.merge_django_content_type SET new_id = '1' WHERE tenant = '3' AND new_id = (SELECT id::text FROM public.django_content_type WHERE app_label = 'contenttypes')`);
+    await query(
+      db.url,
+      `UPDATE oasys_migrate.merge_django_content_type SET new_id = '1' WHERE tenant = '3' AND new_id = (SELECT id::text FROM public.django_content_type WHERE app_label = 'contenttypes')`,
+    );
     const bad2 = await verifyCommand(cfg, log);
-    expect(bad2.results.filter((r) => !r.ok).map((r) => `${r.tenant}/${r.table}`)).toEqual(['globex/django_content_type (merged into public.django_content_type)']);
-    await query(db.url, `UPDATE oasys_migrate.merge_django_content_type SET new_id = (SELECT id::text FROM public.django_content_type WHERE app_label = 'contenttypes') WHERE tenant = '3' AND new_id = '1' AND old_id = '1'`);
+    expect(bad2.results.filter((r) => !r.ok).map((r) => `${r.tenant}/${r.table}`)).toEqual([
+      'globex/django_content_type (merged into public.django_content_type)',
+    ]);
+    await query(
+      db.url,
+      `UPDATE oasys_migrate.merge_django_content_type SET new_id = (SELECT id::text FROM public.django_content_type WHERE app_label = 'contenttypes') WHERE tenant = '3' AND new_id = '1' AND old_id = '1'`,
+    );
     expect((await verifyCommand(cfg, log)).ok).toBe(true);
 
     const r = await revertCommand({ ...cfg, discardWrites: true }, log, async () => true);
     expect(r.reverted).toBe(true);
-    expect(r.actions).toEqual(expect.arrayContaining(['deleted 4 rows the run added to "public"."auth_permission"', 'deleted 2 rows the run added to "public"."django_content_type"']));
+    expect(r.actions).toEqual(
+      expect.arrayContaining(['deleted 4 rows the run added to "public"."auth_permission"', 'deleted 2 rows the run added to "public"."django_content_type"']),
+    );
     const after = await withClient(db.url, (c) => fingerprint(c, TENANTS));
     expect(fingerprintDiff(before, after)).toEqual([]);
-    const [left] = await query<{ n: number }>(db.url, `SELECT count(*)::int AS n FROM pg_class WHERE relname LIKE 'merge\\_%' AND relnamespace = 'oasys_migrate'::regnamespace`);
+    const [left] = await query<{ n: number }>(
+      db.url,
+      `SELECT count(*)::int AS n FROM pg_class WHERE relname LIKE 'merge\\_%' AND relnamespace = 'oasys_migrate'::regnamespace`,
+    );
     expect(left.n).toBe(0);
   });
 });
@@ -231,7 +303,7 @@ describe('merge by natural key, separate target (COPY into a staging table, INSE
 });
 
 describe('revert after the application added shared rows', () => {
-  it('deletes only the rows the run added; the application\'s row stays and its id is never handed out again', async () => {
+  it("deletes only the rows the run added; the application's row stays and its id is never handed out again", async () => {
     const db = await createTestDatabase('mrgr');
     dbs.push(db);
     await build(db.url);

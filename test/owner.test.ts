@@ -76,14 +76,24 @@ describe('as a NOSUPERUSER NOBYPASSRLS owner', () => {
     info = o.info;
     // The pre-existing unified table already forces its own tenant policy: the owner sees none of its rows.
     await query(url, `ALTER TABLE public.accounts_membership ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY`);
-    await query(url, `CREATE POLICY tenant_isolation ON public.accounts_membership USING (tenant_id = NULLIF(current_setting('app.current_tenant', true), '')::int) WITH CHECK (tenant_id = NULLIF(current_setting('app.current_tenant', true), '')::int)`);
-    before = await withClient(admin, (c) => fingerprint(c, info.tenants.map((t) => t.schema)));
+    await query(
+      url,
+      `CREATE POLICY tenant_isolation ON public.accounts_membership USING (tenant_id = NULLIF(current_setting('app.current_tenant', true), '')::int) WITH CHECK (tenant_id = NULLIF(current_setting('app.current_tenant', true), '')::int)`,
+    );
+    before = await withClient(admin, (c) =>
+      fingerprint(
+        c,
+        info.tenants.map((t) => t.schema),
+      ),
+    );
     cfg = loadConfig({ source: url }, {}, '/');
   });
 
   it('the role really is neither superuser nor BYPASSRLS, and is hidden from the forced table', async () => {
-    const [r] = await query<{ s: boolean; b: boolean; n: number }>(url,
-      `SELECT rolsuper AS s, rolbypassrls AS b, (SELECT count(*)::int FROM public.accounts_membership) AS n FROM pg_roles WHERE rolname = current_user`);
+    const [r] = await query<{ s: boolean; b: boolean; n: number }>(
+      url,
+      `SELECT rolsuper AS s, rolbypassrls AS b, (SELECT count(*)::int FROM public.accounts_membership) AS n FROM pg_roles WHERE rolname = current_user`,
+    );
     expect(r).toEqual({ s: false, b: false, n: 0 });
   });
 
@@ -93,17 +103,22 @@ describe('as a NOSUPERUSER NOBYPASSRLS owner', () => {
     expect(run.plan.role).toEqual({ name: OWNER, superuser: false, bypassRls: false });
     expect(run.plan.problems.find((p) => p.code === 'MIGRATING_ROLE')?.message).toContain(`"${OWNER}" (NOSUPERUSER NOBYPASSRLS)`);
     // Seen by a superuser: every serial/identity sequence is at or past its table's max.
-    const seqs = await query<{ t: string; c: string; max: string; last: string }>(admin, `
+    const seqs = await query<{ t: string; c: string; max: string; last: string }>(
+      admin,
+      `
       SELECT c.relname AS t, a.attname AS c, m.max, pg_sequence_last_value(pg_get_serial_sequence(format('public.%I', c.relname), a.attname)::regclass)::text AS last
         FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0
         CROSS JOIN LATERAL (SELECT (xpath('/row/m/text()', query_to_xml(format('SELECT max(%I) AS m FROM public.%I', a.attname, c.relname), false, true, '')))[1]::text AS max) m
        WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')
-         AND pg_get_serial_sequence(format('public.%I', c.relname), a.attname) IS NOT NULL`);
+         AND pg_get_serial_sequence(format('public.%I', c.relname), a.attname) IS NOT NULL`,
+    );
     expect(seqs.length).toBeGreaterThan(2);
     for (const s of seqs) expect(BigInt(s.last ?? '0'), `${s.t}.${s.c}`).toBeGreaterThanOrEqual(BigInt(s.max ?? '0'));
     // FORCE is back on every unified table, the pre-existing one included.
-    const flags = await query<{ relname: string; f: boolean }>(admin,
-      `SELECT relname, relforcerowsecurity AS f FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r','p') AND relrowsecurity ORDER BY 1`);
+    const flags = await query<{ relname: string; f: boolean }>(
+      admin,
+      `SELECT relname, relforcerowsecurity AS f FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r','p') AND relrowsecurity ORDER BY 1`,
+    );
     expect(flags.map((f) => f.relname)).toEqual(expect.arrayContaining(['accounts_account', 'accounts_membership', 'accounts_transaction']));
     expect(flags.every((f) => f.f)).toBe(true);
     // The pre-existing rows of tenant 999 are still there.
@@ -120,7 +135,8 @@ describe('as a NOSUPERUSER NOBYPASSRLS owner', () => {
       await c.query(`SELECT set_config('app.current_tenant', $1, true)`, [String(t.id)]);
       const r = await c.query<{ id: number }>(
         `INSERT INTO public.accounts_transaction (tenant_id, account_id, amount, memo, created_at)
-         SELECT tenant_id, id, 1, 'owner-test', now() FROM public.accounts_account LIMIT 1 RETURNING id`);
+         SELECT tenant_id, id, 1, 'owner-test', now() FROM public.accounts_account LIMIT 1 RETURNING id`,
+      );
       await c.query('ROLLBACK');
       return r.rows[0].id;
     });
@@ -136,12 +152,21 @@ describe('as a NOSUPERUSER NOBYPASSRLS owner', () => {
     // Four tamperings, each in its own (tenant, table), committed by a superuser.
     await query(admin, `UPDATE public.accounts_account SET active = NOT active WHERE tenant_id = $1 AND id = 3`, [a.id]);
     await query(admin, `DELETE FROM public."LedgerEntry" WHERE tenant_id = $1 AND id = 3`, [b.id]);
-    await query(admin, `INSERT INTO public.audit_log SELECT * FROM public.audit_log WHERE ctid = (SELECT min(ctid) FROM public.audit_log WHERE tenant_id = $1)`, [c.id]);
+    await query(
+      admin,
+      `INSERT INTO public.audit_log SELECT * FROM public.audit_log WHERE ctid = (SELECT min(ctid) FROM public.audit_log WHERE tenant_id = $1)`,
+      [c.id],
+    );
     await query(admin, `UPDATE public.audit_log SET tenant_id = $2 WHERE ctid = (SELECT min(ctid) FROM public.audit_log WHERE tenant_id = $1)`, [a.id, b.id]);
     const bad = await verifyCommand(cfg, log);
     expect(bad.ok).toBe(false);
-    const wrong = bad.results.filter((r) => !r.ok).map((r) => `${r.tenant}/${r.table}`).sort();
-    expect(wrong).toEqual([`${a.schema}/accounts_account`, `${a.schema}/audit_log`, `${b.schema}/LedgerEntry`, `${b.schema}/audit_log`, `${c.schema}/audit_log`].sort());
+    const wrong = bad.results
+      .filter((r) => !r.ok)
+      .map((r) => `${r.tenant}/${r.table}`)
+      .sort();
+    expect(wrong).toEqual(
+      [`${a.schema}/accounts_account`, `${a.schema}/audit_log`, `${b.schema}/LedgerEntry`, `${b.schema}/audit_log`, `${c.schema}/audit_log`].sort(),
+    );
   });
 
   it('check-rls passes as the application role, run as the owner', async () => {
@@ -150,10 +175,15 @@ describe('as a NOSUPERUSER NOBYPASSRLS owner', () => {
     expect(r.ok).toBe(true);
   });
 
-  it('revert as the owner is exact: tenant 999\'s rows, FORCE and the policy of the pre-existing table come back', async () => {
+  it("revert as the owner is exact: tenant 999's rows, FORCE and the policy of the pre-existing table come back", async () => {
     const r = await revertCommand({ ...cfg, discardWrites: true }, log, async () => true);
     expect(r.reverted).toBe(true);
-    const after = await withClient(admin, (c) => fingerprint(c, info.tenants.map((t) => t.schema)));
+    const after = await withClient(admin, (c) =>
+      fingerprint(
+        c,
+        info.tenants.map((t) => t.schema),
+      ),
+    );
     expect(fingerprintDiff(before, after)).toEqual([]);
   });
 });
@@ -169,10 +199,15 @@ describe('as a NOSUPERUSER NOBYPASSRLS owner, in two batches of tenants', () => 
     const second = await runCommand(loadConfig({ source: o.url, tenants: tenants[2] }, {}, '/'), log);
     expect(second.verify.ok).toBe(true);
     expect(second.plan.tables.every((t) => t.action === 'fill' && t.liftForce === true)).toBe(true);
-    const [n] = await query<{ n: number; t: number }>(o.db.url, `SELECT count(*)::int AS n, count(DISTINCT tenant_id)::int AS t FROM public.accounts_transaction`);
+    const [n] = await query<{ n: number; t: number }>(
+      o.db.url,
+      `SELECT count(*)::int AS n, count(DISTINCT tenant_id)::int AS t FROM public.accounts_transaction`,
+    );
     expect(n).toEqual({ n: 60, t: 3 });
-    const [seq] = await query<{ ok: boolean }>(o.db.url,
-      `SELECT pg_sequence_last_value(pg_get_serial_sequence('public.accounts_transaction', 'id')::regclass) >= (SELECT max(id) FROM public.accounts_transaction) AS ok`);
+    const [seq] = await query<{ ok: boolean }>(
+      o.db.url,
+      `SELECT pg_sequence_last_value(pg_get_serial_sequence('public.accounts_transaction', 'id')::regclass) >= (SELECT max(id) FROM public.accounts_transaction) AS ok`,
+    );
     expect(seq.ok).toBe(true);
     const forced = await query<{ f: boolean }>(o.db.url, `SELECT relforcerowsecurity AS f FROM pg_class WHERE oid = 'public.accounts_transaction'::regclass`);
     expect(forced[0].f).toBe(true);

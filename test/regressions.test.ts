@@ -40,10 +40,12 @@ describe('regressions', () => {
     expect(rows[0]).toEqual({ base: 2, sub: 2 });
   });
 
-  it('revert uses the run\'s own target schema, whatever config it is given', async () => {
+  it("revert uses the run's own target schema, whatever config it is given", async () => {
     const db = await fresh();
     await generateFixture(db.url, { tenants: 2, rowsPerTable: 5 });
-    await db.sql(`CREATE SCHEMA rows; CREATE TABLE rows.accounts_membership (tenant_id bigint NOT NULL, account_id int NOT NULL, user_id int NOT NULL, role text NOT NULL)`);
+    await db.sql(
+      `CREATE SCHEMA rows; CREATE TABLE rows.accounts_membership (tenant_id bigint NOT NULL, account_id int NOT NULL, user_id int NOT NULL, role text NOT NULL)`,
+    );
     const before = await withClient(db.url, (c) => fingerprint(c, ['acme', 'globex']));
     const cfg = { ...loadConfig({ source: db.url }, {}, '/'), targetSchema: 'rows' };
     expect((await runCommand(cfg, log)).verify.ok).toBe(true);
@@ -53,7 +55,7 @@ describe('regressions', () => {
     expect(fingerprintDiff(before, after)).toEqual([]);
   });
 
-  it('a pre-existing table\'s own serial column and its rows of a migrated tenant: verify passes, revert restores the sequence', async () => {
+  it("a pre-existing table's own serial column and its rows of a migrated tenant: verify passes, revert restores the sequence", async () => {
     const db = await fresh();
     const fx = await generateFixture(db.url, { tenants: 3, rowsPerTable: 5, preexistingUnified: true });
     const acme = fx.tenants.find((t) => t.schema === 'acme')!.id;
@@ -81,13 +83,16 @@ describe('regressions', () => {
     expect(p.plan.problems.find((x) => x.code === 'EXCLUSION_SKIPPED')?.message).toMatch(/no_overlap/);
   });
 
-  it('the journal holds each copy step\'s verified checksum (SPEC §4), equal to the verification\'s', async () => {
+  it("the journal holds each copy step's verified checksum (SPEC §4), equal to the verification's", async () => {
     const d = await createTestDatabase('regress');
     dbs.push(d);
     await generateFixture(d.url, { tenants: 2, rowsPerTable: 6 });
     const r = await runCommand(loadConfig({ source: d.url }, {}, '/'), log);
     expect(r.verify.ok).toBe(true);
-    const steps = await query<{ step_id: string; checksum: string | null }>(d.url, `SELECT step_id, checksum FROM oasys_migrate.step WHERE phase = 'copy' ORDER BY 1`);
+    const steps = await query<{ step_id: string; checksum: string | null }>(
+      d.url,
+      `SELECT step_id, checksum FROM oasys_migrate.step WHERE phase = 'copy' ORDER BY 1`,
+    );
     expect(steps.length).toBe(10);
     const byStep = new Map(r.verify.results.map((x) => [`copy:${x.tenant}:${x.table}`, x.targetChecksum]));
     for (const s of steps) expect(s.checksum, s.step_id).toBe(byStep.get(s.step_id));

@@ -34,8 +34,19 @@ let info: FixtureInfo;
 let env: Record<string, string>;
 
 function bash(name: string) {
-  const r = spawnSync('bash', ['-euo', 'pipefail', '-c', script(name)], { cwd: work, env: cliEnv({ ...env, PATH: `${bin}:${process.env.PATH}` }), encoding: 'utf8', timeout: 90_000, stdio: ['ignore', 'pipe', 'pipe'] });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr, text: `step ${name}: exit=${r.status}\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}` };
+  const r = spawnSync('bash', ['-euo', 'pipefail', '-c', script(name)], {
+    cwd: work,
+    env: cliEnv({ ...env, PATH: `${bin}:${process.env.PATH}` }),
+    encoding: 'utf8',
+    timeout: 90_000,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return {
+    code: r.status,
+    stdout: r.stdout,
+    stderr: r.stderr,
+    text: `step ${name}: exit=${r.status}\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}`,
+  };
 }
 
 beforeAll(async () => {
@@ -62,8 +73,23 @@ describe('RUNBOOK.md', () => {
     const blocks = doc.match(/```sh\n/g)?.length ?? 0;
     expect(steps.length).toBe(blocks);
     expect(steps.map((s) => s.name)).toEqual([
-      'role', 'disk', 'plan', 'backup', 'stop-writes', 'canary', 'rest', 'progress', 'resume', 'verify', 'grants', 'app-query', 'check-rls',
-      'backup-after', 'resume-writes', 'revert-refused', 'revert',
+      'role',
+      'disk',
+      'plan',
+      'backup',
+      'stop-writes',
+      'canary',
+      'rest',
+      'progress',
+      'resume',
+      'verify',
+      'grants',
+      'app-query',
+      'check-rls',
+      'backup-after',
+      'resume-writes',
+      'revert-refused',
+      'revert',
     ]);
   });
 
@@ -90,15 +116,25 @@ describe('RUNBOOK.md', () => {
     // During: the canary.
     const canary = bash('canary');
     expect(canary.code, canary.text).toBe(0);
-    const tenantsIn = async () => (await sql<{ s: string }>(db.url,
-      `SELECT DISTINCT c.schema_name AS s FROM public.accounts_account u JOIN public.customers_client c ON c.id = u.tenant_id ORDER BY 1`)).map((r) => r.s);
+    const tenantsIn = async () =>
+      (
+        await sql<{ s: string }>(
+          db.url,
+          `SELECT DISTINCT c.schema_name AS s FROM public.accounts_account u JOIN public.customers_client c ON c.id = u.tenant_id ORDER BY 1`,
+        )
+      ).map((r) => r.s);
     expect(await tenantsIn()).toEqual(['acme']);
 
     // The rest, paused half-way with Ctrl-C (SIGINT to the process group), as the runbook says.
     const lock = await holdTableLock(db.url, 'globex', 'audit_log');
     let restCode: number | null;
     try {
-      const child = spawn('bash', ['-euo', 'pipefail', '-c', script('rest')], { cwd: work, env: cliEnv({ ...env, PATH: `${bin}:${process.env.PATH}` }), detached: true, stdio: 'ignore' });
+      const child = spawn('bash', ['-euo', 'pipefail', '-c', script('rest')], {
+        cwd: work,
+        env: cliEnv({ ...env, PATH: `${bin}:${process.env.PATH}` }),
+        detached: true,
+        stdio: 'ignore',
+      });
       const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
       const half = await waitForHalfWayCopy(db.url, 40_000);
       expect(half, 'the rest never got half-way').toBeDefined();
@@ -146,8 +182,11 @@ describe('RUNBOOK.md', () => {
 
     // The application writes (as itself, with the tenant set) to a tenant of the latest run: the revert window has closed.
     const globex = info.tenants.find((t) => t.schema === 'globex')!;
-    await sql(db.url, `BEGIN; SET LOCAL ROLE ${qi(APP_ROLE)}; SELECT set_config('app.current_tenant', '${Number(globex.id)}', true);
-      UPDATE public.accounts_account SET name = name || ' (edited)' WHERE id = (SELECT min(id) FROM public.accounts_account); COMMIT;`);
+    await sql(
+      db.url,
+      `BEGIN; SET LOCAL ROLE ${qi(APP_ROLE)}; SELECT set_config('app.current_tenant', '${Number(globex.id)}', true);
+      UPDATE public.accounts_account SET name = name || ' (edited)' WHERE id = (SELECT min(id) FROM public.accounts_account); COMMIT;`,
+    );
     const refused = bash('revert-refused');
     expect(refused.code, refused.text).toBe(1);
     expect(refused.stderr).toContain('accounts_account');

@@ -47,9 +47,12 @@ async function grantApp(ownerUrl: string) {
 
 /** The tenant column's default as the catalog prints it (null: none). */
 async function tenantDefault(url: string, table: string): Promise<string | null> {
-  const [r] = await query<{ d: string | null }>(url,
+  const [r] = await query<{ d: string | null }>(
+    url,
     `SELECT pg_get_expr(d.adbin, d.adrelid) AS d FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-      WHERE a.attrelid = $1::regclass AND a.attname = 'tenant_id'`, [table]);
+      WHERE a.attrelid = $1::regclass AND a.attname = 'tenant_id'`,
+    [table],
+  );
   return r.d;
 }
 
@@ -60,7 +63,9 @@ async function appInsert(appUrl: string, tenant: string | null): Promise<{ tenan
     try {
       if (tenant !== null) await c.query('SELECT set_config($1, $2, true)', [SETTING, tenant]);
       const r = await c.query<{ tenant_id: string }>(
-        `INSERT INTO public.accounts_account (number, name, active) VALUES ($1, 'app insert', true) RETURNING tenant_id::text`, [`APP-${randomBytes(3).toString('hex')}`]);
+        `INSERT INTO public.accounts_account (number, name, active) VALUES ($1, 'app insert', true) RETURNING tenant_id::text`,
+        [`APP-${randomBytes(3).toString('hex')}`],
+      );
       await c.query('COMMIT');
       return { tenantId: r.rows[0].tenant_id };
     } catch (err) {
@@ -136,7 +141,10 @@ describe('tenant column default, separate target (COPY path)', () => {
     const run = await runCommand(cfg, log);
     expect(run.verify.ok).toBe(true);
     // Every copied row carries its tenant (the default stamped them), and the default is the tenant default.
-    const counts = await query<{ tenant_id: string; n: number }>(tgt.db.url, `SELECT tenant_id::text, count(*)::int AS n FROM public.accounts_account GROUP BY 1 ORDER BY 1`);
+    const counts = await query<{ tenant_id: string; n: number }>(
+      tgt.db.url,
+      `SELECT tenant_id::text, count(*)::int AS n FROM public.accounts_account GROUP BY 1 ORDER BY 1`,
+    );
     expect(counts).toEqual(info.tenants.map((t) => ({ tenant_id: String(t.id), n: 10 })).sort((a, b) => a.tenant_id.localeCompare(b.tenant_id)));
     expect(await tenantDefault(tgt.db.url, 'public.accounts_account')).toBe(EXPECTED);
     expect(run.plan.steps.some((s) => s.sql.some((q) => q.includes('oasys_migrate.copy_tenant')))).toBe(false);

@@ -45,7 +45,15 @@ function canonical(v: unknown): string {
   if (Array.isArray(v)) return '[' + v.map(canonical).join(',') + ']';
   if (v && typeof v === 'object') {
     const o = v as Record<string, unknown>;
-    return '{' + Object.keys(o).filter((k) => o[k] !== undefined).sort().map((k) => JSON.stringify(k) + ':' + canonical(o[k])).join(',') + '}';
+    return (
+      '{' +
+      Object.keys(o)
+        .filter((k) => o[k] !== undefined)
+        .sort()
+        .map((k) => JSON.stringify(k) + ':' + canonical(o[k]))
+        .join(',') +
+      '}'
+    );
   }
   return JSON.stringify(v ?? null);
 }
@@ -77,9 +85,18 @@ export function configBasis(cfg: ResolvedConfig): Record<string, unknown> {
 
 function tableDigest(t: UnifiedTable): string {
   return sha({
-    source: t.source, action: t.action, partitioned: t.partitioned, tenants: [...t.tenants].sort(), columns: t.columns,
-    tenantColumnType: t.tenantColumnType, primaryKey: t.primaryKey ?? null, uniques: t.uniques, checks: t.checks,
-    foreignKeys: t.foreignKeys, indexes: t.indexes.map((i) => i.sql), types: t.types,
+    source: t.source,
+    action: t.action,
+    partitioned: t.partitioned,
+    tenants: [...t.tenants].sort(),
+    columns: t.columns,
+    tenantColumnType: t.tenantColumnType,
+    primaryKey: t.primaryKey ?? null,
+    uniques: t.uniques,
+    checks: t.checks,
+    foreignKeys: t.foreignKeys,
+    indexes: t.indexes.map((i) => i.sql),
+    types: t.types,
   });
 }
 
@@ -100,14 +117,21 @@ export function planBasis(cfg: ResolvedConfig, plan: Plan): PlanBasis {
 const MIGRATION_STATE = new Set<string>(['ALREADY_MIGRATED', 'TARGET_HAS_TENANT_ROWS']);
 
 function problemKey(p: Plan['problems'][number]): string {
-  return [p.severity, p.code, p.table ? `table ${p.table}` : '', p.tenant ? `tenant ${JSON.stringify(p.tenant)}` : '', p.column ? `column ${p.column}` : ''].filter(Boolean).join(' ');
+  return [p.severity, p.code, p.table ? `table ${p.table}` : '', p.tenant ? `tenant ${JSON.stringify(p.tenant)}` : '', p.column ? `column ${p.column}` : '']
+    .filter(Boolean)
+    .join(' ');
 }
 
 export function approvedPlan(cfg: ResolvedConfig, plan: Plan, document: unknown): ApprovedPlan {
   const basis = planBasis(cfg, plan);
   return {
-    format: PLAN_FORMAT, formatVersion: PLAN_FORMAT_VERSION, toolVersion: toolVersion(), createdAt: new Date().toISOString(),
-    fingerprint: sha(basis), basis, plan: document,
+    format: PLAN_FORMAT,
+    formatVersion: PLAN_FORMAT_VERSION,
+    toolVersion: toolVersion(),
+    createdAt: new Date().toISOString(),
+    fingerprint: sha(basis),
+    basis,
+    plan: document,
   };
 }
 
@@ -124,7 +148,11 @@ export function readApprovedPlan(file: string): ApprovedPlan {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new UsageError(`--plan ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, 'give the file written by `oasys-migrate plan --out <file>`', { keyPath: '--plan' });
+    throw new UsageError(
+      `--plan ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      'give the file written by `oasys-migrate plan --out <file>`',
+      { keyPath: '--plan' },
+    );
   }
   let doc: Partial<ApprovedPlan>;
   try {
@@ -133,22 +161,33 @@ export function readApprovedPlan(file: string): ApprovedPlan {
     throw new UsageError(`--plan ${file}: not JSON`, 'give the file written by `oasys-migrate plan --out <file>`', { keyPath: '--plan' });
   }
   if (doc?.format !== PLAN_FORMAT || typeof doc.fingerprint !== 'string' || !doc.basis) {
-    throw new UsageError(`--plan ${file}: not a plan written by \`oasys-migrate plan --out\``, 'write one with `oasys-migrate plan --out plan.json`', { keyPath: '--plan' });
+    throw new UsageError(`--plan ${file}: not a plan written by \`oasys-migrate plan --out\``, 'write one with `oasys-migrate plan --out plan.json`', {
+      keyPath: '--plan',
+    });
   }
   if (doc.formatVersion !== PLAN_FORMAT_VERSION) {
-    throw new UsageError(`--plan ${file}: plan format ${doc.formatVersion} (written by oasys-migrate ${doc.toolVersion}); this version reads format ${PLAN_FORMAT_VERSION}`, 'write the plan again with this version and have it approved', { keyPath: '--plan' });
+    throw new UsageError(
+      `--plan ${file}: plan format ${doc.formatVersion} (written by oasys-migrate ${doc.toolVersion}); this version reads format ${PLAN_FORMAT_VERSION}`,
+      'write the plan again with this version and have it approved',
+      { keyPath: '--plan' },
+    );
   }
   return doc as ApprovedPlan;
 }
 
 const show = (v: unknown) => (v === null || v === undefined ? 'unset' : JSON.stringify(v));
-const few = (xs: string[]) => xs.slice(0, 10).map((x) => JSON.stringify(x)).join(', ') + (xs.length > 10 ? `, … (${xs.length} in all)` : '');
+const few = (xs: string[]) =>
+  xs
+    .slice(0, 10)
+    .map((x) => JSON.stringify(x))
+    .join(', ') + (xs.length > 10 ? `, … (${xs.length} in all)` : '');
 
 /** Every difference between the approved basis and the current one, in words; empty when they match. */
 export function basisDifferences(approved: PlanBasis, now: PlanBasis): string[] {
   const out: string[] = [];
   for (const k of [...new Set([...Object.keys(approved.config), ...Object.keys(now.config)])].sort()) {
-    if (canonical(approved.config[k]) !== canonical(now.config[k])) out.push(`configuration ${k}: approved ${show(approved.config[k])}, now ${show(now.config[k])}`);
+    if (canonical(approved.config[k]) !== canonical(now.config[k]))
+      out.push(`configuration ${k}: approved ${show(approved.config[k])}, now ${show(now.config[k])}`);
   }
   const added = Object.keys(now.tenants).filter((t) => !(t in approved.tenants));
   const removed = Object.keys(approved.tenants).filter((t) => !(t in now.tenants));
@@ -167,10 +206,14 @@ export function basisDifferences(approved: PlanBasis, now: PlanBasis): string[] 
     const is = new Set(now.problems);
     const appeared = now.problems.filter((p) => !was.has(p));
     const resolved = approved.problems.filter((p) => !is.has(p));
-    if (appeared.length) out.push(`problems not in the approved plan: ${appeared.slice(0, 10).join('; ')}${appeared.length > 10 ? `; … (${appeared.length} in all)` : ''}`);
-    if (resolved.length) out.push(`problems of the approved plan that are gone: ${resolved.slice(0, 10).join('; ')}${resolved.length > 10 ? `; … (${resolved.length} in all)` : ''}`);
+    if (appeared.length)
+      out.push(`problems not in the approved plan: ${appeared.slice(0, 10).join('; ')}${appeared.length > 10 ? `; … (${appeared.length} in all)` : ''}`);
+    if (resolved.length)
+      out.push(
+        `problems of the approved plan that are gone: ${resolved.slice(0, 10).join('; ')}${resolved.length > 10 ? `; … (${resolved.length} in all)` : ''}`,
+      );
   }
-  if (out.length === 0 && approved.source !== now.source) out.push('the tenant tables\' definitions changed (source fingerprint differs)');
+  if (out.length === 0 && approved.source !== now.source) out.push("the tenant tables' definitions changed (source fingerprint differs)");
   return out;
 }
 
@@ -181,7 +224,8 @@ export function assertMatchesApproved(file: string, approved: ApprovedPlan, cfg:
   if (diffs.length === 0 && sha(now) === approved.fingerprint) return;
   if (diffs.length === 0) diffs.push('the plan fingerprint differs');
   throw new WantingError(
-    `the database or the configuration no longer matches the approved plan ${file} (written ${approved.createdAt}):\n` + diffs.map((d) => `  - ${d}`).join('\n'),
+    `the database or the configuration no longer matches the approved plan ${file} (written ${approved.createdAt}):\n` +
+      diffs.map((d) => `  - ${d}`).join('\n'),
     'nothing was written; review the change: `oasys-migrate plan --out plan.json`, have it approved, then `oasys-migrate run --plan plan.json`',
     { keyPath: '--plan' },
   );

@@ -11,7 +11,11 @@ export function parseFailOn(raw: unknown): FailOn {
   if (raw === undefined) return 'error';
   const v = String(raw).trim().toLowerCase();
   if (v === 'error' || v === 'warning') return v;
-  throw new UsageError(`--fail-on: ${JSON.stringify(String(raw))} is not a severity`, 'give --fail-on error (the default: blocking problems fail) or --fail-on warning (warnings fail too)', { keyPath: '--fail-on' });
+  throw new UsageError(
+    `--fail-on: ${JSON.stringify(String(raw))} is not a severity`,
+    'give --fail-on error (the default: blocking problems fail) or --fail-on warning (warnings fail too)',
+    { keyPath: '--fail-on' },
+  );
 }
 
 /** The problems at `level` or worse: a non-empty list fails the gate. */

@@ -29,13 +29,7 @@ export interface JunitSuite {
 const INVALID_XML = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 export function xmlEscape(s: string): string {
-  return s
-    .replace(INVALID_XML, '\uFFFD')
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&apos;');
+  return s.replace(INVALID_XML, '\uFFFD').replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
 }
 
 /** Attribute values also keep their newlines and tabs (attribute normalisation would turn them into spaces). */
@@ -51,7 +45,9 @@ export function junitXml(suites: JunitSuite[]): string {
   for (const s of suites) {
     const failures = s.cases.filter((c) => c.failure).length;
     const skipped = s.cases.filter((c) => c.skipped).length;
-    lines.push(`  <testsuite name="${attr(s.name)}" tests="${s.cases.length}" failures="${failures}" errors="0" skipped="${skipped}" time="${(s.seconds ?? 0).toFixed(3)}" timestamp="${new Date().toISOString().slice(0, 19)}">`);
+    lines.push(
+      `  <testsuite name="${attr(s.name)}" tests="${s.cases.length}" failures="${failures}" errors="0" skipped="${skipped}" time="${(s.seconds ?? 0).toFixed(3)}" timestamp="${new Date().toISOString().slice(0, 19)}">`,
+    );
     if (s.properties && Object.keys(s.properties).length > 0) {
       lines.push('    <properties>');
       for (const [k, v] of Object.entries(s.properties)) lines.push(`      <property name="${attr(k)}" value="${attr(v)}"/>`);
@@ -64,7 +60,10 @@ export function junitXml(suites: JunitSuite[]): string {
         continue;
       }
       lines.push(open + '>');
-      if (c.failure) lines.push(`      <failure message="${attr(c.failure.message)}" type="${attr(c.failure.type ?? 'failure')}">${xmlEscape(c.failure.detail ?? c.failure.message)}</failure>`);
+      if (c.failure)
+        lines.push(
+          `      <failure message="${attr(c.failure.message)}" type="${attr(c.failure.type ?? 'failure')}">${xmlEscape(c.failure.detail ?? c.failure.message)}</failure>`,
+        );
       if (c.skipped) lines.push(`      <skipped message="${attr(c.skipped)}"/>`);
       lines.push('    </testcase>');
     }

@@ -15,21 +15,26 @@ export function verifySuites(v: VerifyReport & { runId: number }): JunitSuite[] 
           classname: `verify.${r.table}`,
           name: `${r.tenant} (tenant_id ${r.tenantId})`,
           seconds: perPair,
-          failure: r.ok ? undefined : {
-            type: 'mismatch',
-            message: r.sourceRows !== r.targetRows
-              ? `tenant "${r.tenant}" table ${r.table}: source has ${r.sourceRows} rows, target ${r.targetRows}`
-              : `tenant "${r.tenant}" table ${r.table}: same row count (${r.sourceRows}) but the checksums differ: a value changed`,
-            detail: `source rows ${r.sourceRows}, checksum ${r.sourceChecksum}\ntarget rows ${r.targetRows}, checksum ${r.targetChecksum}\ninspect: oasys-migrate verify --tenants ${r.tenant}`,
-          },
+          failure: r.ok
+            ? undefined
+            : {
+                type: 'mismatch',
+                message:
+                  r.sourceRows !== r.targetRows
+                    ? `tenant "${r.tenant}" table ${r.table}: source has ${r.sourceRows} rows, target ${r.targetRows}`
+                    : `tenant "${r.tenant}" table ${r.table}: same row count (${r.sourceRows}) but the checksums differ: a value changed`,
+                detail: `source rows ${r.sourceRows}, checksum ${r.sourceChecksum}\ntarget rows ${r.targetRows}, checksum ${r.targetChecksum}\ninspect: oasys-migrate verify --tenants ${r.tenant}`,
+              },
         })),
         ...v.anomalies.map((a) => ({
           classname: `verify.${a.table}`,
           name: 'rows outside the migrated tenants',
-          failure: a.ok ? undefined : {
-            type: 'anomaly',
-            message: `table ${a.table}: ${a.nullTenantRows} rows with a NULL tenant, ${a.otherTenantRows} rows of tenants that were not migrated`,
-          },
+          failure: a.ok
+            ? undefined
+            : {
+                type: 'anomaly',
+                message: `table ${a.table}: ${a.nullTenantRows} rows with a NULL tenant, ${a.otherTenantRows} rows of tenants that were not migrated`,
+              },
         })),
       ],
     },

@@ -48,7 +48,11 @@ const planHandler: Handler = async ({ cfg, log, out, opts }) => {
   else {
     renderPlan(out, r, cfg.sql);
     if (failures.length > 0 && !r.blocking) {
-      out.line(out.c.red(`--fail-on ${failOn}: ${failures.length} problem${failures.length === 1 ? '' : 's'} at ${failOn} or worse (${[...new Set(failures.map((p) => p.code))].join(', ')}): exit 1`));
+      out.line(
+        out.c.red(
+          `--fail-on ${failOn}: ${failures.length} problem${failures.length === 1 ? '' : 's'} at ${failOn} or worse (${[...new Set(failures.map((p) => p.code))].join(', ')}): exit 1`,
+        ),
+      );
     }
   }
   return failures.length > 0 ? ExitCode.wanting : ExitCode.ok;
@@ -72,7 +76,11 @@ const runHandler: Handler = async (ctx) => {
       },
       onPlanned: (plan, resumed, runId) => {
         events.planned(plan, resumed, runId);
-        if (!out.json) renderProblems(out, plan.problems.filter((p) => p.severity !== 'info'));
+        if (!out.json)
+          renderProblems(
+            out,
+            plan.problems.filter((p) => p.severity !== 'info'),
+          );
       },
     }).catch(async (err: unknown) => {
       events.failed(err);
@@ -82,17 +90,39 @@ const runHandler: Handler = async (ctx) => {
     events.completed(r);
     progress.stop();
     if (out.json) {
-      out.document({ ...verifyDocument(r.verify), verifySeconds: Number(r.verify.seconds.toFixed(3)), runId: r.runId, resumed: r.resumed, alreadyComplete: r.alreadyComplete === true, rowsCopied: r.rowsCopied, seconds: Number(r.seconds.toFixed(3)), target: r.target });
+      out.document({
+        ...verifyDocument(r.verify),
+        verifySeconds: Number(r.verify.seconds.toFixed(3)),
+        runId: r.runId,
+        resumed: r.resumed,
+        alreadyComplete: r.alreadyComplete === true,
+        rowsCopied: r.rowsCopied,
+        seconds: Number(r.seconds.toFixed(3)),
+        target: r.target,
+      });
     } else {
       out.line();
-      out.line(out.c.bold(r.alreadyComplete
-        ? `Run #${r.runId} had already migrated these tenants: nothing copied, verified again.`
-        : `Run #${r.runId}${r.resumed ? ' (resumed)' : ''}: ${formatCount(r.rowsCopied)} rows copied in ${r.seconds.toFixed(1)} s`));
-      out.line(table(
-        ['table', 'action', 'tenants', 'indexes', 'foreign keys', 'RLS'],
-        r.plan.tables.map((t) => [t.target, t.action, t.tenants.length, t.indexes.length, t.foreignKeys.length, r.plan.rls.force ? 'enabled, forced' : 'enabled']),
-        ['l', 'l', 'r', 'r', 'r', 'l'],
-      ));
+      out.line(
+        out.c.bold(
+          r.alreadyComplete
+            ? `Run #${r.runId} had already migrated these tenants: nothing copied, verified again.`
+            : `Run #${r.runId}${r.resumed ? ' (resumed)' : ''}: ${formatCount(r.rowsCopied)} rows copied in ${r.seconds.toFixed(1)} s`,
+        ),
+      );
+      out.line(
+        table(
+          ['table', 'action', 'tenants', 'indexes', 'foreign keys', 'RLS'],
+          r.plan.tables.map((t) => [
+            t.target,
+            t.action,
+            t.tenants.length,
+            t.indexes.length,
+            t.foreignKeys.length,
+            r.plan.rls.force ? 'enabled, forced' : 'enabled',
+          ]),
+          ['l', 'l', 'r', 'r', 'r', 'l'],
+        ),
+      );
       renderVerify(out, r.verify);
     }
     return ExitCode.ok;
@@ -188,10 +218,20 @@ export const commands: CommandDef[] = [
     options: (cmd) =>
       cmd
         .option('--dry-run', 'the same as `plan`: change nothing')
-        .option('--plan <plan.json>', 'run only if the database and configuration still match this approved plan (from `plan --out`); else exit 1 naming what differs')
+        .option(
+          '--plan <plan.json>',
+          'run only if the database and configuration still match this approved plan (from `plan --out`); else exit 1 naming what differs',
+        )
         .option('--sql', 'with --dry-run: print every statement')
-        .option('--lock-timeout <duration>', 'how long DDL on a table the application may use waits for its lock per attempt (3 attempts), e.g. 5s, 500ms', '5s')
-        .option('--recopy <tenants>', "replace exactly these tenants' rows in the unified tables of the latest run (after writes to the source during the run), then verify"),
+        .option(
+          '--lock-timeout <duration>',
+          'how long DDL on a table the application may use waits for its lock per attempt (3 attempts), e.g. 5s, 500ms',
+          '5s',
+        )
+        .option(
+          '--recopy <tenants>',
+          "replace exactly these tenants' rows in the unified tables of the latest run (after writes to the source during the run), then verify",
+        ),
     handler: runHandler,
   },
   {
@@ -223,7 +263,8 @@ export const commands: CommandDef[] = [
   },
   {
     name: 'check-rls',
-    description: 'Prove tenant isolation as the application role: RLS enabled and forced with the policy, no tenant → no rows, each tenant sees exactly its rows, cross-tenant writes rejected (every probe rolled back)',
+    description:
+      'Prove tenant isolation as the application role: RLS enabled and forced with the policy, no tenant → no rows, each tenant sees exactly its rows, cross-tenant writes rejected (every probe rolled back)',
     options: (cmd) =>
       cmd
         .requiredOption('--role <role>', 'the role the application connects as (the connecting user must be able to SET ROLE to it)')
@@ -233,7 +274,8 @@ export const commands: CommandDef[] = [
   },
   {
     name: 'guide',
-    description: 'Write a Markdown guide for the application team: what changed (tenant column, composite keys, merged lookup tables), django_migrations, settings, a tenant middleware (read-only)',
+    description:
+      'Write a Markdown guide for the application team: what changed (tenant column, composite keys, merged lookup tables), django_migrations, settings, a tenant middleware (read-only)',
     options: (cmd) =>
       cmd
         .option('--out <file.md>', 'write the guide to this file (default: stdout)')

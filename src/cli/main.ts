@@ -145,8 +145,16 @@ function reportError(err: unknown, debug: boolean, log?: Logger, json = false, c
   process.stderr.write(lines.join('\n') + '\n');
   const ctx = err instanceof OasysError ? err.context : {};
   log?.log({
-    level: 'error', message, hint, exitCode: code, fileOnly: true, event: 'failure', command, ok: false,
-    ...(typeof ctx.tenant === 'string' ? { tenant: ctx.tenant } : {}), ...(typeof ctx.table === 'string' ? { table: ctx.table } : {}),
+    level: 'error',
+    message,
+    hint,
+    exitCode: code,
+    fileOnly: true,
+    event: 'failure',
+    command,
+    ok: false,
+    ...(typeof ctx.tenant === 'string' ? { tenant: ctx.tenant } : {}),
+    ...(typeof ctx.table === 'string' ? { table: ctx.table } : {}),
   });
   return code;
 }

@@ -39,10 +39,12 @@ export function table(headers: string[], rows: (string | number)[][], align: ('l
   const widths = headers.map((_, i) => Math.max(...cells.map((r) => visibleLength(r[i] ?? ''))));
   return cells
     .map((r, ri) => {
-      const line = r.map((cell, i) => {
-        const pad = ' '.repeat(Math.max(0, widths[i] - visibleLength(cell)));
-        return align[i] === 'r' ? pad + cell : cell + pad;
-      }).join('  ');
+      const line = r
+        .map((cell, i) => {
+          const pad = ' '.repeat(Math.max(0, widths[i] - visibleLength(cell)));
+          return align[i] === 'r' ? pad + cell : cell + pad;
+        })
+        .join('  ');
       return ri === 0 ? line.trimEnd() + '\n' + widths.map((w) => '-'.repeat(w)).join('  ') : line.trimEnd();
     })
     .join('\n');

@@ -46,7 +46,8 @@ export function progressRenderer(interactive: boolean, log: Logger, quiet: boole
       last = now;
       const secs = (now - started) / 1000;
       const rate = Math.round(p.rowsDone / Math.max(0.001, secs));
-      const rows = p.phase === 'copy' || p.phase === 'shared' ? `, ${p.rowsDone.toLocaleString('en-US')} rows copied (${rate.toLocaleString('en-US')} rows/s)` : '';
+      const rows =
+        p.phase === 'copy' || p.phase === 'shared' ? `, ${p.rowsDone.toLocaleString('en-US')} rows copied (${rate.toLocaleString('en-US')} rows/s)` : '';
       log.info(`${p.phase}: ${p.stepsDone}/${p.stepsTotal} steps${finished ? ' done' : ''}${rows}, ${secs.toFixed(1)} s`);
     },
     stop: () => undefined,

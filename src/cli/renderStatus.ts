@@ -7,16 +7,39 @@ const runSeconds = (x: { startedAt: Date; finishedAt: Date | null }) => (x.finis
 export function statusDocument(r: StatusResult) {
   return {
     runs: r.runs.map((x) => ({
-      runId: x.runId, state: x.state, startedAt: x.startedAt.toISOString(), finishedAt: x.finishedAt?.toISOString() ?? null,
-      seconds: secs(runSeconds(x)), startedBy: x.startedBy, rowsCopied: x.rowsCopied, error: x.error,
+      runId: x.runId,
+      state: x.state,
+      startedAt: x.startedAt.toISOString(),
+      finishedAt: x.finishedAt?.toISOString() ?? null,
+      seconds: secs(runSeconds(x)),
+      startedBy: x.startedBy,
+      rowsCopied: x.rowsCopied,
+      error: x.error,
     })),
     phases: r.phases.map((p) => ({
-      phase: p.phase, steps: p.steps, done: p.done, pending: p.pending, failed: p.failed, rows: p.rows,
-      startedAt: p.startedAt?.toISOString() ?? null, finishedAt: p.finishedAt?.toISOString() ?? null, seconds: secs(p.seconds), rowsPerSecond: p.rowsPerSecond,
+      phase: p.phase,
+      steps: p.steps,
+      done: p.done,
+      pending: p.pending,
+      failed: p.failed,
+      rows: p.rows,
+      startedAt: p.startedAt?.toISOString() ?? null,
+      finishedAt: p.finishedAt?.toISOString() ?? null,
+      seconds: secs(p.seconds),
+      rowsPerSecond: p.rowsPerSecond,
     })),
     steps: r.steps.map((s) => ({
-      id: s.stepId, phase: s.phase, tenant: s.tenant, table: s.table, state: s.state, rows: s.rows,
-      startedAt: s.startedAt?.toISOString() ?? null, finishedAt: s.finishedAt?.toISOString() ?? null, seconds: secs(s.seconds), rowsPerSecond: s.rowsPerSecond, error: s.error,
+      id: s.stepId,
+      phase: s.phase,
+      tenant: s.tenant,
+      table: s.table,
+      state: s.state,
+      rows: s.rows,
+      startedAt: s.startedAt?.toISOString() ?? null,
+      finishedAt: s.finishedAt?.toISOString() ?? null,
+      seconds: secs(s.seconds),
+      rowsPerSecond: s.rowsPerSecond,
+      error: s.error,
     })),
   };
 }
@@ -32,29 +55,43 @@ export function renderStatus(out: Output, r: StatusResult, opts: { allSteps?: bo
     return;
   }
   out.line(c.bold('Runs:'));
-  out.line(table(
-    ['run', 'state', 'started', 'finished', 'seconds', 'by', 'rows copied'],
-    r.runs.map((x) => [`#${x.runId}`, x.state, x.startedAt.toISOString(), x.finishedAt?.toISOString() ?? '', fmtSecs(runSeconds(x)), x.startedBy, formatCount(x.rowsCopied)]),
-    ['l', 'l', 'l', 'l', 'r', 'l', 'r'],
-  ));
+  out.line(
+    table(
+      ['run', 'state', 'started', 'finished', 'seconds', 'by', 'rows copied'],
+      r.runs.map((x) => [
+        `#${x.runId}`,
+        x.state,
+        x.startedAt.toISOString(),
+        x.finishedAt?.toISOString() ?? '',
+        fmtSecs(runSeconds(x)),
+        x.startedBy,
+        formatCount(x.rowsCopied),
+      ]),
+      ['l', 'l', 'l', 'l', 'r', 'l', 'r'],
+    ),
+  );
   if (!r.latest) return;
   out.line();
   out.line(c.bold(`Phases of run #${r.latest.runId}:`));
-  out.line(table(
-    ['phase', 'done', 'pending', 'failed', 'rows', 'seconds', 'rows/s'],
-    r.phases.map((p) => [p.phase, p.done, p.pending, p.failed, formatCount(p.rows), fmtSecs(p.seconds), fmtRate(p.rowsPerSecond)]),
-    ['l', 'r', 'r', 'r', 'r', 'r', 'r'],
-  ));
+  out.line(
+    table(
+      ['phase', 'done', 'pending', 'failed', 'rows', 'seconds', 'rows/s'],
+      r.phases.map((p) => [p.phase, p.done, p.pending, p.failed, formatCount(p.rows), fmtSecs(p.seconds), fmtRate(p.rowsPerSecond)]),
+      ['l', 'r', 'r', 'r', 'r', 'r', 'r'],
+    ),
+  );
   const timed = r.steps.filter((s) => s.seconds !== null);
   const shown = opts.allSteps ? r.steps : [...timed].sort((a, b) => (b.seconds ?? 0) - (a.seconds ?? 0)).slice(0, 10);
   if (shown.length > 0) {
     out.line();
     out.line(c.bold(opts.allSteps ? `Steps of run #${r.latest.runId}:` : `Slowest steps of run #${r.latest.runId} (every step: status --steps, or --json):`));
-    out.line(table(
-      ['step', 'state', 'rows', 'seconds', 'rows/s'],
-      shown.map((s) => [s.stepId, s.state, s.rows === null ? '' : formatCount(s.rows), fmtSecs(s.seconds), fmtRate(s.rowsPerSecond)]),
-      ['l', 'l', 'r', 'r', 'r'],
-    ));
+    out.line(
+      table(
+        ['step', 'state', 'rows', 'seconds', 'rows/s'],
+        shown.map((s) => [s.stepId, s.state, s.rows === null ? '' : formatCount(s.rows), fmtSecs(s.seconds), fmtRate(s.rowsPerSecond)]),
+        ['l', 'l', 'r', 'r', 'r'],
+      ),
+    );
   }
   const failed = r.steps.filter((s) => s.state === 'failed');
   if (failed.length > 0) {

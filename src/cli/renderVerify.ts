@@ -5,8 +5,14 @@ export function verifyDocument(v: VerifyReport) {
   return {
     ok: v.ok,
     results: v.results.map((r) => ({
-      tenant: r.tenant, tenantId: r.tenantId, table: r.table, sourceRows: r.sourceRows, targetRows: r.targetRows,
-      sourceChecksum: r.sourceChecksum, targetChecksum: r.targetChecksum, ok: r.ok,
+      tenant: r.tenant,
+      tenantId: r.tenantId,
+      table: r.table,
+      sourceRows: r.sourceRows,
+      targetRows: r.targetRows,
+      sourceChecksum: r.sourceChecksum,
+      targetChecksum: r.targetChecksum,
+      ok: r.ok,
     })),
     anomalies: v.anomalies,
     seconds: Number(v.seconds.toFixed(3)),
@@ -19,11 +25,13 @@ export function renderVerify(out: Output, v: VerifyReport): void {
   const bad = v.results.filter((r) => !r.ok);
   if (bad.length > 0) {
     out.line(c.red.bold(`Mismatches (${bad.length}):`));
-    out.line(table(
-      ['tenant', 'table', 'source rows', 'target rows', 'source checksum', 'target checksum'],
-      bad.slice(0, 200).map((r) => [r.tenant, r.table, formatCount(r.sourceRows), formatCount(r.targetRows), r.sourceChecksum, r.targetChecksum]),
-      ['l', 'l', 'r', 'r', 'r', 'r'],
-    ));
+    out.line(
+      table(
+        ['tenant', 'table', 'source rows', 'target rows', 'source checksum', 'target checksum'],
+        bad.slice(0, 200).map((r) => [r.tenant, r.table, formatCount(r.sourceRows), formatCount(r.targetRows), r.sourceChecksum, r.targetChecksum]),
+        ['l', 'l', 'r', 'r', 'r', 'r'],
+      ),
+    );
     if (bad.length > 200) out.line(`… ${bad.length - 200} more (see --json or --report)`);
     out.line();
   }
@@ -39,12 +47,16 @@ export function renderVerify(out: Output, v: VerifyReport): void {
     if (!r.ok) e.bad++;
     byTable.set(r.table, e);
   }
-  out.line(table(
-    ['table', 'tenants', 'rows', 'mismatches'],
-    [...byTable].map(([t, e]) => [t, e.tenants, formatCount(e.rows), e.bad === 0 ? c.green('0') : c.red(String(e.bad))]),
-    ['l', 'r', 'r', 'r'],
-  ));
-  out.line(v.ok
-    ? c.green(`Verified: ${v.results.length} (tenant, table) pairs match in count and checksum (${v.seconds.toFixed(2)} s).`)
-    : c.red(`Verification FAILED: ${bad.length} of ${v.results.length} (tenant, table) pairs differ.`));
+  out.line(
+    table(
+      ['table', 'tenants', 'rows', 'mismatches'],
+      [...byTable].map(([t, e]) => [t, e.tenants, formatCount(e.rows), e.bad === 0 ? c.green('0') : c.red(String(e.bad))]),
+      ['l', 'r', 'r', 'r'],
+    ),
+  );
+  out.line(
+    v.ok
+      ? c.green(`Verified: ${v.results.length} (tenant, table) pairs match in count and checksum (${v.seconds.toFixed(2)} s).`)
+      : c.red(`Verification FAILED: ${bad.length} of ${v.results.length} (tenant, table) pairs differ.`),
+  );
 }

@@ -5,10 +5,7 @@ import type { StopSignal } from '../copy/execute.js';
  * or roll back (the command then exits 130). Second: exit at once — the
  * server rolls back whatever was open, and the journal stays consistent.
  */
-export function installStopHandlers(
-  onFirst: () => void,
-  what = 'finishing the steps in flight, then stopping',
-): { stop: StopSignal; dispose: () => void } {
+export function installStopHandlers(onFirst: () => void, what = 'finishing the steps in flight, then stopping'): { stop: StopSignal; dispose: () => void } {
   const stop: StopSignal = { stopping: false };
   const handler = (sig: NodeJS.Signals) => {
     if (stop.stopping) {

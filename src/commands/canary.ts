@@ -23,10 +23,20 @@ export type CanaryOutcome =
   /** The plan for the tenants no earlier run migrated. */
   | { fresh: { plan: Plan }; skipped: string[] };
 
-const few = (xs: string[]) => xs.slice(0, 5).map((t) => JSON.stringify(t)).join(', ') + (xs.length > 5 ? `, … (${xs.length})` : '');
+const few = (xs: string[]) =>
+  xs
+    .slice(0, 5)
+    .map((t) => JSON.stringify(t))
+    .join(', ') + (xs.length > 5 ? `, … (${xs.length})` : '');
 
 export async function continueAfterEarlierRuns(
-  session: Session, cfg: ResolvedConfig, cfgFp: string, fresh: { plan: Plan }, earlier: EarlierRun[], log: Logger, stop?: StopSignal,
+  session: Session,
+  cfg: ResolvedConfig,
+  cfgFp: string,
+  fresh: { plan: Plan },
+  earlier: EarlierRun[],
+  log: Logger,
+  stop?: StopSignal,
 ): Promise<CanaryOutcome> {
   const selected = new Set(fresh.plan.tenants.map((t) => t.schema));
   const other = earlier.filter((r) => r.configFingerprint !== cfgFp);
@@ -42,7 +52,9 @@ export async function continueAfterEarlierRuns(
   const skipped = fresh.plan.tenants.map((t) => t.schema).filter((t) => migrated.has(t));
   const remaining = fresh.plan.tenants.filter((t) => !migrated.has(t.schema));
   if (remaining.length > 0) {
-    log.info(`${skipped.length} tenant${skipped.length === 1 ? '' : 's'} (${few(skipped)}) already migrated by run #${earlier.map((r) => r.runId).join(', #')}: skipped; migrating the ${remaining.length} remaining`);
+    log.info(
+      `${skipped.length} tenant${skipped.length === 1 ? '' : 's'} (${few(skipped)}) already migrated by run #${earlier.map((r) => r.runId).join(', #')}: skipped; migrating the ${remaining.length} remaining`,
+    );
     const rest = await planWithSession({ ...session, cfg: { ...cfg, only: remaining.map((t) => t.schema), skip: undefined } });
     return { fresh: { plan: rest.plan }, skipped };
   }
@@ -51,7 +63,10 @@ export async function continueAfterEarlierRuns(
   const runs = await Promise.all(earlier.map(async (r) => ({ runId: r.runId, plan: await loadPlan(session.target, r.runId, cfg.rls) })));
   const merged = await verifyRuns(session, cfg, runs, selected, stop);
   if (!merged.ok) {
-    throw new WantingError(`run #${earlier.map((r) => r.runId).join(', #')} completed earlier, but verification now finds mismatches`, 'inspect with `oasys-migrate verify`; undo with `oasys-migrate revert`');
+    throw new WantingError(
+      `run #${earlier.map((r) => r.runId).join(', #')} completed earlier, but verification now finds mismatches`,
+      'inspect with `oasys-migrate verify`; undo with `oasys-migrate revert`',
+    );
   }
   const last = runs[runs.length - 1];
   return { done: { runId: last.runId, plan: last.plan, verify: merged } };
@@ -64,17 +79,31 @@ export async function continueAfterEarlierRuns(
  * run judges the rows outside the migrated tenants, and only its shared tables count.
  */
 export async function verifyRuns(
-  session: Pick<Session, 'source' | 'target'>, cfg: Pick<ResolvedConfig, 'concurrency'>, runs: { runId: number; plan: Plan }[],
-  selected?: Set<string>, stop?: StopSignal,
+  session: Pick<Session, 'source' | 'target'>,
+  cfg: Pick<ResolvedConfig, 'concurrency'>,
+  runs: { runId: number; plan: Plan }[],
+  selected?: Set<string>,
+  stop?: StopSignal,
 ): Promise<VerifyReport & { perRun: { runId: number; plan: Plan; results: VerifyReport['results'] }[] }> {
   const started = performance.now();
-  const merged: VerifyReport & { perRun: { runId: number; plan: Plan; results: VerifyReport['results'] }[] } = { ok: true, results: [], anomalies: [], seconds: 0, perRun: [] };
+  const merged: VerifyReport & { perRun: { runId: number; plan: Plan; results: VerifyReport['results'] }[] } = {
+    ok: true,
+    results: [],
+    anomalies: [],
+    seconds: 0,
+    perRun: [],
+  };
   for (const [i, r] of runs.entries()) {
     const latest = i === runs.length - 1;
     const tenants = r.plan.tenants.map((t) => t.schema).filter((t) => !selected || selected.has(t));
     if (tenants.length === 0 && !latest) continue;
     const v = await verifyPlan({
-      source: session.source, target: session.target, plan: r.plan, concurrency: cfg.concurrency, stop, tenants,
+      source: session.source,
+      target: session.target,
+      plan: r.plan,
+      concurrency: cfg.concurrency,
+      stop,
+      tenants,
       preexisting: await preexistingRows(session.target, r.runId),
     });
     const results = latest ? v.results : v.results.filter((x) => x.tenant !== '(shared)');
@@ -92,7 +121,13 @@ export async function verifyRuns(
  * the unfinished run only those no earlier run had migrated. When that is exactly the difference
  * (same configuration), the plan for the unfinished run's tenants, to compare with it; else undefined.
  */
-export async function narrowToUnfinished(session: Session, cfg: ResolvedConfig, cfgFp: string, fresh: { plan: Plan }, unfinishedPlan: Plan): Promise<{ plan: Plan } | undefined> {
+export async function narrowToUnfinished(
+  session: Session,
+  cfg: ResolvedConfig,
+  cfgFp: string,
+  fresh: { plan: Plan },
+  unfinishedPlan: Plan,
+): Promise<{ plan: Plan } | undefined> {
   const was = new Set(unfinishedPlan.tenants.map((t) => t.schema));
   const now = fresh.plan.tenants.map((t) => t.schema);
   if (was.size === now.length) return undefined;

@@ -30,7 +30,9 @@ export async function checkRlsCommand(cfg: ResolvedConfig, log: Logger, role: st
     if (unfinished) {
       throw new UsageError(
         `run #${unfinished.runId} is ${unfinished.state}: row-level security may not be installed yet`,
-        unfinished.state === 'reverting' ? 'finish the revert: oasys-migrate revert' : 'finish it with `oasys-migrate run` (it resumes), or undo it with `oasys-migrate revert`',
+        unfinished.state === 'reverting'
+          ? 'finish the revert: oasys-migrate revert'
+          : 'finish it with `oasys-migrate run` (it resumes), or undo it with `oasys-migrate revert`',
       );
     }
     if (!lastCompleted) {
@@ -45,7 +47,9 @@ export async function checkRlsCommand(cfg: ResolvedConfig, log: Logger, role: st
     const of = completed.length === 1 ? `run #${lastCompleted.runId}` : `runs #${completed.map((r) => r.runId).join(', #')}`;
     const tenants = skipTenants(restrictTenants(allTenants, cfg.only, of), cfg.skip, of);
     const sample = opts.sample ?? DEFAULT_SAMPLE;
-    log.info(`checking row-level security as "${role}" on ${tables.length} tables of ${of}, probing ${Math.min(sample, tenants.length)} of ${tenants.length} tenants`);
+    log.info(
+      `checking row-level security as "${role}" on ${tables.length} tables of ${of}, probing ${Math.min(sample, tenants.length)} of ${tenants.length} tenants`,
+    );
     return await checkRls(s.target, {
       role,
       targetSchema: plan.targetSchema,

@@ -35,7 +35,15 @@ export async function guideCommand(cfg: ResolvedConfig, log: Logger): Promise<Gu
       const plan = (await planWithSession(s)).plan;
       input = { plan, from: { kind: 'plan' }, middleware: middleware(plan) };
     }
-    const migrations = await withTransaction(s.source, (c) => tenantOnlyMigrations(c, input.plan.tenants.map((t) => t.schema)), { readOnly: true });
+    const migrations = await withTransaction(
+      s.source,
+      (c) =>
+        tenantOnlyMigrations(
+          c,
+          input.plan.tenants.map((t) => t.schema),
+        ),
+      { readOnly: true },
+    );
     const g: GuideInput = { ...input, ...migrations };
     return { markdown: guideMarkdown(g), document: guideDocument(g) };
   } finally {
@@ -47,17 +55,25 @@ export async function guideCommand(cfg: ResolvedConfig, log: Logger): Promise<Gu
  * Migrations recorded in the tenants' django_migrations (the first tenant that has the table:
  * drift would have shown in `plan`) and missing from public's: per app, the last one, to fake.
  */
-async function tenantOnlyMigrations(db: { query: (q: string, p?: unknown[]) => Promise<{ rows: unknown[] }> }, schemas: string[]): Promise<{ migrationsToFake: { app: string; name: string }[]; djangoMigrations: boolean }> {
-  const r = (await db.query(
-    `SELECT s AS schema FROM unnest($1::text[]) AS s WHERE pg_catalog.to_regclass(pg_catalog.quote_ident(s) || '.django_migrations') IS NOT NULL LIMIT 1`, [schemas],
-  )).rows as { schema: string }[];
+async function tenantOnlyMigrations(
+  db: { query: (q: string, p?: unknown[]) => Promise<{ rows: unknown[] }> },
+  schemas: string[],
+): Promise<{ migrationsToFake: { app: string; name: string }[]; djangoMigrations: boolean }> {
+  const r = (
+    await db.query(
+      `SELECT s AS schema FROM unnest($1::text[]) AS s WHERE pg_catalog.to_regclass(pg_catalog.quote_ident(s) || '.django_migrations') IS NOT NULL LIMIT 1`,
+      [schemas],
+    )
+  ).rows as { schema: string }[];
   if (r.length === 0) return { migrationsToFake: [], djangoMigrations: false };
   const hasPublic = ((await db.query(`SELECT pg_catalog.to_regclass('public.django_migrations') IS NOT NULL AS ok`)).rows[0] as { ok: boolean }).ok;
-  const rows = (await db.query(
-    `SELECT t.app, t.name, t.id FROM ${ident(r[0].schema, 'django_migrations')} AS t
+  const rows = (
+    await db.query(
+      `SELECT t.app, t.name, t.id FROM ${ident(r[0].schema, 'django_migrations')} AS t
       ${hasPublic ? 'WHERE NOT EXISTS (SELECT 1 FROM public.django_migrations AS p WHERE p.app = t.app AND p.name = t.name)' : ''}
       ORDER BY t.id`,
-  )).rows as { app: string; name: string }[];
+    )
+  ).rows as { app: string; name: string }[];
   const last = new Map<string, string>();
   for (const x of rows) last.set(x.app, x.name);
   return { migrationsToFake: [...last].map(([app, name]) => ({ app, name })), djangoMigrations: true };

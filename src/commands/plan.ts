@@ -36,10 +36,14 @@ export async function planWithSession(s: Session): Promise<PlanResult> {
       await src.query(`SET LOCAL work_mem = '64MB'`);
       await src.query('SET LOCAL enable_nestloop = off');
       if (cfg.sameDatabase) return discover(src, src, cfg);
-      return withTransaction(s.target, async (tgt) => {
-        await tgt.query('SET LOCAL enable_nestloop = off');
-        return discover(src, tgt, cfg);
-      }, { readOnly: true, isolation: 'REPEATABLE READ' });
+      return withTransaction(
+        s.target,
+        async (tgt) => {
+          await tgt.query('SET LOCAL enable_nestloop = off');
+          return discover(src, tgt, cfg);
+        },
+        { readOnly: true, isolation: 'REPEATABLE READ' },
+      );
     },
     { readOnly: true, isolation: 'REPEATABLE READ' },
   );

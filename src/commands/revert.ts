@@ -105,7 +105,9 @@ export async function revertCommand(
 }
 
 function describeWrites(w: WritesSinceRun[]): string {
-  return w.map((x) => `${x.table} (${x.writtenRows} row${x.writtenRows === 1 ? '' : 's'} inserted or updated, ${x.removedRows} deleted or replaced)`).join(', ');
+  return w
+    .map((x) => `${x.table} (${x.writtenRows} row${x.writtenRows === 1 ? '' : 's'} inserted or updated, ${x.removedRows} deleted or replaced)`)
+    .join(', ');
 }
 
 /** The application wrote to the unified tables after the run: reverting would lose that data. */

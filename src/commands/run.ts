@@ -8,8 +8,18 @@ import type { Logger } from '../log.js';
 import type { Plan } from '../plan/model.js';
 import { acquireLock } from '../state/lock.js';
 import {
-  addEvent, completedRuns, createRun, doneSteps, ensureStateSchema, findUnfinishedRun, listRuns, loadPlan, saveVerify, setRunState,
-  stateSchemaExists, stepsOf,
+  addEvent,
+  completedRuns,
+  createRun,
+  doneSteps,
+  ensureStateSchema,
+  findUnfinishedRun,
+  listRuns,
+  loadPlan,
+  saveVerify,
+  setRunState,
+  stateSchemaExists,
+  stepsOf,
 } from '../state/journal.js';
 import { takeSnapshot } from '../state/snapshot.js';
 import { preexistingRows, verifyPlan, type VerifyReport } from '../verify/checksum.js';
@@ -135,12 +145,24 @@ export async function runCommand(cfg: ResolvedConfig, log: Logger, hooks: RunHoo
       hooks.onPlanned?.(plan, resumed, runId);
       const done = await doneSteps(session.target, runId);
       const { rowsCopied } = await executePlan({
-        session, runId, plan, done, concurrency: cfg.concurrency, stop, onProgress: hooks.onProgress, lockLost: () => lock.lost(), onLockLost: (fn) => lock.onLost(fn),
+        session,
+        runId,
+        plan,
+        done,
+        concurrency: cfg.concurrency,
+        stop,
+        onProgress: hooks.onProgress,
+        lockLost: () => lock.lost(),
+        onLockLost: (fn) => lock.onLost(fn),
         lock: lockPolicy(cfg),
       });
       log.info('verifying every (tenant, table): counts and checksums');
       const verify = await verifyPlan({
-        source: session.source, target: session.target, plan, concurrency: cfg.concurrency, stop,
+        source: session.source,
+        target: session.target,
+        plan,
+        concurrency: cfg.concurrency,
+        stop,
         preexisting: await preexistingRows(session.target, runId),
       });
       if (stop.stopping) throw new InterruptedError();
@@ -197,18 +219,27 @@ async function recopyRun(session: Session, cfg: ResolvedConfig, log: Logger, hoo
     const run = (await listRuns(session.target)).filter((r) => r.state !== 'reverted').pop();
     if (!run) throw new UsageError(none, 'run `oasys-migrate run` first');
     if (run.state !== 'completed' && run.state !== 'failed') {
-      throw new WantingError(`run #${run.runId} is ${run.state}; only a finished run's tenants can be copied again`, 'finish it first: `oasys-migrate run` resumes it');
+      throw new WantingError(
+        `run #${run.runId} is ${run.state}; only a finished run's tenants can be copied again`,
+        'finish it first: `oasys-migrate run` resumes it',
+      );
     }
     const plan = await loadPlan(session.target, run.runId, cfg.rls);
     const pending = (await stepsOf(session.target, run.runId)).filter((x) => x.state !== 'done');
     if (pending.length > 0) {
-      throw new WantingError(`run #${run.runId} has ${pending.length} unfinished steps (e.g. ${pending[0].stepId}); --recopy replaces the rows of a finished run`, 'finish it first: `oasys-migrate run` resumes it');
+      throw new WantingError(
+        `run #${run.runId} has ${pending.length} unfinished steps (e.g. ${pending[0].stepId}); --recopy replaces the rows of a finished run`,
+        'finish it first: `oasys-migrate run` resumes it',
+      );
     }
     const unknown = tenants.filter((t) => !plan.tenants.some((x) => x.schema === t));
     if (unknown.length > 0) {
       throw new UsageError(
         `--recopy: ${unknown.map((u) => JSON.stringify(u)).join(', ')} ${unknown.length === 1 ? 'is not a tenant' : 'are not tenants'} of run #${run.runId}`,
-        `choose from: ${plan.tenants.slice(0, 20).map((t) => t.schema).join(', ')}${plan.tenants.length > 20 ? ', …' : ''}`,
+        `choose from: ${plan.tenants
+          .slice(0, 20)
+          .map((t) => t.schema)
+          .join(', ')}${plan.tenants.length > 20 ? ', …' : ''}`,
       );
     }
     const target = await describeTarget(session);
@@ -226,26 +257,39 @@ async function recopyRun(session: Session, cfg: ResolvedConfig, log: Logger, hoo
       }
       await resetSequences(session, plan, policy);
       const verify = await verifyPlan({
-        source: session.source, target: session.target, plan, concurrency: cfg.concurrency, stop: hooks.stop,
+        source: session.source,
+        target: session.target,
+        plan,
+        concurrency: cfg.concurrency,
+        stop: hooks.stop,
         preexisting: await preexistingRows(session.target, run.runId),
       });
       await saveVerify(session.target, run.runId, verify);
       if (!verify.ok) {
         const bad = verify.results.filter((r) => !r.ok);
         const written = await sourceWrites(session.source, session.target, run.runId, plan, bad);
-        const message = written.length > 0
-          ? `the source is still being written: ${describeSourceWrites(written)}`
-          : `after the recopy, verification still finds ${bad.length} mismatch${bad.length === 1 ? '' : 'es'}, e.g. tenant "${bad[0]?.tenant}" table ${bad[0]?.table}`;
+        const message =
+          written.length > 0
+            ? `the source is still being written: ${describeSourceWrites(written)}`
+            : `after the recopy, verification still finds ${bad.length} mismatch${bad.length === 1 ? '' : 'es'}, e.g. tenant "${bad[0]?.tenant}" table ${bad[0]?.table}`;
         await setRunState(session.target, run.runId, 'failed', message);
-        throw new WantingError(message, written.length > 0
-          ? `stop the writes, then: oasys-migrate run --recopy ${[...new Set(written.map((w) => w.tenant))].join(',')}`
-          : 'inspect with `oasys-migrate verify`; undo with `oasys-migrate revert`');
+        throw new WantingError(
+          message,
+          written.length > 0
+            ? `stop the writes, then: oasys-migrate run --recopy ${[...new Set(written.map((w) => w.tenant))].join(',')}`
+            : 'inspect with `oasys-migrate verify`; undo with `oasys-migrate revert`',
+        );
       }
       await setRunState(session.target, run.runId, 'completed');
       return { runId: run.runId, resumed: false, rowsCopied, seconds: (performance.now() - started) / 1000, plan, verify, target, recopied: tenants };
     } catch (err) {
       if (!(err instanceof WantingError)) {
-        await setRunState(session.target, run.runId, err instanceof InterruptedError ? 'interrupted' : 'failed', err instanceof OasysError ? err.message : describeError(err)).catch(() => undefined);
+        await setRunState(
+          session.target,
+          run.runId,
+          err instanceof InterruptedError ? 'interrupted' : 'failed',
+          err instanceof OasysError ? err.message : describeError(err),
+        ).catch(() => undefined);
       }
       throw err;
     }
@@ -257,4 +301,3 @@ async function recopyRun(session: Session, cfg: ResolvedConfig, log: Logger, hoo
 export function lockPolicy(cfg: Pick<ResolvedConfig, 'lockTimeoutMs'>): LockPolicy {
   return { timeoutMs: cfg.lockTimeoutMs, attempts: 3, backoffMs: Math.min(5_000, Math.max(200, cfg.lockTimeoutMs / 5)) };
 }
-

@@ -15,7 +15,9 @@ import { reportContext, type ReportContext } from '../report/context.js';
  * tenants — each against its own plan). Read-only.
  */
 export async function verifyCommand(
-  cfg: ResolvedConfig, log: Logger, opts: { context?: boolean } = {},
+  cfg: ResolvedConfig,
+  log: Logger,
+  opts: { context?: boolean } = {},
 ): Promise<VerifyReport & { runId: number; sourceWrites?: SourceWrite[]; context?: ReportContext }> {
   const s = await openSession(cfg, log);
   try {
@@ -27,9 +29,10 @@ export async function verifyCommand(
       throw new UsageError('nothing to verify: the latest run was reverted (or none exists)', 'run `oasys-migrate run` first');
     }
     // After a canary and the rest (runs into the same unified tables), every completed run's tenants are verified.
-    const runs = run.state === 'completed'
-      ? await Promise.all((await completedRuns(s.target)).map(async (r) => ({ runId: r.runId, plan: await loadPlan(s.target, r.runId, cfg.rls) })))
-      : [{ runId: run.runId, plan: await loadPlan(s.target, run.runId, cfg.rls) }];
+    const runs =
+      run.state === 'completed'
+        ? await Promise.all((await completedRuns(s.target)).map(async (r) => ({ runId: r.runId, plan: await loadPlan(s.target, r.runId, cfg.rls) })))
+        : [{ runId: run.runId, plan: await loadPlan(s.target, run.runId, cfg.rls) }];
     const of = runs.length === 1 ? `run #${run.runId}` : `runs #${runs.map((r) => r.runId).join(', #')}`;
     const all = [...new Map(runs.flatMap((r) => r.plan.tenants.map((t) => [t.schema, t] as const))).values()];
     // An unknown --tenants name is exit 2, not a verification of zero pairs.
@@ -42,7 +45,9 @@ export async function verifyCommand(
       if (bad.length > 0) written.push(...(await sourceWrites(s.source, s.target, r.runId, r.plan, bad)));
     }
     if (written.length > 0) {
-      log.warn(`the source changed after it was copied — ${describeSourceWrites(written)}; once writes to the tenant schemas have stopped: oasys-migrate run --recopy ${[...new Set(written.map((w) => w.tenant))].join(',')}`);
+      log.warn(
+        `the source changed after it was copied — ${describeSourceWrites(written)}; once writes to the tenant schemas have stopped: oasys-migrate run --recopy ${[...new Set(written.map((w) => w.tenant))].join(',')}`,
+      );
     }
     // verify --report: the servers, versions and the run's timings for the change ticket.
     const context = opts.context ? await reportContext(s.source, s.target, cfg.sameDatabase, run) : undefined;

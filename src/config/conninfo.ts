@@ -38,8 +38,19 @@ export interface ConnParams {
 export type ConnKeyword = keyof ConnParams;
 
 export const SUPPORTED_KEYWORDS: readonly ConnKeyword[] = [
-  'host', 'hostaddr', 'port', 'dbname', 'user', 'password', 'sslmode', 'sslrootcert', 'sslcert', 'sslkey',
-  'application_name', 'connect_timeout', 'options',
+  'host',
+  'hostaddr',
+  'port',
+  'dbname',
+  'user',
+  'password',
+  'sslmode',
+  'sslrootcert',
+  'sslcert',
+  'sslkey',
+  'application_name',
+  'connect_timeout',
+  'options',
 ];
 
 /**
@@ -47,13 +58,45 @@ export const SUPPORTED_KEYWORDS: readonly ConnKeyword[] = [
  * than ignored: each changes where, how or as whom libpq connects.
  */
 const LIBPQ_ONLY_KEYWORDS = new Set([
-  'service', 'passfile', 'channel_binding', 'client_encoding', 'fallback_application_name', 'keepalives',
-  'keepalives_idle', 'keepalives_interval', 'keepalives_count', 'tcp_user_timeout', 'replication', 'gssencmode',
-  'sslnegotiation', 'sslcompression', 'sslpassword', 'sslcertmode', 'sslcrl', 'sslcrldir', 'sslsni',
-  'ssl_min_protocol_version', 'ssl_max_protocol_version', 'min_protocol_version', 'max_protocol_version',
-  'requirepeer', 'require_auth', 'krbsrvname', 'gsslib', 'gssdelegation', 'target_session_attrs',
-  'load_balance_hosts', 'scram_client_key', 'scram_server_key', 'oauth_issuer', 'oauth_client_id',
-  'oauth_client_secret', 'oauth_scope', 'requiressl', 'authtype', 'tty',
+  'service',
+  'passfile',
+  'channel_binding',
+  'client_encoding',
+  'fallback_application_name',
+  'keepalives',
+  'keepalives_idle',
+  'keepalives_interval',
+  'keepalives_count',
+  'tcp_user_timeout',
+  'replication',
+  'gssencmode',
+  'sslnegotiation',
+  'sslcompression',
+  'sslpassword',
+  'sslcertmode',
+  'sslcrl',
+  'sslcrldir',
+  'sslsni',
+  'ssl_min_protocol_version',
+  'ssl_max_protocol_version',
+  'min_protocol_version',
+  'max_protocol_version',
+  'requirepeer',
+  'require_auth',
+  'krbsrvname',
+  'gsslib',
+  'gssdelegation',
+  'target_session_attrs',
+  'load_balance_hosts',
+  'scram_client_key',
+  'scram_server_key',
+  'oauth_issuer',
+  'oauth_client_id',
+  'oauth_client_secret',
+  'oauth_scope',
+  'requiressl',
+  'authtype',
+  'tty',
 ]);
 
 /**
@@ -221,10 +264,7 @@ function urlPairs(conn: string): Record<string, string> {
   }
   const authority = base.replace(URL_PREFIX_RE, '').split('/')[0];
   if (authority.slice(authority.lastIndexOf('@') + 1).includes(',')) {
-    throw new ConnStringError(
-      'a URL with several hosts (host1,host2) is not supported: the tool connects to exactly one server',
-      'name one host',
-    );
+    throw new ConnStringError('a URL with several hosts (host1,host2) is not supported: the tool connects to exactly one server', 'name one host');
   }
   let parsed: ReturnType<typeof parseUrl>;
   try {
@@ -252,10 +292,7 @@ function decodeStrict(s: string, what: string): string {
   try {
     return decodeURIComponent(s);
   } catch {
-    throw new ConnStringError(
-      `not a valid PostgreSQL URL: a "%" in the ${what} is not followed by two hex digits`,
-      'write a literal "%" as %25',
-    );
+    throw new ConnStringError(`not a valid PostgreSQL URL: a "%" in the ${what} is not followed by two hex digits`, 'write a literal "%" as %25');
   }
 }
 
@@ -368,14 +405,14 @@ function checkParams(raw: Record<string, string>, label: (k: string) => string):
     );
   }
   if (out.connect_timeout !== undefined && !/^-?\d+$/.test(out.connect_timeout)) {
-    throw new ConnStringError(`${label('connect_timeout')}: invalid value ${JSON.stringify(out.connect_timeout)}`, 'give whole seconds, e.g. connect_timeout=10');
+    throw new ConnStringError(
+      `${label('connect_timeout')}: invalid value ${JSON.stringify(out.connect_timeout)}`,
+      'give whole seconds, e.g. connect_timeout=10',
+    );
   }
   if (out.sslmode !== undefined) {
     if (!(SSL_MODES as readonly string[]).includes(out.sslmode)) {
-      throw new ConnStringError(
-        `${label('sslmode')}: invalid value ${JSON.stringify(out.sslmode)}`,
-        'use disable, require, verify-ca or verify-full',
-      );
+      throw new ConnStringError(`${label('sslmode')}: invalid value ${JSON.stringify(out.sslmode)}`, 'use disable, require, verify-ca or verify-full');
     }
     if (out.sslmode === 'allow' || out.sslmode === 'prefer') {
       // libpq falls back between TLS and plain per connection attempt; node-postgres cannot.
@@ -386,10 +423,7 @@ function checkParams(raw: Record<string, string>, label: (k: string) => string):
     }
   }
   if (out.sslrootcert === 'system' && out.sslmode !== undefined && out.sslmode !== 'verify-full') {
-    throw new ConnStringError(
-      `${label('sslmode')}: sslmode=${out.sslmode} may not be used with sslrootcert=system (as in libpq)`,
-      'use sslmode=verify-full',
-    );
+    throw new ConnStringError(`${label('sslmode')}: sslmode=${out.sslmode} may not be used with sslrootcert=system (as in libpq)`, 'use sslmode=verify-full');
   }
   if (out.dbname !== undefined && (out.dbname.includes('=') || isUrl(out.dbname))) {
     throw new ConnStringError(

@@ -127,7 +127,11 @@ export function parseJsonStrict(input: string): unknown {
     if (ch === '[') return array(path);
     if (ch === '"') return str();
     if (ch === '-' || (ch !== undefined && ch >= '0' && ch <= '9')) return num();
-    for (const [word, v] of [['true', true], ['false', false], ['null', null]] as const) {
+    for (const [word, v] of [
+      ['true', true],
+      ['false', false],
+      ['null', null],
+    ] as const) {
       if (text.startsWith(word, pos)) {
         pos += word.length;
         return v;

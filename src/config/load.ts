@@ -59,9 +59,7 @@ export interface RegistryRef {
 
 export type TenantSelection =
   /** explicit=false: the SPEC default public.customers_client(id, schema_name), used when that table exists (discovery decides). */
-  | { mode: 'registry'; registry: RegistryRef; explicit: boolean }
-  | { mode: 'schemas'; schemas: string[] }
-  | { mode: 'pattern'; pattern: string };
+  { mode: 'registry'; registry: RegistryRef; explicit: boolean } | { mode: 'schemas'; schemas: string[] } | { mode: 'pattern'; pattern: string };
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
@@ -332,9 +330,7 @@ function canonicalJson(v: unknown): string {
   return JSON.stringify(v ?? null);
 }
 
-function pickConnection(
-  candidates: [label: string, value: string | undefined, origin: Origin][],
-): { value?: string; origin: Origin } {
+function pickConnection(candidates: [label: string, value: string | undefined, origin: Origin][]): { value?: string; origin: Origin } {
   for (const [label, value, origin] of candidates) {
     if (value === undefined) continue;
     const issue = connectionIssue(value);
@@ -364,19 +360,28 @@ function parseTenantList(raw: string, label: string, cwd: string = process.cwd()
     try {
       text = readFileSync(file, 'utf8');
     } catch (err) {
-      throw new UsageError(`${label}: cannot read the tenant list ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, 'give @<file> with one schema name per line (# starts a comment)', { keyPath: label });
+      throw new UsageError(
+        `${label}: cannot read the tenant list ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+        'give @<file> with one schema name per line (# starts a comment)',
+        { keyPath: label },
+      );
     }
     // A line whose first character is # is a comment, and so is the rest of a line after whitespace and #.
-    names = text.split(/\r?\n/).map((l) => l.replace(/^\s*#.*$/, '').replace(/\s+#.*$/, '').trim()).filter((l) => l.length > 0);
-    if (names.length === 0) throw new UsageError(`${label}: the tenant list ${file} names no schema`, 'one schema name per line; # starts a comment', { keyPath: label });
+    names = text
+      .split(/\r?\n/)
+      .map((l) =>
+        l
+          .replace(/^\s*#.*$/, '')
+          .replace(/\s+#.*$/, '')
+          .trim(),
+      )
+      .filter((l) => l.length > 0);
+    if (names.length === 0)
+      throw new UsageError(`${label}: the tenant list ${file} names no schema`, 'one schema name per line; # starts a comment', { keyPath: label });
   } else {
     names = raw.split(',');
   }
-  const list = dedupe(
-    names
-      .map((s) => s.trim())
-      .filter((s) => s.length > 0),
-  );
+  const list = dedupe(names.map((s) => s.trim()).filter((s) => s.length > 0));
   if (list.length === 0) throw new UsageError(`${label}: no schema names in ${JSON.stringify(raw)}`, TENANTS_HINT);
   for (const name of list) {
     const problem = identifierProblem(name);

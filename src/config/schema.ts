@@ -129,16 +129,13 @@ export const TenantsObjectSchema = z.strictObject({
 
 // Checked on whatever was given, even when another key of `tenants` is itself
 // invalid, so "more than one selector" is never hidden behind another error.
-const TenantsSchema = TenantsObjectSchema.refine(
-  (v) => SELECTORS.filter((k) => v[k] !== undefined).length <= 1,
-  {
-    when: (payload) => isPlainObject(payload.value),
-    error: (iss) => {
-      const given = SELECTORS.filter((k) => isPlainObject(iss.input) && iss.input[k] !== undefined);
-      return `give only one of tenants.registry, tenants.schemas or tenants.pattern (found ${given.length > 1 ? `${given.slice(0, -1).join(', ')} and ${given[given.length - 1]}` : given.join('')})`;
-    },
+const TenantsSchema = TenantsObjectSchema.refine((v) => SELECTORS.filter((k) => v[k] !== undefined).length <= 1, {
+  when: (payload) => isPlainObject(payload.value),
+  error: (iss) => {
+    const given = SELECTORS.filter((k) => isPlainObject(iss.input) && iss.input[k] !== undefined);
+    return `give only one of tenants.registry, tenants.schemas or tenants.pattern (found ${given.length > 1 ? `${given.slice(0, -1).join(', ')} and ${given[given.length - 1]}` : given.join('')})`;
   },
-);
+});
 
 export const TablesSchema = z
   .strictObject({
@@ -152,7 +149,12 @@ export const TablesSchema = z
     // Tables that only some tenants have (multi-type tenants): migrated for those instead of DRIFT_MISSING_TABLE.
     partial: z.array(pgName).check(uniqueEntries('tables.partial')).optional(),
     // Same-name tables (in public and in the tenants) merged into the public one by a natural key (SPEC §4).
-    merge: z.record(z.string(), z.array(pgName).min(1, { error: 'must list the natural key\'s columns, e.g. ["app_label", "model"]' }).check(uniqueEntries('tables.merge key'))).optional(),
+    merge: z
+      .record(
+        z.string(),
+        z.array(pgName).min(1, { error: 'must list the natural key\'s columns, e.g. ["app_label", "model"]' }).check(uniqueEntries('tables.merge key')),
+      )
+      .optional(),
   })
   .check((ctx) => {
     const map = ctx.value.map;

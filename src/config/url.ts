@@ -61,10 +61,7 @@ export function maskConnection(conn: string): string {
     const authority = end < 0 ? rest : rest.slice(0, end);
     const colon = authority.lastIndexOf(':');
     const port = colon >= 0 ? authority.slice(colon + 1) : '';
-    shown =
-      colon >= 0 && !/^\d*$/.test(port) && !authority.startsWith('[')
-        ? authority.slice(0, colon) + ':*****' + (end < 0 ? '' : rest.slice(end))
-        : rest;
+    shown = colon >= 0 && !/^\d*$/.test(port) && !authority.startsWith('[') ? authority.slice(0, colon) + ':*****' + (end < 0 ? '' : rest.slice(end)) : rest;
   }
   return redactText(m[1] + shown);
 }

@@ -52,7 +52,8 @@ export async function diagnoseCopyFailure(
       }
     };
     const pages = Number(
-      (await client.query<{ n: string }>(`SELECT (pg_catalog.pg_relation_size($1::regclass) / current_setting('block_size')::int)::int8 AS n`, [qualified])).rows[0]?.n ?? 0,
+      (await client.query<{ n: string }>(`SELECT (pg_catalog.pg_relation_size($1::regclass) / current_setting('block_size')::int)::int8 AS n`, [qualified]))
+        .rows[0]?.n ?? 0,
     );
     let lo = 0;
     let hi = Math.max(1, pages) + 1;
@@ -62,7 +63,10 @@ export async function diagnoseCopyFailure(
       if (await fails(`s.ctid >= $2::tid AND s.ctid < $3::tid`, [`(${lo},0)`, `(${mid},0)`])) hi = mid;
       else lo = mid;
     }
-    const tids = await client.query<{ t: string }>(`SELECT s.ctid::text AS t FROM ${source} AS s WHERE s.ctid >= $1::tid AND s.ctid < $2::tid`, [`(${lo},0)`, `(${hi},0)`]);
+    const tids = await client.query<{ t: string }>(`SELECT s.ctid::text AS t FROM ${source} AS s WHERE s.ctid >= $1::tid AND s.ctid < $2::tid`, [
+      `(${lo},0)`,
+      `(${hi},0)`,
+    ]);
     let bad: string | undefined;
     for (const { t } of tids.rows) {
       if (await fails(`s.ctid = $2::tid`, [t])) {
@@ -74,7 +78,9 @@ export async function diagnoseCopyFailure(
     const result: Diagnosis = {};
     if (sourcePrimaryKey && sourcePrimaryKey.length > 0) {
       const k = await client.query<{ v: string }>(
-        `SELECT ROW(${sourcePrimaryKey.map((c) => `s.${ident(c)}`).join(', ')})::text AS v FROM ${source} AS s WHERE s.ctid = $1::tid`, [bad]);
+        `SELECT ROW(${sourcePrimaryKey.map((c) => `s.${ident(c)}`).join(', ')})::text AS v FROM ${source} AS s WHERE s.ctid = $1::tid`,
+        [bad],
+      );
       result.rowKey = `(${sourcePrimaryKey.join(', ')})=${k.rows[0]?.v ?? '?'}`;
     } else {
       const k = await client.query<{ v: string }>(`SELECT left(s::text, 200) AS v FROM ${source} AS s WHERE s.ctid = $1::tid`, [bad]);

@@ -12,7 +12,6 @@ import { isEnvironment, stepError } from './stepError.js';
 import { streamCopy } from './stream.js';
 import { runMerge } from '../merge/execute.js';
 
-
 export interface Progress {
   phase: Phase;
   stepsDone: number;
@@ -73,7 +72,8 @@ export async function executePlan(o: ExecuteOptions): Promise<{ rowsCopied: numb
     if (pending.length === 0) continue;
     if (o.stop.stopping) throw new InterruptedError();
 
-    const units: Step[][] = phase === 'copy' && o.plan.sameDatabase ? batchCopies(pending, o.batchRows ?? 50_000, o.batchSteps ?? 250) : pending.map((s) => [s]);
+    const units: Step[][] =
+      phase === 'copy' && o.plan.sameDatabase ? batchCopies(pending, o.batchRows ?? 50_000, o.batchSteps ?? 250) : pending.map((s) => [s]);
     const limit = pLimit(PARALLEL.has(phase) ? Math.max(1, o.concurrency) : 1);
     // Every step ends done, failed or not executed. A data error fails its own step and the
     // others go on; an environment error (connection, privilege, the run lock lost) stops the phase.
@@ -82,7 +82,9 @@ export async function executePlan(o: ExecuteOptions): Promise<{ rowsCopied: numb
     const attempt = async (unit: Step[]): Promise<void> => {
       try {
         const rows = o.lock
-          ? await retryOnLockTimeout(`step ${unit[0].id}${unit.length > 1 ? ` (and ${unit.length - 1} more)` : ''}`, o.lock, (report) => runUnit(o, unit, report))
+          ? await retryOnLockTimeout(`step ${unit[0].id}${unit.length > 1 ? ` (and ${unit.length - 1} more)` : ''}`, o.lock, (report) =>
+              runUnit(o, unit, report),
+            )
           : await runUnit(o, unit, () => undefined);
         stepsDone += unit.length;
         rowsDone += rows;
@@ -100,17 +102,26 @@ export async function executePlan(o: ExecuteOptions): Promise<{ rowsCopied: numb
         const lost = o.lockLost?.() === true;
         failures.push({ err: lost ? lockLostError() : err, step: unit[0] });
         if (lost || isEnvironment(err)) fatal ??= lost ? lockLostError() : err;
-        await markFailed(o.session.target, o.runId, unit.map((s) => s.id), describeError(err)).catch(() => undefined);
+        await markFailed(
+          o.session.target,
+          o.runId,
+          unit.map((s) => s.id),
+          describeError(err),
+        ).catch(() => undefined);
       }
     };
     // Tables filled while their foreign keys already exist (a second batch of tenants) take their
     // rows parents first, one wave per level; otherwise every copy may run side by side.
     for (const wave of phase === 'copy' ? copyWaves(o.plan, units) : [units]) {
-      await Promise.all(wave.map((unit) => limit(async () => {
-        if (fatal === undefined && o.lockLost?.()) fatal = lockLostError();
-        if (fatal !== undefined || o.stop.stopping) return;
-        await attempt(unit);
-      })));
+      await Promise.all(
+        wave.map((unit) =>
+          limit(async () => {
+            if (fatal === undefined && o.lockLost?.()) fatal = lockLostError();
+            if (fatal !== undefined || o.stop.stopping) return;
+            await attempt(unit);
+          }),
+        ),
+      );
       if (fatal !== undefined || failures.length > 0) break;
     }
     if (fatal instanceof EnvironmentError && failures.length === 0) throw fatal;
@@ -119,7 +130,15 @@ export async function executePlan(o: ExecuteOptions): Promise<{ rowsCopied: numb
       let diagnosis: Diagnosis | undefined;
       if (f.step.copy && o.plan.sameDatabase && !isEnvironment(f.err)) {
         const table = o.plan.tables.find((t) => t.target === f.step.table);
-        if (table) diagnosis = await diagnoseCopyFailure(o.session.target, table, f.step.copy, copyStatements(o.plan, f.step.copy).insertSelect!, table.sourceKey, f.err);
+        if (table)
+          diagnosis = await diagnoseCopyFailure(
+            o.session.target,
+            table,
+            f.step.copy,
+            copyStatements(o.plan, f.step.copy).insertSelect!,
+            table.sourceKey,
+            f.err,
+          );
       }
       throw stepError(f.err, f.step, diagnosis, failures.length, steps.length - failures.length);
     }
@@ -135,7 +154,6 @@ function lockLostError(): EnvironmentError {
   );
 }
 
-
 async function runUnit(o: ExecuteOptions, unit: Step[], report: (b: Blocker[]) => void): Promise<number> {
   if (unit[0].copy && !o.plan.sameDatabase) return copyAcross(o, unit[0], report);
   const client = await o.session.target.connect();
@@ -148,25 +166,38 @@ async function runUnit(o: ExecuteOptions, unit: Step[], report: (b: Blocker[]) =
     await client.query('BEGIN');
     try {
       if (o.lock) await setLockTimeout(client, o.lock);
-      const claimed = await claimSteps(client, o.runId, unit.map((s) => s.id));
+      const claimed = await claimSteps(
+        client,
+        o.runId,
+        unit.map((s) => s.id),
+      );
       const todo = unit.filter((s) => claimed.has(s.id));
       let rows: (number | null)[] = [];
       let snapshot: string | null = null;
       if (todo.length > 0 && todo[0].copy) {
         // What the copy could see of the source: rows written later are found by `sourceWrites`.
         snapshot = (await client.query<{ s: string }>('SELECT pg_catalog.pg_current_snapshot()::text AS s')).rows[0].s;
-        rows = await insertSelect(client, o.plan, todo.map((s) => s.copy!));
-      }
-      else if (todo.length > 0 && todo[0].merge !== undefined) {
+        rows = await insertSelect(
+          client,
+          o.plan,
+          todo.map((s) => s.copy!),
+        );
+      } else if (todo.length > 0 && todo[0].merge !== undefined) {
         // Merge by natural key: reads the tenants' lookup rows from the source, writes the shared table and the mapping.
         rows = [await runMerge(client, o.session.source, o.plan, todo[0].merge, o.runId)];
-      }
-      else if (todo.length > 0) {
+      } else if (todo.length > 0) {
         if (todo[0].phase === 'indexes' || todo[0].phase === 'keys') await client.query(`SET LOCAL maintenance_work_mem = '256MB'`);
         for (const sql of todo[0].sql) await client.query(sql);
         rows = [null];
       }
-      if (todo.length > 0) await markDone(client, o.runId, todo.map((s) => s.id), rows, snapshot);
+      if (todo.length > 0)
+        await markDone(
+          client,
+          o.runId,
+          todo.map((s) => s.id),
+          rows,
+          snapshot,
+        );
       await client.query('COMMIT');
       return rows.reduce<number>((a, r) => a + (r ?? 0), 0);
     } catch (err) {
@@ -193,7 +224,10 @@ async function insertSelect(client: pg.PoolClient, plan: Plan, copies: CopyStep[
   }
   const table = plan.tables.find((t) => t.target === copies[0].targetTable)!;
   const { sql } = insertSelectSql(plan, table, copies);
-  const r = await client.query<{ t: string; n: string }>(sql, copies.map((c) => c.tenantId));
+  const r = await client.query<{ t: string; n: string }>(
+    sql,
+    copies.map((c) => c.tenantId),
+  );
   const counts = new Map(r.rows.map((x) => [x.t, Number(x.n)]));
   return copies.map((c) => counts.get(c.tenantId) ?? 0);
 }
@@ -224,11 +258,16 @@ async function copyAcross(o: ExecuteOptions, step: Step, report: (b: Blocker[]) 
         await tgt.query('ROLLBACK');
         return 0; // done by another process meanwhile
       }
-      if (c.shared) for (const sql of step.sql) await tgt.query(sql); // create the shared table, then fill it
+      if (c.shared)
+        for (const sql of step.sql) await tgt.query(sql); // create the shared table, then fill it
       else {
         // The tenant column's default reads rls.setting; a plan stored by an older version used a
         // temporary default reading COPY_TENANT_SETTING: both are set, transaction-local.
-        await tgt.query('SELECT pg_catalog.set_config($1, $3, true), pg_catalog.set_config($2, $3, true)', [COPY_TENANT_SETTING, o.plan.rls.setting, c.tenantId]);
+        await tgt.query('SELECT pg_catalog.set_config($1, $3, true), pg_catalog.set_config($2, $3, true)', [
+          COPY_TENANT_SETTING,
+          o.plan.rls.setting,
+          c.tenantId,
+        ]);
       }
       const { rows, snapshot } = await streamCopy(src, tgt, copyStatements(o.plan, c) as CopySql, c.tenantId);
       await markDone(tgt, o.runId, [step.id], [rows], snapshot);
@@ -247,4 +286,3 @@ async function copyAcross(o: ExecuteOptions, step: Step, report: (b: Blocker[]) 
     tgt?.release(broken);
   }
 }
-

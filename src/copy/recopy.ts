@@ -15,10 +15,18 @@ import { streamCopy } from './stream.js';
  */
 export function tableDepths(plan: Pick<Plan, 'tables' | 'targetSchema'>): Map<string, number> {
   const byQualified = new Map(plan.tables.map((t) => [ident(plan.targetSchema, t.target), t.target]));
-  const parents = new Map(plan.tables.map((t) => [t.target, new Set([
-    ...(t.copyAfter ?? []),
-    ...t.foreignKeys.filter((f) => f.tenantScoped).map((f) => byQualified.get(f.refTable)).filter((x): x is string => x !== undefined),
-  ])]));
+  const parents = new Map(
+    plan.tables.map((t) => [
+      t.target,
+      new Set([
+        ...(t.copyAfter ?? []),
+        ...t.foreignKeys
+          .filter((f) => f.tenantScoped)
+          .map((f) => byQualified.get(f.refTable))
+          .filter((x): x is string => x !== undefined),
+      ]),
+    ]),
+  );
   const depth = new Map<string, number>();
   const of = (t: string, seen: Set<string>): number => {
     const known = depth.get(t);
@@ -47,17 +55,27 @@ export async function recopyTenant(session: Session, runId: number, plan: Plan, 
   const ordered = [...steps].sort((a, b) => depth.get(a.table!)! - depth.get(b.table!)!);
   return withLockedTransaction(session.target, `recopy of tenant "${schema}"`, lock, async (c) => {
     const qualified = (t: UnifiedTable) => ident(plan.targetSchema, t.target);
-    const lifted = await liftForce(c, ordered.map((s) => qualified(tables.get(s.table!)!)));
+    const lifted = await liftForce(
+      c,
+      ordered.map((s) => qualified(tables.get(s.table!)!)),
+    );
     // A separate target stamps the tenant column through a default that reads the bound setting.
     // Set before any row changes: ALTER TABLE refuses while deferred checks are pending.
     const defaults = new Map<UnifiedTable, string | null>();
     if (!plan.sameDatabase) {
       for (const s of ordered) {
         const t = tables.get(s.table!)!;
-        defaults.set(t, (await c.query<{ d: string | null }>(
-          `SELECT pg_catalog.pg_get_expr(d.adbin, d.adrelid) AS d FROM pg_catalog.pg_attrdef d
+        defaults.set(
+          t,
+          (
+            await c.query<{ d: string | null }>(
+              `SELECT pg_catalog.pg_get_expr(d.adbin, d.adrelid) AS d FROM pg_catalog.pg_attrdef d
              JOIN pg_catalog.pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
-            WHERE d.adrelid = $1::regclass AND a.attname = $2`, [qualified(t), plan.tenantColumn])).rows[0]?.d ?? null);
+            WHERE d.adrelid = $1::regclass AND a.attname = $2`,
+              [qualified(t), plan.tenantColumn],
+            )
+          ).rows[0]?.d ?? null,
+        );
         await c.query(copyDefaultSql(plan, t));
       }
     }
@@ -85,10 +103,12 @@ export async function recopyTenant(session: Session, runId: number, plan: Plan, 
           snapshot = (await c.query<{ s: string }>('SELECT pg_catalog.pg_current_snapshot()::text AS s')).rows[0].s;
           rows = (await c.query(copyStatements(plan, s.copy).insertSelect!, [tenant.tenantId])).rowCount ?? 0;
         }
-        await c.query(
-          `UPDATE oasys_migrate.step SET rows = $3, source_snapshot = $4, finished_at = clock_timestamp() WHERE run_id = $1 AND step_id = $2`,
-          [runId, s.id, rows, snapshot],
-        );
+        await c.query(`UPDATE oasys_migrate.step SET rows = $3, source_snapshot = $4, finished_at = clock_timestamp() WHERE run_id = $1 AND step_id = $2`, [
+          runId,
+          s.id,
+          rows,
+          snapshot,
+        ]);
         total += rows;
       }
     } finally {
@@ -107,7 +127,10 @@ export async function recopyTenant(session: Session, runId: number, plan: Plan, 
 /** The run's sequence steps again (they only move forward), seeing every row: recopied rows may carry higher ids. */
 export async function resetSequences(session: Session, plan: Plan, lock: LockPolicy): Promise<void> {
   await withLockedTransaction(session.target as pg.Pool, 'sequence reset after the recopy', lock, async (c) => {
-    const lifted = await liftForce(c, plan.tables.map((t) => ident(plan.targetSchema, t.target)));
+    const lifted = await liftForce(
+      c,
+      plan.tables.map((t) => ident(plan.targetSchema, t.target)),
+    );
     for (const s of plan.steps.filter((x) => x.phase === 'sequences')) for (const sql of s.sql) await c.query(sql);
     await restoreForce(c, lifted);
   });

@@ -26,11 +26,15 @@ export function stepError(err: unknown, step: Step, diagnosis?: Diagnosis, faile
     );
   }
   const column = f?.column ?? diagnosis?.column ?? copyColumn(f?.where);
-  const where = [diagnosis?.rowKey && `row ${diagnosis.rowKey}`, column && `column "${column}"`, f?.constraint && `constraint "${f.constraint}"`, copyLine(f?.where)]
-    .filter(Boolean).join(', ');
-  const collision = f?.code === '23505' && step.copy
-    ? ' — a migrated row collides with a row already in the unified table (the key above names both)'
-    : '';
+  const where = [
+    diagnosis?.rowKey && `row ${diagnosis.rowKey}`,
+    column && `column "${column}"`,
+    f?.constraint && `constraint "${f.constraint}"`,
+    copyLine(f?.where),
+  ]
+    .filter(Boolean)
+    .join(', ');
+  const collision = f?.code === '23505' && step.copy ? ' — a migrated row collides with a row already in the unified table (the key above names both)' : '';
   const tally = failed > 1 ? ` [${failed} steps of this phase failed; see \`oasys-migrate status\`]` : '';
   void others;
   return new WantingError(

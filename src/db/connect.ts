@@ -53,12 +53,7 @@ export function clientConfig(opts: ConnectOptions, env: NodeJS.ProcessEnv = proc
   const settings = opts.readOnly ? { ...SESSION_SETTINGS, default_transaction_read_only: 'on' } : SESSION_SETTINGS;
   // The user's options first: PostgreSQL applies -c settings in order, and the
   // tool's session settings must win (checksums depend on them).
-  const options = [
-    p.options,
-    ...Object.entries(settings).map(([k, v]) => `-c ${k}=${v.replace(/([\\ ])/g, '\\$1')}`),
-  ]
-    .filter(Boolean)
-    .join(' ');
+  const options = [p.options, ...Object.entries(settings).map(([k, v]) => `-c ${k}=${v.replace(/([\\ ])/g, '\\$1')}`)].filter(Boolean).join(' ');
   const config: pg.ClientConfig = {
     // hostaddr is where libpq connects; host then only names the server (certificate check).
     host: p.hostaddr ?? p.host,
@@ -116,9 +111,7 @@ export async function connectClient(opts: ConnectOptions): Promise<pg.Client> {
 /** Opens and closes one connection so that a bad URL fails early with exit 3. */
 export async function checkConnection(pool: pg.Pool, opts: ConnectOptions): Promise<{ version: string; serverVersionNum: number }> {
   try {
-    const r = await pool.query<{ v: string; n: string }>(
-      `SELECT version() AS v, current_setting('server_version_num') AS n`,
-    );
+    const r = await pool.query<{ v: string; n: string }>(`SELECT version() AS v, current_setting('server_version_num') AS n`);
     return { version: r.rows[0].v, serverVersionNum: Number(r.rows[0].n) };
   } catch (err) {
     throw connectionError(err, opts);
@@ -173,9 +166,7 @@ export async function withTransaction<T>(
 ): Promise<T> {
   const client = await pool.connect();
   try {
-    const mode = [opts.isolation ? `ISOLATION LEVEL ${opts.isolation}` : '', opts.readOnly ? 'READ ONLY' : '']
-      .filter(Boolean)
-      .join(' ');
+    const mode = [opts.isolation ? `ISOLATION LEVEL ${opts.isolation}` : '', opts.readOnly ? 'READ ONLY' : ''].filter(Boolean).join(' ');
     await client.query(`BEGIN ${mode}`);
     try {
       const result = await fn(client);

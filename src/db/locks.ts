@@ -72,7 +72,10 @@ export function watchBlockers(pool: pg.Pool, pid: number, policy: LockPolicy): {
 export function describeBlockers(blockers: Blocker[]): string {
   if (blockers.length === 0) return 'another session (it had let go by the time it was looked up)';
   return blockers
-    .map((b) => `pid ${b.pid}${b.user ? ` (user "${b.user}"` : ' ('}${b.application ? `, application "${b.application}"` : ''}${b.state ? `, ${b.state}` : ''}${b.since ? ` since ${b.since}` : ''})${b.query && b.query !== '<insufficient privilege>' ? `: ${b.query}` : ''}`)
+    .map(
+      (b) =>
+        `pid ${b.pid}${b.user ? ` (user "${b.user}"` : ' ('}${b.application ? `, application "${b.application}"` : ''}${b.state ? `, ${b.state}` : ''}${b.since ? ` since ${b.since}` : ''})${b.query && b.query !== '<insufficient privilege>' ? `: ${b.query}` : ''}`,
+    )
     .join('; ');
 }
 
@@ -92,11 +95,7 @@ export function lockGiveUpError(what: string, policy: LockPolicy, blockers: Bloc
  * environment error (exit 3) naming the blocking sessions that `attempt`
  * reported through `blockers`.
  */
-export async function retryOnLockTimeout<T>(
-  what: string,
-  policy: LockPolicy,
-  attempt: (report: (b: Blocker[]) => void) => Promise<T>,
-): Promise<T> {
+export async function retryOnLockTimeout<T>(what: string, policy: LockPolicy, attempt: (report: (b: Blocker[]) => void) => Promise<T>): Promise<T> {
   const attempts = policy.attempts ?? 3;
   let pause = policy.backoffMs ?? 1_000;
   let blockers: Blocker[] = [];

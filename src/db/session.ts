@@ -31,7 +31,12 @@ export async function openSession(cfg: ResolvedConfig, log: Logger, extraConnect
       log.debug(`target ${redactUrl(cfg.target)}: ${t.version}`);
     }
     return {
-      cfg, log, source, target, serverVersion: info.version, serverVersionNum: info.serverVersionNum,
+      cfg,
+      log,
+      source,
+      target,
+      serverVersion: info.version,
+      serverVersionNum: info.serverVersionNum,
       async close() {
         await Promise.all(pools.map((p) => p.end().catch(() => undefined)));
       },
@@ -65,6 +70,8 @@ export async function describeTarget(s: Session): Promise<TargetInfo> {
 }
 
 export function targetLine(verb: string, t: TargetInfo): string {
-  return `${verb} database "${t.database}" on ${t.host}${t.port ? `:${t.port}` : ''} (PostgreSQL ${t.serverVersion}) as role "${t.role}", ` +
-    (t.inPlace ? 'in place (the source database itself; tenant schemas are only read)' : 'a separate target (the source is only read)');
+  return (
+    `${verb} database "${t.database}" on ${t.host}${t.port ? `:${t.port}` : ''} (PostgreSQL ${t.serverVersion}) as role "${t.role}", ` +
+    (t.inPlace ? 'in place (the source database itself; tenant schemas are only read)' : 'a separate target (the source is only read)')
+  );
 }

@@ -21,7 +21,16 @@ function getOrCreate<K, V>(m: Map<K, V>, k: K, make: () => V): V {
  * bottleneck (pg_dump learned this the hard way).
  */
 export async function readCatalog(db: Queryable, schemas: string[]): Promise<Catalog> {
-  const catalog: Catalog = { tables: new Map(), nonTables: new Map(), relationNames: new Map(), policies: new Map(), permissivePolicies: new Map(), types: new Map(), other: [], queryCount: 0 };
+  const catalog: Catalog = {
+    tables: new Map(),
+    nonTables: new Map(),
+    relationNames: new Map(),
+    policies: new Map(),
+    permissivePolicies: new Map(),
+    types: new Map(),
+    other: [],
+    queryCount: 0,
+  };
   const partitionRows: { schema: string; root: string; rows: number }[] = [];
   const run = async <R extends pg.QueryResultRow>(name: string): Promise<R[]> => {
     catalog.queryCount++;
@@ -49,7 +58,14 @@ export async function readCatalog(db: Queryable, schemas: string[]): Promise<Cat
   };
 
   for (const r of await run<{
-    schema: string; name: string; kind: string; is_partition: boolean; root: string | null; estimate: string; rls_enabled: boolean; rls_forced: boolean;
+    schema: string;
+    name: string;
+    kind: string;
+    is_partition: boolean;
+    root: string | null;
+    estimate: string;
+    rls_enabled: boolean;
+    rls_forced: boolean;
   }>('relations')) {
     getOrCreate(catalog.relationNames, r.schema, () => new Set()).add(r.name);
     if (r.kind === 'r' || r.kind === 'p') {
@@ -59,8 +75,15 @@ export async function readCatalog(db: Queryable, schemas: string[]): Promise<Cat
         continue;
       }
       getOrCreate(catalog.tables, r.schema, () => new Map()).set(r.name, {
-        schema: r.schema, name: r.name, kind: r.kind, estimate: Number(r.estimate),
-        columns: [], constraints: [], indexes: [], rlsEnabled: r.rls_enabled, rlsForced: r.rls_forced,
+        schema: r.schema,
+        name: r.name,
+        kind: r.kind,
+        estimate: Number(r.estimate),
+        columns: [],
+        constraints: [],
+        indexes: [],
+        rlsEnabled: r.rls_enabled,
+        rlsForced: r.rls_forced,
       });
     } else if (r.kind === 'v' || r.kind === 'm' || r.kind === 'f') {
       getOrCreate(catalog.nonTables, r.schema, () => new Map()).set(r.name, r.kind);
@@ -73,15 +96,34 @@ export async function readCatalog(db: Queryable, schemas: string[]): Promise<Cat
   }
 
   await each<{
-    schema: string; table: string; num: number; name: string; type: string; not_null: boolean; identity: string; generated: string;
-    default_expr: string | null; type_schema: string; type_name: string; type_kind: string; elem_schema: string | null;
-    elem_name: string | null; elem_kind: string | null; owned_seq_schema: string | null; owned_seq_name: string | null; collation: string | null;
+    schema: string;
+    table: string;
+    num: number;
+    name: string;
+    type: string;
+    not_null: boolean;
+    identity: string;
+    generated: string;
+    default_expr: string | null;
+    type_schema: string;
+    type_name: string;
+    type_kind: string;
+    elem_schema: string | null;
+    elem_name: string | null;
+    elem_kind: string | null;
+    owned_seq_schema: string | null;
+    owned_seq_name: string | null;
+    collation: string | null;
   }>('columns', (r) => {
     const t = table(r.schema, r.table);
     if (!t) return;
     const col: Column = {
-      name: r.name, num: r.num, type: r.type, notNull: r.not_null,
-      identity: (r.identity || '') as Column['identity'], generated: (r.generated || '') as Column['generated'],
+      name: r.name,
+      num: r.num,
+      type: r.type,
+      notNull: r.not_null,
+      identity: (r.identity || '') as Column['identity'],
+      generated: (r.generated || '') as Column['generated'],
       defaultExpr: r.default_expr,
       builtinType: r.type_schema === 'pg_catalog' && (r.elem_schema === null || r.elem_schema === 'pg_catalog'),
     };
@@ -99,31 +141,78 @@ export async function readCatalog(db: Queryable, schemas: string[]): Promise<Cat
   for (const tables of catalog.tables.values()) for (const t of tables.values()) t.columns.sort((a, b) => a.num - b.num);
 
   await each<{
-    schema: string; table: string; name: string; kind: Constraint['kind']; columns: string[]; ref_schema: string | null;
-    ref_table: string | null; ref_columns: string[]; on_update: string; on_delete: string; on_delete_set_columns: string[] | null; match_type: string;
-    deferrable: boolean; deferred: boolean; no_inherit: boolean; definition: string | null; uses_local_objects: boolean;
+    schema: string;
+    table: string;
+    name: string;
+    kind: Constraint['kind'];
+    columns: string[];
+    ref_schema: string | null;
+    ref_table: string | null;
+    ref_columns: string[];
+    on_update: string;
+    on_delete: string;
+    on_delete_set_columns: string[] | null;
+    match_type: string;
+    deferrable: boolean;
+    deferred: boolean;
+    no_inherit: boolean;
+    definition: string | null;
+    uses_local_objects: boolean;
   }>('constraints', (r) => {
     const t = table(r.schema, r.table);
     if (!t) return;
-    t.constraints.push(intern<Constraint>({
-      name: r.name, kind: r.kind, columns: r.columns,
-      ref: r.kind === 'f' && r.ref_schema && r.ref_table ? { schema: r.ref_schema, table: r.ref_table, columns: r.ref_columns } : undefined,
-      onUpdate: r.on_update, onDelete: r.on_delete, onDeleteSetColumns: r.on_delete_set_columns ?? [], matchType: r.match_type, deferrable: r.deferrable, deferred: r.deferred,
-      noInherit: r.no_inherit, definition: r.definition ?? '', usesLocalObjects: r.uses_local_objects,
-    }));
+    t.constraints.push(
+      intern<Constraint>({
+        name: r.name,
+        kind: r.kind,
+        columns: r.columns,
+        ref: r.kind === 'f' && r.ref_schema && r.ref_table ? { schema: r.ref_schema, table: r.ref_table, columns: r.ref_columns } : undefined,
+        onUpdate: r.on_update,
+        onDelete: r.on_delete,
+        onDeleteSetColumns: r.on_delete_set_columns ?? [],
+        matchType: r.match_type,
+        deferrable: r.deferrable,
+        deferred: r.deferred,
+        noInherit: r.no_inherit,
+        definition: r.definition ?? '',
+        usesLocalObjects: r.uses_local_objects,
+      }),
+    );
   });
 
   await each<{
-    schema: string; table: string; name: string; method: string; is_unique: boolean; is_primary: boolean; backs_constraint: boolean;
-    key_count: number; first_column: string | null; column_defs: string[] | null; options: number[] | null; opclasses: (string | null)[] | null;
-    predicate: string | null; nulls_not_distinct: boolean; uses_local_objects: boolean;
+    schema: string;
+    table: string;
+    name: string;
+    method: string;
+    is_unique: boolean;
+    is_primary: boolean;
+    backs_constraint: boolean;
+    key_count: number;
+    first_column: string | null;
+    column_defs: string[] | null;
+    options: number[] | null;
+    opclasses: (string | null)[] | null;
+    predicate: string | null;
+    nulls_not_distinct: boolean;
+    uses_local_objects: boolean;
   }>('indexes', (r) => {
     const t = table(r.schema, r.table);
     if (!t) return;
     const idx: Index = {
-      name: r.name, method: r.method, unique: r.is_unique, primary: r.is_primary, backsConstraint: r.backs_constraint,
-      keyCount: r.key_count, firstColumn: r.first_column, columnDefs: r.column_defs ?? [], options: r.options ?? [],
-      opclasses: r.opclasses ?? [], predicate: r.predicate, nullsNotDistinct: r.nulls_not_distinct, usesLocalObjects: r.uses_local_objects,
+      name: r.name,
+      method: r.method,
+      unique: r.is_unique,
+      primary: r.is_primary,
+      backsConstraint: r.backs_constraint,
+      keyCount: r.key_count,
+      firstColumn: r.first_column,
+      columnDefs: r.column_defs ?? [],
+      options: r.options ?? [],
+      opclasses: r.opclasses ?? [],
+      predicate: r.predicate,
+      nullsNotDistinct: r.nulls_not_distinct,
+      usesLocalObjects: r.uses_local_objects,
     };
     t.indexes.push(intern(idx));
   });
@@ -136,12 +225,24 @@ export async function readCatalog(db: Queryable, schemas: string[]): Promise<Cat
   }
 
   for (const r of await run<{
-    schema: string; name: string; kind: 'e' | 'd'; labels: string[]; base_type: string | null; not_null: boolean;
-    default_expr: string | null; checks: string[];
+    schema: string;
+    name: string;
+    kind: 'e' | 'd';
+    labels: string[];
+    base_type: string | null;
+    not_null: boolean;
+    default_expr: string | null;
+    checks: string[];
   }>('types')) {
     const def: TypeDef = {
-      schema: r.schema, name: r.name, kind: r.kind, labels: r.labels, baseType: r.base_type, notNull: r.not_null,
-      defaultExpr: r.default_expr, checks: r.checks,
+      schema: r.schema,
+      name: r.name,
+      kind: r.kind,
+      labels: r.labels,
+      baseType: r.base_type,
+      notNull: r.not_null,
+      defaultExpr: r.default_expr,
+      checks: r.checks,
     };
     getOrCreate(catalog.types, r.schema, () => new Map()).set(r.name, def);
   }
@@ -177,4 +278,3 @@ export async function readSessionFacts(db: Queryable): Promise<{ role: { name: s
 export async function listSchemas(db: Queryable): Promise<string[]> {
   return (await db.query<{ schema: string }>(sqlFile('catalog/schemas'))).rows.map((r) => r.schema);
 }
-

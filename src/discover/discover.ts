@@ -67,8 +67,17 @@ export async function discover(source: Queryable, target: Queryable, cfg: Resolv
     if (names.includes('tenant_isolation')) targetPolicies.add(table);
   }
   return {
-    tenants: resolved.tenants, tenantIdType: resolved.tenantIdType, registry: resolved.registry,
-    source: sourceCatalog, target: targetCatalog, sameDatabase: cfg.sameDatabase, problems: resolved.problems,
-    bypassRoles, role, targetPolicies, targetVersionNum, queryCount,
+    tenants: resolved.tenants,
+    tenantIdType: resolved.tenantIdType,
+    registry: resolved.registry,
+    source: sourceCatalog,
+    target: targetCatalog,
+    sameDatabase: cfg.sameDatabase,
+    problems: resolved.problems,
+    bypassRoles,
+    role,
+    targetPolicies,
+    targetVersionNum,
+    queryCount,
   };
 }

@@ -67,5 +67,11 @@ export function hasBlocking(problems: readonly Problem[]): boolean {
 
 const order: Record<Severity, number> = { error: 0, warning: 1, info: 2 };
 export function sortProblems(problems: Problem[]): Problem[] {
-  return problems.sort((a, b) => order[a.severity] - order[b.severity] || a.code.localeCompare(b.code) || (a.tenant ?? '').localeCompare(b.tenant ?? '') || (a.table ?? '').localeCompare(b.table ?? ''));
+  return problems.sort(
+    (a, b) =>
+      order[a.severity] - order[b.severity] ||
+      a.code.localeCompare(b.code) ||
+      (a.tenant ?? '').localeCompare(b.tenant ?? '') ||
+      (a.table ?? '').localeCompare(b.table ?? ''),
+  );
 }

@@ -54,7 +54,10 @@ export async function resolveTenants(db: Queryable, cfg: ResolvedConfig, allSche
       );
     }
     const byName = new Map(cols.rows.map((c) => [c.name, c.type]));
-    for (const [key, col] of [['idColumn', registry.idColumn], ['schemaColumn', registry.schemaColumn]] as const) {
+    for (const [key, col] of [
+      ['idColumn', registry.idColumn],
+      ['schemaColumn', registry.schemaColumn],
+    ] as const) {
       if (!byName.has(col)) {
         throw new UsageError(
           `the tenant registry ${registry.schema}.${registry.table} has no column "${col}" (config key tenants.registry.${key})`,
@@ -82,7 +85,9 @@ export async function resolveTenants(db: Queryable, cfg: ResolvedConfig, allSche
       inRegistry.add(r.schema);
       if (r.schema === cfg.targetSchema && r.schema !== 'public') {
         problems.push({
-          severity: 'error', code: ProblemCode.TENANT_IS_TARGET, tenant: r.schema,
+          severity: 'error',
+          code: ProblemCode.TENANT_IS_TARGET,
+          tenant: r.schema,
           message: `the registry names "${r.schema}" (id ${r.id}) as a tenant, but it is the target schema (targetSchema); its rows would be migrated into itself`,
           hint: 'choose another targetSchema, or add the schema to tenants.exclude if it is not a tenant',
         });
@@ -91,7 +96,9 @@ export async function resolveTenants(db: Queryable, cfg: ResolvedConfig, allSche
       if (excluded.has(r.schema)) continue;
       if (!existing.has(r.schema)) {
         problems.push({
-          severity: 'warning', code: ProblemCode.MISSING_SCHEMA, tenant: r.schema,
+          severity: 'warning',
+          code: ProblemCode.MISSING_SCHEMA,
+          tenant: r.schema,
           message: `registry ${registryName(registry)} has a row (id ${r.id}) for schema "${r.schema}", which does not exist; it is skipped`,
           hint: 'delete the stale registry row, or restore the schema, before the cut-over',
         });
@@ -102,7 +109,9 @@ export async function resolveTenants(db: Queryable, cfg: ResolvedConfig, allSche
     for (const s of allSchemas) {
       if (!inRegistry.has(s) && !excluded.has(s)) {
         problems.push({
-          severity: 'warning', code: ProblemCode.ORPHAN_SCHEMA, tenant: s,
+          severity: 'warning',
+          code: ProblemCode.ORPHAN_SCHEMA,
+          tenant: s,
           message: `schema "${s}" has no row in the registry ${registryName(registry)}; it is not migrated`,
           hint: 'add it to tenants.exclude to silence this, or register it as a tenant',
         });
@@ -119,11 +128,10 @@ export async function resolveTenants(db: Queryable, cfg: ResolvedConfig, allSche
     }
     tenants = sel.schemas.filter((s) => !excluded.has(s)).map((s) => ({ schema: s, tenantId: s }));
   } else {
-    const rows = await db.query<{ schema: string }>(
-      `SELECT nspname AS schema FROM pg_catalog.pg_namespace WHERE nspname LIKE $1 ORDER BY 1`,
-      [sel.pattern],
-    );
-    tenants = rows.rows.map((r) => r.schema).filter((s) => !excluded.has(s) && s !== 'oasys_migrate' && !s.startsWith('pg_'))
+    const rows = await db.query<{ schema: string }>(`SELECT nspname AS schema FROM pg_catalog.pg_namespace WHERE nspname LIKE $1 ORDER BY 1`, [sel.pattern]);
+    tenants = rows.rows
+      .map((r) => r.schema)
+      .filter((s) => !excluded.has(s) && s !== 'oasys_migrate' && !s.startsWith('pg_'))
       .map((s) => ({ schema: s, tenantId: s }));
   }
 
@@ -131,7 +139,8 @@ export async function resolveTenants(db: Queryable, cfg: ResolvedConfig, allSche
 
   if (tenants.length === 0) {
     problems.push({
-      severity: 'error', code: ProblemCode.NO_TENANTS,
+      severity: 'error',
+      code: ProblemCode.NO_TENANTS,
       message: 'no tenant schemas were selected: there is nothing to migrate',
       hint: 'check tenants.registry / tenants.schemas / tenants.pattern, tenants.exclude and --tenants',
     });
@@ -154,7 +163,10 @@ export function skipTenants<T extends { schema: string }>(tenants: T[], skip: re
   if (unknown.length > 0) {
     throw new UsageError(
       `unknown tenant${unknown.length > 1 ? 's' : ''} in --exclude-tenants: ${unknown.map((s) => JSON.stringify(s)).join(', ')}${of ? ` (not a tenant of ${of})` : ' (not among the selected tenants)'}`,
-      `known tenants: ${[...known].slice(0, 10).map((s) => JSON.stringify(s)).join(', ')}${known.size > 10 ? ', …' : ''} (names are case-sensitive)`,
+      `known tenants: ${[...known]
+        .slice(0, 10)
+        .map((s) => JSON.stringify(s))
+        .join(', ')}${known.size > 10 ? ', …' : ''} (names are case-sensitive)`,
       { keyPath: '--exclude-tenants' },
     );
   }
@@ -171,7 +183,10 @@ export function restrictTenants<T extends { schema: string }>(tenants: T[], only
       `unknown tenant${unknown.length > 1 ? 's' : ''} in --tenants: ${unknown.map((s) => JSON.stringify(s)).join(', ')}${of ? ` (not a tenant of ${of})` : ''}`,
       known.size === 0
         ? 'there are no tenants to choose from'
-        : `known tenants: ${[...known].slice(0, 10).map((s) => JSON.stringify(s)).join(', ')}${known.size > 10 ? ', …' : ''} (names are case-sensitive)`,
+        : `known tenants: ${[...known]
+            .slice(0, 10)
+            .map((s) => JSON.stringify(s))
+            .join(', ')}${known.size > 10 ? ', …' : ''} (names are case-sensitive)`,
       { keyPath: '--tenants' },
     );
   }

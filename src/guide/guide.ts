@@ -56,7 +56,9 @@ export function guideDocument(g: GuideInput): GuideDocument {
   for (const t of p.tables) {
     for (const tr of t.translations ?? []) {
       translated.push({
-        table: t.target, column: tr.column, through: tr.merged,
+        table: t.target,
+        column: tr.column,
+        through: tr.merged,
         genericForeignKey: tr.genericOf === undefined && tr.merged === 'django_content_type' && /content_type_id$/.test(tr.column) && isGeneric(t, tr.column),
         ...(tr.genericOf !== undefined ? { objectIdOf: tr.genericOf } : {}),
       });
@@ -64,11 +66,24 @@ export function guideDocument(g: GuideInput): GuideDocument {
   }
   return {
     from: g.from,
-    tables: p.tables.map((t) => ({ table: t.target, from: t.source, action: t.action, primaryKey: t.primaryKey ? [tc, ...t.primaryKey.columns] : null, tenants: t.tenants.length })),
+    tables: p.tables.map((t) => ({
+      table: t.target,
+      from: t.source,
+      action: t.action,
+      primaryKey: t.primaryKey ? [tc, ...t.primaryKey.columns] : null,
+      tenants: t.tenants.length,
+    })),
     compositeUniques: created.flatMap((t) => t.uniques.map((u) => ({ table: t.target, columns: [tc, ...u.columns] }))),
-    compositeForeignKeys: created.flatMap((t) => t.foreignKeys.filter((f) => f.tenantScoped).map((f) => ({
-      table: t.target, columns: [tc, ...f.columns], references: p.tables.find((x) => `"${p.targetSchema}"."${x.target}"` === f.refTable)?.target ?? f.refTable, refColumns: [tc, ...f.refColumns],
-    }))),
+    compositeForeignKeys: created.flatMap((t) =>
+      t.foreignKeys
+        .filter((f) => f.tenantScoped)
+        .map((f) => ({
+          table: t.target,
+          columns: [tc, ...f.columns],
+          references: p.tables.find((x) => `"${p.targetSchema}"."${x.target}"` === f.refTable)?.target ?? f.refTable,
+          refColumns: [tc, ...f.refColumns],
+        })),
+    ),
     merges: merges.map((m) => ({ table: m.table, into: `${m.sharedSchema}.${m.table}`, key: m.key, ...(m.counts ? { counts: m.counts } : {}) })),
     translatedColumns: translated,
     migrationsToFake: g.migrationsToFake,
@@ -104,16 +119,23 @@ export function guideMarkdown(g: GuideInput): string {
     '',
     '| table | from tenant table | primary key | tenants | how |',
     '|---|---|---|---:|---|',
-    ...d.tables.map((t) => `| ${code(t.table)} | ${code(t.from)} | ${t.primaryKey ? code(cols(t.primaryKey)) : '(none)'} | ${t.tenants} | ${t.action === 'create' ? 'created' : 'filled (existed)'} |`),
+    ...d.tables.map(
+      (t) =>
+        `| ${code(t.table)} | ${code(t.from)} | ${t.primaryKey ? code(cols(t.primaryKey)) : '(none)'} | ${t.tenants} | ${t.action === 'create' ? 'created' : 'filled (existed)'} |`,
+    ),
     '',
     '## 2. Unique constraints and foreign keys that became composite',
     '',
   );
   if (d.compositeUniques.length === 0 && d.compositeForeignKeys.length === 0) L.push('None.', '');
   else {
-    L.push(`A value is now unique per tenant, and a reference between tenant tables carries ${code(tc)} on both sides: no row can point at another tenant's row.`, '');
+    L.push(
+      `A value is now unique per tenant, and a reference between tenant tables carries ${code(tc)} on both sides: no row can point at another tenant's row.`,
+      '',
+    );
     for (const u of d.compositeUniques) L.push(`- unique ${code(u.table)} (${code(cols(u.columns))})`);
-    for (const f of d.compositeForeignKeys) L.push(`- foreign key ${code(f.table)} (${code(cols(f.columns))}) → ${code(f.references)} (${code(cols(f.refColumns))})`);
+    for (const f of d.compositeForeignKeys)
+      L.push(`- foreign key ${code(f.table)} (${code(cols(f.columns))}) → ${code(f.references)} (${code(cols(f.refColumns))})`);
     L.push('');
   }
   L.push(
@@ -140,13 +162,18 @@ export function guideMarkdown(g: GuideInput): string {
       '',
       '| table | merged into | natural key | shared rows | tenant rows | matched | added |',
       '|---|---|---|---:|---:|---:|---:|',
-      ...d.merges.map((m) => `| ${code(m.table)} | ${code(m.into)} | ${code(cols(m.key))} | ${m.counts?.sharedRows ?? '—'} | ${m.counts?.tenantRows ?? '—'} | ${m.counts?.matched ?? '—'} | ${m.counts?.added ?? '—'} |`),
+      ...d.merges.map(
+        (m) =>
+          `| ${code(m.table)} | ${code(m.into)} | ${code(cols(m.key))} | ${m.counts?.sharedRows ?? '—'} | ${m.counts?.tenantRows ?? '—'} | ${m.counts?.matched ?? '—'} | ${m.counts?.added ?? '—'} |`,
+      ),
       '',
-      'Columns whose values were translated from the tenant\'s ids to the shared ids while copied (found from the foreign keys in `pg_constraint`):',
+      "Columns whose values were translated from the tenant's ids to the shared ids while copied (found from the foreign keys in `pg_constraint`):",
       '',
-      ...d.translatedColumns.map((t) => t.objectIdOf !== undefined
-        ? `- ${code(`${t.table}.${t.column}`)}: the object id of that GenericForeignKey — translated through the merged table's ids when its content type is a merged model (e.g. \`auth.user\` → \`auth_user\`), unchanged for every other model (their rows kept their ids)`
-        : `- ${code(`${t.table}.${t.column}`)} → ${code(t.through)}${t.genericForeignKey ? ' (the content type of a GenericForeignKey: it now names the shared row with the same app_label and model)' : ''}`),
+      ...d.translatedColumns.map((t) =>
+        t.objectIdOf !== undefined
+          ? `- ${code(`${t.table}.${t.column}`)}: the object id of that GenericForeignKey — translated through the merged table's ids when its content type is a merged model (e.g. \`auth.user\` → \`auth_user\`), unchanged for every other model (their rows kept their ids)`
+          : `- ${code(`${t.table}.${t.column}`)} → ${code(t.through)}${t.genericForeignKey ? ' (the content type of a GenericForeignKey: it now names the shared row with the same app_label and model)' : ''}`,
+      ),
       '',
       'A content-type column **without** a foreign key (a `GenericForeignKey` whose `ForeignKey(ContentType)` has `db_constraint=False`) is not translated; `plan` names each one (`MERGE_UNTRANSLATED`). ' +
         'Cached content types (`ContentType.objects.clear_cache()`), hard-coded content-type or permission ids in code, fixtures or settings must be replaced by natural keys ' +
@@ -158,7 +185,7 @@ export function guideMarkdown(g: GuideInput): string {
   if (!g.djangoMigrations) L.push('The tenant schemas have no `django_migrations` table: nothing to do.', '');
   else {
     L.push(
-      'Each tenant schema had its own `django_migrations`; they are not migrated (not data, and identical across tenants). The shared schema\'s table is the one Django reads now, ' +
+      "Each tenant schema had its own `django_migrations`; they are not migrated (not data, and identical across tenants). The shared schema's table is the one Django reads now, " +
         'and it lacks the migrations of the tenant-only apps. Record them without running them (the tables they created exist, unified):',
       '',
     );
@@ -223,7 +250,7 @@ export function guideMarkdown(g: GuideInput): string {
     '- **Backups**: `pg_dump` as a role under row-level security dumps no rows of the unified tables (or stops with "query would be affected by row-level security policy"). ' +
       'Take logical backups with a `BYPASSRLS` role, or rely on physical snapshots.',
     '- **Admin jobs** that must see all tenants (reports, data fixes, `dumpdata`) need a `BYPASSRLS` role too — and must then filter by the tenant column themselves.',
-    '- New tenants are rows in the registry now, not schemas: stop creating schemas; the tenant\'s rows get its id through the default.',
+    "- New tenants are rows in the registry now, not schemas: stop creating schemas; the tenant's rows get its id through the default.",
     '',
   );
   return L.join('\n');

@@ -16,14 +16,19 @@ export async function countMerges(source: Queryable, target: Queryable, plan: Pl
   for (const m of merges.values()) {
     const copied = plan.shared.some((s) => s.schema === m.sharedSchema && s.table === m.table);
     const sharedDb = copied ? source : target;
-    const shared = await sharedDb.query<{ k: string }>(`SELECT ${naturalKeyOfRow(merges, m, m.sharedSchema, 's')} AS k FROM ${ident(m.sharedSchema, m.table)} AS s`);
+    const shared = await sharedDb.query<{ k: string }>(
+      `SELECT ${naturalKeyOfRow(merges, m, m.sharedSchema, 's')} AS k FROM ${ident(m.sharedSchema, m.table)} AS s`,
+    );
     const keys = new Set(shared.rows.map((r) => r.k));
     const added = new Set<string>();
     let tenantRows = 0;
     let matched = 0;
     const tenants = plan.tenants.filter((t) => m.tenants.includes(t.schema));
     for (let i = 0; i < tenants.length; i += 200) {
-      const sql = tenants.slice(i, i + 200).map((t) => `SELECT ${naturalKeyOfRow(merges, m, t.schema, 's')} AS k FROM ${ident(t.schema, m.table)} AS s`).join('\nUNION ALL\n');
+      const sql = tenants
+        .slice(i, i + 200)
+        .map((t) => `SELECT ${naturalKeyOfRow(merges, m, t.schema, 's')} AS k FROM ${ident(t.schema, m.table)} AS s`)
+        .join('\nUNION ALL\n');
       for (const r of (await source.query<{ k: string }>(sql)).rows) {
         tenantRows++;
         if (keys.has(r.k)) matched++;
@@ -33,7 +38,8 @@ export async function countMerges(source: Queryable, target: Queryable, plan: Pl
     m.counts = { sharedRows: keys.size, tenantRows, matched, added: added.size };
     const p = plan.problems.find((x) => x.code === ProblemCode.MERGE && x.table === m.table);
     if (p) {
-      p.message += `; ${m.sharedSchema}.${m.table} has ${keys.size} row${keys.size === 1 ? '' : 's'}, the tenants ${tenantRows}: ${matched} match, ` +
+      p.message +=
+        `; ${m.sharedSchema}.${m.table} has ${keys.size} row${keys.size === 1 ? '' : 's'}, the tenants ${tenantRows}: ${matched} match, ` +
         `${tenantRows - matched} do not and add ${added.size} new row${added.size === 1 ? '' : 's'} (distinct keys) to it`;
     }
   }

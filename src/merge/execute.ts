@@ -43,9 +43,15 @@ export async function runMerge(tgt: Queryable, source: Queryable, plan: Plan, ta
   for (let i = 0; i < tenants.length; i += CHUNK) {
     const part = tenants.slice(i, i + CHUNK);
     const sql = part
-      .map((t, k) => `SELECT $${2 * k + 1}::text AS tenant, $${2 * k + 2}::text AS schema, s.${ident(m.idColumn)}::text AS old_id, ${cols.map((c) => `s.${ident(c)}::text AS ${ident(c)}`).join(', ')} FROM ${ident(t.schema, m.table)} AS s`)
+      .map(
+        (t, k) =>
+          `SELECT $${2 * k + 1}::text AS tenant, $${2 * k + 2}::text AS schema, s.${ident(m.idColumn)}::text AS old_id, ${cols.map((c) => `s.${ident(c)}::text AS ${ident(c)}`).join(', ')} FROM ${ident(t.schema, m.table)} AS s`,
+      )
       .join('\nUNION ALL\n');
-    const r = await source.query<Record<string, string | null>>(sql, part.flatMap((t) => [t.tenantId, t.schema]));
+    const r = await source.query<Record<string, string | null>>(
+      sql,
+      part.flatMap((t) => [t.tenantId, t.schema]),
+    );
     if (r.rows.length === 0) continue;
     const names = ['tenant', 'schema', 'old_id', ...cols];
     await tgt.query(
@@ -111,15 +117,23 @@ export function createMergeObjectsSql(): string {
 }
 
 /** Deletes exactly the shared rows a run added to a merged table, and the run's mapping (revert). */
-export async function unmerge(db: Queryable, runId: number, e: { schema: string; table: string; idColumn: string; idType: string; mapTable: string }): Promise<number> {
+export async function unmerge(
+  db: Queryable,
+  runId: number,
+  e: { schema: string; table: string; idColumn: string; idType: string; mapTable: string },
+): Promise<number> {
   const map = mapTableSql(e);
   const exists = await db.query<{ map: boolean; shared: boolean }>(
-    `SELECT pg_catalog.to_regclass($1) IS NOT NULL AS map, pg_catalog.to_regclass($2) IS NOT NULL AS shared`, [map, ident(e.schema, e.table)]);
+    `SELECT pg_catalog.to_regclass($1) IS NOT NULL AS map, pg_catalog.to_regclass($2) IS NOT NULL AS shared`,
+    [map, ident(e.schema, e.table)],
+  );
   if (!exists.rows[0].map) return 0;
   let n = 0;
   if (exists.rows[0].shared) {
     const r = await db.query(
-      `DELETE FROM ${ident(e.schema, e.table)} WHERE ${ident(e.idColumn)} IN (SELECT DISTINCT new_id::${e.idType} FROM ${map} WHERE run_id = $1 AND added)`, [runId]);
+      `DELETE FROM ${ident(e.schema, e.table)} WHERE ${ident(e.idColumn)} IN (SELECT DISTINCT new_id::${e.idType} FROM ${map} WHERE run_id = $1 AND added)`,
+      [runId],
+    );
     n = r.rowCount ?? 0;
   }
   await db.query(`DELETE FROM ${map} WHERE run_id = $1`, [runId]);

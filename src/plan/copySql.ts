@@ -29,7 +29,9 @@ export function insertSelectSql(ctx: CopyContext, t: UnifiedTable, copies: Pick<
   const target = ident(ctx.targetSchema, t.target);
   const selectList = cols.map(selectExpression).join(', ');
   const head = `INSERT INTO ${target} (${identList([ctx.tenantColumn, ...cols.map((c) => c.name)])}) OVERRIDING SYSTEM VALUE`;
-  const selects = copies.map((c, i) => `SELECT $${i + 1}::${t.tenantColumnType}, ${selectList} FROM ${sourceRelation(ident(c.tenant, t.source), t.partitioned)} AS s`);
+  const selects = copies.map(
+    (c, i) => `SELECT $${i + 1}::${t.tenantColumnType}, ${selectList} FROM ${sourceRelation(ident(c.tenant, t.source), t.partitioned)} AS s`,
+  );
   if (copies.length === 1) return { sql: `${head}\n${selects[0]}`, counted: false };
   return {
     sql: `WITH ins AS (${head}\n${selects.join('\nUNION ALL\n')}\nRETURNING ${ident(ctx.tenantColumn)} AS t)\nSELECT t::text AS t, count(*)::int8 AS n FROM ins GROUP BY 1`,
@@ -40,7 +42,9 @@ export function insertSelectSql(ctx: CopyContext, t: UnifiedTable, copies: Pick<
 /** Separate target: what one tenant's COPY reads from the source. Text form where a local type is involved. */
 export function copyOutSql(t: UnifiedTable, c: Pick<CopyStep, 'tenant' | 'binary'>): string {
   // Binary enum arrays carry type OIDs that differ between databases: local types go as text.
-  const outList = copiedColumns(t).map((col) => (col.castViaText ? `s.${ident(col.name)}::text` : `s.${ident(col.name)}`)).join(', ');
+  const outList = copiedColumns(t)
+    .map((col) => (col.castViaText ? `s.${ident(col.name)}::text` : `s.${ident(col.name)}`))
+    .join(', ');
   return `COPY (SELECT ${outList} FROM ${sourceRelation(ident(c.tenant, t.source), t.partitioned)} AS s) TO STDOUT${c.binary ? ' (FORMAT binary)' : ''}`;
 }
 
@@ -52,7 +56,11 @@ export function copyInSql(ctx: CopyContext, t: UnifiedTable, binary: boolean): s
 /** The copy step of one tenant of `t`: what to move, not how (see the renderers above). */
 export function copyStep(t: UnifiedTable, tenant: { schema: string; tenantId: string }, builtinOnly: boolean, estimatedRows: number): CopyStep {
   return {
-    tenant: tenant.schema, tenantId: tenant.tenantId, sourceTable: t.source, targetTable: t.target, estimatedRows,
+    tenant: tenant.schema,
+    tenantId: tenant.tenantId,
+    sourceTable: t.source,
+    targetTable: t.target,
+    estimatedRows,
     binary: builtinOnly && !copiedColumns(t).some((c) => c.castViaText),
   };
 }

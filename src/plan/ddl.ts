@@ -104,4 +104,3 @@ export function typeSql(targetSchema: string, td: TypeDef): string {
   for (const c of td.checks) sql += ` ${c}`;
   return sql;
 }
-

@@ -40,7 +40,11 @@ function serverQuoted(name: string): string {
 
 /** Deparsed text with the tenant's own schema qualification replaced by `@local.`. */
 function unqualified(text: string, schema: string): string {
-  return text.split(`${ident(schema)}.`).join('@local.').split(`${serverQuoted(schema)}.`).join('@local.');
+  return text
+    .split(`${ident(schema)}.`)
+    .join('@local.')
+    .split(`${serverQuoted(schema)}.`)
+    .join('@local.');
 }
 
 /** An index's keys as text: expression or column, operator class, sort order. */
@@ -81,7 +85,9 @@ function rulesOf(def: TableDef, migrated: ReadonlySet<string>, tenantSchemas: Re
       const target = local ? `@local.${ident(c.ref.table)}` : ident(c.ref.schema, c.ref.table);
       out.push({
         key: `FOREIGN KEY (${cols}) REFERENCES ${target} (${c.ref.columns.map((x) => ident(x)).join(', ')})${c.matchType === 'f' ? ' MATCH FULL' : ''}`,
-        kind: 'foreign key', name: c.name, blocking: true,
+        kind: 'foreign key',
+        name: c.name,
+        blocking: true,
       });
     } else if (c.kind === 'c' && !c.usesLocalObjects) {
       out.push({ key: unqualified(c.definition, def.schema), kind: 'check constraint', name: c.name, blocking: true });
@@ -90,8 +96,13 @@ function rulesOf(def: TableDef, migrated: ReadonlySet<string>, tenantSchemas: Re
   for (const idx of def.indexes) {
     if (idx.backsConstraint || idx.usesLocalObjects) continue;
     const plainCols = idx.columnDefs.map(colName);
-    const plain = idx.method === 'btree' && idx.predicate === null && idx.columnDefs.length === idx.keyCount
-      && plainCols.every((x) => x !== undefined) && idx.opclasses.every((o) => !o) && idx.options.every((o) => !o);
+    const plain =
+      idx.method === 'btree' &&
+      idx.predicate === null &&
+      idx.columnDefs.length === idx.keyCount &&
+      plainCols.every((x) => x !== undefined) &&
+      idx.opclasses.every((o) => !o) &&
+      idx.options.every((o) => !o);
     if (idx.unique && plain) {
       // Enforces exactly what a unique constraint on the same columns does: one tenant may have either.
       const nnd = idx.nullsNotDistinct ? ' NULLS NOT DISTINCT' : '';
@@ -183,7 +194,10 @@ export function analyseDrift(
       if (!def) continue;
       const sig = signature(def);
       const e = counts.get(sig);
-      if (e) { e.n++; e.defs.push(def); } else counts.set(sig, { n: 1, defs: [def] });
+      if (e) {
+        e.n++;
+        e.defs.push(def);
+      } else counts.set(sig, { n: 1, defs: [def] });
     }
     let best: { n: number; defs: TableDef[] } | undefined;
     for (const e of counts.values()) if (!best || e.n > best.n) best = e;
@@ -206,13 +220,18 @@ export function analyseDrift(
       const having = tenants.filter((t) => byTenant.has(t.schema)).map((t) => t.schema);
       if (partial.has(name)) {
         problems.push({
-          severity: 'info', code: ProblemCode.DRIFT_MISSING_TABLE, table: name,
+          severity: 'info',
+          code: ProblemCode.DRIFT_MISSING_TABLE,
+          table: name,
           message: `"${name}" (tables.partial) exists in ${having.length} of ${tenants.length} tenants (${tenantsText(having)}); it is migrated for those, and ${tenantsText(lacking)} without it ${lacking.length === 1 ? 'has' : 'have'} no rows in it`,
         });
       } else {
         // One problem per table, not one per tenant: at 10,000 tenants a table missing in most of them is one finding.
         problems.push({
-          severity: 'error', code: ProblemCode.DRIFT_MISSING_TABLE, tenant: lacking.length === 1 ? lacking[0] : undefined, table: name,
+          severity: 'error',
+          code: ProblemCode.DRIFT_MISSING_TABLE,
+          tenant: lacking.length === 1 ? lacking[0] : undefined,
+          table: name,
           message: `${tenantsText(lacking)} ${lacking.length === 1 ? 'has' : 'have'} no table "${name}", which ${tenantsText(having)} ${having.length === 1 ? 'has' : 'have'}`,
           hint: `finish the tenants' schema migrations (migrate_schemas); if the table belongs to only some tenants (multi-type tenants, an app moved between shared and tenant), name it in tables.partial to migrate it for the tenants that have it; or exclude the table (tables.exclude) or the tenants (tenants.exclude)`,
         });
@@ -225,7 +244,11 @@ export function analyseDrift(
     const typed = new Map<string, Map<string, string[]>>();
     const extra = new Map<string, string[]>();
     const nullability = new Map<string, { notNull: string[]; nullable: string[] }>();
-    const push = <K>(m: Map<K, string[]>, k: K, v: string) => { const l = m.get(k); if (l) l.push(v); else m.set(k, [v]); };
+    const push = <K>(m: Map<K, string[]>, k: K, v: string) => {
+      const l = m.get(k);
+      if (l) l.push(v);
+      else m.set(k, [v]);
+    };
     for (const t of tenants) {
       const def = byTenant.get(t.schema);
       if (!def) continue;
@@ -247,7 +270,10 @@ export function analyseDrift(
       for (const c of def.columns) if (!refCols.has(c.name)) push(extra, c.name, t.schema);
     }
     const having = tenants.filter((t) => byTenant.has(t.schema)).map((t) => t.schema);
-    const others = (list: string[]) => { const l = new Set(list); return having.filter((s) => !l.has(s)); };
+    const others = (list: string[]) => {
+      const l = new Set(list);
+      return having.filter((s) => !l.has(s));
+    };
     const has = (list: string[]) => (list.length === 1 ? 'has' : 'have');
     const one = (list: string[]) => (list.length === 1 ? list[0] : undefined);
     const shownType = (t: string) => t.replace('@local.', '');
@@ -256,7 +282,11 @@ export function analyseDrift(
       if (lack) {
         const rest = others(lack);
         problems.push({
-          severity: 'error', code: ProblemCode.DRIFT_MISSING_COLUMN, tenant: one(lack), table: name, column: rc.name,
+          severity: 'error',
+          code: ProblemCode.DRIFT_MISSING_COLUMN,
+          tenant: one(lack),
+          table: name,
+          column: rc.name,
           message: `${tenantsText(lack)} table "${name}" ${has(lack)} no column "${rc.name}" (${shownType(comparableType(rc))}) that ${tenantsText(rest)} ${has(rest)}`,
           hint: 'bring the tenant schemas up to date (migrate_schemas), or exclude the table or the tenants',
         });
@@ -264,7 +294,11 @@ export function analyseDrift(
       for (const [type, list] of typed.get(rc.name) ?? []) {
         const refSide = others([...(typed.get(rc.name)?.values() ?? [])].flat().concat(lack ?? []));
         problems.push({
-          severity: 'error', code: ProblemCode.DRIFT_COLUMN_TYPE, tenant: one(list), table: name, column: rc.name,
+          severity: 'error',
+          code: ProblemCode.DRIFT_COLUMN_TYPE,
+          tenant: one(list),
+          table: name,
+          column: rc.name,
           message: `${tenantsText(list)} table "${name}" column "${rc.name}" is ${shownType(type)}, ${tenantsText(refSide)} ${has(refSide)} ${shownType(comparableType(rc))}`,
           hint: 'bring the tenant schemas up to date (migrate_schemas), or exclude the table or the tenants',
         });
@@ -275,7 +309,11 @@ export function analyseDrift(
         notNullEverywhere.delete(rc.name);
         const odd = rc.notNull ? n.nullable : n.notNull;
         problems.push({
-          severity: 'warning', code: ProblemCode.DRIFT_NULLABILITY, tenant: one(odd), table: name, column: rc.name,
+          severity: 'warning',
+          code: ProblemCode.DRIFT_NULLABILITY,
+          tenant: one(odd),
+          table: name,
+          column: rc.name,
           message: `"${name}"."${rc.name}" is NOT NULL in ${tenantsText(n.notNull)} but nullable in ${tenantsText(n.nullable)}; the unified column will be nullable (no row can fail it; the NOT NULL guarantee is lost for every tenant)`,
           hint: `to keep NOT NULL, SET NOT NULL on the column in ${tenantsText(n.nullable)} (after filling their NULLs) before the migration`,
         });
@@ -283,7 +321,11 @@ export function analyseDrift(
     }
     for (const [col, list] of extra) {
       problems.push({
-        severity: 'error', code: ProblemCode.DRIFT_EXTRA_COLUMN, tenant: one(list), table: name, column: col,
+        severity: 'error',
+        code: ProblemCode.DRIFT_EXTRA_COLUMN,
+        tenant: one(list),
+        table: name,
+        column: col,
         message: `${tenantsText(list)} table "${name}" ${has(list)} a column "${col}" that ${tenantsText(others(list))} ${list.length === 1 ? 'does' : 'do'} not; its data would be lost`,
         hint: 'bring the tenant schemas in line with each other, or exclude the table or the tenants',
       });
@@ -312,7 +354,9 @@ export function analyseDrift(
       const extra = td.labels.filter((l) => !allowed.has(l));
       if (extra.length > 0) {
         problems.push({
-          severity: 'error', code: ProblemCode.DRIFT_ENUM_LABELS, tenant: t.schema,
+          severity: 'error',
+          code: ProblemCode.DRIFT_ENUM_LABELS,
+          tenant: t.schema,
           message: `tenant "${t.schema}" enum type "${typeName}" has label${extra.length > 1 ? 's' : ''} ${extra.map((l) => JSON.stringify(l)).join(', ')} that the unified type (from tenant "${ref.schema}") lacks`,
           hint: 'align the enum in every tenant schema (ALTER TYPE … ADD VALUE in the reference tenants), or exclude this tenant',
         });
@@ -332,7 +376,8 @@ const ABOUT: Record<RuleKind, { rows: string; fix: string }> = {
 };
 
 /** Why drift does not block a table that already exists: run creates none of the tenants' keys on it. */
-const FILLED = "the unified table already exists and run only fills it (none of the tenants' keys, constraints or indexes are added to it), so this does not stop run; a row that breaks the existing table's own keys stops the copy with a data error naming it";
+const FILLED =
+  "the unified table already exists and run only fills it (none of the tenants' keys, constraints or indexes are added to it), so this does not stop run; a row that breaks the existing table's own keys stops the copy with a data error naming it";
 
 /** When `run` would meet a tenant's rows that break a rule of the unified table. */
 function whenFails(kind: RuleKind): string {
@@ -362,7 +407,10 @@ function ruleDrift(table: string, tenants: Tenant[], rules: Map<string, Rule[]>,
   }
   const refKeys = new Set(rules.get(refSchema)!.map((r) => r.key));
   const drifting = [...byKey.values()].filter((e) => e.tenants.length < present.length);
-  const without = (have: string[]) => { const h = new Set(have); return present.filter((s) => !h.has(s)); };
+  const without = (have: string[]) => {
+    const h = new Set(have);
+    return present.filter((s) => !h.has(s));
+  };
   const codeOf = (r: Rule) => (r.blocking ? ProblemCode.DRIFT_CONSTRAINT : ProblemCode.DRIFT_INDEX);
   const q = (s: string) => JSON.stringify(s);
   // As users read it: a name without schema is the tenant's own table or type.
@@ -392,13 +440,15 @@ function ruleDrift(table: string, tenants: Tenant[], rules: Map<string, Rule[]>,
     const what = filled
       ? FILLED
       : refVariant
-      ? blocking
-        ? `run would create the reference tenant ${q(refSchema)}'s ${shown(refVariant.rule)} on the unified table and fail ${whenFails(kind)} on any ${ABOUT[kind].rows} in the other tenants`
-        : `run creates the reference tenant ${q(refSchema)}'s ${shown(refVariant.rule)} (with the tenant column first) for every tenant; no row can fail it`
-      : `the reference tenant ${q(refSchema)} has none of them, so run would create the unified table without it`;
+        ? blocking
+          ? `run would create the reference tenant ${q(refSchema)}'s ${shown(refVariant.rule)} on the unified table and fail ${whenFails(kind)} on any ${ABOUT[kind].rows} in the other tenants`
+          : `run creates the reference tenant ${q(refSchema)}'s ${shown(refVariant.rule)} (with the tenant column first) for every tenant; no row can fail it`
+        : `the reference tenant ${q(refSchema)} has none of them, so run would create the unified table without it`;
     problems.push({
-      severity: blocking && !filled ? 'error' : 'warning', code: blocking ? ProblemCode.DRIFT_CONSTRAINT : ProblemCode.DRIFT_INDEX,
-      tenant: offending.length === 1 ? offending[0] : undefined, table,
+      severity: blocking && !filled ? 'error' : 'warning',
+      code: blocking ? ProblemCode.DRIFT_CONSTRAINT : ProblemCode.DRIFT_INDEX,
+      tenant: offending.length === 1 ? offending[0] : undefined,
+      table,
       message: `"${table}": ${kind} ${q(name)} differs between tenants: ${list}; ${what}`,
       hint: blocking
         ? `give every tenant the same definition (${ABOUT[kind].fix}), or exclude the table (tables.exclude) or the differing tenants (tenants.exclude)`
@@ -419,12 +469,14 @@ function ruleDrift(table: string, tenants: Tenant[], rules: Map<string, Rule[]>,
     let hint: string;
     if (filled) {
       message = `${head}; ${FILLED}`;
-      hint = 'give every tenant the same definition to keep the schemas alike; check that the existing table\'s own keys hold for every tenant\'s rows';
+      hint = "give every tenant the same definition to keep the schemas alike; check that the existing table's own keys hold for every tenant's rows";
     } else if (!r.blocking) {
       message = inRef
         ? `${head}; run creates it on the unified table (with the tenant column first) for every tenant, which no row can fail`
         : `${head}; the unified table follows the reference tenant ${q(refSchema)} and is created without it, so queries of ${tenantsText(e.tenants)} lose it`;
-      hint = inRef ? 'nothing to do for the migration; add the index to the tenants lacking it to keep the schemas alike' : 'recreate the index on the unified table after the migration if the application needs it, or add it to every tenant first';
+      hint = inRef
+        ? 'nothing to do for the migration; add the index to the tenants lacking it to keep the schemas alike'
+        : 'recreate the index on the unified table after the migration if the application needs it, or add it to every tenant first';
     } else if (inRef) {
       message = `${head}; run would create it on the unified table and fail ${whenFails(r.kind)} on any ${ABOUT[r.kind].rows} in ${tenantsText(lacking)}`;
       hint = `add the ${r.kind} to ${tenantsText(lacking)} (${ABOUT[r.kind].fix}) or drop it from the others; or exclude the table (tables.exclude) or those tenants (tenants.exclude)`;
@@ -433,8 +485,12 @@ function ruleDrift(table: string, tenants: Tenant[], rules: Map<string, Rule[]>,
       hint = `add the ${r.kind} to the tenants lacking it (${ABOUT[r.kind].fix}) or drop it from ${tenantsText(e.tenants)}; or exclude the table (tables.exclude) or those tenants (tenants.exclude)`;
     }
     problems.push({
-      severity: r.blocking && !filled ? 'error' : 'warning', code: codeOf(r),
-      tenant: offending.length === 1 ? offending[0] : undefined, table, message, hint,
+      severity: r.blocking && !filled ? 'error' : 'warning',
+      code: codeOf(r),
+      tenant: offending.length === 1 ? offending[0] : undefined,
+      table,
+      message,
+      hint,
     });
   }
   return problems;

@@ -29,7 +29,9 @@ export function buildIndexes(ctx: TableContext, group: TableGroup, target: strin
     if (idx.backsConstraint) continue; // the constraint recreates it
     if (idx.usesLocalObjects) {
       ctx.problems.push({
-        severity: 'warning', code: ProblemCode.INDEX_SKIPPED, table: group.name,
+        severity: 'warning',
+        code: ProblemCode.INDEX_SKIPPED,
+        table: group.name,
         message: `index "${idx.name}" on "${group.name}" uses a function or type of the tenant schema and is not recreated`,
         hint: 'recreate it by hand on the unified table after the migration',
       });
@@ -42,9 +44,14 @@ export function buildIndexes(ctx: TableContext, group: TableGroup, target: strin
     const tenantLeading = idx.method === 'btree';
     if (!tenantLeading) {
       ctx.problems.push({
-        severity: 'warning', code: ProblemCode.INDEX_NOT_TENANT_LEADING, table: group.name,
+        severity: 'warning',
+        code: ProblemCode.INDEX_NOT_TENANT_LEADING,
+        table: group.name,
         message: `index "${idx.name}" on "${group.name}" uses ${idx.method}, which cannot lead with ${ctx.tenantColumn} here; it is recreated as it was`,
-        hint: idx.method === 'gin' || idx.method === 'gist' ? `install btree_${idx.method} and add ${ctx.tenantColumn} to the index by hand if queries need it` : undefined,
+        hint:
+          idx.method === 'gin' || idx.method === 'gist'
+            ? `install btree_${idx.method} and add ${ctx.tenantColumn} to the index by hand if queries need it`
+            : undefined,
       });
     }
     const cols = tenantLeading ? [ident(ctx.tenantColumn), ...keys] : keys;

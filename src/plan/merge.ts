@@ -52,7 +52,13 @@ export function planMerges(
   const byName = new Map(groups.map((g) => [g.name, g]));
   for (const name of Object.keys(opts.merge)) {
     if (!byName.has(name)) {
-      problems.push({ severity: 'warning', code: ProblemCode.UNKNOWN_TABLE, table: name, message: `tables.merge names "${name}", which is not a migrated tenant table`, hint: 'check the spelling (names are case-sensitive), tables.include and tables.exclude' });
+      problems.push({
+        severity: 'warning',
+        code: ProblemCode.UNKNOWN_TABLE,
+        table: name,
+        message: `tables.merge names "${name}", which is not a migrated tenant table`,
+        hint: 'check the spelling (names are case-sensitive), tables.include and tables.exclude',
+      });
     }
   }
   const candidates: { g: TableGroup; key: string[]; auto: boolean; shared: TableDef }[] = [];
@@ -64,7 +70,13 @@ export function planMerges(
     const shared = opts.target.tables.get(SHARED_SCHEMA)?.get(g.name) ?? (opts.sameDatabase ? undefined : opts.source.tables.get(SHARED_SCHEMA)?.get(g.name));
     if (!shared || shared.columns.some((c) => c.name === opts.tenantColumn)) {
       if (explicit) {
-        problems.push(problem(g.name, `tables.merge names "${g.name}", but ${SHARED_SCHEMA}.${g.name} ${shared ? `has the tenant column "${opts.tenantColumn}" (it is a unified table, not a shared one)` : 'does not exist'}: there is no shared table to merge into`, `remove "${g.name}" from tables.merge (it then becomes a unified table)`));
+        problems.push(
+          problem(
+            g.name,
+            `tables.merge names "${g.name}", but ${SHARED_SCHEMA}.${g.name} ${shared ? `has the tenant column "${opts.tenantColumn}" (it is a unified table, not a shared one)` : 'does not exist'}: there is no shared table to merge into`,
+            `remove "${g.name}" from tables.merge (it then becomes a unified table)`,
+          ),
+        );
       }
       continue; // auto: a Django table only in the tenants is an ordinary tenant table
     }
@@ -81,23 +93,38 @@ export function planMerges(
     const pk = shared.constraints.find((c) => c.kind === 'p');
     const tpk = ref.constraints.find((c) => c.kind === 'p');
     if (!pk || pk.columns.length !== 1 || !tpk || tpk.columns.length !== 1 || tpk.columns[0] !== pk.columns[0]) {
-      bad(`"${g.name}" cannot be merged by natural key: it needs the same single-column primary key in ${SHARED_SCHEMA} and in the tenants (Django's "id")`, `exclude it (tables.exclude) or map it to its own unified table (tables.map)`);
+      bad(
+        `"${g.name}" cannot be merged by natural key: it needs the same single-column primary key in ${SHARED_SCHEMA} and in the tenants (Django's "id")`,
+        `exclude it (tables.exclude) or map it to its own unified table (tables.map)`,
+      );
       continue;
     }
     const idColumn = pk.columns[0];
     const sharedId = shared.columns.find((c) => c.name === idColumn)!;
     if (sharedId.identity === '' && !/^nextval\(/.test(sharedId.defaultExpr ?? '')) {
-      bad(`${SHARED_SCHEMA}.${g.name}."${idColumn}" has no serial or identity default: rows the tenants add to it could not get an id`, `give it one, or exclude "${g.name}"`);
+      bad(
+        `${SHARED_SCHEMA}.${g.name}."${idColumn}" has no serial or identity default: rows the tenants add to it could not get an id`,
+        `give it one, or exclude "${g.name}"`,
+      );
       continue;
     }
     const missing = key.filter((k) => !ref.columns.some((c) => c.name === k) || !shared.columns.some((c) => c.name === k));
     if (missing.length > 0) {
-      bad(`the natural key of "${g.name}" names ${missing.map((m) => `"${m}"`).join(', ')}, which ${SHARED_SCHEMA}.${g.name} or the tenants' table lack`, `fix tables.merge["${g.name}"]: columns of both tables that identify a row, e.g. ["app_label", "model"]`);
+      bad(
+        `the natural key of "${g.name}" names ${missing.map((m) => `"${m}"`).join(', ')}, which ${SHARED_SCHEMA}.${g.name} or the tenants' table lack`,
+        `fix tables.merge["${g.name}"]: columns of both tables that identify a row, e.g. ["app_label", "model"]`,
+      );
       continue;
     }
-    const required = shared.columns.filter((c) => c.notNull && c.name !== idColumn && c.defaultExpr === null && c.identity === '' && c.generated === '' && !ref.columns.some((r) => r.name === c.name));
+    const required = shared.columns.filter(
+      (c) =>
+        c.notNull && c.name !== idColumn && c.defaultExpr === null && c.identity === '' && c.generated === '' && !ref.columns.some((r) => r.name === c.name),
+    );
     if (required.length > 0) {
-      bad(`${SHARED_SCHEMA}.${g.name} has NOT NULL column${required.length > 1 ? 's' : ''} ${required.map((c) => `"${c.name}"`).join(', ')} without a default that the tenants' "${g.name}" lacks: rows the tenants add could not be written`, `give ${SHARED_SCHEMA}.${g.name} a default for them, or exclude "${g.name}"`);
+      bad(
+        `${SHARED_SCHEMA}.${g.name} has NOT NULL column${required.length > 1 ? 's' : ''} ${required.map((c) => `"${c.name}"`).join(', ')} without a default that the tenants' "${g.name}" lacks: rows the tenants add could not be written`,
+        `give ${SHARED_SCHEMA}.${g.name} a default for them, or exclude "${g.name}"`,
+      );
       continue;
     }
     const columns = ref.columns
@@ -106,8 +133,16 @@ export function planMerges(
       .filter((c): c is NonNullable<typeof c> => c !== undefined)
       .map((c) => ({ name: c.name, type: c.type }));
     out.push({
-      table: g.name, sharedSchema: SHARED_SCHEMA, idColumn, idType: sharedId.type, key, keyRefs: {}, columns, tenants: [...g.byTenant.keys()],
-      auto, mapTable: derivedName('merge', g.name),
+      table: g.name,
+      sharedSchema: SHARED_SCHEMA,
+      idColumn,
+      idType: sharedId.type,
+      key,
+      keyRefs: {},
+      columns,
+      tenants: [...g.byTenant.keys()],
+      auto,
+      mapTable: derivedName('merge', g.name),
     });
   }
   const merged = out.filter((m) => names.has(m.table));
@@ -133,7 +168,9 @@ export function planMerges(
   for (const m of merged) visit(m, new Set());
   for (const m of ordered) {
     problems.push({
-      severity: 'info', code: ProblemCode.MERGE, table: m.table,
+      severity: 'info',
+      code: ProblemCode.MERGE,
+      table: m.table,
       message: `"${m.table}" of ${m.tenants.length} tenant${m.tenants.length === 1 ? '' : 's'} is merged into ${m.sharedSchema}.${m.table} by (${m.key.join(', ')})${m.auto ? ' (Django lookup table, merged without configuration)' : ' (tables.merge)'}: matched rows take the shared id, the others are added`,
     });
   }
@@ -155,7 +192,13 @@ export function translationsFor(group: TableGroup, merges: Map<string, MergeTabl
     const m = merges.get(con.ref.table);
     if (!m) continue;
     if (con.columns.length !== 1 || con.ref.columns.length !== 1 || con.ref.columns[0] !== m.idColumn) {
-      problems.push(problem(group.name, `foreign key "${con.name}" of "${group.name}" refers to (${con.ref.columns.join(', ')}) of the merged table "${m.table}"; only a single column referring to its "${m.idColumn}" can be translated to the shared ids`, `exclude "${group.name}", or stop merging "${m.table}" (tables.map gives the tenants' copy a unified table of its own)`));
+      problems.push(
+        problem(
+          group.name,
+          `foreign key "${con.name}" of "${group.name}" refers to (${con.ref.columns.join(', ')}) of the merged table "${m.table}"; only a single column referring to its "${m.idColumn}" can be translated to the shared ids`,
+          `exclude "${group.name}", or stop merging "${m.table}" (tables.map gives the tenants' copy a unified table of its own)`,
+        ),
+      );
       continue;
     }
     out.push({ column: con.columns[0], merged: m.table });
@@ -167,7 +210,10 @@ export function translationsFor(group: TableGroup, merges: Map<string, MergeTabl
     for (const c of ref.columns) {
       if (CT_COLUMN.test(c.name) && !fkColumns.has(c.name)) {
         problems.push({
-          severity: 'warning', code: ProblemCode.MERGE_UNTRANSLATED, table: group.name, column: c.name,
+          severity: 'warning',
+          code: ProblemCode.MERGE_UNTRANSLATED,
+          table: group.name,
+          column: c.name,
           message: `"${group.name}"."${c.name}" looks like a content-type reference (a GenericForeignKey with db_constraint=False?) but has no foreign key to django_content_type: it is copied as it is, NOT translated to the shared content-type ids`,
           hint: `add the foreign key in the tenant schemas (ForeignKey(ContentType) with db_constraint=True) so that it is translated, or check after the run that its values mean the same content types in ${SHARED_SCHEMA}.django_content_type`,
         });
@@ -191,7 +237,9 @@ function joins(t: UnifiedTable, merges: Map<string, MergeTable>, tenantType: str
     const a = `m${i}`;
     if (tr.genericOf !== undefined) {
       // Keyed by the content type's shared id (the partner's translation, joined just before).
-      parts.push(`LEFT JOIN ${MERGE_OBJECTS} AS ${a} ON ${a}.tenant = ($1::${tenantType})::text AND ${a}.ct = ${aliasOf.get(tr.genericOf)}.new_id AND ${a}.old_id = s.${ident(tr.column)}::text`);
+      parts.push(
+        `LEFT JOIN ${MERGE_OBJECTS} AS ${a} ON ${a}.tenant = ($1::${tenantType})::text AND ${a}.ct = ${aliasOf.get(tr.genericOf)}.new_id AND ${a}.old_id = s.${ident(tr.column)}::text`,
+      );
     } else {
       const m = merges.get(tr.merged)!;
       parts.push(`LEFT JOIN ${mapTableSql(m)} AS ${a} ON ${a}.tenant = ($1::${tenantType})::text AND ${a}.old_id = s.${ident(tr.column)}::text`);
@@ -208,7 +256,11 @@ function joins(t: UnifiedTable, merges: Map<string, MergeTable>, tenantType: str
  * text) into a transaction-local staging table, then that INSERT … SELECT from it.
  */
 export function translatedCopySql(
-  t: UnifiedTable, merges: Map<string, MergeTable>, ctx: { targetSchema: string; tenantColumn: string }, tenantSchema: string, sameDatabase: boolean,
+  t: UnifiedTable,
+  merges: Map<string, MergeTable>,
+  ctx: { targetSchema: string; tenantColumn: string },
+  tenantSchema: string,
+  sameDatabase: boolean,
 ): { insertSelect?: string; copyOut?: string; copyIn?: string; stage?: { create: string; insert: string } } {
   const cols = t.columns.filter((c) => c.generatedExpr === null);
   const j = joins(t, merges, t.tenantColumnType);
@@ -223,7 +275,8 @@ export function translatedCopySql(
   };
   const head = `INSERT INTO ${target} (${identList([ctx.tenantColumn, ...cols.map((c) => c.name)])}) OVERRIDING SYSTEM VALUE`;
   const source = sourceRelation(ident(tenantSchema, t.source), t.partitioned);
-  if (sameDatabase) return { insertSelect: `${head}\nSELECT $1::${t.tenantColumnType}, ${cols.map((c) => value(c, false)).join(', ')} FROM ${source} AS s\n${j.sql}` };
+  if (sameDatabase)
+    return { insertSelect: `${head}\nSELECT $1::${t.tenantColumnType}, ${cols.map((c) => value(c, false)).join(', ')} FROM ${source} AS s\n${j.sql}` };
   const stage = 'pg_temp.oasys_stage';
   return {
     copyOut: `COPY (SELECT ${cols.map((c) => `s.${ident(c.name)}::text`).join(', ')} FROM ${source} AS s) TO STDOUT`,
@@ -247,7 +300,9 @@ export function naturalKeyExpr(merges: Map<string, MergeTable>, table: string, s
 
 /** The natural key (as text) of the row `alias` of merged table `m` read in `schema`. */
 export function naturalKeyOfRow(merges: Map<string, MergeTable>, m: MergeTable, schema: string, alias: string, depth = 0): string {
-  const parts = m.key.map((k) => (m.keyRefs[k] ? naturalKeyExpr(merges, m.keyRefs[k], schema, `${alias}.${ident(k)}`, depth + 1) : `${alias}.${ident(k)}::text`));
+  const parts = m.key.map((k) =>
+    m.keyRefs[k] ? naturalKeyExpr(merges, m.keyRefs[k], schema, `${alias}.${ident(k)}`, depth + 1) : `${alias}.${ident(k)}::text`,
+  );
   return `ROW(${parts.join(', ')})::text`;
 }
 
@@ -258,6 +313,8 @@ export function mergeMap(merges: MergeTable[] | undefined): Map<string, MergeTab
 /** What `plan --sql` shows for a merge step (an SQL comment: the step reads the source and is not one statement). */
 export function mergeStepComment(m: MergeTable): string {
   const refs = Object.entries(m.keyRefs).map(([c, t]) => `${c} through ${t}'s mapping`);
-  return `-- merge: each tenant's ${m.table} rows${refs.length ? ` (${refs.join(', ')})` : ''} matched to ${m.sharedSchema}.${m.table} by (${m.key.join(', ')}); ` +
-    `unmatched keys inserted once; tenant id → shared id recorded in oasys_migrate.${m.mapTable}`.replace(/\n/g, ' ');
+  return (
+    `-- merge: each tenant's ${m.table} rows${refs.length ? ` (${refs.join(', ')})` : ''} matched to ${m.sharedSchema}.${m.table} by (${m.key.join(', ')}); ` +
+    `unmatched keys inserted once; tenant id → shared id recorded in oasys_migrate.${m.mapTable}`.replace(/\n/g, ' ')
+  );
 }

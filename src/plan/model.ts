@@ -235,7 +235,6 @@ export interface CopyStep {
   alone?: boolean;
 }
 
-
 /**
  * The stored plan's format. Bumped whenever a field's meaning changes; a run
  * recorded with another version is read only where src/plan/stored.ts says how.

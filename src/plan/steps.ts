@@ -11,19 +11,39 @@ import { tenantDefaultSql } from './tenantDefault.js';
  * The ordered steps `run` executes (each in a transaction with its journal entry) and `plan --sql`
  * prints, phase by phase, each declaring what revert must undo (Step.effects).
  */
-export function buildSteps(cfg: PlanSettings, d: Discovery, tables: UnifiedTable[], types: Plan['types'], shared: SharedTable[], merged: Map<string, MergeTable> = new Map()): Step[] {
+export function buildSteps(
+  cfg: PlanSettings,
+  d: Discovery,
+  tables: UnifiedTable[],
+  types: Plan['types'],
+  shared: SharedTable[],
+  merged: Map<string, MergeTable> = new Map(),
+): Step[] {
   const ctx = { targetSchema: cfg.targetSchema, tenantColumn: cfg.tenantColumn, rls: cfg.rls };
   const steps: Step[] = [];
   for (const st of shared) {
     const def = d.source.tables.get(st.schema)!.get(st.table)!;
-    const copy = sharedCopyStep(st, def.columns.every((c) => c.builtinType), def.estimate);
+    const copy = sharedCopyStep(
+      st,
+      def.columns.every((c) => c.builtinType),
+      def.estimate,
+    );
     steps.push({
-      id: `shared:${st.schema}.${st.table}`, phase: 'shared', table: `${st.schema}.${st.table}`, sql: createSharedTableSql(st), copy,
+      id: `shared:${st.schema}.${st.table}`,
+      phase: 'shared',
+      table: `${st.schema}.${st.table}`,
+      sql: createSharedTableSql(st),
+      copy,
       effects: [{ kind: 'creates-table', object: ident(st.schema, st.table) }],
     });
     const seqCols = st.columns.filter((c) => c.serial || c.identity !== '').map((c) => c.name);
     if (seqCols.length > 0) {
-      steps.push({ id: `sequence:${st.schema}.${st.table}`, phase: 'sequences', table: `${st.schema}.${st.table}`, sql: seqCols.map((c) => sequenceResetSql(st.schema, st.table, c)) });
+      steps.push({
+        id: `sequence:${st.schema}.${st.table}`,
+        phase: 'sequences',
+        table: `${st.schema}.${st.table}`,
+        sql: seqCols.map((c) => sequenceResetSql(st.schema, st.table, c)),
+      });
     }
   }
   const tenantById = new Map(d.tenants.map((t) => [t.schema, t]));
@@ -66,18 +86,34 @@ export function buildSteps(cfg: PlanSettings, d: Discovery, tables: UnifiedTable
   }
   for (const t of tables) {
     if (t.foreignKeys.length > 0) {
-      steps.push({ id: `fk:${t.target}`, phase: 'foreign-keys', table: t.target, sql: t.foreignKeys.map((fk) => foreignKeySql(ctx, t.target, fk)), effects: changes(t) });
+      steps.push({
+        id: `fk:${t.target}`,
+        phase: 'foreign-keys',
+        table: t.target,
+        sql: t.foreignKeys.map((fk) => foreignKeySql(ctx, t.target, fk)),
+        effects: changes(t),
+      });
     }
   }
   for (const t of tables) {
     const existing = d.target.tables.get(cfg.targetSchema)?.get(t.target);
-    const parts = rlsPartsFor(cfg.rls, t, existing && { rlsEnabled: existing.rlsEnabled, rlsForced: existing.rlsForced, hasPolicy: d.targetPolicies.has(t.target) });
+    const parts = rlsPartsFor(
+      cfg.rls,
+      t,
+      existing && { rlsEnabled: existing.rlsEnabled, rlsForced: existing.rlsForced, hasPolicy: d.targetPolicies.has(t.target) },
+    );
     const sql = rlsSql(ctx, t, parts);
     if (sql.length > 0) steps.push({ id: `rls:${t.target}`, phase: 'rls', table: t.target, sql, effects: changes(t) });
   }
   for (const t of tables) {
     if (t.sequenceColumns.length === 0) continue;
-    steps.push({ id: `sequence:${t.target}`, phase: 'sequences', table: t.target, sql: t.sequenceColumns.map((c) => sequenceResetSql(cfg.targetSchema, t.target, c)), effects: changes(t) });
+    steps.push({
+      id: `sequence:${t.target}`,
+      phase: 'sequences',
+      table: t.target,
+      sql: t.sequenceColumns.map((c) => sequenceResetSql(cfg.targetSchema, t.target, c)),
+      effects: changes(t),
+    });
   }
   for (const t of tables) steps.push({ id: `analyze:${t.target}`, phase: 'analyze', table: t.target, sql: [`ANALYZE ${ident(cfg.targetSchema, t.target)}`] });
   return steps.sort((a, b) => PHASES.indexOf(a.phase) - PHASES.indexOf(b.phase));
@@ -105,4 +141,3 @@ export function sequenceResetSql(schema: string, table: string, column: string):
 function literalText(s: string): string {
   return "'" + s.replace(/'/g, "''") + "'";
 }
-

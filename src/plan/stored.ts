@@ -8,51 +8,116 @@ import { PHASES, PLAN_VERSION, type Plan } from './model.js';
  * format is refused — never misread.
  */
 const column = z.object({
-  name: z.string(), type: z.string(), notNull: z.boolean(), identity: z.enum(['', 'a', 'd']), serial: z.boolean(),
-  defaultExpr: z.string().nullable(), castViaText: z.boolean(), generatedExpr: z.string().nullable(),
+  name: z.string(),
+  type: z.string(),
+  notNull: z.boolean(),
+  identity: z.enum(['', 'a', 'd']),
+  serial: z.boolean(),
+  defaultExpr: z.string().nullable(),
+  castViaText: z.boolean(),
+  generatedExpr: z.string().nullable(),
 });
-const key = z.object({ name: z.string(), columns: z.array(z.string()), nullsNotDistinct: z.boolean().optional(), deferrable: z.boolean().optional(), deferred: z.boolean().optional() });
+const key = z.object({
+  name: z.string(),
+  columns: z.array(z.string()),
+  nullsNotDistinct: z.boolean().optional(),
+  deferrable: z.boolean().optional(),
+  deferred: z.boolean().optional(),
+});
 const foreignKey = z.object({
-  name: z.string(), columns: z.array(z.string()), refTable: z.string(), refSchema: z.string().optional(), refTableName: z.string().optional(),
-  refColumns: z.array(z.string()), tenantScoped: z.boolean(), onUpdate: z.string(), onDelete: z.string(), matchFull: z.boolean(),
-  deferrable: z.boolean(), deferred: z.boolean(),
+  name: z.string(),
+  columns: z.array(z.string()),
+  refTable: z.string(),
+  refSchema: z.string().optional(),
+  refTableName: z.string().optional(),
+  refColumns: z.array(z.string()),
+  tenantScoped: z.boolean(),
+  onUpdate: z.string(),
+  onDelete: z.string(),
+  matchFull: z.boolean(),
+  deferrable: z.boolean(),
+  deferred: z.boolean(),
 });
-const table = z.object({
-  source: z.string(), target: z.string(), action: z.enum(['create', 'fill']), partitioned: z.boolean(), tenants: z.array(z.string()),
-  estimatedRows: z.number(), columns: z.array(column), tenantColumnType: z.string(), primaryKey: key.optional(),
-  sourceKey: z.array(z.string()).optional(), uniques: z.array(key), checks: z.array(z.object({ name: z.string(), definition: z.string() })),
-  foreignKeys: z.array(foreignKey), indexes: z.array(z.object({ name: z.string(), sql: z.string(), tenantLeading: z.boolean() })),
-  sequenceColumns: z.array(z.string()), types: z.array(z.string()), liftForce: z.boolean().optional(), copyAfter: z.array(z.string()).optional(),
-  existing: z.object({
-    columns: z.array(z.string()), rlsEnabled: z.boolean(), rlsForced: z.boolean(), policies: z.array(z.string()), indexes: z.array(z.string()), tenantDefault: z.string().nullable(),
-  }).optional(),
-}).passthrough();
+const table = z
+  .object({
+    source: z.string(),
+    target: z.string(),
+    action: z.enum(['create', 'fill']),
+    partitioned: z.boolean(),
+    tenants: z.array(z.string()),
+    estimatedRows: z.number(),
+    columns: z.array(column),
+    tenantColumnType: z.string(),
+    primaryKey: key.optional(),
+    sourceKey: z.array(z.string()).optional(),
+    uniques: z.array(key),
+    checks: z.array(z.object({ name: z.string(), definition: z.string() })),
+    foreignKeys: z.array(foreignKey),
+    indexes: z.array(z.object({ name: z.string(), sql: z.string(), tenantLeading: z.boolean() })),
+    sequenceColumns: z.array(z.string()),
+    types: z.array(z.string()),
+    liftForce: z.boolean().optional(),
+    copyAfter: z.array(z.string()).optional(),
+    existing: z
+      .object({
+        columns: z.array(z.string()),
+        rlsEnabled: z.boolean(),
+        rlsForced: z.boolean(),
+        policies: z.array(z.string()),
+        indexes: z.array(z.string()),
+        tenantDefault: z.string().nullable(),
+      })
+      .optional(),
+  })
+  .passthrough();
 const copy = z.object({
-  shared: z.boolean().optional(), tenant: z.string(), tenantId: z.string(), sourceTable: z.string(), targetTable: z.string(),
-  estimatedRows: z.number(), binary: z.boolean(), alone: z.boolean().optional(),
+  shared: z.boolean().optional(),
+  tenant: z.string(),
+  tenantId: z.string(),
+  sourceTable: z.string(),
+  targetTable: z.string(),
+  estimatedRows: z.number(),
+  binary: z.boolean(),
+  alone: z.boolean().optional(),
 });
 const step = z.object({
-  id: z.string(), phase: z.enum(PHASES as [string, ...string[]]), table: z.string().optional(), tenant: z.string().optional(),
-  sql: z.array(z.string()), copy: copy.optional(), merge: z.string().optional(),
-  effects: z.array(z.discriminatedUnion('kind', [
-    z.object({ kind: z.literal('creates-table'), object: z.string() }),
-    z.object({ kind: z.literal('creates-type'), object: z.string() }),
-    z.object({ kind: z.literal('changes-table'), table: z.string() }),
-  ])).optional(),
+  id: z.string(),
+  phase: z.enum(PHASES as [string, ...string[]]),
+  table: z.string().optional(),
+  tenant: z.string().optional(),
+  sql: z.array(z.string()),
+  copy: copy.optional(),
+  merge: z.string().optional(),
+  effects: z
+    .array(
+      z.discriminatedUnion('kind', [
+        z.object({ kind: z.literal('creates-table'), object: z.string() }),
+        z.object({ kind: z.literal('creates-type'), object: z.string() }),
+        z.object({ kind: z.literal('changes-table'), table: z.string() }),
+      ]),
+    )
+    .optional(),
 });
-const plan = z.object({
-  version: z.literal(PLAN_VERSION),
-  rls: z.object({ setting: z.string(), force: z.boolean() }),
-  role: z.object({ name: z.string(), superuser: z.boolean(), bypassRls: z.boolean() }).optional(),
-  tenants: z.array(z.object({ schema: z.string(), tenantId: z.string() })),
-  tenantColumn: z.string(), tenantColumnType: z.string(), targetSchema: z.string(), sameDatabase: z.boolean(),
-  tables: z.array(table),
-  types: z.array(z.object({ name: z.string(), kind: z.enum(['e', 'd']), action: z.enum(['create', 'exists']), sql: z.string() })),
-  problems: z.array(z.object({ severity: z.enum(['error', 'warning', 'info']), code: z.string(), message: z.string() }).passthrough()),
-  steps: z.array(step),
-  shared: z.array(z.object({ schema: z.string(), table: z.string(), partitioned: z.boolean(), columns: z.array(column), primaryKey: z.array(z.string()) }).passthrough()),
-  sourceFingerprint: z.string(),
-}).passthrough();
+const plan = z
+  .object({
+    version: z.literal(PLAN_VERSION),
+    rls: z.object({ setting: z.string(), force: z.boolean() }),
+    role: z.object({ name: z.string(), superuser: z.boolean(), bypassRls: z.boolean() }).optional(),
+    tenants: z.array(z.object({ schema: z.string(), tenantId: z.string() })),
+    tenantColumn: z.string(),
+    tenantColumnType: z.string(),
+    targetSchema: z.string(),
+    sameDatabase: z.boolean(),
+    tables: z.array(table),
+    types: z.array(z.object({ name: z.string(), kind: z.enum(['e', 'd']), action: z.enum(['create', 'exists']), sql: z.string() })),
+    problems: z.array(z.object({ severity: z.enum(['error', 'warning', 'info']), code: z.string(), message: z.string() }).passthrough()),
+    steps: z.array(step),
+    shared: z.array(
+      z.object({ schema: z.string(), table: z.string(), partitioned: z.boolean(), columns: z.array(column), primaryKey: z.array(z.string()) }).passthrough(),
+    ),
+    sourceFingerprint: z.string(),
+  })
+  .passthrough();
 
 export class StoredPlanError extends Error {}
 
@@ -68,11 +133,15 @@ export function parseStoredPlan(raw: unknown, runId: number, fallbackRls: { sett
   if (version === 1) {
     const v1 = raw as Record<string, unknown> & { steps?: { copy?: Record<string, unknown> }[] };
     input = {
-      ...v1, version: PLAN_VERSION, rls: fallbackRls,
+      ...v1,
+      version: PLAN_VERSION,
+      rls: fallbackRls,
       steps: (v1.steps ?? []).map((s) => (s.copy ? { ...s, copy: { ...s.copy, tenant: s.copy.shared ? schemaOfShared(v1, s.copy) : s.copy.tenant } } : s)),
     };
   } else if (version !== PLAN_VERSION) {
-    throw new StoredPlanError(`run #${runId} was recorded with plan format ${String(version)}, which this version of oasys-migrate (format ${PLAN_VERSION}) cannot read`);
+    throw new StoredPlanError(
+      `run #${runId} was recorded with plan format ${String(version)}, which this version of oasys-migrate (format ${PLAN_VERSION}) cannot read`,
+    );
   }
   const r = plan.safeParse(input);
   if (!r.success) {

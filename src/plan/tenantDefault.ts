@@ -15,6 +15,9 @@ export function tenantDefaultExpr(setting: string, type: string): string {
   return `NULLIF(pg_catalog.current_setting(${literal(setting)}, true), '')::${type}`;
 }
 
-export function tenantDefaultSql(ctx: { targetSchema: string; tenantColumn: string; rls: { setting: string } }, t: Pick<UnifiedTable, 'target' | 'tenantColumnType'>): string {
+export function tenantDefaultSql(
+  ctx: { targetSchema: string; tenantColumn: string; rls: { setting: string } },
+  t: Pick<UnifiedTable, 'target' | 'tenantColumnType'>,
+): string {
   return `ALTER TABLE ${ident(ctx.targetSchema, t.target)} ALTER COLUMN ${ident(ctx.tenantColumn)} SET DEFAULT ${tenantDefaultExpr(ctx.rls.setting, t.tenantColumnType)}`;
 }

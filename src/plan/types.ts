@@ -16,7 +16,8 @@ export function unifiedTypes(targetSchema: string, refs: Map<string, TypeDef>, t
       const compatible = existing.kind === td.kind && (td.kind !== 'e' || td.labels.every((l) => existing.labels.includes(l)));
       if (!compatible) {
         problems.push({
-          severity: 'error', code: ProblemCode.TARGET_TYPE_CONFLICT,
+          severity: 'error',
+          code: ProblemCode.TARGET_TYPE_CONFLICT,
           message: `the target schema already has a type "${name}" that does not match the tenants' ${td.kind === 'e' ? 'enum' : 'domain'} "${name}"${td.kind === 'e' ? ` (labels ${td.labels.join(', ')})` : ''}`,
           hint: `drop or rename ${targetSchema}.${name}, or choose another targetSchema`,
         });

@@ -18,8 +18,6 @@ export { unifiedTypes } from './types.js';
  */
 import { MIN_VERSION, supports, versionName, type VersionFeature } from './targetVersion.js';
 
-
-
 /** Does a default/generated expression refer to the tenant's own schema (a function, sequence or type there)? */
 function mentionsSchema(expr: string, schema: string): boolean {
   return expr.includes(ident(schema) + '.') || expr.includes(schema + '.');
@@ -54,22 +52,34 @@ export function unifiedColumns(ctx: TableContext, group: Pick<TableGroup, 'name'
         generatedExpr = c.defaultExpr;
         generatedVirtual = c.generated === 'v' && supports(ctx.targetVersionNum, 'virtualGenerated');
         // Same values, computed on write instead of on read: the nearest an older target has.
-        if (c.generated === 'v' && !generatedVirtual) ctx.problems.push({
-          severity: 'warning', code: ProblemCode.TARGET_VERSION, table: group.name, column: c.name,
-          message: `virtual generated column "${c.name}" of "${group.name}" becomes STORED: the target is ${versionName(ctx.targetVersionNum)}, virtual columns need ${versionName(MIN_VERSION.virtualGenerated)}`,
+        if (c.generated === 'v' && !generatedVirtual)
+          ctx.problems.push({
+            severity: 'warning',
+            code: ProblemCode.TARGET_VERSION,
+            table: group.name,
+            column: c.name,
+            message: `virtual generated column "${c.name}" of "${group.name}" becomes STORED: the target is ${versionName(ctx.targetVersionNum)}, virtual columns need ${versionName(MIN_VERSION.virtualGenerated)}`,
+          });
+      } else
+        ctx.problems.push({
+          severity: 'warning',
+          code: ProblemCode.DEFAULT_DROPPED,
+          table: group.name,
+          column: c.name,
+          message: `generated column "${c.name}" of "${group.name}" uses objects of the tenant schema; it becomes a plain column filled with the tenants' values`,
         });
-      } else ctx.problems.push({
-        severity: 'warning', code: ProblemCode.DEFAULT_DROPPED, table: group.name, column: c.name,
-        message: `generated column "${c.name}" of "${group.name}" uses objects of the tenant schema; it becomes a plain column filled with the tenants' values`,
-      });
     } else if (c.defaultExpr && !isSerial && c.identity === '') {
       const retargeted = retargetLocalTypes(c.defaultExpr, ref.schema, localTypes, ctx.targetSchema);
       if (!mentionsSchema(retargeted, ref.schema)) defaultExpr = retargeted;
-      else ctx.problems.push({
-        severity: 'warning', code: ProblemCode.DEFAULT_DROPPED, table: group.name, column: c.name,
-        message: `the default of "${group.name}"."${c.name}" (${c.defaultExpr}) refers to objects of the tenant schema; the unified column has no default`,
-        hint: 'add the default in the application\'s next migration if it is needed',
-      });
+      else
+        ctx.problems.push({
+          severity: 'warning',
+          code: ProblemCode.DEFAULT_DROPPED,
+          table: group.name,
+          column: c.name,
+          message: `the default of "${group.name}"."${c.name}" (${c.defaultExpr}) refers to objects of the tenant schema; the unified column has no default`,
+          hint: "add the default in the application's next migration if it is needed",
+        });
     }
     return {
       name: c.name,
@@ -85,8 +95,6 @@ export function unifiedColumns(ctx: TableContext, group: Pick<TableGroup, 'name'
   });
 }
 
-
-
 /** The source's ON DELETE SET NULL/DEFAULT (columns) list, only when it has one (plans stay as they were otherwise). */
 function setColumns(con: Constraint): Pick<ForeignKeyDef, 'onDeleteSetColumns'> {
   return con.onDeleteSetColumns?.length ? { onDeleteSetColumns: con.onDeleteSetColumns } : {};
@@ -95,7 +103,9 @@ function setColumns(con: Constraint): Pick<ForeignKeyDef, 'onDeleteSetColumns'> 
 /** A table that uses `feature`, which the target's major does not have: a blocking problem naming both versions. */
 function targetLacks(ctx: TableContext, feature: VersionFeature, table: string, what: string, hint: string): void {
   ctx.problems.push({
-    severity: 'error', code: ProblemCode.TARGET_VERSION, table,
+    severity: 'error',
+    code: ProblemCode.TARGET_VERSION,
+    table,
     message: `${what} of "${table}" needs ${versionName(MIN_VERSION[feature])} or later; the target is ${versionName(ctx.targetVersionNum)}`,
     hint,
   });
@@ -109,15 +119,25 @@ function versionProblems(ctx: TableContext, group: TableGroup, foreignKeys: Fore
   const newer = (feature: VersionFeature) => `migrate into a ${versionName(MIN_VERSION[feature])}+ target`;
   if (!supports(ctx.targetVersionNum, 'nullsNotDistinct')) {
     for (const idx of group.reference.indexes.filter((i) => i.unique && i.nullsNotDistinct)) {
-      targetLacks(ctx, 'nullsNotDistinct', group.name, `UNIQUE NULLS NOT DISTINCT ("${idx.name}")`,
-        `${newer('nullsNotDistinct')}, or drop NULLS NOT DISTINCT from "${idx.name}" in the tenant schemas first`);
+      targetLacks(
+        ctx,
+        'nullsNotDistinct',
+        group.name,
+        `UNIQUE NULLS NOT DISTINCT ("${idx.name}")`,
+        `${newer('nullsNotDistinct')}, or drop NULLS NOT DISTINCT from "${idx.name}" in the tenant schemas first`,
+      );
     }
   }
   if (!supports(ctx.targetVersionNum, 'onDeleteSetColumns')) {
     for (const fk of foreignKeys.filter((f) => (f.onDelete === 'n' || f.onDelete === 'd') && (f.tenantScoped || f.onDeleteSetColumns?.length))) {
       // A composite (tenant_id, …) key would set tenant_id too, which is NOT NULL: every such delete would fail.
-      targetLacks(ctx, 'onDeleteSetColumns', group.name, `foreign key "${fk.name}" ON DELETE ${fk.onDelete === 'n' ? 'SET NULL' : 'SET DEFAULT'} (columns)`,
-        `${newer('onDeleteSetColumns')}, or change the foreign key's ON DELETE action in the tenant schemas first`);
+      targetLacks(
+        ctx,
+        'onDeleteSetColumns',
+        group.name,
+        `foreign key "${fk.name}" ON DELETE ${fk.onDelete === 'n' ? 'SET NULL' : 'SET DEFAULT'} (columns)`,
+        `${newer('onDeleteSetColumns')}, or change the foreign key's ON DELETE action in the tenant schemas first`,
+      );
     }
   }
 }
@@ -131,35 +151,66 @@ function buildForeignKeys(ctx: TableContext, group: TableGroup): ForeignKeyDef[]
       // The tenant's copy of a merged table is not migrated: its rows are in the shared table, and the
       // column is translated to the shared ids while copied, so the key points there (not tenant-scoped).
       out.push({
-        name: con.name, columns: con.columns, refTable: ident('public', con.ref.table), refColumns: con.ref.columns,
-        refSchema: 'public', refTableName: con.ref.table, tenantScoped: false, onUpdate: con.onUpdate, onDelete: con.onDelete, matchFull: con.matchType === 'f',
-        deferrable: con.deferrable, deferred: con.deferred,
+        name: con.name,
+        columns: con.columns,
+        refTable: ident('public', con.ref.table),
+        refColumns: con.ref.columns,
+        refSchema: 'public',
+        refTableName: con.ref.table,
+        tenantScoped: false,
+        onUpdate: con.onUpdate,
+        onDelete: con.onDelete,
+        matchFull: con.matchType === 'f',
+        deferrable: con.deferrable,
+        deferred: con.deferred,
       });
     } else if (sameTenant) {
       const refTarget = ctx.targetNames.get(con.ref.table);
       if (!refTarget) {
         ctx.problems.push({
-          severity: 'warning', code: ProblemCode.FK_DROPPED, table: group.name,
+          severity: 'warning',
+          code: ProblemCode.FK_DROPPED,
+          table: group.name,
           message: `foreign key "${con.name}" of "${group.name}" references "${con.ref.table}", which is not migrated; the unified table has no such foreign key`,
           hint: `migrate "${con.ref.table}" too (tables.include / tables.exclude) to keep the constraint`,
         });
         continue;
       }
       out.push({
-        name: con.name, columns: con.columns, refTable: ident(ctx.targetSchema, refTarget), refColumns: con.ref.columns,
-        tenantScoped: true, onUpdate: con.onUpdate, onDelete: con.onDelete, ...setColumns(con), matchFull: con.matchType === 'f',
-        deferrable: con.deferrable, deferred: con.deferred,
+        name: con.name,
+        columns: con.columns,
+        refTable: ident(ctx.targetSchema, refTarget),
+        refColumns: con.ref.columns,
+        tenantScoped: true,
+        onUpdate: con.onUpdate,
+        onDelete: con.onDelete,
+        ...setColumns(con),
+        matchFull: con.matchType === 'f',
+        deferrable: con.deferrable,
+        deferred: con.deferred,
       });
     } else if (ctx.tenantSchemas.has(con.ref.schema)) {
       ctx.problems.push({
-        severity: 'warning', code: ProblemCode.FK_DROPPED, table: group.name,
+        severity: 'warning',
+        code: ProblemCode.FK_DROPPED,
+        table: group.name,
         message: `foreign key "${con.name}" of "${group.name}" in tenant "${ref.schema}" points into another tenant's schema "${con.ref.schema}"; it is not recreated`,
       });
     } else {
       out.push({
-        name: con.name, columns: con.columns, refTable: ident(con.ref.schema, con.ref.table), refColumns: con.ref.columns,
-        refSchema: con.ref.schema, refTableName: con.ref.table, tenantScoped: false, onUpdate: con.onUpdate, onDelete: con.onDelete, ...setColumns(con), matchFull: con.matchType === 'f',
-        deferrable: con.deferrable, deferred: con.deferred,
+        name: con.name,
+        columns: con.columns,
+        refTable: ident(con.ref.schema, con.ref.table),
+        refColumns: con.ref.columns,
+        refSchema: con.ref.schema,
+        refTableName: con.ref.table,
+        tenantScoped: false,
+        onUpdate: con.onUpdate,
+        onDelete: con.onDelete,
+        ...setColumns(con),
+        matchFull: con.matchType === 'f',
+        deferrable: con.deferrable,
+        deferred: con.deferred,
       });
     }
   }
@@ -187,20 +238,26 @@ export function tableToCreate(ctx: TableContext, group: TableGroup, target: stri
   for (const c of ref.constraints.filter((c) => c.kind === 'c')) {
     if (c.usesLocalObjects) {
       ctx.problems.push({
-        severity: 'warning', code: ProblemCode.CHECK_SKIPPED, table: group.name,
+        severity: 'warning',
+        code: ProblemCode.CHECK_SKIPPED,
+        table: group.name,
         message: `check constraint "${c.name}" of "${group.name}" uses objects of the tenant schema and is not recreated (${c.definition})`,
       });
     } else if (/ NOT ENFORCED$/.test(c.definition) && !supports(ctx.targetVersionNum, 'notEnforced')) {
       // Recreating it enforced could reject the very rows it was not enforced against; it checks nothing as it is.
       ctx.problems.push({
-        severity: 'warning', code: ProblemCode.TARGET_VERSION, table: group.name,
+        severity: 'warning',
+        code: ProblemCode.TARGET_VERSION,
+        table: group.name,
         message: `check constraint "${c.name}" of "${group.name}" is NOT ENFORCED, which the target (${versionName(ctx.targetVersionNum)}) cannot express (${versionName(MIN_VERSION.notEnforced)}+); it is not recreated`,
       });
     } else checks.push({ name: c.name, definition: c.definition });
   }
   for (const x of ref.constraints.filter((c) => c.kind === 'x')) {
     ctx.problems.push({
-      severity: 'warning', code: ProblemCode.EXCLUSION_SKIPPED, table: group.name,
+      severity: 'warning',
+      code: ProblemCode.EXCLUSION_SKIPPED,
+      table: group.name,
       message: `exclusion constraint "${x.name}" of "${group.name}" is not recreated on the unified table`,
       hint: `recreate it by hand with ${ctx.tenantColumn} first, e.g. EXCLUDE USING gist (${ctx.tenantColumn} WITH =, …) (needs btree_gist)`,
     });
@@ -208,7 +265,9 @@ export function tableToCreate(ctx: TableContext, group: TableGroup, target: stri
   const indexes = buildIndexes(ctx, group, target);
   if (!pk) {
     ctx.problems.push({
-      severity: 'info', code: ProblemCode.NO_PRIMARY_KEY, table: group.name,
+      severity: 'info',
+      code: ProblemCode.NO_PRIMARY_KEY,
+      table: group.name,
       message: `"${group.name}" has no primary key; its rows are copied as they are (duplicates included) and verified by count and checksum`,
     });
   }
@@ -220,9 +279,20 @@ export function tableToCreate(ctx: TableContext, group: TableGroup, target: stri
   const foreignKeys = buildForeignKeys(ctx, group);
   versionProblems(ctx, group, foreignKeys);
   return {
-    source: group.name, target, action: 'create', partitioned: ref.kind === 'p', tenants: [...group.byTenant.keys()], estimatedRows: group.estimatedRows,
-    columns, tenantColumnType: ctx.tenantColumnType, primaryKey, sourceKey: pk?.columns, uniques, checks,
-    foreignKeys, indexes,
+    source: group.name,
+    target,
+    action: 'create',
+    partitioned: ref.kind === 'p',
+    tenants: [...group.byTenant.keys()],
+    estimatedRows: group.estimatedRows,
+    columns,
+    tenantColumnType: ctx.tenantColumnType,
+    primaryKey,
+    sourceKey: pk?.columns,
+    uniques,
+    checks,
+    foreignKeys,
+    indexes,
     sequenceColumns: columns.filter((c) => c.serial || c.identity !== '').map((c) => c.name),
     types: [...new Set(ref.columns.filter((c) => c.localType).map((c) => c.localType!.name))],
   };
@@ -242,19 +312,31 @@ export function tableToFill(ctx: TableContext, group: TableGroup, target: string
     const tc = byName.get(c.name);
     if (!tc) {
       ctx.problems.push({
-        severity: 'error', code: ProblemCode.TARGET_MISSING_COLUMN, table: group.name, column: c.name,
+        severity: 'error',
+        code: ProblemCode.TARGET_MISSING_COLUMN,
+        table: group.name,
+        column: c.name,
         message: `the existing table ${ctx.targetSchema}.${target} has no column "${c.name}", which the tenants' "${group.name}" has; its data would be lost`,
         hint: `add the column to ${ctx.targetSchema}.${target} (an application migration), or map the table elsewhere with tables.map`,
       });
       continue;
     }
     columns.push({
-      name: c.name, type: tc.type, notNull: tc.notNull, identity: tc.identity, serial: tc.identity === '' && /^nextval\(/.test(tc.defaultExpr ?? ''),
-      defaultExpr: tc.defaultExpr, castViaText: c.localType !== undefined || (tc.localType !== undefined), generatedExpr: null,
+      name: c.name,
+      type: tc.type,
+      notNull: tc.notNull,
+      identity: tc.identity,
+      serial: tc.identity === '' && /^nextval\(/.test(tc.defaultExpr ?? ''),
+      defaultExpr: tc.defaultExpr,
+      castViaText: c.localType !== undefined || tc.localType !== undefined,
+      generatedExpr: null,
     });
     if (comparableTypeName(c) !== comparableTypeName(tc) && !c.localType) {
       ctx.problems.push({
-        severity: 'warning', code: ProblemCode.TARGET_TYPE_CONFLICT, table: group.name, column: c.name,
+        severity: 'warning',
+        code: ProblemCode.TARGET_TYPE_CONFLICT,
+        table: group.name,
+        column: c.name,
         message: `column "${c.name}" is ${c.type} in the tenants but ${tc.type} in the existing ${ctx.targetSchema}.${target}; values are converted on insert`,
       });
     }
@@ -263,7 +345,10 @@ export function tableToFill(ctx: TableContext, group: TableGroup, target: string
     if (tc.name === ctx.tenantColumn || refCols.some((c) => c.name === tc.name)) continue;
     if (tc.notNull && tc.defaultExpr === null && tc.identity === '' && tc.generated === '') {
       ctx.problems.push({
-        severity: 'error', code: ProblemCode.TARGET_REQUIRED_COLUMN, table: group.name, column: tc.name,
+        severity: 'error',
+        code: ProblemCode.TARGET_REQUIRED_COLUMN,
+        table: group.name,
+        column: tc.name,
         message: `the existing table ${ctx.targetSchema}.${target} has a NOT NULL column "${tc.name}" without a default that the tenants' "${group.name}" does not have`,
         hint: `give ${ctx.targetSchema}.${target}."${tc.name}" a default or make it nullable`,
       });
@@ -272,14 +357,18 @@ export function tableToFill(ctx: TableContext, group: TableGroup, target: string
   const otherPermissive = (ctx.target.permissivePolicies.get(ctx.targetSchema)?.get(target) ?? []).filter((p) => p !== 'tenant_isolation');
   if (otherPermissive.length > 0) {
     ctx.problems.push({
-      severity: 'error', code: ProblemCode.TARGET_POLICY_CONFLICT, table: group.name,
+      severity: 'error',
+      code: ProblemCode.TARGET_POLICY_CONFLICT,
+      table: group.name,
       message: `the existing table ${ctx.targetSchema}.${target} has permissive polic${otherPermissive.length > 1 ? 'ies' : 'y'} ${otherPermissive.map((p) => `"${p}"`).join(', ')}; permissive policies are ORed with tenant_isolation, so tenants would see each other's rows`,
       hint: 'drop them, or make them RESTRICTIVE (AS RESTRICTIVE), before the migration',
     });
   }
   if ((ctx.target.policies.get(ctx.targetSchema)?.get(target) ?? []).includes('tenant_isolation')) {
     ctx.problems.push({
-      severity: 'warning', code: ProblemCode.TARGET_POLICY_CONFLICT, table: group.name,
+      severity: 'warning',
+      code: ProblemCode.TARGET_POLICY_CONFLICT,
+      table: group.name,
       message: `the existing table ${ctx.targetSchema}.${target} already has a policy "tenant_isolation"; it is kept as it is, not replaced`,
       hint: 'prove it isolates tenants with `oasys-migrate check-rls --role <app role>` after the run',
     });
@@ -291,12 +380,20 @@ export function tableToFill(ctx: TableContext, group: TableGroup, target: string
     indexes.push({ name, sql: `CREATE INDEX ${ident(name)} ON ${ident(ctx.targetSchema, target)} (${ident(ctx.tenantColumn)})`, tenantLeading: true });
   }
   return {
-    source: group.name, target, action: 'fill', partitioned: group.reference.kind === 'p', tenants: [...group.byTenant.keys()], estimatedRows: group.estimatedRows,
-    columns, tenantColumnType: tenantCol.type, sourceKey: group.reference.constraints.find((c) => c.kind === 'p')?.columns,
-    uniques: [], checks: [], foreignKeys: [], indexes,
+    source: group.name,
+    target,
+    action: 'fill',
+    partitioned: group.reference.kind === 'p',
+    tenants: [...group.byTenant.keys()],
+    estimatedRows: group.estimatedRows,
+    columns,
+    tenantColumnType: tenantCol.type,
+    sourceKey: group.reference.constraints.find((c) => c.kind === 'p')?.columns,
+    uniques: [],
+    checks: [],
+    foreignKeys: [],
+    indexes,
     sequenceColumns: columns.filter((c) => c.serial || c.identity !== '').map((c) => c.name),
     types: [],
   };
 }
-
-

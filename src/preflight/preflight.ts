@@ -24,7 +24,8 @@ export async function preflight(source: Queryable, target: Queryable, plan: Plan
       const overlap = r.tenants.filter((t) => selected.has(t));
       if (overlap.length === 0) continue;
       problems.push({
-        severity: 'info', code: ProblemCode.ALREADY_MIGRATED,
+        severity: 'info',
+        code: ProblemCode.ALREADY_MIGRATED,
         message: `run #${r.runId} (completed ${r.finishedAt?.toISOString() ?? ''}) already migrated ${overlap.length} of the selected tenants: \`run\` skips them (with the same configuration) and migrates only the others`,
         hint: 'to migrate them again, `oasys-migrate revert` first',
       });
@@ -33,14 +34,19 @@ export async function preflight(source: Queryable, target: Queryable, plan: Plan
   // A table to be filled that already holds rows of the selected tenants: they stay, and without
   // a key nothing would stop a second copy of the same rows (e.g. after the journal was dropped).
   const fills = plan.tables.filter((x) => x.action === 'fill');
-  const hidden = await restrictedTables(target, fills.map((t) => ident(plan.targetSchema, t.target)));
+  const hidden = await restrictedTables(
+    target,
+    fills.map((t) => ident(plan.targetSchema, t.target)),
+  );
   for (const t of fills) {
     const ids = plan.tenants.filter((x) => t.tenants.includes(x.schema)).map((x) => x.tenantId);
     const q = ident(plan.targetSchema, t.target);
     if (hidden.has(q)) {
       // FORCE hides the rows from this owner and plan writes nothing: said instead of guessed.
       problems.push({
-        severity: 'info', code: ProblemCode.TARGET_HAS_TENANT_ROWS, table: t.source,
+        severity: 'info',
+        code: ProblemCode.TARGET_HAS_TENANT_ROWS,
+        table: t.source,
         message: `${plan.targetSchema}.${t.target} forces row-level security on the migrating role: plan cannot count its rows of the selected tenants (run lifts FORCE for the owner and keeps every row that is there)`,
       });
       continue;
@@ -51,8 +57,10 @@ export async function preflight(source: Queryable, target: Queryable, plan: Plan
     );
     if (r.rows[0].n > 0) {
       problems.push({
-        severity: 'warning', code: ProblemCode.TARGET_HAS_TENANT_ROWS, table: t.source,
-        message: `${plan.targetSchema}.${t.target} already holds rows of ${r.rows[0].n} of the selected tenants; they stay, and a migrated row that collides with one on the table's key is a data error${t.sourceKey ? '' : ' (the tenants\' table has no primary key: identical rows would not collide)'}`,
+        severity: 'warning',
+        code: ProblemCode.TARGET_HAS_TENANT_ROWS,
+        table: t.source,
+        message: `${plan.targetSchema}.${t.target} already holds rows of ${r.rows[0].n} of the selected tenants; they stay, and a migrated row that collides with one on the table's key is a data error${t.sourceKey ? '' : " (the tenants' table has no primary key: identical rows would not collide)"}`,
         hint: 'if an earlier migration already copied these tenants (its journal gone), revert or clean it first; otherwise nothing to do',
       });
     }
@@ -66,7 +74,10 @@ export async function preflight(source: Queryable, target: Queryable, plan: Plan
  */
 export async function privilegeProblems(source: Queryable, target: Queryable, targetPlan: Plan, sourcePlan: Plan): Promise<Problem[]> {
   return [...(await targetPrivileges(target, targetPlan)), ...(await sourcePrivileges(source, sourcePlan))].map((m) => ({
-    severity: 'warning' as const, code: ProblemCode.PRIVILEGE_MISSING, message: `${m.side}: ${m.what}`, hint: m.grant,
+    severity: 'warning' as const,
+    code: ProblemCode.PRIVILEGE_MISSING,
+    message: `${m.side}: ${m.what}`,
+    hint: m.grant,
   }));
 }
 
@@ -86,7 +97,11 @@ export function refusal(problems: readonly Problem[]): OasysError | undefined {
   if (n.length > 0) {
     return new WantingError(
       `run refuses to start: plan found ${n.length} blocking problem${n.length > 1 ? 's' : ''}:\n` +
-        n.slice(0, 20).map((p) => `  ${p.code}: ${p.message}`).join('\n') + (n.length > 20 ? `\n  … ${n.length - 20} more (see \`oasys-migrate plan\`)` : ''),
+        n
+          .slice(0, 20)
+          .map((p) => `  ${p.code}: ${p.message}`)
+          .join('\n') +
+        (n.length > 20 ? `\n  … ${n.length - 20} more (see \`oasys-migrate plan\`)` : ''),
       'fix them (see `oasys-migrate plan` for the details and what to do), then run again; nothing was written',
     );
   }

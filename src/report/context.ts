@@ -35,15 +35,25 @@ export interface ReportContext {
   phases: PhaseTiming[];
 }
 
-export async function reportContext(source: Pick<pg.Pool, 'query'>, target: Pick<pg.Pool, 'query'>, sameDatabase: boolean, run: RunRow): Promise<ReportContext> {
+export async function reportContext(
+  source: Pick<pg.Pool, 'query'>,
+  target: Pick<pg.Pool, 'query'>,
+  sameDatabase: boolean,
+  run: RunRow,
+): Promise<ReportContext> {
   return {
     toolVersion: toolVersion(),
     nodeVersion: process.version,
     source: await describeServer(source),
     target: sameDatabase ? undefined : await describeServer(target),
     run: {
-      runId: run.runId, state: run.state, startedAt: run.startedAt.toISOString(), finishedAt: run.finishedAt?.toISOString() ?? null,
-      seconds: run.finishedAt ? (run.finishedAt.getTime() - run.startedAt.getTime()) / 1000 : null, startedBy: run.startedBy, rowsCopied: run.rowsCopied,
+      runId: run.runId,
+      state: run.state,
+      startedAt: run.startedAt.toISOString(),
+      finishedAt: run.finishedAt?.toISOString() ?? null,
+      seconds: run.finishedAt ? (run.finishedAt.getTime() - run.startedAt.getTime()) / 1000 : null,
+      startedBy: run.startedBy,
+      rowsCopied: run.rowsCopied,
     },
     phases: (await runTimings(target, run.runId)).phases,
   };

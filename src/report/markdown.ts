@@ -82,7 +82,10 @@ function contextLines(c: ReportContext | undefined): string[] {
     '',
     '| phase | steps done | rows | started | finished | duration | rows/s |',
     '|---|---:|---:|---|---|---:|---:|',
-    ...c.phases.map((p) => `| ${p.phase} | ${p.done}/${p.steps} | ${p.rows} | ${p.startedAt?.toISOString() ?? '—'} | ${p.finishedAt?.toISOString() ?? '—'} | ${dur(p.seconds)} | ${p.rowsPerSecond ?? '—'} |`),
+    ...c.phases.map(
+      (p) =>
+        `| ${p.phase} | ${p.done}/${p.steps} | ${p.rows} | ${p.startedAt?.toISOString() ?? '—'} | ${p.finishedAt?.toISOString() ?? '—'} | ${dur(p.seconds)} | ${p.rowsPerSecond ?? '—'} |`,
+    ),
     '',
   ];
   return lines;

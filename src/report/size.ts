@@ -11,7 +11,10 @@ import type { Plan } from '../plan/model.js';
  */
 export async function tenantTableSizes(db: Pick<pg.Pool, 'query'>, plan: Plan): Promise<Record<string, number>> {
   if (plan.tables.length === 0 || plan.tenants.length === 0) return {};
-  const r = await db.query<{ table: string; bytes: number }>(sqlFile('catalog/table_sizes'), [plan.tenants.map((t) => t.schema), plan.tables.map((t) => t.source)]);
+  const r = await db.query<{ table: string; bytes: number }>(sqlFile('catalog/table_sizes'), [
+    plan.tenants.map((t) => t.schema),
+    plan.tables.map((t) => t.source),
+  ]);
   const bySource = new Map(r.rows.map((x) => [x.table, Number(x.bytes)]));
   return Object.fromEntries(plan.tables.map((t) => [t.target, bySource.get(t.source) ?? 0]));
 }

@@ -163,7 +163,14 @@ async function runChecks(client: pg.Client, opts: RlsCheckOptions, sampleSize: n
   const add = (c: RlsCheck) => checks.push(c);
   const who = await roleChecks(client, opts, add);
   const states = await tableChecks(client, opts, who, add);
-  await behaviourChecks(client, opts, who, states.filter((s) => s.behaviour), sampleSize, add);
+  await behaviourChecks(
+    client,
+    opts,
+    who,
+    states.filter((s) => s.behaviour),
+    sampleSize,
+    add,
+  );
   return { ok: checks.every((c) => c.ok), role: opts.role, checks };
 }
 
@@ -181,12 +188,7 @@ async function roleChecks(client: pg.Client, opts: RlsCheckOptions, add: (c: Rls
   const roleQ = ident(role);
 
   // --- the role --------------------------------------------------------------
-  const roleRow = (
-    await client.query<RoleRow>(
-      sqlFile('rls/role'),
-      [role],
-    )
-  ).rows[0];
+  const roleRow = (await client.query<RoleRow>(sqlFile('rls/role'), [role])).rows[0];
   if (!roleRow) {
     throw new UsageError(
       `role "${role}" does not exist in the target database`,
@@ -210,48 +212,47 @@ async function roleChecks(client: pg.Client, opts: RlsCheckOptions, add: (c: Rls
   }
 
   add({
-    check: 'role-superuser', ok: !roleRow.rolsuper,
-    detail: roleRow.rolsuper ? `"${role}" is a superuser: superusers bypass every RLS policy; the application must connect as an ordinary role (ALTER ROLE ${roleQ} NOSUPERUSER)` : `"${role}" is not a superuser`,
+    check: 'role-superuser',
+    ok: !roleRow.rolsuper,
+    detail: roleRow.rolsuper
+      ? `"${role}" is a superuser: superusers bypass every RLS policy; the application must connect as an ordinary role (ALTER ROLE ${roleQ} NOSUPERUSER)`
+      : `"${role}" is not a superuser`,
   });
   add({
-    check: 'role-bypassrls', ok: !roleRow.rolbypassrls,
+    check: 'role-bypassrls',
+    ok: !roleRow.rolbypassrls,
     detail: roleRow.rolbypassrls ? `"${role}" has BYPASSRLS: it ignores every policy (ALTER ROLE ${roleQ} NOBYPASSRLS)` : `"${role}" does not have BYPASSRLS`,
   });
   if (!roleRow.rolsuper) {
     add({
-      check: 'role-membership', ok: roleRow.can_become.length === 0,
-      detail: roleRow.can_become.length === 0
-        ? `"${role}" is not a member of any superuser or BYPASSRLS role`
-        : `"${role}" is a member of ${roleRow.can_become.map((r) => `"${r}"`).join(', ')}, which bypass${roleRow.can_become.length === 1 ? 'es' : ''} RLS; it can SET ROLE to escape isolation (REVOKE the membership)`,
+      check: 'role-membership',
+      ok: roleRow.can_become.length === 0,
+      detail:
+        roleRow.can_become.length === 0
+          ? `"${role}" is not a member of any superuser or BYPASSRLS role`
+          : `"${role}" is a member of ${roleRow.can_become.map((r) => `"${r}"`).join(', ')}, which bypass${roleRow.can_become.length === 1 ? 'es' : ''} RLS; it can SET ROLE to escape isolation (REVOKE the membership)`,
     });
   }
 
-  const defaults = (
-    await client.query<{ cfg: string; per_role: boolean }>(
-      sqlFile('rls/role_defaults'),
-      [roleRow.oid],
-    )
-  ).rows
+  const defaults = (await client.query<{ cfg: string; per_role: boolean }>(sqlFile('rls/role_defaults'), [roleRow.oid])).rows
     .map((r) => ({ name: r.cfg.slice(0, Math.max(0, r.cfg.indexOf('='))), value: r.cfg.slice(r.cfg.indexOf('=') + 1), perRole: r.per_role }))
     .filter((d) => d.name.toLowerCase() === setting.toLowerCase() && d.value !== '');
   add({
-    check: 'role-default-setting', ok: defaults.length === 0,
-    detail: defaults.length === 0
-      ? `no default value of ${setting} for "${role}" or the database`
-      : `${setting} defaults to '${defaults[0].value}' (${defaults[0].perRole ? `ALTER ROLE ${roleQ} … SET` : 'ALTER DATABASE … SET'}): a session that sets no tenant sees that tenant's rows; RESET it`,
+    check: 'role-default-setting',
+    ok: defaults.length === 0,
+    detail:
+      defaults.length === 0
+        ? `no default value of ${setting} for "${role}" or the database`
+        : `${setting} defaults to '${defaults[0].value}' (${defaults[0].perRole ? `ALTER ROLE ${roleQ} … SET` : 'ALTER DATABASE … SET'}): a session that sets no tenant sees that tenant's rows; RESET it`,
   });
 
-  const schemaUsage = (
-    await client.query<{ ok: boolean | null }>(
-      sqlFile('rls/schema_usage'),
-      [role, opts.targetSchema],
-    )
-  ).rows[0].ok;
+  const schemaUsage = (await client.query<{ ok: boolean | null }>(sqlFile('rls/schema_usage'), [role, opts.targetSchema])).rows[0].ok;
   if (schemaUsage === null) {
     throw new UsageError(`schema "${opts.targetSchema}" does not exist in the target database`, 'check targetSchema, and that `run` completed');
   }
   add({
-    check: 'schema-usage', ok: schemaUsage,
+    check: 'schema-usage',
+    ok: schemaUsage,
     detail: schemaUsage
       ? `"${role}" has USAGE on schema "${opts.targetSchema}"`
       : `"${role}" has no USAGE on schema "${opts.targetSchema}", so isolation cannot be tested: GRANT USAGE ON SCHEMA ${ident(opts.targetSchema)} TO ${roleQ}`,
@@ -265,27 +266,18 @@ async function tableChecks(client: pg.Client, opts: RlsCheckOptions, who: Who, a
   const { roleQ, roleRow, schemaUsage } = who;
   // --- the tables, from the catalog --------------------------------------------
   const names = opts.tables.map((t) => t.name);
-  const tableRows = (
-    await client.query<TableRow>(
-      sqlFile('rls/tables'),
-      [opts.targetSchema, names, role, tenantColumn],
-    )
-  ).rows;
+  const tableRows = (await client.query<TableRow>(sqlFile('rls/tables'), [opts.targetSchema, names, role, tenantColumn])).rows;
   const oids = tableRows.filter((r) => r.oid !== null).map((r) => r.oid as string);
-  const policies = (
-    await client.query<PolicyRow>(
-      sqlFile('rls/policies'),
-      [oids, role],
-    )
-  ).rows;
+  const policies = (await client.query<PolicyRow>(sqlFile('rls/policies'), [oids, role])).rows;
 
   // A superuser is a member of every role: only its own tables count as owned then.
   // Partitions and inheritance children can be queried directly, and then the parent's policies do not apply.
   const children = (
-    await client.query<{ root: string; child: string; rls: boolean; forced: boolean; has_policy: boolean; reachable: boolean }>(
-      sqlFile('rls/children'),
-      [oids, role, POLICY_NAME],
-    )
+    await client.query<{ root: string; child: string; rls: boolean; forced: boolean; has_policy: boolean; reachable: boolean }>(sqlFile('rls/children'), [
+      oids,
+      role,
+      POLICY_NAME,
+    ])
   ).rows;
 
   const owned = tableRows.filter((r) => (roleRow.rolsuper ? r.owner === role : r.role_owns));
@@ -294,7 +286,9 @@ async function tableChecks(client: pg.Client, opts: RlsCheckOptions, who: Who, a
   }
   for (const r of owned) {
     add({
-      check: 'role-owner', table: r.name, ok: false,
+      check: 'role-owner',
+      table: r.name,
+      ok: false,
       detail: `"${role}" ${r.owner === role ? 'owns the table' : `is a member of its owner "${r.owner}"`}: an owner bypasses RLS unless it is forced, and can switch FORCE off (ALTER TABLE … OWNER TO another role)`,
     });
   }
@@ -312,20 +306,39 @@ async function tableChecks(client: pg.Client, opts: RlsCheckOptions, who: Who, a
       continue;
     }
     add({
-      check: 'rls-enabled', table: t, ok: r.relrowsecurity === true,
-      detail: r.relrowsecurity ? 'row-level security is enabled' : `row-level security is disabled: every role with privileges sees every tenant (ALTER TABLE … ENABLE ROW LEVEL SECURITY)`,
+      check: 'rls-enabled',
+      table: t,
+      ok: r.relrowsecurity === true,
+      detail: r.relrowsecurity
+        ? 'row-level security is enabled'
+        : `row-level security is disabled: every role with privileges sees every tenant (ALTER TABLE … ENABLE ROW LEVEL SECURITY)`,
     });
     add({
-      check: 'rls-forced', table: t, ok: r.relforcerowsecurity === true,
-      detail: r.relforcerowsecurity ? 'row-level security is forced (applies to the owner too)' : `row-level security is not forced: the owner "${r.owner}" and its members bypass it (ALTER TABLE … FORCE ROW LEVEL SECURITY)`,
+      check: 'rls-forced',
+      table: t,
+      ok: r.relforcerowsecurity === true,
+      detail: r.relforcerowsecurity
+        ? 'row-level security is forced (applies to the owner too)'
+        : `row-level security is not forced: the owner "${r.owner}" and its members bypass it (ALTER TABLE … FORCE ROW LEVEL SECURITY)`,
     });
     const own = policies.filter((p) => p.relid === r.oid);
-    add(policyCheck(t, own.find((p) => p.polname === POLICY_NAME), role, setting, tenantColumn));
+    add(
+      policyCheck(
+        t,
+        own.find((p) => p.polname === POLICY_NAME),
+        role,
+        setting,
+        tenantColumn,
+      ),
+    );
     const widening = own.filter((p) => p.polname !== POLICY_NAME && p.polpermissive && p.applies);
     if (widening.length > 0) {
       add({
-        check: 'other-policies', table: t, ok: false,
-        detail: `permissive ${widening.length === 1 ? 'policy' : 'policies'} ${widening.map((p) => `"${p.polname}" (${commandName(p.polcmd)}, USING ${p.qual ?? '—'})`).join(', ')} ` +
+        check: 'other-policies',
+        table: t,
+        ok: false,
+        detail:
+          `permissive ${widening.length === 1 ? 'policy' : 'policies'} ${widening.map((p) => `"${p.polname}" (${commandName(p.polcmd)}, USING ${p.qual ?? '—'})`).join(', ')} ` +
           `also appl${widening.length === 1 ? 'ies' : 'y'} to "${role}" and ${widening.length === 1 ? 'is' : 'are'} OR-ed with ${POLICY_NAME}, widening it; drop ${widening.length === 1 ? 'it' : 'them'} or make ${widening.length === 1 ? 'it' : 'them'} RESTRICTIVE`,
       });
     }
@@ -333,30 +346,53 @@ async function tableChecks(client: pg.Client, opts: RlsCheckOptions, who: Who, a
     if (kids.length > 0) {
       const open = kids.filter((k) => k.reachable && !(k.rls && k.forced && k.has_policy));
       add({
-        check: 'partitions', table: t, ok: open.length === 0,
-        detail: open.length === 0
-          ? `its ${kids.length} partition${kids.length === 1 ? '' : 's'} or child table${kids.length === 1 ? '' : 's'} are protected (RLS forced with ${POLICY_NAME}, or no privilege for "${role}")`
-          : `"${role}" can query ${open.slice(0, 5).map((k) => k.child).join(', ')}${open.length > 5 ? ` and ${open.length - 5} more` : ''} directly, where the parent's policy does not apply: ` +
-            `REVOKE the role's privileges on ${open.length === 1 ? 'it' : 'them'}, or enable and force RLS with ${POLICY_NAME} there too`,
+        check: 'partitions',
+        table: t,
+        ok: open.length === 0,
+        detail:
+          open.length === 0
+            ? `its ${kids.length} partition${kids.length === 1 ? '' : 's'} or child table${kids.length === 1 ? '' : 's'} are protected (RLS forced with ${POLICY_NAME}, or no privilege for "${role}")`
+            : `"${role}" can query ${open
+                .slice(0, 5)
+                .map((k) => k.child)
+                .join(', ')}${open.length > 5 ? ` and ${open.length - 5} more` : ''} directly, where the parent's policy does not apply: ` +
+              `REVOKE the role's privileges on ${open.length === 1 ? 'it' : 'them'}, or enable and force RLS with ${POLICY_NAME} there too`,
       });
     }
-    const granted = [r.can_select && 'SELECT', r.can_insert && 'INSERT', r.can_update_tenant && `UPDATE (${tenantColumn})`, r.can_delete && 'DELETE'].filter(Boolean);
+    const granted = [r.can_select && 'SELECT', r.can_insert && 'INSERT', r.can_update_tenant && `UPDATE (${tenantColumn})`, r.can_delete && 'DELETE'].filter(
+      Boolean,
+    );
     add({
-      check: 'privileges', table: t, ok: r.can_select === true && canSee,
-      detail: r.can_select && canSee
-        ? `"${role}" may ${granted.join(', ')}`
-        : `"${role}" ${canSee ? 'has no SELECT privilege on the table' : 'has no USAGE on the schema'}, so isolation cannot be tested as the application: grant the application role its privileges (GRANT USAGE ON SCHEMA ${ident(opts.targetSchema)} TO ${roleQ}; GRANT SELECT, INSERT, UPDATE, DELETE ON ${ident(opts.targetSchema, t)} TO ${roleQ})`,
+      check: 'privileges',
+      table: t,
+      ok: r.can_select === true && canSee,
+      detail:
+        r.can_select && canSee
+          ? `"${role}" may ${granted.join(', ')}`
+          : `"${role}" ${canSee ? 'has no SELECT privilege on the table' : 'has no USAGE on the schema'}, so isolation cannot be tested as the application: grant the application role its privileges (GRANT USAGE ON SCHEMA ${ident(opts.targetSchema)} TO ${roleQ}; GRANT SELECT, INSERT, UPDATE, DELETE ON ${ident(opts.targetSchema, t)} TO ${roleQ})`,
     });
     states.push({
-      name: t, qualified: ident(opts.targetSchema, t), row: r, type: r.tenant_type,
-      expected: new Map(), locators: new Map(), behaviour: r.can_select === true && canSee,
+      name: t,
+      qualified: ident(opts.targetSchema, t),
+      row: r,
+      type: r.tenant_type,
+      expected: new Map(),
+      locators: new Map(),
+      behaviour: r.can_select === true && canSee,
     });
   }
   return states;
 }
 
 /** Behaviour, as the role, every probe rolled back: no tenant → no rows, each sampled tenant its rows, cross-tenant writes rejected. */
-async function behaviourChecks(client: pg.Client, opts: RlsCheckOptions, who: Who, testable: TableState[], sampleSize: number, add: (c: RlsCheck) => void): Promise<void> {
+async function behaviourChecks(
+  client: pg.Client,
+  opts: RlsCheckOptions,
+  who: Who,
+  testable: TableState[],
+  sampleSize: number,
+  add: (c: RlsCheck) => void,
+): Promise<void> {
   const { setting, tenantColumn } = opts;
   const { roleQ, me } = who;
 
@@ -365,15 +401,11 @@ async function behaviourChecks(client: pg.Client, opts: RlsCheckOptions, who: Wh
   const initial = (await client.query<{ v: string | null }>('SELECT pg_catalog.current_setting($1, true) AS v', [setting])).rows[0].v;
   const unsetNote = initial === null ? '' : ` (a new session already has ${setting} = '${initial}', from postgresql.conf or ALTER DATABASE/ROLE … SET)`;
   for (const s of testable) {
-    const r = await asRole(client, roleQ, setting, undefined, () =>
-      client.query<{ n: string }>(`SELECT count(*)::int8::text AS n FROM ${s.qualified}`),
-    );
+    const r = await asRole(client, roleQ, setting, undefined, () => client.query<{ n: string }>(`SELECT count(*)::int8::text AS n FROM ${s.qualified}`));
     add(noTenantCheck('no-tenant', s.name, r, `${setting} unset${unsetNote}`));
   }
   for (const s of testable) {
-    const r = await asRole(client, roleQ, setting, '', () =>
-      client.query<{ n: string }>(`SELECT count(*)::int8::text AS n FROM ${s.qualified}`),
-    );
+    const r = await asRole(client, roleQ, setting, '', () => client.query<{ n: string }>(`SELECT count(*)::int8::text AS n FROM ${s.qualified}`));
     add(noTenantCheck('empty-tenant', s.name, r, `${setting} = ''`));
   }
 
@@ -383,7 +415,9 @@ async function behaviourChecks(client: pg.Client, opts: RlsCheckOptions, who: Wh
     for (const tn of sampled) {
       const r = await attempt(client, async () => {
         await client.query('SELECT pg_catalog.set_config($1, $2, true)', [setting, tn.tenantId]);
-        const n = (await client.query<{ n: string }>(`SELECT count(*)::int8::text AS n FROM ${s.qualified} WHERE ${ident(tenantColumn)} = $1::${s.type}`, [tn.tenantId])).rows[0].n;
+        const n = (
+          await client.query<{ n: string }>(`SELECT count(*)::int8::text AS n FROM ${s.qualified} WHERE ${ident(tenantColumn)} = $1::${s.type}`, [tn.tenantId])
+        ).rows[0].n;
         const loc = (
           await client.query<RowLocator>(
             `SELECT tableoid::int8::text AS tableoid, ctid::text AS ctid FROM ${s.qualified} WHERE ${ident(tenantColumn)} = $1::${s.type} LIMIT 1`,
@@ -397,7 +431,13 @@ async function behaviourChecks(client: pg.Client, opts: RlsCheckOptions, who: Wh
         if (r.value.loc) s.locators.set(tn.tenantId, r.value.loc);
       } else {
         s.expected.set(tn.tenantId, undefined);
-        add({ check: 'tenant-rows', table: s.name, tenant: tn.schema, ok: false, detail: `cannot count tenant ${tn.tenantId}'s rows as "${me.usr}": ${describeError(r.error)}` });
+        add({
+          check: 'tenant-rows',
+          table: s.name,
+          tenant: tn.schema,
+          ok: false,
+          detail: `cannot count tenant ${tn.tenantId}'s rows as "${me.usr}": ${describeError(r.error)}`,
+        });
       }
     }
   }
@@ -418,14 +458,23 @@ async function behaviourChecks(client: pg.Client, opts: RlsCheckOptions, who: Wh
         ),
       );
       if (!r.ok) {
-        add({ check: 'tenant-rows', table: s.name, tenant: tn.schema, ok: false, detail: `with ${setting} = '${tn.tenantId}' the role's SELECT failed: ${describeError(r.error)}` });
+        add({
+          check: 'tenant-rows',
+          table: s.name,
+          tenant: tn.schema,
+          ok: false,
+          detail: `with ${setting} = '${tn.tenantId}' the role's SELECT failed: ${describeError(r.error)}`,
+        });
         continue;
       }
       const n = Number(r.value.rows[0].n);
       const foreign = Number(r.value.rows[0].foreign);
       const ok = n === want && foreign === 0;
       add({
-        check: 'tenant-rows', table: s.name, tenant: tn.schema, ok,
+        check: 'tenant-rows',
+        table: s.name,
+        tenant: tn.schema,
+        ok,
         detail: ok
           ? `with ${setting} = '${tn.tenantId}' the role sees ${n} rows, exactly the tenant's (${countedBy})`
           : `with ${setting} = '${tn.tenantId}' the role sees ${n} rows${foreign > 0 ? `, ${foreign} of them another tenant's` : ''}; the tenant has ${want} (${countedBy})`,
@@ -442,7 +491,13 @@ function commandName(polcmd: string): string {
 }
 
 function policyCheck(table: string, p: PolicyRow | undefined, role: string, setting: string, tenantColumn: string): RlsCheck {
-  if (!p) return { check: 'policy', table, ok: false, detail: `no policy named "${POLICY_NAME}": with RLS on, the role sees nothing (or, with another policy, what that one allows)` };
+  if (!p)
+    return {
+      check: 'policy',
+      table,
+      ok: false,
+      detail: `no policy named "${POLICY_NAME}": with RLS on, the role sees nothing (or, with another policy, what that one allows)`,
+    };
   const problems: string[] = [];
   if (p.polcmd !== '*') problems.push(`it applies to ${commandName(p.polcmd)} only, not to ALL commands`);
   if (!p.polpermissive) problems.push('it is RESTRICTIVE: without a permissive policy the role sees nothing');
@@ -453,17 +508,22 @@ function policyCheck(table: string, p: PolicyRow | undefined, role: string, sett
   if (p.qual && !mentions(p.qual)) problems.push(`its USING (${p.qual}) does not compare ${tenantColumn} with ${setting}`);
   if (p.wcheck && !mentions(p.wcheck)) problems.push(`its WITH CHECK (${p.wcheck}) does not compare ${tenantColumn} with ${setting}`);
   return {
-    check: 'policy', table, ok: problems.length === 0,
-    detail: problems.length === 0
-      ? `"${POLICY_NAME}" FOR ALL USING and WITH CHECK ${tenantColumn} = ${setting}`
-      : `"${POLICY_NAME}": ${problems.join('; ')}`,
+    check: 'policy',
+    table,
+    ok: problems.length === 0,
+    detail: problems.length === 0 ? `"${POLICY_NAME}" FOR ALL USING and WITH CHECK ${tenantColumn} = ${setting}` : `"${POLICY_NAME}": ${problems.join('; ')}`,
   };
 }
 
 function noTenantCheck(check: string, table: string, r: Attempt<pg.QueryResult<{ n: string }>>, how: string): RlsCheck {
   if (!r.ok) return { check, table, ok: false, detail: `with ${how} the role's SELECT fails instead of returning no rows: ${describeError(r.error)}` };
   const n = Number(r.value.rows[0].n);
-  return { check, table, ok: n === 0, detail: n === 0 ? `with ${how} the role sees no rows and gets no error` : `with ${how} the role sees ${n} rows; it must see none` };
+  return {
+    check,
+    table,
+    ok: n === 0,
+    detail: n === 0 ? `with ${how} the role sees no rows and gets no error` : `with ${how} the role sees ${n} rows; it must see none`,
+  };
 }
 
 interface WriteCtx extends RlsCheckOptions {
@@ -513,9 +573,16 @@ async function writeChecks(client: pg.Client, s: TableState, o: WriteCtx, add: (
         [otherId, loc.tableoid, loc.ctid],
       ),
     );
-    add(writeVerdict('cross-tenant-insert', s.name, cur.schema, r,
-      `with ${setTo}, inserting a copy of one of its rows stamped ${o.tenantColumn} = '${otherId}'`,
-      'could not find its own row to copy'));
+    add(
+      writeVerdict(
+        'cross-tenant-insert',
+        s.name,
+        cur.schema,
+        r,
+        `with ${setTo}, inserting a copy of one of its rows stamped ${o.tenantColumn} = '${otherId}'`,
+        'could not find its own row to copy',
+      ),
+    );
   }
 
   // UPDATE the current tenant's rows to another tenant's id. Blind (no WHERE):
@@ -530,9 +597,16 @@ async function writeChecks(client: pg.Client, s: TableState, o: WriteCtx, add: (
       await client.query(`SET LOCAL statement_timeout = '60s'`);
       return client.query(`UPDATE ${s.qualified} SET ${col} = $1::${s.type}`, [otherId]);
     });
-    add(writeVerdict('cross-tenant-update', s.name, cur.schema, r,
-      `with ${setTo}, UPDATE … SET ${o.tenantColumn} = '${otherId}' (no WHERE: checked by WITH CHECK alone) on its ${s.expected.get(cur.tenantId)} rows`,
-      'could not see its own rows to update'));
+    add(
+      writeVerdict(
+        'cross-tenant-update',
+        s.name,
+        cur.schema,
+        r,
+        `with ${setTo}, UPDATE … SET ${o.tenantColumn} = '${otherId}' (no WHERE: checked by WITH CHECK alone) on its ${s.expected.get(cur.tenantId)} rows`,
+        'could not see its own rows to update',
+      ),
+    );
   }
 
   // UPDATE or DELETE a row of another tenant: it must be invisible (0 rows), not an error.
@@ -590,7 +664,13 @@ function writeVerdict(check: string, table: string, tenant: string, r: Attempt<p
   const code = pgFields(r.error)?.code ?? '';
   if (code === SQLSTATE_INSUFFICIENT_PRIVILEGE) return { check, table, tenant, ok: true, detail: `${what} is rejected: ${describeError(r.error)}` };
   if (code.startsWith('23')) {
-    return { check, table, tenant, ok: false, detail: `${what} passed the row-level security check and only failed on a constraint afterwards: ${describeError(r.error)}` };
+    return {
+      check,
+      table,
+      tenant,
+      ok: false,
+      detail: `${what} passed the row-level security check and only failed on a constraint afterwards: ${describeError(r.error)}`,
+    };
   }
   return { check, table, tenant, ok: false, detail: `inconclusive: ${what} failed with an error other than the RLS rejection: ${describeError(r.error)}` };
 }

@@ -85,7 +85,14 @@ export async function createRun(db: Queryable, plan: Plan, configFingerprint: st
     `INSERT INTO oasys_migrate.step (run_id, step_id, ordinal, phase, tenant, table_name)
      SELECT $1, s.id, s.ord, s.phase, s.tenant, s.tbl
        FROM unnest($2::text[], $3::int[], $4::text[], $5::text[], $6::text[]) AS s(id, ord, phase, tenant, tbl)`,
-    [runId, plan.steps.map((s) => s.id), plan.steps.map((_, i) => i), plan.steps.map((s) => s.phase), plan.steps.map((s) => s.tenant ?? null), plan.steps.map((s) => s.table ?? null)],
+    [
+      runId,
+      plan.steps.map((s) => s.id),
+      plan.steps.map((_, i) => i),
+      plan.steps.map((s) => s.phase),
+      plan.steps.map((s) => s.tenant ?? null),
+      plan.steps.map((s) => s.table ?? null),
+    ],
   );
   // Fresh statistics, or every batch's journal update plans a scan of all 50,000 steps at 10,000 tenants.
   await db.query('ANALYZE oasys_migrate.step');
@@ -94,7 +101,9 @@ export async function createRun(db: Queryable, plan: Plan, configFingerprint: st
 }
 
 export async function doneSteps(db: Queryable, runId: number): Promise<Map<string, number>> {
-  const r = await db.query<{ step_id: string; rows: string | null }>(`SELECT step_id, rows FROM oasys_migrate.step WHERE run_id = $1 AND state = 'done'`, [runId]);
+  const r = await db.query<{ step_id: string; rows: string | null }>(`SELECT step_id, rows FROM oasys_migrate.step WHERE run_id = $1 AND state = 'done'`, [
+    runId,
+  ]);
   return new Map(r.rows.map((x) => [x.step_id, Number(x.rows ?? 0)]));
 }
 
@@ -155,7 +164,11 @@ export async function setRunState(db: Queryable, runId: number, state: RunState,
  * Stores the verification with the run, and each (tenant, table)'s verified checksum with its
  * copy step (SPEC §4: the journal holds each step's row count and checksum).
  */
-export async function saveVerify(db: Queryable, runId: number, verify: { results: { tenant: string; table: string; targetChecksum: string; ok: boolean }[] }): Promise<void> {
+export async function saveVerify(
+  db: Queryable,
+  runId: number,
+  verify: { results: { tenant: string; table: string; targetChecksum: string; ok: boolean }[] },
+): Promise<void> {
   await db.query('UPDATE oasys_migrate.run SET verify = $2 WHERE run_id = $1', [runId, JSON.stringify(verify)]);
   const rows = verify.results.filter((r) => r.tenant !== '(shared)');
   await db.query(

@@ -20,12 +20,21 @@ export type SnapshotEntry =
       kind: 'existing_table';
       object: string;
       detail: {
-        table: string; rowsTable: string; columns: string[]; tenantIds: string[]; tenantType: string;
-        rlsEnabled: boolean; rlsForced: boolean; policies: string[]; indexes: string[]; tenantDefault: string | null;
+        table: string;
+        rowsTable: string;
+        columns: string[];
+        tenantIds: string[];
+        tenantType: string;
+        rlsEnabled: boolean;
+        rlsForced: boolean;
+        policies: string[];
+        indexes: string[];
+        tenantDefault: string | null;
       };
     }
   | {
-      kind: 'existing_sequence'; object: string;
+      kind: 'existing_sequence';
+      object: string;
       /** floor: a merged shared table's id sequence never goes back below the ids that stay in it (rows the application added since). */
       detail: { sequence: string; lastValue: string | null; isCalled: boolean; floor?: { table: string; column: string } };
     }
@@ -74,12 +83,23 @@ export async function takeSnapshot(db: Queryable, runId: number, plan: Plan): Pr
       `INSERT INTO oasys_migrate.${ident(rowsTable)} (${identList(was.columns)}) SELECT ${identList(was.columns)} FROM ${qualified} WHERE ${ident(plan.tenantColumn)} = ANY($1::${t.tenantColumnType}[])`,
       [tenantIds],
     );
-    await db.query(`COMMENT ON TABLE oasys_migrate.${ident(rowsTable)} IS ${literal(`oasys-migrate run ${runId}: rows of ${qualified} saved before the run, restored by revert`)}`);
+    await db.query(
+      `COMMENT ON TABLE oasys_migrate.${ident(rowsTable)} IS ${literal(`oasys-migrate run ${runId}: rows of ${qualified} saved before the run, restored by revert`)}`,
+    );
     entries.push({
-      kind: 'existing_table', object: qualified,
+      kind: 'existing_table',
+      object: qualified,
       detail: {
-        table: t.target, rowsTable, columns: was.columns, tenantIds, tenantType: t.tenantColumnType, rlsEnabled: was.rlsEnabled, rlsForced: was.rlsForced,
-        policies: was.policies, indexes: was.indexes, tenantDefault: was.tenantDefault,
+        table: t.target,
+        rowsTable,
+        columns: was.columns,
+        tenantIds,
+        tenantType: t.tenantColumnType,
+        rlsEnabled: was.rlsEnabled,
+        rlsForced: was.rlsForced,
+        policies: was.policies,
+        indexes: was.indexes,
+        tenantDefault: was.tenantDefault,
       },
     });
     // Every sequence the table's columns use — the copied ones and the table's own extra ones
@@ -126,14 +146,18 @@ export async function restoreSnapshot(db: Queryable, runId: number, tenantColumn
     if (e.kind !== 'existing_table') continue;
     const t = e.object;
     const d = e.detail;
-    const now = await db.query<{ relrowsecurity: boolean; relforcerowsecurity: boolean } >(
-      `SELECT relrowsecurity, relforcerowsecurity FROM pg_catalog.pg_class WHERE oid = $1::regclass`, [t]);
+    const now = await db.query<{ relrowsecurity: boolean; relforcerowsecurity: boolean }>(
+      `SELECT relrowsecurity, relforcerowsecurity FROM pg_catalog.pg_class WHERE oid = $1::regclass`,
+      [t],
+    );
     const pols = await db.query<{ polname: string }>(`SELECT polname FROM pg_catalog.pg_policy WHERE polrelid = $1::regclass`, [t]);
     for (const p of pols.rows) if (!d.policies.includes(p.polname)) await db.query(`DROP POLICY ${ident(p.polname)} ON ${t}`);
     const idx = await db.query<{ name: string; schema: string }>(
       `SELECT c.relname AS name, n.nspname AS schema
          FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-        WHERE i.indrelid = $1::regclass`, [t]);
+        WHERE i.indrelid = $1::regclass`,
+      [t],
+    );
     // An index lives in its table's schema: drop it there, by the name the catalog gives.
     for (const i of idx.rows) if (!d.indexes.includes(i.name)) await db.query(`DROP INDEX ${ident(i.schema, i.name)}`);
     if (now.rows[0].relrowsecurity !== d.rlsEnabled) await db.query(`ALTER TABLE ${t} ${d.rlsEnabled ? 'ENABLE' : 'DISABLE'} ROW LEVEL SECURITY`);
@@ -141,7 +165,9 @@ export async function restoreSnapshot(db: Queryable, runId: number, tenantColumn
     if (now.rows[0].relforcerowsecurity) await db.query(`ALTER TABLE ${t} NO FORCE ROW LEVEL SECURITY`);
     await db.query(`ALTER TABLE ${t} ALTER COLUMN ${ident(tenantColumn)} ${d.tenantDefault ? `SET DEFAULT ${d.tenantDefault}` : 'DROP DEFAULT'}`);
     await db.query(`DELETE FROM ${t} WHERE ${ident(tenantColumn)} = ANY($1::${d.tenantType}[])`, [d.tenantIds]);
-    await db.query(`INSERT INTO ${t} (${identList(d.columns)}) OVERRIDING SYSTEM VALUE SELECT ${identList(d.columns)} FROM oasys_migrate.${ident(d.rowsTable)}`);
+    await db.query(
+      `INSERT INTO ${t} (${identList(d.columns)}) OVERRIDING SYSTEM VALUE SELECT ${identList(d.columns)} FROM oasys_migrate.${ident(d.rowsTable)}`,
+    );
     if (d.rlsForced) reforce.push(t);
     done.push(`restored ${t}`);
   }
@@ -213,7 +239,11 @@ async function mergedEntries(db: Queryable, plan: Plan): Promise<SnapshotEntry[]
   const out: SnapshotEntry[] = [];
   for (const m of plan.merges ?? []) {
     const object = ident(m.sharedSchema, m.table);
-    out.push({ kind: 'merged_table', object, detail: { schema: m.sharedSchema, table: m.table, idColumn: m.idColumn, idType: m.idType, mapTable: m.mapTable } });
+    out.push({
+      kind: 'merged_table',
+      object,
+      detail: { schema: m.sharedSchema, table: m.table, idColumn: m.idColumn, idType: m.idType, mapTable: m.mapTable },
+    });
     // A shared table the run copies into a separate target does not exist yet: it is dropped whole by revert.
     const exists = await db.query<{ ok: boolean }>('SELECT pg_catalog.to_regclass($1) IS NOT NULL AS ok', [object]);
     if (!exists.rows[0].ok) continue;
@@ -225,7 +255,11 @@ async function mergedEntries(db: Queryable, plan: Plan): Promise<SnapshotEntry[]
       [object, m.idColumn],
     );
     for (const x of seq.rows) {
-      out.push({ kind: 'existing_sequence', object: x.seq, detail: { sequence: x.seq, lastValue: x.last, isCalled: x.called, floor: { table: object, column: m.idColumn } } });
+      out.push({
+        kind: 'existing_sequence',
+        object: x.seq,
+        detail: { sequence: x.seq, lastValue: x.last, isCalled: x.called, floor: { table: object, column: m.idColumn } },
+      });
     }
   }
   return out;

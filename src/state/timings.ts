@@ -44,13 +44,28 @@ export interface RunTimings {
 const rate = (rows: number | null, seconds: number | null) => (rows && seconds && seconds > 0 ? Math.round(rows / seconds) : null);
 
 export async function runTimings(db: Queryable, runId: number): Promise<RunTimings> {
-  const r = await db.query<{ stepId: string; phase: string; tenant: string | null; table: string | null; state: string; rows: number | null; startedAt: Date | null; finishedAt: Date | null; seconds: number | null; error: string | null }>(
+  const r = await db.query<{
+    stepId: string;
+    phase: string;
+    tenant: string | null;
+    table: string | null;
+    state: string;
+    rows: number | null;
+    startedAt: Date | null;
+    finishedAt: Date | null;
+    seconds: number | null;
+    error: string | null;
+  }>(
     `SELECT step_id AS "stepId", phase, tenant, table_name AS "table", state, rows::float8 AS rows, started_at AS "startedAt", finished_at AS "finishedAt",
             EXTRACT(EPOCH FROM finished_at - started_at)::float8 AS seconds, error
        FROM oasys_migrate.step WHERE run_id = $1 ORDER BY ordinal`,
     [runId],
   );
-  const steps: StepTiming[] = r.rows.map((s) => ({ ...s, seconds: s.state === 'done' ? s.seconds : null, rowsPerSecond: s.state === 'done' ? rate(s.rows, s.seconds) : null }));
+  const steps: StepTiming[] = r.rows.map((s) => ({
+    ...s,
+    seconds: s.state === 'done' ? s.seconds : null,
+    rowsPerSecond: s.state === 'done' ? rate(s.rows, s.seconds) : null,
+  }));
   const byPhase = new Map<string, PhaseTiming>();
   for (const s of steps) {
     let p = byPhase.get(s.phase);

@@ -24,14 +24,21 @@ export interface WritesSinceRun {
  * created (revert drops them), the run's tenants for tables it filled.
  */
 export async function writesSinceRun(db: Queryable, runId: number, finishedXid: string): Promise<WritesSinceRun[]> {
-  const { plan, verify } = (await db.query<{ plan: Plan; verify: { results?: { table: string; targetRows: number }[] } | null }>(
-    'SELECT plan, verify FROM oasys_migrate.run WHERE run_id = $1', [runId])).rows[0];
+  const { plan, verify } = (
+    await db.query<{ plan: Plan; verify: { results?: { table: string; targetRows: number }[] } | null }>(
+      'SELECT plan, verify FROM oasys_migrate.run WHERE run_id = $1',
+      [runId],
+    )
+  ).rows[0];
   const snapshot = await loadSnapshot(db, runId);
   const created = new Set(snapshot.filter((e) => e.kind === 'created_table').map((e) => e.object));
   const saved = new Map(snapshot.flatMap((e) => (e.kind === 'existing_table' ? [[e.object, e.detail.rowsTable] as const] : [])));
   // An owner without BYPASSRLS sees no row of a FORCEd table: lifted for this transaction only.
   const tables = plan.tables.map((t) => ({ t, q: ident(plan.targetSchema, t.target) }));
-  await liftForce(db, tables.map((x) => x.q).filter((q) => created.has(q) || saved.has(q)));
+  await liftForce(
+    db,
+    tables.map((x) => x.q).filter((q) => created.has(q) || saved.has(q)),
+  );
   // age() of a 32-bit xid, relative to one reference: a row is newer than the run iff its age is smaller.
   const xid = (BigInt(finishedXid) % 4294967296n).toString();
   const out: WritesSinceRun[] = [];

@@ -53,13 +53,35 @@ export interface VerifyReport {
  * which differs between databases), json, user types — is hashed as text.
  */
 const HASHED_AS_IS = new Set([
-  'smallint', 'integer', 'bigint', 'text', 'character varying', 'character', 'boolean', 'numeric',
-  'timestamp with time zone', 'timestamp without time zone', 'date', 'time without time zone', 'uuid',
-  'jsonb', 'bytea', 'interval', 'double precision', 'real', 'inet', 'cidr', 'macaddr',
+  'smallint',
+  'integer',
+  'bigint',
+  'text',
+  'character varying',
+  'character',
+  'boolean',
+  'numeric',
+  'timestamp with time zone',
+  'timestamp without time zone',
+  'date',
+  'time without time zone',
+  'uuid',
+  'jsonb',
+  'bytea',
+  'interval',
+  'double precision',
+  'real',
+  'inet',
+  'cidr',
+  'macaddr',
 ]);
 
 export function hashedAsIs(type: string): boolean {
-  const base = type.replace(/\[\]$/, '').replace(/\(\d+(,\d+)?\)/g, '').replace(/\s+/g, ' ').trim();
+  const base = type
+    .replace(/\[\]$/, '')
+    .replace(/\(\d+(,\d+)?\)/g, '')
+    .replace(/\s+/g, ' ')
+    .trim();
   return HASHED_AS_IS.has(base);
 }
 
@@ -94,7 +116,13 @@ function sourceSql(t: UnifiedTable, schemas: string[], merges: Map<string, Merge
  * the row they point at — in the tenant's own table on the source side, in the shared table on
  * the target side — never by the id, which the translation changed on purpose.
  */
-function naturalKeys(t: UnifiedTable, merges: Map<string, MergeTable>, schema: string | undefined, alias: string, tenantColumn = ''): ((column: string) => string | undefined) | undefined {
+function naturalKeys(
+  t: UnifiedTable,
+  merges: Map<string, MergeTable>,
+  schema: string | undefined,
+  alias: string,
+  tenantColumn = '',
+): ((column: string) => string | undefined) | undefined {
   if (!t.translations?.length) return undefined;
   const by = new Map(t.translations.map((tr) => [tr.column, tr]));
   return (column) => {
@@ -105,8 +133,10 @@ function naturalKeys(t: UnifiedTable, merges: Map<string, MergeTable>, schema: s
       // A generic foreign key's object id: the tenant's id on both sides (the target's mapped back
       // through merge_objects; whether the mapping itself is right is the merged table's check).
       if (schema !== undefined) return `${col}::text`;
-      return `COALESCE((SELECT g.old_id FROM ${MERGE_OBJECTS} AS g WHERE g.tenant = ${alias}.${ident(tenantColumn)}::text ` +
-        `AND g.ct = ${alias}.${ident(tr.genericOf)}::text AND g.new_id = ${col}::text), ${col}::text)`;
+      return (
+        `COALESCE((SELECT g.old_id FROM ${MERGE_OBJECTS} AS g WHERE g.tenant = ${alias}.${ident(tenantColumn)}::text ` +
+        `AND g.ct = ${alias}.${ident(tr.genericOf)}::text AND g.new_id = ${col}::text), ${col}::text)`
+      );
     }
     return naturalKeyExpr(merges, tr.merged, schema ?? merges.get(tr.merged)!.sharedSchema, col);
   };
@@ -117,7 +147,13 @@ function naturalKeys(t: UnifiedTable, merges: Map<string, MergeTable>, schema: s
  * to the rows, instead of one index lookup per row and column (a correlated sub-select: about
  * 5 µs a row). Generic object ids keep naturalKeys' form. Same text, so the same hash.
  */
-function naturalKeyJoins(t: UnifiedTable, merges: Map<string, MergeTable>, schema: string | undefined, alias: string, tenantColumn = ''): { override?: (column: string) => string | undefined; from: string } {
+function naturalKeyJoins(
+  t: UnifiedTable,
+  merges: Map<string, MergeTable>,
+  schema: string | undefined,
+  alias: string,
+  tenantColumn = '',
+): { override?: (column: string) => string | undefined; from: string } {
   const fallback = naturalKeys(t, merges, schema, alias, tenantColumn);
   if (!fallback) return { from: '' };
   const joined = new Map<string, string>();
@@ -127,7 +163,9 @@ function naturalKeyJoins(t: UnifiedTable, merges: Map<string, MergeTable>, schem
     const m = merges.get(tr.merged)!;
     const at = schema ?? m.sharedSchema;
     const a = `nkj${i}`;
-    from.push(`LEFT JOIN (SELECT x.${ident(m.idColumn)} AS id, ${naturalKeyOfRow(merges, m, at, 'x')} AS k FROM ${ident(at, m.table)} AS x) AS ${a} ON ${a}.id = ${alias}.${ident(tr.column)}`);
+    from.push(
+      `LEFT JOIN (SELECT x.${ident(m.idColumn)} AS id, ${naturalKeyOfRow(merges, m, at, 'x')} AS k FROM ${ident(at, m.table)} AS x) AS ${a} ON ${a}.id = ${alias}.${ident(tr.column)}`,
+    );
     joined.set(tr.column, `${a}.k`);
   });
   return { override: (c) => joined.get(c) ?? fallback(c), from: from.length ? '\n' + from.join('\n') : '' };
@@ -179,13 +217,17 @@ export async function verifyPlan(o: VerifyOptions): Promise<VerifyReport> {
   const tenants = plan.tenants.filter((t) => !wanted || wanted.has(t.schema));
   const idOf = new Map(tenants.map((t) => [t.schema, t.tenantId]));
   const allIds = new Set(plan.tenants.map((t) => t.tenantId));
-  const hidden = await restrictedTables(o.target, plan.tables.map((t) => ident(plan.targetSchema, t.target)));
-  const perTenantFn = hidden.size > 0 && await hasPerTenantFunction(o.target);
+  const hidden = await restrictedTables(
+    o.target,
+    plan.tables.map((t) => ident(plan.targetSchema, t.target)),
+  );
+  const perTenantFn = hidden.size > 0 && (await hasPerTenantFunction(o.target));
   const pool = pLimit(Math.max(1, o.concurrency));
-  const limit = <T>(fn: () => Promise<T>) => pool(() => {
-    if (o.stop?.stopping) throw new InterruptedError('verification interrupted; run `verify` (or `run`) again');
-    return fn();
-  });
+  const limit = <T>(fn: () => Promise<T>) =>
+    pool(() => {
+      if (o.stop?.stopping) throw new InterruptedError('verification interrupted; run `verify` (or `run`) again');
+      return fn();
+    });
   const results: VerifyResult[] = [];
   const anomalies: TableAnomaly[] = [];
   const chunk = o.chunk ?? 200;
@@ -201,83 +243,126 @@ export async function verifyPlan(o: VerifyOptions): Promise<VerifyReport> {
     const tableJobs: Promise<void>[] = [];
     for (let i = 0; i < schemas.length; i += chunk) {
       const part = schemas.slice(i, i + chunk);
-      tableJobs.push(limit(async () => {
-        const rows = await sourceChecksums(o.source, t, part, merges);
-        for (const row of rows) source.set(row.schema, { n: Number(row.n), h: row.h });
-      }));
+      tableJobs.push(
+        limit(async () => {
+          const rows = await sourceChecksums(o.source, t, part, merges);
+          for (const row of rows) source.set(row.schema, { n: Number(row.n), h: row.h });
+        }),
+      );
     }
     const ids = schemas.map((s) => idOf.get(s)!);
-    tableJobs.push(limit(async () => {
-      const qualified = ident(plan.targetSchema, t.target);
-      const tc = ident(plan.tenantColumn);
-      if (!hidden.has(qualified)) {
-        const r = await o.target.query<{ tenant: string | null; n: string; h: string }>(targetSql(plan, t));
-        let nulls = 0;
-        let others = 0;
-        for (const row of r.rows) {
-          if (row.tenant === null) nulls += Number(row.n);
-          else if (!allIds.has(row.tenant)) others += Number(row.n);
-          else target.set(row.tenant, { n: Number(row.n), h: row.h });
-        }
-        anomalies.push({ table: t.target, nullTenantRows: nulls, otherTenantRows: others, ok: nulls === 0 && (t.action === 'fill' || others === 0) });
-      } else {
-        // Row-level security hides rows from this role (an owner under FORCE): look at each tenant as that tenant.
-        const j = naturalKeyJoins(t, merges, undefined, 't', plan.tenantColumn);
-        const sql = `SELECT $1::text AS tenant, count(*)::int8 AS n, COALESCE(sum(${rowHashSql(t, 't', j.override)}), 0)::text AS h
+    tableJobs.push(
+      limit(async () => {
+        const qualified = ident(plan.targetSchema, t.target);
+        const tc = ident(plan.tenantColumn);
+        if (!hidden.has(qualified)) {
+          const r = await o.target.query<{ tenant: string | null; n: string; h: string }>(targetSql(plan, t));
+          let nulls = 0;
+          let others = 0;
+          for (const row of r.rows) {
+            if (row.tenant === null) nulls += Number(row.n);
+            else if (!allIds.has(row.tenant)) others += Number(row.n);
+            else target.set(row.tenant, { n: Number(row.n), h: row.h });
+          }
+          anomalies.push({ table: t.target, nullTenantRows: nulls, otherTenantRows: others, ok: nulls === 0 && (t.action === 'fill' || others === 0) });
+        } else {
+          // Row-level security hides rows from this role (an owner under FORCE): look at each tenant as that tenant.
+          const j = naturalKeyJoins(t, merges, undefined, 't', plan.tenantColumn);
+          const sql = `SELECT $1::text AS tenant, count(*)::int8 AS n, COALESCE(sum(${rowHashSql(t, 't', j.override)}), 0)::text AS h
                        FROM ${qualified} AS t${j.from} WHERE t.${tc} = $1::${t.tenantColumnType}`;
-        for (const row of await perTenant(o.target, plan.rls.setting, sql, ids, perTenantFn)) target.set(row.tenant, { n: Number(row.n), h: row.h });
-      }
-      const snap = o.preexisting?.get(t.target);
-      if (snap) {
-        // Rows of migrated tenants that were there before the run stay, and are not the source's.
-        // Only those still in the table: the fix for a key collision is deleting the old row.
-        const still = `EXISTS (SELECT 1 FROM ${qualified} AS t WHERE t.${tc} = s.tenant AND ${rowHashSql(t, 't', tnk)} = s.h)`;
-        const rows = hidden.has(qualified)
-          ? await perTenant(o.target, plan.rls.setting,
-            `SELECT $1::text AS tenant, count(*)::int8 AS n, COALESCE(sum(s.h), 0)::text AS h
+          for (const row of await perTenant(o.target, plan.rls.setting, sql, ids, perTenantFn)) target.set(row.tenant, { n: Number(row.n), h: row.h });
+        }
+        const snap = o.preexisting?.get(t.target);
+        if (snap) {
+          // Rows of migrated tenants that were there before the run stay, and are not the source's.
+          // Only those still in the table: the fix for a key collision is deleting the old row.
+          const still = `EXISTS (SELECT 1 FROM ${qualified} AS t WHERE t.${tc} = s.tenant AND ${rowHashSql(t, 't', tnk)} = s.h)`;
+          const rows = hidden.has(qualified)
+            ? await perTenant(
+                o.target,
+                plan.rls.setting,
+                `SELECT $1::text AS tenant, count(*)::int8 AS n, COALESCE(sum(s.h), 0)::text AS h
                FROM (SELECT t.${tc} AS tenant, ${rowHashSql(t, 't', tnk)} AS h FROM oasys_migrate.${ident(snap)} AS t WHERE t.${tc} = $1::${t.tenantColumnType}) AS s
-              WHERE ${still}`, ids, perTenantFn)
-          : (await o.target.query<{ tenant: string; n: string; h: string }>(
-            `SELECT s.tenant::text AS tenant, count(*)::int8 AS n, COALESCE(sum(s.h), 0)::text AS h
+              WHERE ${still}`,
+                ids,
+                perTenantFn,
+              )
+            : (
+                await o.target.query<{ tenant: string; n: string; h: string }>(
+                  `SELECT s.tenant::text AS tenant, count(*)::int8 AS n, COALESCE(sum(s.h), 0)::text AS h
                FROM (SELECT t.${tc} AS tenant, ${rowHashSql(t, 't', tnk)} AS h FROM oasys_migrate.${ident(snap)} AS t) AS s
               WHERE ${still}
               GROUP BY 1`,
-          )).rows;
-        for (const row of rows) {
-          if (Number(row.n) === 0) continue;
-          const cur = target.get(row.tenant);
-          if (cur) target.set(row.tenant, { n: cur.n - Number(row.n), h: (BigInt(cur.h) - BigInt(row.h)).toString() });
+                )
+              ).rows;
+          for (const row of rows) {
+            if (Number(row.n) === 0) continue;
+            const cur = target.get(row.tenant);
+            if (cur) target.set(row.tenant, { n: cur.n - Number(row.n), h: (BigInt(cur.h) - BigInt(row.h)).toString() });
+          }
         }
-      }
-    }));
-    jobs.push(Promise.all(tableJobs).then(() => {
-      for (const s of schemas) {
-        const id = idOf.get(s)!;
-        const a = source.get(s) ?? { n: 0, h: '0' };
-        const b = target.get(id) ?? { n: 0, h: '0' };
-        results.push({ tenant: s, tenantId: id, table: t.target, sourceRows: a.n, targetRows: b.n, sourceChecksum: a.h, targetChecksum: b.h, ok: a.n === b.n && a.h === b.h });
-      }
-    }));
+      }),
+    );
+    jobs.push(
+      Promise.all(tableJobs).then(() => {
+        for (const s of schemas) {
+          const id = idOf.get(s)!;
+          const a = source.get(s) ?? { n: 0, h: '0' };
+          const b = target.get(id) ?? { n: 0, h: '0' };
+          results.push({
+            tenant: s,
+            tenantId: id,
+            table: t.target,
+            sourceRows: a.n,
+            targetRows: b.n,
+            sourceChecksum: a.h,
+            targetChecksum: b.h,
+            ok: a.n === b.n && a.h === b.h,
+          });
+        }
+      }),
+    );
   }
   // Merged lookup tables: each tenant's rows, by natural key, found through the mapping in the shared table.
   for (const m of merges.values()) {
     const schemas = m.tenants.filter((s) => idOf.has(s));
-    if (schemas.length > 0) jobs.push(limit(async () => { results.push(...(await verifyMerged(o.source, o.target, merges, m, schemas.map((s) => ({ schema: s, tenantId: idOf.get(s)! }))))); }));
+    if (schemas.length > 0)
+      jobs.push(
+        limit(async () => {
+          results.push(
+            ...(await verifyMerged(
+              o.source,
+              o.target,
+              merges,
+              m,
+              schemas.map((s) => ({ schema: s, tenantId: idOf.get(s)! })),
+            )),
+          );
+        }),
+      );
   }
   // Shared tables copied into a separate target: the whole table on both sides (less, in the target, the rows tenants added by merge).
   for (const st of plan.shared ?? []) {
-    jobs.push(limit(async () => {
-      const sql = `SELECT count(*)::int8 AS n, COALESCE(sum(${rowHashSql(st, 's')}), 0)::text AS h FROM ${sourceRelation(ident(st.schema, st.table), st.partitioned)} AS s`;
-      const m = st.schema === 'public' ? merges.get(st.table) : undefined;
-      const tsql = m ? `${sql} WHERE NOT EXISTS (SELECT 1 FROM ${mapTableSql(m)} AS x WHERE x.added AND x.new_id = s.${ident(m.idColumn)}::text)` : sql;
-      const [a, b] = await Promise.all([o.source.query<{ n: string; h: string }>(sql), o.target.query<{ n: string; h: string }>(tsql)]);
-      const x = a.rows[0];
-      const y = b.rows[0];
-      results.push({
-        tenant: '(shared)', tenantId: '', table: `${st.schema}.${st.table}`, sourceRows: Number(x.n), targetRows: Number(y.n),
-        sourceChecksum: x.h, targetChecksum: y.h, ok: x.n === y.n && x.h === y.h,
-      });
-    }));
+    jobs.push(
+      limit(async () => {
+        const sql = `SELECT count(*)::int8 AS n, COALESCE(sum(${rowHashSql(st, 's')}), 0)::text AS h FROM ${sourceRelation(ident(st.schema, st.table), st.partitioned)} AS s`;
+        const m = st.schema === 'public' ? merges.get(st.table) : undefined;
+        const tsql = m ? `${sql} WHERE NOT EXISTS (SELECT 1 FROM ${mapTableSql(m)} AS x WHERE x.added AND x.new_id = s.${ident(m.idColumn)}::text)` : sql;
+        const [a, b] = await Promise.all([o.source.query<{ n: string; h: string }>(sql), o.target.query<{ n: string; h: string }>(tsql)]);
+        const x = a.rows[0];
+        const y = b.rows[0];
+        results.push({
+          tenant: '(shared)',
+          tenantId: '',
+          table: `${st.schema}.${st.table}`,
+          sourceRows: Number(x.n),
+          targetRows: Number(y.n),
+          sourceChecksum: x.h,
+          targetChecksum: y.h,
+          ok: x.n === y.n && x.h === y.h,
+        });
+      }),
+    );
   }
   await Promise.all(jobs);
   results.sort((a, b) => Number(a.ok) - Number(b.ok) || a.table.localeCompare(b.table) || a.tenant.localeCompare(b.tenant));
@@ -294,7 +379,12 @@ export async function verifyPlan(o: VerifyOptions): Promise<VerifyReport> {
  * Many small tenants go in one UNION ALL; parallel workers would cost more to
  * start than their scans take, so they are off for those (one big tenant keeps them).
  */
-async function sourceChecksums(pool: pg.Pool, t: UnifiedTable, schemas: string[], merges: Map<string, MergeTable>): Promise<{ schema: string; n: string; h: string }[]> {
+async function sourceChecksums(
+  pool: pg.Pool,
+  t: UnifiedTable,
+  schemas: string[],
+  merges: Map<string, MergeTable>,
+): Promise<{ schema: string; n: string; h: string }[]> {
   if (schemas.length === 1) return (await pool.query<{ schema: string; n: string; h: string }>(sourceSql(t, schemas, merges), schemas)).rows;
   return withTransaction(pool, async (client) => {
     await client.query('SET LOCAL max_parallel_workers_per_gather = 0');
@@ -310,17 +400,21 @@ type TenantRow = { tenant: string; n: string; h: string };
  * has it, one per tenant otherwise.
  */
 async function perTenant(pool: pg.Pool, setting: string, sql: string, ids: string[], serverSide: boolean): Promise<TenantRow[]> {
-  return withTransaction(pool, async (client) => {
-    if (serverSide) {
-      return (await client.query<TenantRow>('SELECT tenant, n::text AS n, h FROM oasys_migrate.per_tenant($1, $2, $3::text[])', [setting, sql, ids])).rows;
-    }
-    const out: TenantRow[] = [];
-    for (const id of ids) {
-      await client.query('SELECT pg_catalog.set_config($1, $2, true)', [setting, id]);
-      out.push(...(await client.query<TenantRow>(sql, [id])).rows);
-    }
-    return out;
-  }, { readOnly: true });
+  return withTransaction(
+    pool,
+    async (client) => {
+      if (serverSide) {
+        return (await client.query<TenantRow>('SELECT tenant, n::text AS n, h FROM oasys_migrate.per_tenant($1, $2, $3::text[])', [setting, sql, ids])).rows;
+      }
+      const out: TenantRow[] = [];
+      for (const id of ids) {
+        await client.query('SELECT pg_catalog.set_config($1, $2, true)', [setting, id]);
+        out.push(...(await client.query<TenantRow>(sql, [id])).rows);
+      }
+      return out;
+    },
+    { readOnly: true },
+  );
 }
 
 async function hasPerTenantFunction(db: Queryable): Promise<boolean> {

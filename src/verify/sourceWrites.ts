@@ -55,6 +55,11 @@ export async function sourceWrites(source: Queryable, target: Queryable, runId: 
 }
 
 export function describeSourceWrites(w: SourceWrite[]): string {
-  const shown = w.slice(0, 10).map((x) => `tenant "${x.tenant}" table ${x.table}: ${x.changedRows} row${x.changedRows === 1 ? '' : 's'} inserted or updated after its copy, ${x.rowsCopied} rows copied, ${x.rowsNow} now`);
+  const shown = w
+    .slice(0, 10)
+    .map(
+      (x) =>
+        `tenant "${x.tenant}" table ${x.table}: ${x.changedRows} row${x.changedRows === 1 ? '' : 's'} inserted or updated after its copy, ${x.rowsCopied} rows copied, ${x.rowsNow} now`,
+    );
   return shown.join('; ') + (w.length > 10 ? `; … ${w.length - 10} more` : '');
 }

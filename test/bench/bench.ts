@@ -91,21 +91,46 @@ function parseArgs(argv: string[]): Options {
     const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
     const value = () => inline ?? argv[++i];
     switch (flag) {
-      case '--quick': break;
-      case '--json': o.json = true; break;
-      case '--profile': o.profile = true; break;
-      case '--tenants': o.tenants = num(flag, value(), 1); break;
-      case '--rows': o.rows = num(flag, value(), 1); break;
-      case '--many-tenants': o.manyTenants = num(flag, value(), 1); break;
-      case '--many-tables': o.manyTables = num(flag, value(), 1); break;
-      case '--many-rows': o.manyRows = num(flag, value(), 0); break;
-      case '--concurrency': o.concurrency = num(flag, value(), 1); break;
-      case '--big-rows': o.bigRows = num(flag, value(), 0); break;
-      case '--repeat': o.repeat = num(flag, value(), 1); break;
+      case '--quick':
+        break;
+      case '--json':
+        o.json = true;
+        break;
+      case '--profile':
+        o.profile = true;
+        break;
+      case '--tenants':
+        o.tenants = num(flag, value(), 1);
+        break;
+      case '--rows':
+        o.rows = num(flag, value(), 1);
+        break;
+      case '--many-tenants':
+        o.manyTenants = num(flag, value(), 1);
+        break;
+      case '--many-tables':
+        o.manyTables = num(flag, value(), 1);
+        break;
+      case '--many-rows':
+        o.manyRows = num(flag, value(), 0);
+        break;
+      case '--concurrency':
+        o.concurrency = num(flag, value(), 1);
+        break;
+      case '--big-rows':
+        o.bigRows = num(flag, value(), 0);
+        break;
+      case '--repeat':
+        o.repeat = num(flag, value(), 1);
+        break;
       case '--only': {
-        const list = (value() ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+        const list = (value() ?? '')
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
         const bad = list.filter((m) => !MEASUREMENTS.includes(m));
-        if (list.length === 0 || bad.length) throw new UsageError(`--only: unknown measurement ${bad.join(', ') || '(empty)'}; choose from ${MEASUREMENTS.join(', ')}`);
+        if (list.length === 0 || bad.length)
+          throw new UsageError(`--only: unknown measurement ${bad.join(', ') || '(empty)'}; choose from ${MEASUREMENTS.join(', ')}`);
         o.only = new Set(list);
         break;
       }
@@ -351,7 +376,8 @@ async function main(): Promise<number> {
       toolCommit: gitCommit(),
       loadAverage1mAtStart: r2(os.loadavg()[0]),
     };
-    if (os.loadavg()[0] > 0.5) progress(`note: the machine is busy (1-minute load average ${os.loadavg()[0].toFixed(2)}); figures will be noisy — consider --repeat 3`);
+    if (os.loadavg()[0] > 0.5)
+      progress(`note: the machine is busy (1-minute load average ${os.loadavg()[0].toFixed(2)}); figures will be noisy — consider --repeat 3`);
     doc.sizes = {
       quick: opts.quick,
       wide: { tenants: opts.tenants, rowsPerTenant: opts.rows, rows: opts.tenants * opts.rows },
@@ -369,7 +395,9 @@ async function main(): Promise<number> {
       await generateWideTenants(url, { tenants: opts.tenants, rows: opts.rows });
       // Settled data, as in a production database: hint bits set, statistics present.
       await server.exec('VACUUM (FREEZE, ANALYZE)', wide);
-      progress(`  generated and vacuumed in ${((performance.now() - t) / 1000).toFixed(1)} s (${await server.scalar(`SELECT pg_size_pretty(pg_database_size(current_database()))`, [], wide)})`);
+      progress(
+        `  generated and vacuumed in ${((performance.now() - t) / 1000).toFixed(1)} s (${await server.scalar(`SELECT pg_size_pretty(pg_database_size(current_database()))`, [], wide)})`,
+      );
 
       const best = <T>(xs: T[], key: (x: T) => number): T => xs.reduce((a, b) => (key(b) < key(a) ? b : a));
       if (opts.only.has('sameDb')) {
@@ -405,7 +433,9 @@ async function main(): Promise<number> {
             progress(`sameDb${rep}: oasys-migrate run (in place)`);
             const run = await tool({ kind: 'run', source: tu, concurrency: conc }, 'sameDb run', prof(toolDb));
             if (run.profile) profiles[`sameDbRun${opts.repeat > 1 ? i + 1 : ''}`] = run.profile;
-            progress(`  copy ${(run.result.phases.copy ?? NaN).toFixed(2)} s, whole run ${run.result.seconds.toFixed(2)} s, peak RSS ${run.result.maxRssMb.toFixed(0)} MB`);
+            progress(
+              `  copy ${(run.result.phases.copy ?? NaN).toFixed(2)} s, whole run ${run.result.seconds.toFixed(2)} s, peak RSS ${run.result.maxRssMb.toFixed(0)} MB`,
+            );
             runs.push(run.result);
             await server.checkpoint();
             progress(`verify${rep}: oasys-migrate verify on the sameDb result`);
@@ -417,7 +447,13 @@ async function main(): Promise<number> {
             await server.dropDatabase(toolDb);
           };
           // Alternate the order so that neither side always runs on a warmer machine.
-          if (i % 2 === 0) { await baseline(); await toolRun(); } else { await toolRun(); await baseline(); }
+          if (i % 2 === 0) {
+            await baseline();
+            await toolRun();
+          } else {
+            await toolRun();
+            await baseline();
+          }
         }
         const run = best(runs, (r) => r.phases.copy ?? Infinity);
         const copy = run.phases.copy ?? NaN;
@@ -436,7 +472,15 @@ async function main(): Promise<number> {
           rowsCopied: run.rowsCopied,
           phases: roundAll(run.phases),
           peakRssMb: Math.round(Math.max(...runs.map((r) => r.maxRssMb))),
-          ...(opts.repeat > 1 ? { samples: { toolSeconds: runs.map((r) => r3(r.phases.copy ?? NaN)), baselineSeconds: bases.map(r3), toolRunSeconds: runs.map((r) => r3(r.seconds)) } } : {}),
+          ...(opts.repeat > 1
+            ? {
+                samples: {
+                  toolSeconds: runs.map((r) => r3(r.phases.copy ?? NaN)),
+                  baselineSeconds: bases.map(r3),
+                  toolRunSeconds: runs.map((r) => r3(r.seconds)),
+                },
+              }
+            : {}),
         };
         doc.verify = {
           verifySeconds: r3(ver.seconds),
@@ -472,12 +516,20 @@ async function main(): Promise<number> {
             progress(`crossDb${rep}: oasys-migrate run --target <empty database>`);
             const run = await tool({ kind: 'run', source: ts, target: tt, concurrency: conc }, 'crossDb run', prof(db('cross_tool_src'), db('cross_tool_tgt')));
             if (run.profile) profiles[`crossDbRun${opts.repeat > 1 ? i + 1 : ''}`] = run.profile;
-            progress(`  copy ${(run.result.phases.copy ?? NaN).toFixed(2)} s, whole run ${run.result.seconds.toFixed(2)} s, peak RSS ${run.result.maxRssMb.toFixed(0)} MB`);
+            progress(
+              `  copy ${(run.result.phases.copy ?? NaN).toFixed(2)} s, whole run ${run.result.seconds.toFixed(2)} s, peak RSS ${run.result.maxRssMb.toFixed(0)} MB`,
+            );
             runs.push(run.result);
             await server.dropDatabase(db('cross_tool_src'));
             await server.dropDatabase(db('cross_tool_tgt'));
           };
-          if (i % 2 === 0) { await baseline(); await toolRun(); } else { await toolRun(); await baseline(); }
+          if (i % 2 === 0) {
+            await baseline();
+            await toolRun();
+          } else {
+            await toolRun();
+            await baseline();
+          }
         }
         const run = best(runs, (r) => r.phases.copy ?? Infinity);
         const copy = run.phases.copy ?? NaN;
@@ -512,7 +564,9 @@ async function main(): Promise<number> {
       const plan = await tool({ kind: 'plan', source: url, concurrency: conc }, 'manyTenants plan', prof(many));
       if (plan.profile) profiles.manyTenantsPlan = plan.profile;
       const p = plan.result as PlanWorkerResult;
-      progress(`  ${p.seconds.toFixed(2)} s, ${p.queryCount} catalog queries, ${p.tenants} tenants, ${p.steps} steps${p.blocking ? ', BLOCKING problems' : ''}`);
+      progress(
+        `  ${p.seconds.toFixed(2)} s, ${p.queryCount} catalog queries, ${p.tenants} tenants, ${p.steps} steps${p.blocking ? ', BLOCKING problems' : ''}`,
+      );
       if (p.blocking) doc.errors.push(`manyTenants: plan found blocking problems (${p.problems} problems)`);
 
       await server.checkpoint();
@@ -603,8 +657,12 @@ async function main(): Promise<number> {
 function gitCommit(): string | undefined {
   try {
     const cwd = fileURLToPath(new URL('../../..', import.meta.url));
-    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no', '--', 'src', 'sql'], { cwd, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd, stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no', '--', 'src', 'sql'], { cwd, stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
     return head + (dirty ? '+dirty' : '');
   } catch {
     return undefined;
@@ -643,7 +701,11 @@ function targets(doc: Doc, opts: Options): Target[] {
 
 function table(rows: string[][]): string {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i])))
+      .join('  ')
+      .trimEnd();
   return [line(rows[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n') + '\n';
 }
 
@@ -653,13 +715,25 @@ function render(doc: Doc, opts: Options): string {
   const verdict = (name: string) => {
     const t = tgt(name);
     if (!t) return '';
-    return `${t.op === '>=' ? '≥' : '≤'} ${t.limit}${name.endsWith('Seconds') ? ' s' : ''}: ${t.met === null ? 'n/a (not the issue\'s sizes)' : t.met ? 'met' : 'NOT MET'}`;
+    return `${t.op === '>=' ? '≥' : '≤'} ${t.limit}${name.endsWith('Seconds') ? ' s' : ''}: ${t.met === null ? "n/a (not the issue's sizes)" : t.met ? 'met' : 'NOT MET'}`;
   };
   const rows: string[][] = [['measurement', 'tool', 'baseline', 'ratio', 'target']];
   if (doc.sameDb) {
     const d = doc.sameDb;
-    rows.push([`sameDb copy (${d.tenants} × ${fmtN(d.rowsPerTenant)} rows)`, s(d.toolSeconds), s(d.baselineSeconds), d.ratio.toFixed(2), verdict('sameDb.ratio')]);
-    rows.push(['sameDb whole run (copy, keys, indexes, RLS, verify)', s(d.toolRunSeconds), `${s(d.baselineParallelSeconds)} (${d.baselineParallelConnections} conn.)`, '', '']);
+    rows.push([
+      `sameDb copy (${d.tenants} × ${fmtN(d.rowsPerTenant)} rows)`,
+      s(d.toolSeconds),
+      s(d.baselineSeconds),
+      d.ratio.toFixed(2),
+      verdict('sameDb.ratio'),
+    ]);
+    rows.push([
+      'sameDb whole run (copy, keys, indexes, RLS, verify)',
+      s(d.toolRunSeconds),
+      `${s(d.baselineParallelSeconds)} (${d.baselineParallelConnections} conn.)`,
+      '',
+      '',
+    ]);
   }
   if (doc.crossDb) {
     const d = doc.crossDb;
@@ -669,7 +743,13 @@ function render(doc: Doc, opts: Options): string {
   }
   if (doc.crossDbBig) {
     const d = doc.crossDbBig;
-    rows.push([`crossDb one table of ${fmtN(d.rows)} rows: copy / peak RSS`, `${s(d.toolSeconds)} / ${d.peakRssMb} MB`, '', '', verdict('crossDbBig.peakRssMb')]);
+    rows.push([
+      `crossDb one table of ${fmtN(d.rows)} rows: copy / peak RSS`,
+      `${s(d.toolSeconds)} / ${d.peakRssMb} MB`,
+      '',
+      '',
+      verdict('crossDbBig.peakRssMb'),
+    ]);
   }
   if (doc.verify) {
     const d = doc.verify;
@@ -677,7 +757,13 @@ function render(doc: Doc, opts: Options): string {
   }
   if (doc.manyTenants) {
     const d = doc.manyTenants;
-    rows.push([`manyTenants discovery (${fmtN(d.tenants)} × ${d.tables} × ${d.rowsPerTable}; ${fmtN(d.queries)} queries)`, s(d.discoverSeconds), '', '', verdict('manyTenants.discoverSeconds')]);
+    rows.push([
+      `manyTenants discovery (${fmtN(d.tenants)} × ${d.tables} × ${d.rowsPerTable}; ${fmtN(d.queries)} queries)`,
+      s(d.discoverSeconds),
+      '',
+      '',
+      verdict('manyTenants.discoverSeconds'),
+    ]);
     rows.push(['manyTenants run', s(d.runSeconds), '', '', '']);
     rows.push(['manyTenants verify', s(d.verifySeconds), '', '', '']);
     rows.push(['manyTenants run + verify', s(d.runPlusVerifySeconds), '', '', verdict('manyTenants.runSeconds + verifySeconds')]);
@@ -692,8 +778,11 @@ function render(doc: Doc, opts: Options): string {
   if (phaseRuns.length) {
     const known = ['prepare', 'shared', 'types', 'tables', 'copy', 'keys', 'indexes', 'foreign-keys', 'sequences', 'analyze', 'rls'];
     const seen = phaseRuns.flatMap(([, p]) => Object.keys(p));
-    const names = [...known.filter((n) => seen.includes(n)), ...[...new Set(seen)].filter((n) => !known.includes(n) && n !== 'verify'), 'verify'].filter((n) => seen.includes(n));
-    out += '\nrun phases (s)\n' + table([['run', ...names], ...phaseRuns.map(([n, p]) => [n, ...names.map((k) => (p[k] === undefined ? '—' : p[k].toFixed(2)))])]);
+    const names = [...known.filter((n) => seen.includes(n)), ...[...new Set(seen)].filter((n) => !known.includes(n) && n !== 'verify'), 'verify'].filter((n) =>
+      seen.includes(n),
+    );
+    out +=
+      '\nrun phases (s)\n' + table([['run', ...names], ...phaseRuns.map(([n, p]) => [n, ...names.map((k) => (p[k] === undefined ? '—' : p[k].toFixed(2)))])]);
   }
   const m = doc.machine;
   const load = m.loadAverage1mDuringRun as { mean: number; max: number } | undefined;

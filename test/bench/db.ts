@@ -9,7 +9,6 @@ import { startEmbeddedServer, type EmbeddedServer } from '../../src/embedded/ser
 import { withClient } from '../support/client.js';
 export { withClient };
 
-
 const qid = (s: string) => '"' + s.replace(/"/g, '""') + '"';
 
 export class BenchServer {
@@ -27,7 +26,8 @@ export class BenchServer {
     const ext = process.env.OASYS_BENCH_DATABASE_URL?.trim();
     let s: BenchServer;
     if (ext) {
-      if (!/^postgres(ql)?:\/\//.test(ext)) throw new Error('OASYS_BENCH_DATABASE_URL must be a postgres:// URL (the benchmark builds URLs of the databases it creates from it)');
+      if (!/^postgres(ql)?:\/\//.test(ext))
+        throw new Error('OASYS_BENCH_DATABASE_URL must be a postgres:// URL (the benchmark builds URLs of the databases it creates from it)');
       log('using the server of OASYS_BENCH_DATABASE_URL');
       s = new BenchServer(ext, 'external');
     } else {

@@ -51,6 +51,4 @@ export interface RunWorkerResult {
 export type WorkerResult = PlanWorkerResult | VerifyWorkerResult | RunWorkerResult;
 
 export type WorkerMessage =
-  | { type: 'phase'; phase: string; at: number }
-  | { type: 'result'; result: WorkerResult }
-  | { type: 'error'; message: string; hint?: string; stack?: string };
+  { type: 'phase'; phase: string; at: number } | { type: 'result'; result: WorkerResult } | { type: 'error'; message: string; hint?: string; stack?: string };

@@ -27,7 +27,11 @@ afterAll(async () => {
   await sql(adminUrl(), `DROP ROLE IF EXISTS ${APP}`).catch(() => undefined);
 });
 
-interface PlanDoc { ok: boolean; failOn: string; problems: { severity: string; code: string }[] }
+interface PlanDoc {
+  ok: boolean;
+  failOn: string;
+  problems: { severity: string; code: string }[];
+}
 
 describe('plan --fail-on', () => {
   let clean: Db;
@@ -121,7 +125,10 @@ describe('plan --out, run --plan', () => {
 
     // A new tenant registered since approval: refused, naming it.
     await sql(db.url, `CREATE SCHEMA newco`);
-    await sql(db.url, `INSERT INTO public.customers_client (schema_name, name, paid_until, on_trial, created_on) VALUES ('newco', 'New Co', '2030-01-01', false, '2024-01-01')`);
+    await sql(
+      db.url,
+      `INSERT INTO public.customers_client (schema_name, name, paid_until, on_trial, created_on) VALUES ('newco', 'New Co', '2030-01-01', false, '2024-01-01')`,
+    );
     const nt = await runCli(['run', '--source', db.url, '--plan', planFile]);
     expect(nt.code, show(nt)).toBe(1);
     expect(nt.stderr).toContain('tenants not in the approved plan: "newco"');
@@ -165,13 +172,18 @@ describe('--junit', () => {
     expect(xml).toContain('name="weird &quot;name&quot;; with.dot (tenant_id');
 
     // Tamper with one unified row: that (tenant, table) fails, with a message.
-    await sql(db.url, `UPDATE public.audit_log SET actor = 'tampered' WHERE ctid = (SELECT ctid FROM public.audit_log WHERE tenant_id = (SELECT id FROM public.customers_client WHERE schema_name = 'acme') LIMIT 1)`);
+    await sql(
+      db.url,
+      `UPDATE public.audit_log SET actor = 'tampered' WHERE ctid = (SELECT ctid FROM public.audit_log WHERE tenant_id = (SELECT id FROM public.customers_client WHERE schema_name = 'acme') LIMIT 1)`,
+    );
     const bad = path.join(dir, 'verify-bad.xml');
     const vb = await runCli(['verify', '--source', db.url, '--junit', bad]);
     expect(vb.code, show(vb)).toBe(1);
     const badXml = readFileSync(bad, 'utf8');
     expect(badXml).toMatch(/<testsuite name="oasys-migrate verify \(run #1\)" tests="\d+" failures="1"/);
-    expect(badXml).toMatch(/<testcase classname="verify\.audit_log" name="acme \(tenant_id \d+\)"[^>]*>\s*<failure message="tenant &quot;acme&quot; table audit_log: same row count \(\d+\) but the checksums differ/);
+    expect(badXml).toMatch(
+      /<testcase classname="verify\.audit_log" name="acme \(tenant_id \d+\)"[^>]*>\s*<failure message="tenant &quot;acme&quot; table audit_log: same row count \(\d+\) but the checksums differ/,
+    );
 
     // check-rls as an application role.
     await sql(db.url, `CREATE ROLE ${APP} NOLOGIN`);

@@ -44,7 +44,13 @@ export function workflowRuns(yaml: string): { name: string; script: string }[] {
     for (i++; i < lines.length && (lines[i].trim() === '' || lines[i].search(/\S/) > indent); i++) body.push(lines[i]);
     i--;
     const cut = Math.min(...body.filter((l) => l.trim()).map((l) => l.search(/\S/)));
-    out.push({ name, script: body.map((l) => l.slice(cut)).join('\n').trim() });
+    out.push({
+      name,
+      script: body
+        .map((l) => l.slice(cut))
+        .join('\n')
+        .trim(),
+    });
   }
   return out;
 }
@@ -62,7 +68,10 @@ beforeAll(async () => {
   await generateFixture(source.url, { tenants: 3, rowsPerTable: 5, extras: true });
   // `npx --yes oasys-migrate …` in the workflow runs this checkout's CLI.
   mkdirSync(bin);
-  writeFileSync(path.join(bin, 'npx'), `#!/bin/sh\n[ "$1" = "--yes" ] && shift\n[ "$1" = "oasys-migrate" ] && shift && exec "${process.execPath}" "${BIN}" "$@"\necho "unexpected npx $*" >&2; exit 99\n`);
+  writeFileSync(
+    path.join(bin, 'npx'),
+    `#!/bin/sh\n[ "$1" = "--yes" ] && shift\n[ "$1" = "oasys-migrate" ] && shift && exec "${process.execPath}" "${BIN}" "$@"\necho "unexpected npx $*" >&2; exit 99\n`,
+  );
   chmodSync(path.join(bin, 'npx'), 0o755);
 });
 
@@ -73,7 +82,10 @@ afterAll(async () => {
 
 function bash(script: string, env: Record<string, string>) {
   const r = spawnSync('bash', ['-euo', 'pipefail', '-c', script], {
-    cwd: work, encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: work,
+    encoding: 'utf8',
+    timeout: 60_000,
+    stdio: ['ignore', 'pipe', 'pipe'],
     env: cliEnv({ ...env, PATH: `${bin}:${process.env.PATH}` }),
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, text: `exit=${r.status}\n${script}\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}` };
@@ -85,7 +97,12 @@ describe('docs/ci.md', () => {
     expect(yaml).toMatch(/services:\s*\n\s*postgres:\s*\n\s*image: postgres:\d+/);
     expect(fenced(doc, 'sh')[0]).toContain('pg_dump --schema-only');
     const runs = workflowRuns(yaml);
-    expect(runs.map((r) => r.name)).toEqual(['Load the schema-only dump', 'Plan the migration', 'Annotate the pull request with the plan\'s problems', 'Warnings, for the reviewer (does not fail the job)']);
+    expect(runs.map((r) => r.name)).toEqual([
+      'Load the schema-only dump',
+      'Plan the migration',
+      "Annotate the pull request with the plan's problems",
+      'Warnings, for the reviewer (does not fail the job)',
+    ]);
   });
 
   it('runs: dump, restore into an empty server database, plan --fail-on error --out, plan --fail-on warning', async () => {
@@ -100,7 +117,13 @@ describe('docs/ci.md', () => {
 
     // Section 2: the workflow's steps, with the job's PG* environment pointing at the test server.
     ciServerDb = `ci_app_${process.pid}`;
-    const env = { PGHOST: u.hostname, PGPORT: u.port, PGUSER: decodeURIComponent(u.username), PGPASSWORD: decodeURIComponent(u.password), PGDATABASE: ciServerDb };
+    const env = {
+      PGHOST: u.hostname,
+      PGPORT: u.port,
+      PGUSER: decodeURIComponent(u.username),
+      PGPASSWORD: decodeURIComponent(u.password),
+      PGDATABASE: ciServerDb,
+    };
     const steps = workflowRuns(fenced(doc, 'yaml')[0]);
     const script = (n: number) => steps[n].script.replace(/\bcreatedb app\b/, `createdb ${ciServerDb}`);
     const load = bash(script(0), env);
@@ -137,7 +160,12 @@ describe('docs/ci.md', () => {
     // The plan from the dump is the plan from the database: same tenants, tables, actions and step statements.
     const direct = await runCli(['plan', '--source', source.url, '--json', '--sql']);
     const fromDump = await runCli(['plan', '--json', '--sql'], { env });
-    const strip = (d: any) => ({ tenants: d.tenants, tables: d.tables.map((t: any) => ({ ...t, rows: undefined, bytes: undefined })), steps: d.steps, codes: d.problems.map((p: any) => p.code).sort() });
+    const strip = (d: any) => ({
+      tenants: d.tenants,
+      tables: d.tables.map((t: any) => ({ ...t, rows: undefined, bytes: undefined })),
+      steps: d.steps,
+      codes: d.problems.map((p: any) => p.code).sort(),
+    });
     expect(strip(parseJson(fromDump))).toEqual(strip(parseJson(direct)));
   });
 });

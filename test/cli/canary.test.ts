@@ -22,17 +22,28 @@ afterAll(async () => {
 });
 
 async function tenantsIn(url: string, table = 'accounts_account'): Promise<string[]> {
-  const rows = await sql<{ s: string }>(url, `SELECT DISTINCT c.schema_name AS s FROM public.${qi(table)} u JOIN public.customers_client c ON c.id = u.tenant_id ORDER BY 1`);
+  const rows = await sql<{ s: string }>(
+    url,
+    `SELECT DISTINCT c.schema_name AS s FROM public.${qi(table)} u JOIN public.customers_client c ON c.id = u.tenant_id ORDER BY 1`,
+  );
   return rows.map((r) => r.s);
 }
 
 /** The registry row of `schema`, removed (a tenant "not yet registered"); returns a function that registers it again. */
 async function unregister(url: string, schema: string): Promise<() => Promise<void>> {
-  const domains = await sql(url, `DELETE FROM public.customers_domain WHERE tenant_id = (SELECT id FROM public.customers_client WHERE schema_name = $1) RETURNING *`, [schema]);
+  const domains = await sql(
+    url,
+    `DELETE FROM public.customers_domain WHERE tenant_id = (SELECT id FROM public.customers_client WHERE schema_name = $1) RETURNING *`,
+    [schema],
+  );
   const [row] = await sql(url, `DELETE FROM public.customers_client WHERE schema_name = $1 RETURNING *`, [schema]);
   const insert = async (table: string, r: Record<string, unknown>) => {
     const cols = Object.keys(r);
-    await sql(url, `INSERT INTO public.${qi(table)} (${cols.map((c) => qi(c)).join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')})`, cols.map((c) => r[c]));
+    await sql(
+      url,
+      `INSERT INTO public.${qi(table)} (${cols.map((c) => qi(c)).join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')})`,
+      cols.map((c) => r[c]),
+    );
   };
   return async () => {
     await insert('customers_client', row);
@@ -85,11 +96,17 @@ async function canaryFlow(url: string, admin: string, opts: { owner: boolean }) 
   expect(new Set(parseJson(one).results.map((r: { tenant: string }) => r.tenant))).toEqual(new Set(['acme']));
 
   // Every tenant's rows, exactly once, in the unified tables; sequences past the maximum.
-  const ids = await sql<{ schema: string; id: string }>(admin, `SELECT schema_name AS schema, id::text AS id FROM public.customers_client WHERE schema_name = ANY($1)`, [all]);
+  const ids = await sql<{ schema: string; id: string }>(
+    admin,
+    `SELECT schema_name AS schema, id::text AS id FROM public.customers_client WHERE schema_name = ANY($1)`,
+    [all],
+  );
   const { mismatches } = await compareAll(admin, admin, ids);
   expect(mismatches).toEqual([]);
-  const [seq] = await sql<{ ok: boolean }>(admin,
-    `SELECT pg_sequence_last_value(pg_get_serial_sequence('public.accounts_transaction', 'id')::regclass) >= (SELECT max(id) FROM public.accounts_transaction) AS ok`);
+  const [seq] = await sql<{ ok: boolean }>(
+    admin,
+    `SELECT pg_sequence_last_value(pg_get_serial_sequence('public.accounts_transaction', 'id')::regclass) >= (SELECT max(id) FROM public.accounts_transaction) AS ok`,
+  );
   expect(seq.ok).toBe(true);
   const runs = await sql<{ state: string }>(admin, `SELECT state FROM oasys_migrate.run ORDER BY run_id`);
   expect(runs.map((r) => r.state)).toEqual(['completed', 'completed', 'completed']);
@@ -145,11 +162,19 @@ describe('--exclude-tenants and --tenants @file', () => {
     writeFileSync(list, '# wave 1 of the cut-over\nacme\n\n  weird "name"; with.dot   # the awkward one\n# C2 next week\n');
     const p = await runCli(['plan', '--source', db.url, '--tenants', `@${list}`, '--json']);
     expect(p.code, show(p)).toBe(0);
-    expect(parseJson(p).tenants.map((t: { schema: string }) => t.schema).sort()).toEqual(['acme', 'weird "name"; with.dot']);
+    expect(
+      parseJson(p)
+        .tenants.map((t: { schema: string }) => t.schema)
+        .sort(),
+    ).toEqual(['acme', 'weird "name"; with.dot']);
 
     const x = await runCli(['plan', '--source', db.url, '--exclude-tenants', 'globex,C2', '--json']);
     expect(x.code, show(x)).toBe(0);
-    expect(parseJson(x).tenants.map((t: { schema: string }) => t.schema).sort()).toEqual(['acme', 'weird "name"; with.dot']);
+    expect(
+      parseJson(x)
+        .tenants.map((t: { schema: string }) => t.schema)
+        .sort(),
+    ).toEqual(['acme', 'weird "name"; with.dot']);
 
     const unknown = await runCli(['plan', '--source', db.url, '--exclude-tenants', 'nobody', '--json']);
     expect(unknown.code, show(unknown)).toBe(2);

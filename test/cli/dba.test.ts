@@ -24,7 +24,12 @@ describe('--help', () => {
     for (const l of lines) expect(l.trim().startsWith(`$ oasys-migrate ${cmd}`), l).toBe(true);
     expect(r.stdout).toMatch(/\nEnvironment:\n/);
     if (cmd !== 'demo') for (const v of ['OASYS_SOURCE_URL', 'OASYS_TARGET_URL', 'PGPASSWORD', 'OASYS_LOG_FILE']) expect(r.stdout).toContain(v);
-    const codes = r.stdout.slice(r.stdout.indexOf('Exit codes:')).split('\n').slice(1).map((l) => /^\s+(\d+)\s/.exec(l)?.[1]).filter(Boolean);
+    const codes = r.stdout
+      .slice(r.stdout.indexOf('Exit codes:'))
+      .split('\n')
+      .slice(1)
+      .map((l) => /^\s+(\d+)\s/.exec(l)?.[1])
+      .filter(Boolean);
     expect(codes).toContain('0');
     expect(codes).toContain('2');
     expect(codes).toContain('3');
@@ -39,7 +44,7 @@ describe('--help', () => {
 });
 
 describe('plan estimates size', () => {
-  it('per unified table and in total: the tenant tables\' size on disk, with the free space to have', async () => {
+  it("per unified table and in total: the tenant tables' size on disk, with the free space to have", async () => {
     const db = await createTestDatabase('dba_size');
     try {
       await generateFixture(db.url, { tenants: 2, rowsPerTable: 50 });
@@ -54,15 +59,21 @@ describe('plan estimates size', () => {
       }
       expect(r.code, show(r)).toBe(0);
       const doc = parseJson(r);
-      const [want] = await sql<{ b: number }>(db.url,
+      const [want] = await sql<{ b: number }>(
+        db.url,
         `SELECT sum(pg_total_relation_size(c.oid))::float8 AS b FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-          WHERE n.nspname IN ('acme', 'globex') AND c.relkind = 'r' AND c.relname = ANY($1)`, [doc.tables.map((t: { source: string }) => t.source)]);
+          WHERE n.nspname IN ('acme', 'globex') AND c.relkind = 'r' AND c.relname = ANY($1)`,
+        [doc.tables.map((t: { source: string }) => t.source)],
+      );
       // The estimate is the catalog's page counts (table, TOAST, indexes), read independently here …
-      const [pages] = await sql<{ b: number }>(db.url,
+      const [pages] = await sql<{ b: number }>(
+        db.url,
         `SELECT sum(c.relpages + coalesce(t.relpages, 0) + coalesce((SELECT sum(ix.relpages) FROM pg_index x JOIN pg_class ix ON ix.oid = x.indexrelid WHERE x.indrelid = c.oid), 0))::float8
                 * current_setting('block_size')::float8 AS b
            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_class t ON t.oid = c.reltoastrelid
-          WHERE n.nspname IN ('acme', 'globex') AND c.relkind = 'r' AND c.relname = ANY($1)`, [doc.tables.map((t: { source: string }) => t.source)]);
+          WHERE n.nspname IN ('acme', 'globex') AND c.relkind = 'r' AND c.relname = ANY($1)`,
+        [doc.tables.map((t: { source: string }) => t.source)],
+      );
       expect(doc.bytes).toBe(pages.b);
       // … and at most the files' size (the free-space and visibility maps, large beside tiny tables, are not counted).
       expect(doc.bytes).toBeGreaterThan(0);
@@ -108,7 +119,10 @@ describe('after a run', () => {
       expect(Date.parse(s.finishedAt)).toBeGreaterThanOrEqual(Date.parse(s.startedAt));
     }
     // The journal's own timings, independently.
-    const [j] = await sql<{ s: number }>(url, `SELECT EXTRACT(EPOCH FROM max(finished_at) - min(started_at))::float8 AS s FROM oasys_migrate.step WHERE phase = 'copy'`);
+    const [j] = await sql<{ s: number }>(
+      url,
+      `SELECT EXTRACT(EPOCH FROM max(finished_at) - min(started_at))::float8 AS s FROM oasys_migrate.step WHERE phase = 'copy'`,
+    );
     expect(copy.seconds).toBeCloseTo(j.s, 2);
   });
 
@@ -126,7 +140,10 @@ describe('after a run', () => {
   });
 
   it('--log-file holds a record per phase and at completion, with indexable fields', async () => {
-    const recs = readFileSync(path.join(dir, 'run.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const recs = readFileSync(path.join(dir, 'run.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const events = recs.filter((r) => r.event);
     const started = events.find((e) => e.event === 'run.started');
     expect(started).toMatchObject({ runId: 1, tenants: 3, ok: true });
@@ -156,7 +173,10 @@ describe('after a run', () => {
       const text = readFileSync(log, 'utf8');
       expect(text).not.toContain(decodeURIComponent(new URL(bad.url).password));
       expect(text).toContain('DRIFT_MISSING_COLUMN');
-      const recs = text.trim().split('\n').map((l) => JSON.parse(l));
+      const recs = text
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
       const failure = recs.find((x) => x.event === 'failure');
       expect(failure).toMatchObject({ command: 'run', ok: false });
       expect(typeof failure.message).toBe('string');
@@ -177,32 +197,48 @@ describe('after a run', () => {
       const log = path.join(dir, 'steps.jsonl');
       const r = await runCli(['run', '--source', bad.url, '--log-file', log]);
       expect(r.code, show(r)).toBe(1);
-      const recs = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      const recs = readFileSync(log, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
       const failedSteps = recs.filter((x) => x.event === 'step.failed');
-      const journal = await sql<{ step_id: string; tenant: string }>(bad.url, `SELECT step_id, tenant FROM oasys_migrate.step WHERE state = 'failed' ORDER BY tenant`);
+      const journal = await sql<{ step_id: string; tenant: string }>(
+        bad.url,
+        `SELECT step_id, tenant FROM oasys_migrate.step WHERE state = 'failed' ORDER BY tenant`,
+      );
       expect(journal.map((j) => j.tenant)).toEqual(['acme', 'globex']);
-      expect(failedSteps.map((x) => [x.step, x.tenant, x.table, x.phase, x.ok]).sort()).toEqual(journal.map((j) => [j.step_id, j.tenant, 'accounts_membership', 'copy', false]).sort());
+      expect(failedSteps.map((x) => [x.step, x.tenant, x.table, x.phase, x.ok]).sort()).toEqual(
+        journal.map((j) => [j.step_id, j.tenant, 'accounts_membership', 'copy', false]).sort(),
+      );
       expect(recs.find((x) => x.event === 'run.failed')).toMatchObject({ runId: 1, phase: 'copy', ok: false, table: 'accounts_membership' });
     } finally {
       await bad.drop();
     }
   });
 
-  it('verify --report names the servers, versions, the run\'s timings and per-tenant totals', async () => {
+  it("verify --report names the servers, versions, the run's timings and per-tenant totals", async () => {
     const report = path.join(dir, 'verify.md');
     const r = await runCli(['verify', '--source', url, '--report', report]);
     expect(r.code, show(r)).toBe(0);
     const md = readFileSync(report, 'utf8');
-    const [v] = await sql<{ v: string; db: string; port: number }>(url, `SELECT current_setting('server_version') AS v, current_database() AS db, inet_server_port() AS port`);
+    const [v] = await sql<{ v: string; db: string; port: number }>(
+      url,
+      `SELECT current_setting('server_version') AS v, current_database() AS db, inet_server_port() AS port`,
+    );
     expect(md).toContain(`- Tool: oasys-migrate ${pkg.version} (Node.js ${process.version})`);
     expect(md).toContain(`- Source: database \`${v.db}\` on 127.0.0.1:${v.port}`);
     expect(md).toContain(`PostgreSQL ${v.v}`);
     expect(md).toContain('- Target: the source database itself (in place)');
     expect(md).toMatch(/## Run #1\n\n- State: completed; started \S+ by `[^`]+`; finished \S+; took [\d.]+ s/);
     expect(md).toMatch(/\| copy \| \d+\/\d+ \| \d+ \|/);
-    const tenants = await sql<{ schema_name: string; n: number }>(url,
-      `SELECT c.schema_name, count(*)::int AS n FROM public.accounts_account a JOIN public.customers_client c ON c.id = a.tenant_id GROUP BY 1`);
+    const tenants = await sql<{ schema_name: string; n: number }>(
+      url,
+      `SELECT c.schema_name, count(*)::int AS n FROM public.accounts_account a JOIN public.customers_client c ON c.id = a.tenant_id GROUP BY 1`,
+    );
     expect(md).toContain('## Per tenant');
-    for (const t of tenants) expect(md).toMatch(new RegExp(`\\| ${t.schema_name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/\|/g, '\\\\|')} \\| \\d+ \\| \\d+ \\| \\d+ \\| \\d+ \\| 0 \\|`));
+    for (const t of tenants)
+      expect(md).toMatch(
+        new RegExp(`\\| ${t.schema_name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/\|/g, '\\\\|')} \\| \\d+ \\| \\d+ \\| \\d+ \\| \\d+ \\| 0 \\|`),
+      );
   });
 });

@@ -29,9 +29,23 @@ async function fixtureDb(opts: FixtureOptions = {}): Promise<{ url: string; info
   return { url: db.url, info };
 }
 
-interface Problem { severity: string; code: string; tenant: string | null; table: string | null; message: string; hint: string | null }
-interface PlanDoc { tenants: { schema: string }[]; tables: { name: string; action: string; rows: number }[]; problems: Problem[] }
-interface VerifyDoc { ok: boolean; results: { tenant: string; table: string; sourceRows: number; targetRows: number; ok: boolean }[] }
+interface Problem {
+  severity: string;
+  code: string;
+  tenant: string | null;
+  table: string | null;
+  message: string;
+  hint: string | null;
+}
+interface PlanDoc {
+  tenants: { schema: string }[];
+  tables: { name: string; action: string; rows: number }[];
+  problems: Problem[];
+}
+interface VerifyDoc {
+  ok: boolean;
+  results: { tenant: string; table: string; sourceRows: number; targetRows: number; ok: boolean }[];
+}
 
 const WEIRD = 'weird "name"; with.dot';
 
@@ -61,7 +75,10 @@ describe('a tenant lacking a UNIQUE constraint and holding duplicates', () => {
     const { url, info } = await fixtureDb();
     await sql(url, `ALTER TABLE ${qi('globex', 'accounts_account')} DROP CONSTRAINT ${qi('accounts_account_number_key')}`);
     // two rows with the same number: the unified UNIQUE (tenant_id, number) would fail on them after the copy
-    await sql(url, `UPDATE ${qi('globex', 'accounts_account')} SET ${qi('number')} = 'DUP' WHERE ${qi('id')} IN (SELECT ${qi('id')} FROM ${qi('globex', 'accounts_account')} ORDER BY 1 LIMIT 2)`);
+    await sql(
+      url,
+      `UPDATE ${qi('globex', 'accounts_account')} SET ${qi('number')} = 'DUP' WHERE ${qi('id')} IN (SELECT ${qi('id')} FROM ${qi('globex', 'accounts_account')} ORDER BY 1 LIMIT 2)`,
+    );
 
     const p = await plan(url);
     expect(p.code, p.all).toBe(1);
@@ -108,7 +125,11 @@ describe('a missing FOREIGN KEY, CHECK and PRIMARY KEY, and a CHECK with another
       await sql(url, `ALTER TABLE ${qi(s, 'accounts_transaction')} ADD CONSTRAINT ${qi('amount_bounded')} CHECK (${qi('amount')} <> 'NaN'::numeric)`);
     }
     // the same check name with another expression in globex
-    for (const [s, n] of [['acme', 100], [WEIRD, 100], ['globex', 1000]] as const) {
+    for (const [s, n] of [
+      ['acme', 100],
+      [WEIRD, 100],
+      ['globex', 1000],
+    ] as const) {
       await sql(url, `ALTER TABLE ${qi(s, 'accounts_membership')} ADD CONSTRAINT ${qi('role_short')} CHECK (char_length(${qi('role')}) < ${n})`);
     }
 
@@ -116,7 +137,10 @@ describe('a missing FOREIGN KEY, CHECK and PRIMARY KEY, and a CHECK with another
     expect(p.code, p.all).toBe(1);
     const hits = p.doc.problems.filter((x) => x.code === 'DRIFT_CONSTRAINT');
     const by = (table: string) => hits.filter((h) => h.table === table);
-    expect(hits.every((h) => h.severity === 'error' && h.tenant === 'globex'), JSON.stringify(hits, null, 2)).toBe(true);
+    expect(
+      hits.every((h) => h.severity === 'error' && h.tenant === 'globex'),
+      JSON.stringify(hits, null, 2),
+    ).toBe(true);
 
     const [fkHit] = by('accounts_transaction').filter((h) => h.message.includes('foreign key'));
     expect(fkHit?.message).toContain(fk);
@@ -148,7 +172,7 @@ describe('a missing FOREIGN KEY, CHECK and PRIMARY KEY, and a CHECK with another
 });
 
 describe('a key missing in one tenant of a table whose unified table already exists (filled, not created)', () => {
-  it('is a DRIFT_CONSTRAINT warning, not blocking: run adds none of the tenants\' keys to an existing table', async () => {
+  it("is a DRIFT_CONSTRAINT warning, not blocking: run adds none of the tenants' keys to an existing table", async () => {
     const { url } = await fixtureDb({ preexistingUnified: true });
     const pk = await constraintName(url, 'globex', 'accounts_membership', 'p', '(account_id, user_id)');
     await sql(url, `ALTER TABLE ${qi('globex', 'accounts_membership')} DROP CONSTRAINT ${qi(pk)}`);
@@ -233,18 +257,40 @@ describe('a table present in 2 of 3 tenants (LedgerEntry missing in globex)', ()
     const doc = parseJson<VerifyDoc>(r);
     expect(doc.ok).toBe(true);
     const ledger = doc.results.filter((x) => x.table === 'LedgerEntry').map((x) => [x.tenant, x.sourceRows, x.targetRows, x.ok]);
-    expect(ledger.sort()).toEqual([['acme', ROWS, ROWS, true], [WEIRD, ROWS, ROWS, true]].sort());
+    expect(ledger.sort()).toEqual(
+      [
+        ['acme', ROWS, ROWS, true],
+        [WEIRD, ROWS, ROWS, true],
+      ].sort(),
+    );
 
     // the data itself: per tenant, the unified rows are the tenant's rows; globex has none
     const withLedger = info.tenants.filter((t) => t.schema !== 'globex');
     expect((await compareAll(url, url, withLedger)).mismatches).toEqual([]);
-    expect((await compareAll(url, url, info.tenants.filter((t) => t.schema === 'globex'), ['accounts_account', 'accounts_transaction', 'accounts_membership', 'audit_log'])).mismatches).toEqual([]);
-    const counts = await sql<{ tenant_id: string; n: string }>(url, `SELECT tenant_id::text, count(*)::text AS n FROM ${qi('public', 'LedgerEntry')} GROUP BY 1 ORDER BY 1`);
+    expect(
+      (
+        await compareAll(
+          url,
+          url,
+          info.tenants.filter((t) => t.schema === 'globex'),
+          ['accounts_account', 'accounts_transaction', 'accounts_membership', 'audit_log'],
+        )
+      ).mismatches,
+    ).toEqual([]);
+    const counts = await sql<{ tenant_id: string; n: string }>(
+      url,
+      `SELECT tenant_id::text, count(*)::text AS n FROM ${qi('public', 'LedgerEntry')} GROUP BY 1 ORDER BY 1`,
+    );
     expect(counts).toEqual(withLedger.map((t) => ({ tenant_id: String(t.id), n: String(ROWS) })).sort((a, b) => a.tenant_id.localeCompare(b.tenant_id)));
 
     const v = await runCli(['verify', '--json', '-c', cfg, '--source', url]);
     expect(v.code, show(v)).toBe(0);
-    expect(parseJson<VerifyDoc>(v).results.filter((x) => x.table === 'LedgerEntry').map((x) => x.tenant).sort()).toEqual(['acme', WEIRD].sort());
+    expect(
+      parseJson<VerifyDoc>(v)
+        .results.filter((x) => x.table === 'LedgerEntry')
+        .map((x) => x.tenant)
+        .sort(),
+    ).toEqual(['acme', WEIRD].sort());
 
     const rv = await runCli(['revert', '--yes', '-c', cfg, '--source', url]);
     expect(rv.code, show(rv)).toBe(0);
@@ -263,10 +309,17 @@ describe('tables.partial into a separate target database', () => {
     expect(r.code, show(r)).toBe(0);
     const doc = parseJson<VerifyDoc>(r);
     expect(doc.ok).toBe(true);
-    expect(doc.results.filter((x) => x.table === 'LedgerEntry').map((x) => x.tenant).sort()).toEqual(['acme', WEIRD].sort());
+    expect(
+      doc.results
+        .filter((x) => x.table === 'LedgerEntry')
+        .map((x) => x.tenant)
+        .sort(),
+    ).toEqual(['acme', WEIRD].sort());
     const withLedger = info.tenants.filter((t) => t.schema !== 'globex');
     expect((await compareAll(url, target.url, withLedger)).mismatches).toEqual([]);
-    const [g] = await sql<{ n: string }>(target.url, `SELECT count(*)::text AS n FROM ${qi('public', 'LedgerEntry')} WHERE tenant_id::text = $1`, [String(info.tenants[1].id)]);
+    const [g] = await sql<{ n: string }>(target.url, `SELECT count(*)::text AS n FROM ${qi('public', 'LedgerEntry')} WHERE tenant_id::text = $1`, [
+      String(info.tenants[1].id),
+    ]);
     expect(g.n).toBe('0');
   });
 });
@@ -284,20 +337,43 @@ describe('many tenants: one finding per differing rule, with counts and a few ex
     for (const s of noAmount) await sql(db.url, `ALTER TABLE ${qi(s, 't1')} DROP COLUMN ${qi('amount')}`);
     const p = await plan(db.url);
     expect(p.code, p.all).toBe(1);
-    const drift = p.doc.problems.filter((x) => x.code.startsWith('DRIFT_')).map((x) => x.code).sort();
+    const drift = p.doc.problems
+      .filter((x) => x.code.startsWith('DRIFT_'))
+      .map((x) => x.code)
+      .sort();
     expect(drift).toEqual(['DRIFT_CONSTRAINT', 'DRIFT_MISSING_COLUMN', 'DRIFT_NULLABILITY']);
     const [nul] = p.doc.problems.filter((x) => x.code === 'DRIFT_NULLABILITY');
     expect(nul).toMatchObject({ severity: 'warning', tenant: null, table: 't1' });
-    expect(nul.message).toContain(`"t1"."name" is NOT NULL in 5 tenants (${lacking.slice(0, 3).map((s) => JSON.stringify(s)).join(', ')}, …) but nullable in 195 tenants`);
+    expect(nul.message).toContain(
+      `"t1"."name" is NOT NULL in 5 tenants (${lacking
+        .slice(0, 3)
+        .map((s) => JSON.stringify(s))
+        .join(', ')}, …) but nullable in 195 tenants`,
+    );
     const [col] = p.doc.problems.filter((x) => x.code === 'DRIFT_MISSING_COLUMN');
     expect(col).toMatchObject({ severity: 'error', tenant: null, table: 't1' });
-    expect(col.message).toContain(`8 tenants (${noAmount.slice(0, 3).map((s) => JSON.stringify(s)).join(', ')}, …) table "t1" have no column "amount"`);
+    expect(col.message).toContain(
+      `8 tenants (${noAmount
+        .slice(0, 3)
+        .map((s) => JSON.stringify(s))
+        .join(', ')}, …) table "t1" have no column "amount"`,
+    );
     expect(col.message).toContain('that 192 tenants (');
     const hits = p.doc.problems.filter((x) => x.code === 'DRIFT_CONSTRAINT');
     expect(hits, JSON.stringify(hits, null, 2)).toHaveLength(1);
     expect(hits[0]).toMatchObject({ code: 'DRIFT_CONSTRAINT', severity: 'error', tenant: null, table: 't2' });
-    expect(hits[0].message).toContain(`is in 195 tenants (${schemas.slice(0, 3).map((s) => JSON.stringify(s)).join(', ')}, …)`);
-    expect(hits[0].message).toContain(`missing in 5 tenants (${lacking.slice(0, 3).map((s) => JSON.stringify(s)).join(', ')}, …)`);
+    expect(hits[0].message).toContain(
+      `is in 195 tenants (${schemas
+        .slice(0, 3)
+        .map((s) => JSON.stringify(s))
+        .join(', ')}, …)`,
+    );
+    expect(hits[0].message).toContain(
+      `missing in 5 tenants (${lacking
+        .slice(0, 3)
+        .map((s) => JSON.stringify(s))
+        .join(', ')}, …)`,
+    );
     expect(hits[0].message.length).toBeLessThan(600);
   });
 });

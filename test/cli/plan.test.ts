@@ -286,7 +286,9 @@ describe('plan: shared-name clash, orphans', () => {
 
     const merged = await runCli(['plan', '--json', '-c', writeJson({ tables: { merge: { LedgerEntry: ['Note'] } } }), '--source', url]);
     expect(merged.code, show(merged)).toBe(0);
-    expect(parseJson<PlanDoc>(merged).problems.find((p) => p.code === 'MERGE')?.message).toContain('"LedgerEntry" of 3 tenants is merged into public.LedgerEntry by (Note) (tables.merge)');
+    expect(parseJson<PlanDoc>(merged).problems.find((p) => p.code === 'MERGE')?.message).toContain(
+      '"LedgerEntry" of 3 tenants is merged into public.LedgerEntry by (Note) (tables.merge)',
+    );
 
     const badKey = await runCli(['plan', '--json', '-c', writeJson({ tables: { merge: { LedgerEntry: ['nope'] } } }), '--source', url]);
     expect(badKey.code, show(badKey)).toBe(1);

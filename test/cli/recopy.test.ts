@@ -22,7 +22,12 @@ afterAll(async () => {
 async function copyThenStop(source: string, target?: string) {
   const stop = { stopping: false };
   const cfg = loadConfig({ source, target }, {}, '/');
-  const err = await runCommand(cfg, silentLogger(), { stop, onProgress: (p) => { if (p.phase === 'keys') stop.stopping = true; } }).catch((e: unknown) => e);
+  const err = await runCommand(cfg, silentLogger(), {
+    stop,
+    onProgress: (p) => {
+      if (p.phase === 'keys') stop.stopping = true;
+    },
+  }).catch((e: unknown) => e);
   expect(err).toBeInstanceOf(InterruptedError);
 }
 

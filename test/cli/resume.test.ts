@@ -68,7 +68,8 @@ async function expectJournalMatchesData(url: string, info: FixtureInfo): Promise
       : { source: { count: ROWS, hash: '' }, target: { count: 0, hash: '' } };
     if (s.state === 'done') {
       done++;
-      if (target.count !== source.count || target.hash !== source.hash) problems.push(`${s.tenant}/${s.table}: journal says done (rows ${s.rows}) but unified has ${target.count} of ${source.count} rows / hash differs`);
+      if (target.count !== source.count || target.hash !== source.hash)
+        problems.push(`${s.tenant}/${s.table}: journal says done (rows ${s.rows}) but unified has ${target.count} of ${source.count} rows / hash differs`);
       if (s.rows !== null && Number(s.rows) !== source.count) problems.push(`${s.tenant}/${s.table}: journal rows ${s.rows} ≠ source ${source.count}`);
     } else {
       notDone++;
@@ -83,13 +84,19 @@ async function expectExactMigration(url: string, info: FixtureInfo, tenantFp: st
   const { mismatches, totals } = await compareAll(url, url, info.tenants);
   expect(mismatches).toEqual([]);
   for (const table of FIXTURE_TABLES) {
-    const [r] = await sql<{ n: string; nulls: string }>(url, `SELECT count(*)::text AS n, count(*) FILTER (WHERE tenant_id IS NULL)::text AS nulls FROM ${qi('public', table)}`);
+    const [r] = await sql<{ n: string; nulls: string }>(
+      url,
+      `SELECT count(*)::text AS n, count(*) FILTER (WHERE tenant_id IS NULL)::text AS nulls FROM ${qi('public', table)}`,
+    );
     expect(Number(r.n), `public.${table}: no duplicated or extra rows`).toBe(totals[table]);
     expect(Number(r.nulls)).toBe(0);
   }
   // audit_log has no key: compare the multiplicity of every distinct row per tenant
   for (const t of info.tenants) {
-    const [s] = await sql<{ h: string }>(url, `SELECT md5(string_agg(c::text, ',' ORDER BY r COLLATE "C")) AS h FROM (SELECT ROW(ts, actor, payload)::text AS r, count(*) AS c FROM ${qi(t.schema, 'audit_log')} GROUP BY 1) x`);
+    const [s] = await sql<{ h: string }>(
+      url,
+      `SELECT md5(string_agg(c::text, ',' ORDER BY r COLLATE "C")) AS h FROM (SELECT ROW(ts, actor, payload)::text AS r, count(*) AS c FROM ${qi(t.schema, 'audit_log')} GROUP BY 1) x`,
+    );
     const [u] = await sql<{ h: string }>(
       url,
       `SELECT md5(string_agg(c::text, ',' ORDER BY r COLLATE "C")) AS h FROM (SELECT ROW(ts, actor, payload)::text AS r, count(*) AS c FROM public.audit_log WHERE tenant_id::text = $1 GROUP BY 1) x`,
@@ -133,7 +140,10 @@ describe('kill -9 during the copy, then run again', () => {
     const st = parseJson<StatusDoc>(await runCli(['status', '--json', '--source', url]));
     const last = st.runs[st.runs.length - 1];
     expect(last.state, JSON.stringify(st.runs)).toBe('completed');
-    expect(st.steps.filter((s) => s.state !== 'done'), 'every step of the resumed run is done').toEqual([]);
+    expect(
+      st.steps.filter((s) => s.state !== 'done'),
+      'every step of the resumed run is done',
+    ).toEqual([]);
   });
 });
 
@@ -202,6 +212,9 @@ describe('two concurrent runs', () => {
     await expectExactMigration(url, info, tenantFp);
     // the refused run left no run of its own behind
     const st = parseJson<StatusDoc>(await runCli(['status', '--json', '--source', url]));
-    expect(st.runs.map((r) => r.state), JSON.stringify(st.runs)).toEqual(['completed']);
+    expect(
+      st.runs.map((r) => r.state),
+      JSON.stringify(st.runs),
+    ).toEqual(['completed']);
   });
 });

@@ -185,7 +185,8 @@ for (const variant of VARIANTS) {
       const tables = await sql<{ relname: string }>(tgt, `SELECT relname FROM pg_class WHERE relnamespace = 'oasys_migrate'::regnamespace AND relkind = 'r'`);
       expect(tables.length, 'the state lives in oasys_migrate of the target').toBeGreaterThan(0);
       let state = '';
-      for (const t of tables) state += (await sql<{ x: string }>(tgt, `SELECT coalesce(string_agg(t::text, E'\\n'), '') AS x FROM ${qi('oasys_migrate', t.relname)} t`))[0].x;
+      for (const t of tables)
+        state += (await sql<{ x: string }>(tgt, `SELECT coalesce(string_agg(t::text, E'\\n'), '') AS x FROM ${qi('oasys_migrate', t.relname)} t`))[0].x;
       for (const pw of pws) {
         expect(first.stdout.includes(pw), 'password in stdout').toBe(false);
         expect(first.stderr.includes(pw), 'password in stderr').toBe(false);
@@ -223,7 +224,10 @@ for (const variant of VARIANTS) {
       expect(t?.t).toBe('2024-07-01 06:59:59.999999');
       // and in bulk: the microsecond parts of every tenant's timestamps are the same on both sides
       for (const tenant of info.tenants) {
-        const [s] = await sql<{ h: string }>(src, `SELECT md5(string_agg(extract(microseconds FROM opened_at)::text, ',' ORDER BY id)) AS h FROM ${qi(tenant.schema, 'accounts_account')}`);
+        const [s] = await sql<{ h: string }>(
+          src,
+          `SELECT md5(string_agg(extract(microseconds FROM opened_at)::text, ',' ORDER BY id)) AS h FROM ${qi(tenant.schema, 'accounts_account')}`,
+        );
         const [u] = await sql<{ h: string }>(
           tgt,
           `SELECT md5(string_agg(extract(microseconds FROM opened_at)::text, ',' ORDER BY id)) AS h FROM public.accounts_account WHERE tenant_id::text = $1`,
@@ -258,15 +262,22 @@ for (const variant of VARIANTS) {
         `SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = 'public.accounts_account'::regclass AND contype = 'u'`,
       );
       const idx = await indexesOf(tgt, 'accounts_account');
-      const uniqueNumber = uniques.some((u) => /\(tenant_id, number\)/.test(u.def)) || idx.some((i) => /UNIQUE/.test(i.def) && i.columns.join(',') === 'tenant_id,number');
+      const uniqueNumber =
+        uniques.some((u) => /\(tenant_id, number\)/.test(u.def)) || idx.some((i) => /UNIQUE/.test(i.def) && i.columns.join(',') === 'tenant_id,number');
       expect(uniqueNumber, JSON.stringify({ uniques, idx }, null, 2)).toBe(true);
-      expect(uniques.some((u) => /^UNIQUE \(number\)$/.test(u.def)), 'no tenant-less UNIQUE (number) left').toBe(false);
+      expect(
+        uniques.some((u) => /^UNIQUE \(number\)$/.test(u.def)),
+        'no tenant-less UNIQUE (number) left',
+      ).toBe(false);
     });
 
     it('every unified table has a tenant-leading index; every btree index leads with tenant_id; no redundant (tenant_id) index', async () => {
       for (const table of FIXTURE_TABLES) {
         const idx = await indexesOf(tgt, table);
-        expect(idx.some((i) => i.columns[0] === 'tenant_id'), `${table}: an index leading with tenant_id: ${JSON.stringify(idx)}`).toBe(true);
+        expect(
+          idx.some((i) => i.columns[0] === 'tenant_id'),
+          `${table}: an index leading with tenant_id: ${JSON.stringify(idx)}`,
+        ).toBe(true);
         for (const i of idx.filter((x) => x.method === 'btree')) expect(i.columns[0], `${table}: ${i.def}`).toBe('tenant_id');
         const pk = await primaryKey(tgt, table);
         if (pk[0] === 'tenant_id') {
@@ -276,8 +287,14 @@ for (const variant of VARIANTS) {
       }
       // the source's secondary indexes were recreated tenant-leading
       const tx = await indexesOf(tgt, 'accounts_transaction');
-      expect(tx.some((i) => i.columns.join(',') === 'tenant_id,account_id'), JSON.stringify(tx)).toBe(true);
-      expect(tx.some((i) => i.columns.join(',') === 'tenant_id,created_at' && /created_at DESC/.test(i.def)), JSON.stringify(tx)).toBe(true);
+      expect(
+        tx.some((i) => i.columns.join(',') === 'tenant_id,account_id'),
+        JSON.stringify(tx),
+      ).toBe(true);
+      expect(
+        tx.some((i) => i.columns.join(',') === 'tenant_id,created_at' && /created_at DESC/.test(i.def)),
+        JSON.stringify(tx),
+      ).toBe(true);
     });
 
     it('foreign keys between tenant tables are composite on tenant_id; foreign keys to shared tables stay', async () => {
@@ -297,7 +314,10 @@ for (const variant of VARIANTS) {
       }
       expect(has('accounts_account', /^FOREIGN KEY \(owner_id\) REFERENCES (public\.)?auth_user\(id\)/), dump).toBe(true);
       // no FK still references a tenant schema or uses a tenant-less key into a tenant table
-      expect(fks.filter((f) => /REFERENCES (public\.)?accounts_\w+\((?!tenant_id)/.test(f.def)), dump).toEqual([]);
+      expect(
+        fks.filter((f) => /REFERENCES (public\.)?accounts_\w+\((?!tenant_id)/.test(f.def)),
+        dump,
+      ).toEqual([]);
     });
 
     it('a composite FK rejects a transaction pointing at another tenant’s account', async () => {
@@ -313,7 +333,10 @@ for (const variant of VARIANTS) {
           const globexOnly = rows[0].id; // exists for globex only
           await c.query('SAVEPOINT s');
           const bad = await pgError(
-            c.query(`INSERT INTO public.accounts_transaction (tenant_id, account_id, amount, memo) VALUES ($1, $2, 1.00, 'cross-tenant')`, [acme.id, globexOnly]),
+            c.query(`INSERT INTO public.accounts_transaction (tenant_id, account_id, amount, memo) VALUES ($1, $2, 1.00, 'cross-tenant')`, [
+              acme.id,
+              globexOnly,
+            ]),
           );
           expect(bad?.code, `insert pointing at globex's account ${globexOnly} as acme: ${JSON.stringify(bad)}`).toBe('23503');
           await c.query('ROLLBACK TO SAVEPOINT s');
@@ -321,7 +344,10 @@ for (const variant of VARIANTS) {
           let globexTx: string | undefined;
           const good = await pgError(
             c
-              .query<{ id: string }>(`INSERT INTO public.accounts_transaction (tenant_id, account_id, amount, memo) VALUES ($1, $2, 1.00, 'same tenant') RETURNING id`, [globex.id, globexOnly])
+              .query<{ id: string }>(
+                `INSERT INTO public.accounts_transaction (tenant_id, account_id, amount, memo) VALUES ($1, $2, 1.00, 'same tenant') RETURNING id`,
+                [globex.id, globexOnly],
+              )
               .then((r) => (globexTx = String(r.rows[0].id))),
           );
           expect(good).toBeUndefined();
@@ -375,7 +401,10 @@ for (const variant of VARIANTS) {
           `SELECT polname, pg_get_expr(polqual, polrelid) AS qual, pg_get_expr(polwithcheck, polrelid) AS check FROM pg_policy WHERE polrelid = $1::regclass`,
           [qi('public', table)],
         );
-        expect(pols.map((p) => p.polname), table).toEqual(['tenant_isolation']);
+        expect(
+          pols.map((p) => p.polname),
+          table,
+        ).toEqual(['tenant_isolation']);
         expect(pols[0].qual ?? '', `${table} USING`).toContain('app.current_tenant');
         expect(pols[0].check ?? '', `${table} WITH CHECK`).toContain('app.current_tenant');
       }
@@ -400,7 +429,11 @@ for (const variant of VARIANTS) {
       it('the role is not superuser, cannot bypass RLS and owns none of the tables', async () => {
         const [r] = await sql<{ rolsuper: boolean; rolbypassrls: boolean }>(tgt, 'SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = $1', [role]);
         expect(r).toEqual({ rolsuper: false, rolbypassrls: false });
-        const owned = await sql(tgt, `SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relowner = (SELECT oid FROM pg_roles WHERE rolname = $1)`, [role]);
+        const owned = await sql(
+          tgt,
+          `SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relowner = (SELECT oid FROM pg_roles WHERE rolname = $1)`,
+          [role],
+        );
         expect(owned).toEqual([]);
       });
 
@@ -441,7 +474,11 @@ for (const variant of VARIANTS) {
                 [String(t.id)],
               );
               const want = await rowsHash(src, t.schema, table, cols);
-              expect({ n: Number(r.rows[0].n), others: Number(r.rows[0].others), h: r.rows[0].h }, `${t.schema}/${table}`).toEqual({ n: want.count, others: 0, h: want.hash });
+              expect({ n: Number(r.rows[0].n), others: Number(r.rows[0].others), h: r.rows[0].h }, `${t.schema}/${table}`).toEqual({
+                n: want.count,
+                others: 0,
+                h: want.hash,
+              });
             }
           }
           if (variant.fixture.preexistingUnified) {

@@ -79,8 +79,12 @@ describe('(b) status and revert act on whole runs', () => {
     expect(r.stderr).toContain(`${args[0]} does not take --tenants: it acts on whole runs`);
   });
 
-  it('their --help does not offer --tenants; plan\'s does', async () => {
-    for (const [cmd, offered] of [['status', false], ['revert', false], ['plan', true]] as const) {
+  it("their --help does not offer --tenants; plan's does", async () => {
+    for (const [cmd, offered] of [
+      ['status', false],
+      ['revert', false],
+      ['plan', true],
+    ] as const) {
       const r = await runCli([cmd, '--help']);
       expect(r.code).toBe(0);
       expect(r.stdout.includes('--tenants'), cmd).toBe(offered);
@@ -89,24 +93,19 @@ describe('(b) status and revert act on whole runs', () => {
 });
 
 describe('(c) --json writes one failure document on stdout, for every command', () => {
-  it.each([
-    [['plan']],
-    [['run']],
-    [['run', '--dry-run']],
-    [['verify']],
-    [['status']],
-    [['revert', '--yes']],
-    [['check-rls', '--role', 'app']],
-  ])('%j against an unreachable server: code "environment", exit 3, no password', async (args) => {
-    const r = await runCli([...args, '--json', '--source', deadUrl]);
-    expect(r.code, show(r)).toBe(3);
-    const doc = expectErrorDoc(r, 'environment');
-    expect(doc.error.message).toContain('cannot connect');
-    expect(doc.error.hint).toBeTruthy();
-    expect(r.stdout + r.stderr).not.toContain('Pa55-w0rd');
-    // The human message still goes to stderr.
-    expect(r.stderr).toContain('error: cannot connect');
-  });
+  it.each([[['plan']], [['run']], [['run', '--dry-run']], [['verify']], [['status']], [['revert', '--yes']], [['check-rls', '--role', 'app']]])(
+    '%j against an unreachable server: code "environment", exit 3, no password',
+    async (args) => {
+      const r = await runCli([...args, '--json', '--source', deadUrl]);
+      expect(r.code, show(r)).toBe(3);
+      const doc = expectErrorDoc(r, 'environment');
+      expect(doc.error.message).toContain('cannot connect');
+      expect(doc.error.hint).toBeTruthy();
+      expect(r.stdout + r.stderr).not.toContain('Pa55-w0rd');
+      // The human message still goes to stderr.
+      expect(r.stderr).toContain('error: cannot connect');
+    },
+  );
 
   it('a usage error (bad flag value) has code "usage" and the flag as keyPath', async () => {
     const r = await runCli(['plan', '--json', '--concurrency', 'abc', '--source', deadUrl]);

@@ -77,7 +77,10 @@ describe('verify and status after a run', () => {
     expect(j.code, show(j)).toBe(1);
     const doc = parseJson<VerifyDoc>(j);
     expect(doc.ok).toBe(false);
-    const bad = doc.results.filter((r) => !r.ok).map((r) => `${r.tenant}/${r.table}`).sort();
+    const bad = doc.results
+      .filter((r) => !r.ok)
+      .map((r) => `${r.tenant}/${r.table}`)
+      .sort();
     expect(bad).toEqual(tenants.map((t) => `${t}/${table}`).sort());
     check?.(doc);
   }
@@ -137,9 +140,15 @@ describe('verify and status after a run', () => {
   });
 
   it('tampering 1 — changed values (a boolean flipped in acme, a string deep in a jsonb document in globex) → verify exits 1 naming accounts_account for both; undone → exit 0', async () => {
-    const [row] = await sql<{ meta: string | null }>(url, `SELECT meta::text AS meta FROM public.accounts_account WHERE tenant_id = $1 AND id = 2`, [globex.id]);
+    const [row] = await sql<{ meta: string | null }>(url, `SELECT meta::text AS meta FROM public.accounts_account WHERE tenant_id = $1 AND id = 2`, [
+      globex.id,
+    ]);
     await sql(url, `UPDATE public.accounts_account SET active = NOT active WHERE tenant_id = $1 AND id = 3`, [acme.id]);
-    await sql(url, `UPDATE public.accounts_account SET meta = '{"a": 1, "nested": {"b": [1, 2, {"c": null}], "s": "Zurich"}}' WHERE tenant_id = $1 AND id = 2`, [globex.id]);
+    await sql(
+      url,
+      `UPDATE public.accounts_account SET meta = '{"a": 1, "nested": {"b": [1, 2, {"c": null}], "s": "Zurich"}}' WHERE tenant_id = $1 AND id = 2`,
+      [globex.id],
+    );
     try {
       await expectMismatch('accounts_account', [acme.schema, globex.schema], (doc) => {
         for (const t of [acme.schema, globex.schema]) {
@@ -244,14 +253,24 @@ describe('verify and status after a run', () => {
       [acme.id, globex.id],
     );
     expect(row, 'a membership of acme whose key is free in globex').toBeDefined();
-    await sql(url, `UPDATE public.accounts_membership SET tenant_id = $2 WHERE tenant_id = $1 AND account_id = $3 AND user_id = $4`, [acme.id, globex.id, row.account_id, row.user_id]);
+    await sql(url, `UPDATE public.accounts_membership SET tenant_id = $2 WHERE tenant_id = $1 AND account_id = $3 AND user_id = $4`, [
+      acme.id,
+      globex.id,
+      row.account_id,
+      row.user_id,
+    ]);
     try {
       await expectMismatch('accounts_membership', [acme.schema, globex.schema], (doc) => {
         expect(result(doc, acme.schema, 'accounts_membership').targetRows).toBe(ROWS - 1);
         expect(result(doc, globex.schema, 'accounts_membership').targetRows).toBe(ROWS + 1);
       });
     } finally {
-      await sql(url, `UPDATE public.accounts_membership SET tenant_id = $1 WHERE tenant_id = $2 AND account_id = $3 AND user_id = $4`, [acme.id, globex.id, row.account_id, row.user_id]);
+      await sql(url, `UPDATE public.accounts_membership SET tenant_id = $1 WHERE tenant_id = $2 AND account_id = $3 AND user_id = $4`, [
+        acme.id,
+        globex.id,
+        row.account_id,
+        row.user_id,
+      ]);
     }
     await expectClean();
   });

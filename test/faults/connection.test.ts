@@ -162,11 +162,20 @@ describe('pg_terminate_backend mid-copy', () => {
       // A second run while the first is (maybe) still working: it must not work at the same time.
       const second = startCli(['run', '--source', f.url, ...ARGS], { timeoutMs: 45_000 });
       const bExit = second.done.then((x) => (b = x));
-      await poll(f.url, async (c) => {
-        if (b !== undefined) return true;
-        const n = (await c.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'oasys-migrate%' AND wait_event_type = 'Lock'`)).rows[0].n;
-        return n >= 2 ? (bBlockedInCopy = true) : false;
-      }, 15_000, 30);
+      await poll(
+        f.url,
+        async (c) => {
+          if (b !== undefined) return true;
+          const n = (
+            await c.query(
+              `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'oasys-migrate%' AND wait_event_type = 'Lock'`,
+            )
+          ).rows[0].n;
+          return n >= 2 ? (bBlockedInCopy = true) : false;
+        },
+        15_000,
+        30,
+      );
       await gate.release();
       await Promise.all([aExit, bExit]);
     } finally {
@@ -176,7 +185,9 @@ describe('pg_terminate_backend mid-copy', () => {
     if (aAliveWhenBStarted) {
       // The first run kept going: then it must still exclude other runs (lock taken again) …
       expect.soft(bBlockedInCopy, `two runs copied at the same time after the first lost its advisory-lock session\n${both}`).toBe(false);
-      expect.soft(b!.code === 3 || [1, 3].includes(a!.code ?? -1), `the second run must be refused (exit 3) while the first works, or the first must stop\n${both}`).toBe(true);
+      expect
+        .soft(b!.code === 3 || [1, 3].includes(a!.code ?? -1), `the second run must be refused (exit 3) while the first works, or the first must stop\n${both}`)
+        .toBe(true);
     } else {
       expect([1, 3], both).toContain(a!.code);
     }
@@ -203,7 +214,12 @@ describe('pg_terminate_backend mid-copy', () => {
         const steps = await latestSteps(c);
         if (!steps?.some((s) => s.phase === 'copy' && s.state === 'done')) return undefined;
         const waits = await toolPids(adminUrl(), [f.db.name]);
-        const blocked = (await sql(adminUrl(), `SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND application_name LIKE 'oasys-migrate%' AND wait_event_type = 'Lock'`, [f.db.name])).length > 0;
+        const blocked =
+          (
+            await sql(adminUrl(), `SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND application_name LIKE 'oasys-migrate%' AND wait_event_type = 'Lock'`, [
+              f.db.name,
+            ])
+          ).length > 0;
         return waits.length > 0 && blocked ? steps : undefined;
       });
       if (!at) child.kill('SIGKILL');

@@ -116,7 +116,9 @@ describe('a data error in one tenant', () => {
       const err = r.stderr.slice(Math.max(0, r.stderr.search(/^error:/m)));
       expect(err, `names the tenant\n${show(r)}`).toContain(`"${c.tenant}"`);
       expect(err, `names the table\n${show(r)}`).toMatch(/accounts_membership/);
-      expect(err, `names the row key (account_id, user_id) = (${key.join(', ')})\n${show(r)}`).toMatch(new RegExp(`\\(\\s*(?:\\d+\\s*,\\s*)?${key[0]}\\s*,\\s*${key[1]}\\s*\\)`));
+      expect(err, `names the row key (account_id, user_id) = (${key.join(', ')})\n${show(r)}`).toMatch(
+        new RegExp(`\\(\\s*(?:\\d+\\s*,\\s*)?${key[0]}\\s*,\\s*${key[1]}\\s*\\)`),
+      );
       expect(err, `names the column/constraint\n${show(r)}`).toMatch(names);
       expect((await latestRun(f.url))?.state).toBe('failed');
 
@@ -128,7 +130,12 @@ describe('a data error in one tenant', () => {
       expect(failing?.state, JSON.stringify(failing)).not.toBe('done');
       // the other tenants' steps of that table are done, with exactly their rows
       const others = steps.filter((s) => s.phase === 'copy' && s.table_name === 'accounts_membership' && s.tenant !== c.tenant);
-      expect.soft(others.map((s) => `${s.step_id}: ${s.state}`), 'the other tenants’ steps of accounts_membership').toEqual(others.map((s) => `${s.step_id}: done`));
+      expect
+        .soft(
+          others.map((s) => `${s.step_id}: ${s.state}`),
+          'the other tenants’ steps of accounts_membership',
+        )
+        .toEqual(others.map((s) => `${s.step_id}: done`));
       await withClient(f.url, async (db) => {
         for (const t of f.info.tenants.filter((x) => x.schema !== c.tenant)) {
           const src = await db.query(`SELECT count(*)::int AS n FROM ${qi(t.schema, 'accounts_membership')}`);

@@ -7,19 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminUrl, createTestDatabase } from '../support/db.js';
-import {
-  dbRegistry,
-  expectRefusal,
-  fingerprint,
-  fixtureTemplate,
-  fpDiff,
-  qi,
-  sql,
-  unusedPort,
-  urlAs,
-  withClient,
-  type FixtureDb,
-} from '../support/faults.js';
+import { dbRegistry, expectRefusal, fingerprint, fixtureTemplate, fpDiff, qi, sql, unusedPort, urlAs, withClient, type FixtureDb } from '../support/faults.js';
 
 const reg = dbRegistry();
 const roles: string[] = [];

@@ -69,7 +69,9 @@ line" text, "group" ${qi(s, enumType)},
         CONSTRAINT "uniq ""select""; from" UNIQUE ("select", "from"))`);
       await c.query(`CREATE INDEX ${qi('idx "order"; x')} ON ${qi(s, weird)} ("order")`);
       await c.query(`CREATE TABLE ${qi(s, longA)} (id integer PRIMARY KEY, ${qi(longCol)} text UNIQUE)`);
-      await c.query(`CREATE TABLE ${qi(s, longB)} (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, a_id integer REFERENCES ${qi(s, longA)} (id) DEFERRABLE INITIALLY DEFERRED, note text)`);
+      await c.query(
+        `CREATE TABLE ${qi(s, longB)} (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, a_id integer REFERENCES ${qi(s, longA)} (id) DEFERRABLE INITIALLY DEFERRED, note text)`,
+      );
       await c.query(`CREATE INDEX ON ${qi(s, longB)} (a_id)`);
       await c.query(`CREATE TABLE ${qi(s, unicodeTable)} ("ключ" integer PRIMARY KEY, "値" text, "end" boolean)`);
       for (let k = 1; k <= 3; k++) {

@@ -17,14 +17,7 @@
  * hostile names: input-names.test.ts.
  */
 import { afterAll, beforeAll, describe, it } from 'vitest';
-import {
-  configFile,
-  dbRegistry,
-  expectRefusal,
-  fixtureTemplate,
-  sql,
-  type FixtureDb,
-} from '../support/faults.js';
+import { configFile, dbRegistry, expectRefusal, fixtureTemplate, sql, type FixtureDb } from '../support/faults.js';
 
 const reg = dbRegistry();
 let tpl: { make: () => Promise<FixtureDb> };
@@ -58,7 +51,10 @@ describe('wrong configuration', () => {
       /tabel/,
       /tenants\.registry/,
     ]);
-    await expectRefusal(shared.url, ['run', '-c', configFile({ rls: { setting: 'app.current_tenant', forced: true } }), '--source', shared.url], 2, [/forced/, /\brls\b/]);
+    await expectRefusal(shared.url, ['run', '-c', configFile({ rls: { setting: 'app.current_tenant', forced: true } }), '--source', shared.url], 2, [
+      /forced/,
+      /\brls\b/,
+    ]);
   });
 
   it('a config file password in "source" is never shown, whatever else is wrong with the file', async () => {
@@ -71,7 +67,10 @@ describe('wrong configuration', () => {
 
 describe('empty tenant set', () => {
   it('tenants.schemas naming no existing schema: exit 2 (unknown tenant) naming it and the key', async () => {
-    await expectRefusal(shared.url, ['run', '-c', configFile({ tenants: { schemas: ['nope', 'also_nope'] } }), '--source', shared.url], 2, [/"nope"/, /tenants\.schemas/]);
+    await expectRefusal(shared.url, ['run', '-c', configFile({ tenants: { schemas: ['nope', 'also_nope'] } }), '--source', shared.url], 2, [
+      /"nope"/,
+      /tenants\.schemas/,
+    ]);
   });
   it('tenants.schemas: [] → exit 2 naming the key', async () => {
     await expectRefusal(shared.url, ['run', '-c', configFile({ tenants: { schemas: [] } }), '--source', shared.url], 2, [/tenants\.schemas/]);
@@ -120,11 +119,12 @@ describe('registry', () => {
 
 describe('tables', () => {
   it('two tenant tables mapped to one target name in tables.map → exit 2 naming both and the key', async () => {
-    await expectRefusal(shared.url, ['run', '-c', configFile({ tables: { map: { accounts_account: 'merged', audit_log: 'merged' } } }), '--source', shared.url], 2, [
-      /tables\.map/,
-      /accounts_account/,
-      /audit_log/,
-    ]);
+    await expectRefusal(
+      shared.url,
+      ['run', '-c', configFile({ tables: { map: { accounts_account: 'merged', audit_log: 'merged' } } }), '--source', shared.url],
+      2,
+      [/tables\.map/, /accounts_account/, /audit_log/],
+    );
   });
   it('a tenant table mapped onto the name of another tenant table → exit 1 (blocking MAP_COLLISION) naming both', async () => {
     await expectRefusal(shared.url, ['run', '-c', configFile({ tables: { map: { audit_log: 'LedgerEntry' } } }), '--source', shared.url], 1, [
@@ -138,6 +138,10 @@ describe('tables', () => {
     await sql(f.url, `ALTER TABLE acme.audit_log ADD COLUMN tenant_id integer`);
     await expectRefusal(f.url, ['run', '--source', f.url], 1, [/TENANT_COLUMN_EXISTS/, /acme/, /audit_log/, /tenant_id/]);
     // and with tenantColumn set to a column every tenant has
-    await expectRefusal(shared.url, ['run', '-c', configFile({ tenantColumn: 'actor' }), '--source', shared.url], 1, [/TENANT_COLUMN_EXISTS/, /audit_log/, /actor/]);
+    await expectRefusal(shared.url, ['run', '-c', configFile({ tenantColumn: 'actor' }), '--source', shared.url], 1, [
+      /TENANT_COLUMN_EXISTS/,
+      /audit_log/,
+      /actor/,
+    ]);
   });
 });

@@ -30,7 +30,11 @@ describe('Dockerfile, executed without an engine', () => {
   it('builds the packed tarball, installs runtime dependencies only, and its entry point runs', () => {
     // What the base image has; /build, /app and /work are made by the Dockerfile.
     for (const m of ['/tmp', '/usr/local/bin']) mkdirSync(inRoot(m), { recursive: true });
-    const lines = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8').replace(/\\\n/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    const lines = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8')
+      .replace(/\\\n/g, ' ')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'));
     let cwd = root;
     let entry: string[] = [];
     let cmd: string[] = [];
@@ -68,7 +72,11 @@ describe('Dockerfile, executed without an engine', () => {
         }
         case 'RUN': {
           const r = spawnSync('bash', ['-euo', 'pipefail', '-c', mapPaths(arg)], {
-            cwd, env: { ...env, npm_config_prefer_offline: 'true', npm_config_loglevel: 'error' }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 180_000,
+            cwd,
+            env: { ...env, npm_config_prefer_offline: 'true', npm_config_loglevel: 'error' },
+            encoding: 'utf8',
+            stdio: ['ignore', 'pipe', 'pipe'],
+            timeout: 180_000,
           });
           expect(r.status, `RUN ${arg}\n${r.stdout}\n${r.stderr}`).toBe(0);
           break;

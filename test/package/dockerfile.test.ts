@@ -16,7 +16,10 @@ const instructions = dockerfile
   .split('\n')
   .map((l) => l.trim())
   .filter((l) => l && !l.startsWith('#'));
-const ignored = readFileSync(path.join(ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim()).filter(Boolean);
+const ignored = readFileSync(path.join(ROOT, '.dockerignore'), 'utf8')
+  .split('\n')
+  .map((l) => l.trim())
+  .filter(Boolean);
 const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string>; files: string[] };
 
 describe('Dockerfile', () => {
@@ -30,7 +33,10 @@ describe('Dockerfile', () => {
     const copies = instructions.filter((l) => /^COPY /i.test(l) && !/--from=/.test(l));
     expect(copies.length).toBeGreaterThan(0);
     for (const c of copies) {
-      const parts = c.split(/\s+/).slice(1).filter((p) => !p.startsWith('--'));
+      const parts = c
+        .split(/\s+/)
+        .slice(1)
+        .filter((p) => !p.startsWith('--'));
       for (const src of parts.slice(0, -1)) {
         expect(existsSync(path.join(ROOT, src)), `${c}: ${src}`).toBe(true);
         expect(ignored.includes(src.replace(/\/$/, '')), `${src} is in .dockerignore`).toBe(false);
@@ -39,7 +45,10 @@ describe('Dockerfile', () => {
     // Whatever package.json "files" ships must be in the context the build stage copied (or built there).
     const copied = copies.flatMap((c) => c.split(/\s+/).slice(1, -1));
     for (const f of pkg.files.filter((x) => !x.startsWith('!') && !x.startsWith('dist/'))) {
-      expect(copied.some((c) => c.replace(/\/$/, '') === f.replace(/\/$/, '')), `"files" entry ${f} is not copied into the build`).toBe(true);
+      expect(
+        copied.some((c) => c.replace(/\/$/, '') === f.replace(/\/$/, '')),
+        `"files" entry ${f} is not copied into the build`,
+      ).toBe(true);
     }
   });
 

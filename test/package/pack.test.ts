@@ -30,7 +30,9 @@ function installed(args: string[]) {
 beforeAll(async () => {
   // A clean copy of the checkout's files (tracked and new, not ignored): no dist/, no node_modules of its own.
   const checkout = path.join(work, 'checkout');
-  const list = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '-z'], { cwd: ROOT, encoding: 'utf8' }).split('\0').filter(Boolean);
+  const list = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '-z'], { cwd: ROOT, encoding: 'utf8' })
+    .split('\0')
+    .filter(Boolean);
   for (const f of list) {
     if (!existsSync(path.join(ROOT, f))) continue; // deleted in the work tree
     mkdirSync(path.dirname(path.join(checkout, f)), { recursive: true });
@@ -38,15 +40,24 @@ beforeAll(async () => {
   }
   expect(existsSync(path.join(checkout, 'dist'))).toBe(false);
   symlinkSync(path.join(ROOT, 'node_modules'), path.join(checkout, 'node_modules'), 'dir');
-  const out = execFileSync('npm', ['pack', '--json', '--pack-destination', work], { cwd: checkout, encoding: 'utf8', env: { ...process.env, npm_config_loglevel: 'error' } });
+  const out = execFileSync('npm', ['pack', '--json', '--pack-destination', work], {
+    cwd: checkout,
+    encoding: 'utf8',
+    env: { ...process.env, npm_config_loglevel: 'error' },
+  });
   const info = JSON.parse(out.slice(out.indexOf('['))) as { filename: string; files: { path: string }[] }[];
   tarball = path.join(work, info[0].filename);
   files = info[0].files.map((f) => f.path);
   const prefix = path.join(work, 'prefix');
   mkdirSync(prefix);
-  execFileSync('npm', ['install', '--prefix', prefix, '--prefer-offline', '--omit=dev', '--omit=optional', '--no-audit', '--no-fund', '--ignore-scripts', tarball], {
-    encoding: 'utf8', env: { ...process.env, npm_config_loglevel: 'error' },
-  });
+  execFileSync(
+    'npm',
+    ['install', '--prefix', prefix, '--prefer-offline', '--omit=dev', '--omit=optional', '--no-audit', '--no-fund', '--ignore-scripts', tarball],
+    {
+      encoding: 'utf8',
+      env: { ...process.env, npm_config_loglevel: 'error' },
+    },
+  );
   bin = path.join(prefix, 'node_modules', '.bin', Object.keys(pkg.bin)[0]);
   db = await createTestDatabase('pack');
   await generateFixture(db.url, { tenants: 2, rowsPerTable: 5 });
@@ -60,10 +71,21 @@ afterAll(async () => {
 describe('npm pack', () => {
   it('ships the build, the bin, the SQL and the runbook — no tests, CI scripts, fixture sources or TypeScript', () => {
     expect(path.basename(tarball)).toBe(`${pkg.name}-${pkg.version}.tgz`);
-    for (const f of ['package.json', 'bin/oasys-migrate.js', 'dist/src/cli/main.js', 'dist/src/cli/demo.js', 'dist/src/fixtures/generate.js', 'sql/state/schema.sql', 'README.md', 'RUNBOOK.md']) {
+    for (const f of [
+      'package.json',
+      'bin/oasys-migrate.js',
+      'dist/src/cli/main.js',
+      'dist/src/cli/demo.js',
+      'dist/src/fixtures/generate.js',
+      'sql/state/schema.sql',
+      'README.md',
+      'RUNBOOK.md',
+    ]) {
       expect(files, f).toContain(f);
     }
-    const bad = files.filter((f) => /^(test|\.ci|dist\/test)\//.test(f) || /^fixtures\//.test(f) || (f.endsWith('.ts') && !f.endsWith('.d.ts')) || f.endsWith('.map'));
+    const bad = files.filter(
+      (f) => /^(test|\.ci|dist\/test)\//.test(f) || /^fixtures\//.test(f) || (f.endsWith('.ts') && !f.endsWith('.d.ts')) || f.endsWith('.map'),
+    );
     expect(bad).toEqual([]);
   });
 });
@@ -101,7 +123,7 @@ describe('the installed package', () => {
     expect(n).toEqual({ n: 10, t: 2 });
   });
 
-  it("ships RUNBOOK.md, and every command and flag it uses is one the installed CLI offers", () => {
+  it('ships RUNBOOK.md, and every command and flag it uses is one the installed CLI offers', () => {
     const runbook = readFileSync(path.join(work, 'prefix', 'node_modules', pkg.name, 'RUNBOOK.md'), 'utf8');
     const uses = [...runbook.matchAll(/```sh\n([\s\S]*?)```/g)]
       .flatMap((m) => m[1].split('\n'))

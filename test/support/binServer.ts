@@ -30,17 +30,23 @@ export async function startBinServer(binDir: string, label: string): Promise<Bin
   const port = await freePort();
   const isRoot = process.getuid?.() === 0;
   const asPostgres = (cmd: string, args: string[]) => {
-    const r = isRoot
-      ? spawnSync('runuser', ['-u', 'postgres', '--', cmd, ...args], { encoding: 'utf8' })
-      : spawnSync(cmd, args, { encoding: 'utf8' });
+    const r = isRoot ? spawnSync('runuser', ['-u', 'postgres', '--', cmd, ...args], { encoding: 'utf8' }) : spawnSync(cmd, args, { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`${path.basename(cmd)} (${binDir}) failed: ${r.stderr || r.stdout || r.error?.message}`);
     return r.stdout;
   };
   try {
     asPostgres(path.join(binDir, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--locale=C']);
     asPostgres(path.join(binDir, 'pg_ctl'), [
-      '-D', data, '-l', path.join(base, 'log'), '-w', '-t', '30', 'start',
-      '-o', `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${base} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100`,
+      '-D',
+      data,
+      '-l',
+      path.join(base, 'log'),
+      '-w',
+      '-t',
+      '30',
+      'start',
+      '-o',
+      `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${base} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100`,
     ]);
   } catch (err) {
     fs.rmSync(base, { recursive: true, force: true });

@@ -11,7 +11,20 @@ export function col(name: string, type = 'integer', extra: Partial<Column> = {})
 }
 
 export function pk(columns: string[], name = 'pk'): Constraint {
-  return { name, kind: 'p', columns, onUpdate: 'a', onDelete: 'a', onDeleteSetColumns: [], matchType: 's', deferrable: false, deferred: false, noInherit: false, definition: '', usesLocalObjects: false };
+  return {
+    name,
+    kind: 'p',
+    columns,
+    onUpdate: 'a',
+    onDelete: 'a',
+    onDeleteSetColumns: [],
+    matchType: 's',
+    deferrable: false,
+    deferred: false,
+    noInherit: false,
+    definition: '',
+    usesLocalObjects: false,
+  };
 }
 
 export function fk(columns: string[], ref: { schema: string; table: string; columns: string[] }, name = `fk_${columns.join('_')}`): Constraint {
@@ -19,11 +32,31 @@ export function fk(columns: string[], ref: { schema: string; table: string; colu
 }
 
 export function table(schema: string, name: string, columns: Column[], constraints: Constraint[] = [], extra: Partial<TableDef> = {}): TableDef {
-  return { schema, name, kind: 'r', estimate: 10, columns: columns.map((c, i) => ({ ...c, num: i + 1 })), constraints, indexes: [], rlsEnabled: false, rlsForced: false, ...extra };
+  return {
+    schema,
+    name,
+    kind: 'r',
+    estimate: 10,
+    columns: columns.map((c, i) => ({ ...c, num: i + 1 })),
+    constraints,
+    indexes: [],
+    rlsEnabled: false,
+    rlsForced: false,
+    ...extra,
+  };
 }
 
 export function catalog(tables: TableDef[], policies: [string, string, string[]][] = []): Catalog {
-  const c: Catalog = { tables: new Map(), nonTables: new Map(), relationNames: new Map(), types: new Map(), policies: new Map(), permissivePolicies: new Map(), other: [], queryCount: 0 };
+  const c: Catalog = {
+    tables: new Map(),
+    nonTables: new Map(),
+    relationNames: new Map(),
+    types: new Map(),
+    policies: new Map(),
+    permissivePolicies: new Map(),
+    other: [],
+    queryCount: 0,
+  };
   for (const t of tables) {
     if (!c.tables.has(t.schema)) c.tables.set(t.schema, new Map());
     c.tables.get(t.schema)!.set(t.name, t);
@@ -49,16 +82,23 @@ export function discovery(opts: {
   const cat = catalog(all, opts.policies);
   if (!cat.relationNames.has('public')) cat.relationNames.set('public', new Set());
   return {
-    tenants: opts.tenants.map((s, i) => ({ schema: s, tenantId: String(i + 1) })), tenantIdType: 'integer',
-    source: cat, target: cat, sameDatabase: true, problems: [], bypassRoles: [],
+    tenants: opts.tenants.map((s, i) => ({ schema: s, tenantId: String(i + 1) })),
+    tenantIdType: 'integer',
+    source: cat,
+    target: cat,
+    sameDatabase: true,
+    problems: [],
+    bypassRoles: [],
     role: opts.role ?? { name: 'admin', superuser: true, bypassRls: false },
     targetPolicies: new Set((opts.policies ?? []).filter(([s, , n]) => s === 'public' && n.includes('tenant_isolation')).map(([, t]) => t)),
-    targetVersionNum: 170000, queryCount: 0,
+    targetVersionNum: 170000,
+    queryCount: 0,
   };
 }
 
 export const SETTINGS: PlanSettings = {
-  targetSchema: 'public', tenantColumn: 'tenant_id',
+  targetSchema: 'public',
+  tenantColumn: 'tenant_id',
   tables: { exclude: ['django_migrations'], map: {}, partial: [] },
   rls: { setting: 'app.current_tenant', force: true },
 };

@@ -132,7 +132,6 @@ export function qi(...parts: string[]): string {
   return parts.map((p) => '"' + p.replace(/"/g, '""') + '"').join('.');
 }
 
-
 export async function sql<R extends pg.QueryResultRow = any>(url: string, text: string, params: unknown[] = []): Promise<R[]> {
   return withClient(url, async (c) => (await c.query<R>(text, params)).rows);
 }
@@ -166,7 +165,13 @@ export interface RowsHash {
  * (each column cast to text, so a per-schema enum and its unified copy hash the
  * same), optionally restricted to `tenant_id::text = tenantId`.
  */
-export async function rowsHash(url: string, schema: string, table: string, columns: string[], tenant?: { column?: string; id: string | number }): Promise<RowsHash> {
+export async function rowsHash(
+  url: string,
+  schema: string,
+  table: string,
+  columns: string[],
+  tenant?: { column?: string; id: string | number },
+): Promise<RowsHash> {
   const rowText = `ROW(${columns.map((c) => `${qi(c)}::text`).join(', ')})::text`;
   const where = tenant ? `WHERE ${qi(tenant.column ?? 'tenant_id')}::text = $1` : '';
   const params = tenant ? [String(tenant.id)] : [];
@@ -216,7 +221,9 @@ export interface FingerprintScope {
  */
 export async function fingerprint(url: string, scope: FingerprintScope = {}): Promise<string[]> {
   return withClient(url, async (c) => {
-    await c.query(`SET search_path = pg_catalog; SET TimeZone = 'UTC'; SET extra_float_digits = 3; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET bytea_output = 'hex'`);
+    await c.query(
+      `SET search_path = pg_catalog; SET TimeZone = 'UTC'; SET extra_float_digits = 3; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET bytea_output = 'hex'`,
+    );
     const all = (
       await c.query<{ nspname: string }>(
         `SELECT nspname FROM pg_namespace WHERE nspname !~ '^pg_' AND nspname <> 'information_schema' ORDER BY nspname COLLATE "C"`,
@@ -230,8 +237,11 @@ export async function fingerprint(url: string, scope: FingerprintScope = {}): Pr
     };
     const S = [schemas];
 
-    await add(`SELECT 'schema ' || quote_ident(nspname) || ' owner=' || pg_get_userbyid(nspowner) || ' acl=' || coalesce(nspacl::text, '-') AS l
-                 FROM pg_namespace WHERE nspname = ANY($1)`, S);
+    await add(
+      `SELECT 'schema ' || quote_ident(nspname) || ' owner=' || pg_get_userbyid(nspowner) || ' acl=' || coalesce(nspacl::text, '-') AS l
+                 FROM pg_namespace WHERE nspname = ANY($1)`,
+      S,
+    );
     await add(`SELECT 'extension ' || extname || ' ' || extversion || ' in ' || quote_ident(n.nspname) AS l
                  FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace`);
     await add(

@@ -22,7 +22,9 @@ export async function serverForPgDump(): Promise<{ url: string; dumpMajor: numbe
   // The newest that fits: the closest to what production would be dumped with.
   fitting.sort((a, b) => b.major - a.major);
   if (fitting.length === 0) {
-    throw new Error(`pg_dump ${dumpMajor} cannot dump any test server: install Debian's postgresql-15 (.ci/run does; the harness then starts a 15 server), or a pg_dump as new as the test server`);
+    throw new Error(
+      `pg_dump ${dumpMajor} cannot dump any test server: install Debian's postgresql-15 (.ci/run does; the harness then starts a 15 server), or a pg_dump as new as the test server`,
+    );
   }
   return { url: fitting[0].url, dumpMajor };
 }

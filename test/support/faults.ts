@@ -30,18 +30,7 @@ import {
   type CliResult,
 } from './cli.js';
 
-export {
-  fingerprint,
-  qi,
-  show,
-  sql,
-  startCli,
-  tempDir,
-  unusedPort,
-  urlAs,
-  withClient,
-  type CliResult,
-} from './cli.js';
+export { fingerprint, qi, show, sql, startCli, tempDir, unusedPort, urlAs, withClient, type CliResult } from './cli.js';
 
 export type Db = Awaited<ReturnType<typeof createTestDatabase>>;
 
@@ -186,7 +175,12 @@ async function onConn<T>(db: Conn, fn: (c: Pick<pg.ClientBase, 'query'>) => Prom
  * milliseconds would cost more than the tool's own work) until it returns a
  * truthy value or `timeoutMs` passes (undefined).
  */
-export async function poll<T>(url: string, check: (c: pg.Client) => Promise<T | undefined | null | false>, timeoutMs = 20_000, everyMs = 20): Promise<T | undefined> {
+export async function poll<T>(
+  url: string,
+  check: (c: pg.Client) => Promise<T | undefined | null | false>,
+  timeoutMs = 20_000,
+  everyMs = 20,
+): Promise<T | undefined> {
   const c = new pg.Client({ connectionString: url, application_name: 'faults monitor' });
   c.on('error', () => undefined);
   await c.connect();
@@ -200,10 +194,16 @@ export async function poll<T>(url: string, check: (c: pg.Client) => Promise<T | 
 /** The steps of the latest run, from the journal (undefined while there is none). */
 export async function latestSteps(db: Conn): Promise<StepRow[] | undefined> {
   try {
-    return await onConn(db, async (c) => (await c.query<StepRow>(
-      `SELECT step_id, phase, tenant, table_name, state, rows::text AS rows, error FROM oasys_migrate.step
+    return await onConn(
+      db,
+      async (c) =>
+        (
+          await c.query<StepRow>(
+            `SELECT step_id, phase, tenant, table_name, state, rows::text AS rows, error FROM oasys_migrate.step
         WHERE run_id = (SELECT max(run_id) FROM oasys_migrate.run) ORDER BY ordinal`,
-    )).rows);
+          )
+        ).rows,
+    );
   } catch {
     return undefined;
   }
@@ -219,16 +219,26 @@ export async function latestRun(db: Conn): Promise<{ run_id: string; state: stri
 
 /** Whether a session of the tool on this database waits on a heavyweight lock. */
 export async function toolWaitsOnLock(db: Conn): Promise<boolean> {
-  return onConn(db, async (c) => (await c.query(
-    `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'oasys-migrate%' AND wait_event_type = 'Lock'`,
-  )).rows.length > 0);
+  return onConn(
+    db,
+    async (c) =>
+      (
+        await c.query(
+          `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'oasys-migrate%' AND wait_event_type = 'Lock'`,
+        )
+      ).rows.length > 0,
+  );
 }
 
 /** Waits until no session of the tool is left on the database (a killed client's backend goes away lazily). */
 export async function waitNoToolSessions(url: string, timeoutMs = 15_000): Promise<boolean> {
-  return !!(await poll(url, async (c) => (await c.query(
-    `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'oasys-migrate%'`,
-  )).rows.length === 0, timeoutMs, 30));
+  return !!(await poll(
+    url,
+    async (c) =>
+      (await c.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'oasys-migrate%'`)).rows.length === 0,
+    timeoutMs,
+    30,
+  ));
 }
 
 /**
@@ -238,31 +248,39 @@ export async function waitNoToolSessions(url: string, timeoutMs = 15_000): Promi
  * waiting on a lock. Returns a description of the journal, or undefined on timeout.
  */
 export async function waitBlockedIn(url: string, phase: string, timeoutMs = 20_000, extra?: (steps: StepRow[]) => boolean): Promise<string | undefined> {
-  return poll(url, async (c) => {
-    const steps = await latestSteps(c);
-    if (!steps || steps.length === 0) return undefined;
-    if (extra && !extra(steps)) return undefined;
-    if (phase === 'verify') {
-      if (steps.some((s) => s.state !== 'done')) return undefined;
-      if ((await latestRun(c))?.state !== 'running') return undefined;
-    } else {
-      const k = PHASE_ORDER.indexOf(phase);
-      if (steps.some((s) => PHASE_ORDER.indexOf(s.phase) < k && s.state !== 'done')) return undefined;
-      if (!steps.some((s) => s.phase === phase && s.state !== 'done')) return undefined;
-    }
-    if (!(await toolWaitsOnLock(c))) return undefined;
-    return describeSteps(steps);
-  }, timeoutMs);
+  return poll(
+    url,
+    async (c) => {
+      const steps = await latestSteps(c);
+      if (!steps || steps.length === 0) return undefined;
+      if (extra && !extra(steps)) return undefined;
+      if (phase === 'verify') {
+        if (steps.some((s) => s.state !== 'done')) return undefined;
+        if ((await latestRun(c))?.state !== 'running') return undefined;
+      } else {
+        const k = PHASE_ORDER.indexOf(phase);
+        if (steps.some((s) => PHASE_ORDER.indexOf(s.phase) < k && s.state !== 'done')) return undefined;
+        if (!steps.some((s) => s.phase === phase && s.state !== 'done')) return undefined;
+      }
+      if (!(await toolWaitsOnLock(c))) return undefined;
+      return describeSteps(steps);
+    },
+    timeoutMs,
+  );
 }
 
 /** Waits until `pred` holds on the journal and a tool session waits on a lock. */
 export async function waitJournal(url: string, pred: (steps: StepRow[]) => boolean, timeoutMs = 20_000): Promise<string | undefined> {
-  return poll(url, async (c) => {
-    const steps = await latestSteps(c);
-    if (!steps || steps.length === 0 || !pred(steps)) return undefined;
-    if (!(await toolWaitsOnLock(c))) return undefined;
-    return describeSteps(steps);
-  }, timeoutMs);
+  return poll(
+    url,
+    async (c) => {
+      const steps = await latestSteps(c);
+      if (!steps || steps.length === 0 || !pred(steps)) return undefined;
+      if (!(await toolWaitsOnLock(c))) return undefined;
+      return describeSteps(steps);
+    },
+    timeoutMs,
+  );
 }
 
 export function describeSteps(steps: StepRow[]): string {
@@ -278,7 +296,8 @@ export function describeSteps(steps: StepRow[]): string {
 
 /** Copy steps of `table` all done. */
 export const copiedTable = (table: string) => (steps: StepRow[]) =>
-  steps.filter((s) => s.phase === 'copy' && s.table_name === table).length > 0 && steps.filter((s) => s.phase === 'copy' && s.table_name === table).every((s) => s.state === 'done');
+  steps.filter((s) => s.phase === 'copy' && s.table_name === table).length > 0 &&
+  steps.filter((s) => s.phase === 'copy' && s.table_name === table).every((s) => s.state === 'done');
 
 // ---------------------------------------------------------------------------
 // Independent checks of the data
@@ -300,7 +319,14 @@ async function columnsOf(c: Q, schema: string, table: string): Promise<string[]>
 }
 
 /** Count and order-free md5 of `columns` (each as text, so enums compare by label), optionally of one tenant. */
-async function hashRows(c: Q, schema: string, table: string, columns: string[], tenantId?: string | number, tenantColumn = 'tenant_id'): Promise<{ count: number; hash: string }> {
+async function hashRows(
+  c: Q,
+  schema: string,
+  table: string,
+  columns: string[],
+  tenantId?: string | number,
+  tenantColumn = 'tenant_id',
+): Promise<{ count: number; hash: string }> {
   const row = `ROW(${columns.map((x) => `${qi(x)}::text`).join(', ')})::text`;
   const where = tenantId === undefined ? '' : `WHERE ${qi(tenantColumn)}::text = $1`;
   const r = await c.query<{ n: string; h: string }>(
@@ -317,7 +343,12 @@ export interface TargetShape {
 }
 
 export async function compareOne(
-  src: Q, tgt: Q, schema: string, tenantId: string | number, table: string, shape: TargetShape = {},
+  src: Q,
+  tgt: Q,
+  schema: string,
+  tenantId: string | number,
+  table: string,
+  shape: TargetShape = {},
 ): Promise<{ source: { count: number; hash: string }; target: { count: number; hash: string } }> {
   const columns = await columnsOf(src, schema, table);
   return {
@@ -343,26 +374,29 @@ export async function exactMigration(
 ): Promise<string[]> {
   const schema = shape.targetSchema ?? 'public';
   const col = qi(shape.tenantColumn ?? 'tenant_id');
-  return withClientImpl(url, (src) => withClientImpl(targetUrl, async (tgt) => {
-    const problems: string[] = [];
-    for (const table of tables) {
-      let total = 0;
-      for (const t of tenants) {
-        const { source, target } = await compareOne(src, tgt, t.schema, t.id, table, shape);
-        total += source.count;
-        if (source.count !== target.count || source.hash !== target.hash) {
-          problems.push(`${t.schema}/${table}: source ${source.count} rows (md5 ${source.hash}), unified ${target.count} rows (md5 ${target.hash})`);
+  return withClientImpl(url, (src) =>
+    withClientImpl(targetUrl, async (tgt) => {
+      const problems: string[] = [];
+      for (const table of tables) {
+        let total = 0;
+        for (const t of tenants) {
+          const { source, target } = await compareOne(src, tgt, t.schema, t.id, table, shape);
+          total += source.count;
+          if (source.count !== target.count || source.hash !== target.hash) {
+            problems.push(`${t.schema}/${table}: source ${source.count} rows (md5 ${source.hash}), unified ${target.count} rows (md5 ${target.hash})`);
+          }
         }
+        const r = await tgt.query<{ n: string; nulls: string }>(
+          `SELECT count(*)::text AS n, count(*) FILTER (WHERE ${col} IS NULL)::text AS nulls FROM ${qi(schema, table)}`,
+        );
+        const expected = total + (extraRows[table] ?? 0);
+        if (Number(r.rows[0].n) !== expected)
+          problems.push(`${schema}.${table}: ${r.rows[0].n} rows in all, expected ${expected} (rows duplicated or foreign)`);
+        if (Number(r.rows[0].nulls) !== 0) problems.push(`${schema}.${table}: ${r.rows[0].nulls} rows with a NULL tenant column`);
       }
-      const r = await tgt.query<{ n: string; nulls: string }>(
-        `SELECT count(*)::text AS n, count(*) FILTER (WHERE ${col} IS NULL)::text AS nulls FROM ${qi(schema, table)}`,
-      );
-      const expected = total + (extraRows[table] ?? 0);
-      if (Number(r.rows[0].n) !== expected) problems.push(`${schema}.${table}: ${r.rows[0].n} rows in all, expected ${expected} (rows duplicated or foreign)`);
-      if (Number(r.rows[0].nulls) !== 0) problems.push(`${schema}.${table}: ${r.rows[0].nulls} rows with a NULL tenant column`);
-    }
-    return problems;
-  }));
+      return problems;
+    }),
+  );
 }
 
 /**
@@ -386,7 +420,8 @@ export async function journalMatchesData(url: string, tenants: { schema: string;
       }
       const { source, target } = await compareOne(c, c, t.schema, t.id, s.table_name!);
       if (s.state === 'done') {
-        if (target.count !== source.count || target.hash !== source.hash) problems.push(`${s.step_id}: done (rows ${s.rows}) but unified has ${target.count}/${source.count} rows or another hash`);
+        if (target.count !== source.count || target.hash !== source.hash)
+          problems.push(`${s.step_id}: done (rows ${s.rows}) but unified has ${target.count}/${source.count} rows or another hash`);
         if (s.rows !== null && Number(s.rows) !== source.count) problems.push(`${s.step_id}: journal rows ${s.rows} ≠ source ${source.count}`);
       } else if (target.count !== 0) {
         problems.push(`${s.step_id}: ${s.state} but unified already holds ${target.count} rows of that tenant (half-written step)`);

@@ -10,7 +10,11 @@ import { withClient } from './client.js';
 export type RunAs = 'superuser' | 'owner';
 
 /** A throwaway login role with a random name and password (roles are cluster-wide; test files run in parallel). */
-export async function createLoginRole(serverUrl: string, prefix: string, attributes: string): Promise<{ name: string; password: string; drop: () => Promise<void> }> {
+export async function createLoginRole(
+  serverUrl: string,
+  prefix: string,
+  attributes: string,
+): Promise<{ name: string; password: string; drop: () => Promise<void> }> {
   const name = `${prefix}_${randomBytes(4).toString('hex')}`;
   const password = randomBytes(12).toString('hex');
   // CREATE ROLE takes no bound parameters: the password goes in as a quoted literal.
@@ -36,7 +40,12 @@ export function urlAs(url: string, user: string, password: string): string {
  * with to `dbUrl`: unchanged for 'superuser'; for 'owner', a new NOSUPERUSER
  * NOBYPASSRLS role made owner of the database, with CREATE on it.
  */
-export async function runnerUrl(serverUrl: string, database: string, dbUrl: string, runAs: RunAs): Promise<{ url: string; role: string | null; drop: () => Promise<void> }> {
+export async function runnerUrl(
+  serverUrl: string,
+  database: string,
+  dbUrl: string,
+  runAs: RunAs,
+): Promise<{ url: string; role: string | null; drop: () => Promise<void> }> {
   if (runAs === 'superuser') return { url: dbUrl, role: null, drop: async () => undefined };
   const owner = await createLoginRole(serverUrl, 'oasys_owner', 'NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE');
   await withClient(serverUrl, async (c) => {

@@ -12,8 +12,20 @@ import { SETTINGS, col, discovery, fk, pk, table } from '../support/catalog.js';
 
 const tenants = ['acme', 'globex'];
 const account = (s: string) => table(s, 'account', [col('id', 'integer', { notNull: true, identity: 'd' }), col('name', 'text')], [pk(['id'], 'account_pkey')]);
-const txn = (s: string) => table(s, 'txn', [col('id', 'bigint', { notNull: true, identity: 'd' }), col('account_id', 'integer', { notNull: true })], [pk(['id'], 'txn_pkey'), fk(['account_id'], { schema: s, table: 'account', columns: ['id'] })]);
-const unifiedTxn = table('public', 'txn', [col('tenant_id', 'integer', { notNull: true }), col('id', 'bigint', { notNull: true }), col('account_id', 'integer', { notNull: true })], [], { rlsEnabled: true, rlsForced: true });
+const txn = (s: string) =>
+  table(
+    s,
+    'txn',
+    [col('id', 'bigint', { notNull: true, identity: 'd' }), col('account_id', 'integer', { notNull: true })],
+    [pk(['id'], 'txn_pkey'), fk(['account_id'], { schema: s, table: 'account', columns: ['id'] })],
+  );
+const unifiedTxn = table(
+  'public',
+  'txn',
+  [col('tenant_id', 'integer', { notNull: true }), col('id', 'bigint', { notNull: true }), col('account_id', 'integer', { notNull: true })],
+  [],
+  { rlsEnabled: true, rlsForced: true },
+);
 
 interface Case {
   name: string;
@@ -40,13 +52,21 @@ const cases: Case[] = [
       sequences: ['sequence:account', 'sequence:txn'],
       rls: ['rls:account', 'rls:txn'],
     },
-    runs: ['PRIMARY KEY ("tenant_id", "id")', 'FOREIGN KEY ("tenant_id", "account_id") REFERENCES "public"."account" ("tenant_id", "id")', 'FORCE ROW LEVEL SECURITY', 'CREATE POLICY tenant_isolation'],
+    runs: [
+      'PRIMARY KEY ("tenant_id", "id")',
+      'FOREIGN KEY ("tenant_id", "account_id") REFERENCES "public"."account" ("tenant_id", "id")',
+      'FORCE ROW LEVEL SECURITY',
+      'CREATE POLICY tenant_isolation',
+    ],
     revert: { dropsTables: ['"public"."account"', '"public"."txn"'], restores: [] },
   },
   {
     name: 'a pre-existing forced unified table, migrating role subject to RLS: FORCE lifted, put back by rls; revert restores it',
     d: {
-      tenants, tables: (s) => [account(s), txn(s)], publicTables: [unifiedTxn], policies: [['public', 'txn', ['tenant_isolation']]],
+      tenants,
+      tables: (s) => [account(s), txn(s)],
+      publicTables: [unifiedTxn],
+      policies: [['public', 'txn', ['tenant_isolation']]],
       role: { name: 'owner', superuser: false, bypassRls: false },
     },
     steps: { rls: ['rls:account', 'rls:txn'] },
@@ -73,7 +93,14 @@ const cases: Case[] = [
     name: 'a tenant lacking the unique key the others have: blocking DRIFT_CONSTRAINT',
     d: {
       tenants: ['a', 'b', 'c'],
-      tables: (s) => [table(s, 'item', [col('id', 'integer', { notNull: true }), col('code', 'text')], [pk(['id']), ...(s === 'c' ? [] : [{ ...pk(['code'], 'item_code_key'), kind: 'u' as const }])])],
+      tables: (s) => [
+        table(
+          s,
+          'item',
+          [col('id', 'integer', { notNull: true }), col('code', 'text')],
+          [pk(['id']), ...(s === 'c' ? [] : [{ ...pk(['code'], 'item_code_key'), kind: 'u' as const }])],
+        ),
+      ],
     },
     steps: { copy: ['copy:a:item', 'copy:b:item', 'copy:c:item'] },
     revert: { dropsTables: ['"public"."item"'], restores: [] },
@@ -85,12 +112,21 @@ describe('buildPlan (no database)', () => {
   for (const c of cases) {
     it(c.name, () => {
       const plan = buildPlan(SETTINGS, discovery(c.d));
-      for (const [phase, ids] of Object.entries(c.steps)) expect(plan.steps.filter((s) => s.phase === phase).map((s) => s.id), phase).toEqual(ids);
+      for (const [phase, ids] of Object.entries(c.steps))
+        expect(
+          plan.steps.filter((s) => s.phase === phase).map((s) => s.id),
+          phase,
+        ).toEqual(ids);
       const sql = plan.steps.flatMap((s) => s.sql).join('\n');
       for (const s of c.runs ?? []) expect(sql).toContain(s);
       for (const s of c.never ?? []) expect(sql).not.toContain(s);
       const scope = revertScope(plan);
-      expect(scope.filter((e) => e.kind === 'creates-table').map((e) => (e as { object: string }).object).sort()).toEqual([...c.revert.dropsTables].sort());
+      expect(
+        scope
+          .filter((e) => e.kind === 'creates-table')
+          .map((e) => (e as { object: string }).object)
+          .sort(),
+      ).toEqual([...c.revert.dropsTables].sort());
       expect(scope.filter((e) => e.kind === 'creates-type').map((e) => (e as { object: string }).object)).toEqual(c.revert.dropsTypes ?? []);
       expect(scope.filter((e) => e.kind === 'changes-table').map((e) => (e as { table: string }).table)).toEqual(c.revert.restores);
       const blocking = plan.problems.filter((p) => p.severity === 'error').map((p) => p.code);
@@ -100,7 +136,10 @@ describe('buildPlan (no database)', () => {
   }
 
   it('every step that touches a pre-existing table declares it, so revert cannot miss a phase', () => {
-    const plan = buildPlan(SETTINGS, discovery({ tenants, tables: (s) => [account(s), txn(s)], publicTables: [unifiedTxn], policies: [['public', 'txn', ['tenant_isolation']]] }));
+    const plan = buildPlan(
+      SETTINGS,
+      discovery({ tenants, tables: (s) => [account(s), txn(s)], publicTables: [unifiedTxn], policies: [['public', 'txn', ['tenant_isolation']]] }),
+    );
     const onFilled = plan.steps.filter((s) => s.table === 'txn' && s.phase !== 'analyze');
     expect(onFilled.map((s) => s.phase)).toEqual(['tables', 'copy', 'copy', 'indexes']);
     for (const s of onFilled) expect(s.effects, s.id).toEqual([{ kind: 'changes-table', table: 'txn' }]);
@@ -120,7 +159,7 @@ describe('buildPlan (no database)', () => {
     expect(JSON.stringify(copies[0]).length).toBeLessThan(400);
   });
 
-  it('the plan carries its format version and the run\'s RLS settings', () => {
+  it("the plan carries its format version and the run's RLS settings", () => {
     const plan = buildPlan({ ...SETTINGS, rls: { setting: 'my.tenant', force: false } }, discovery({ tenants, tables: (s) => [account(s)] }));
     expect(plan.version).toBe(2);
     expect(plan.rls).toEqual({ setting: 'my.tenant', force: false });

@@ -10,7 +10,13 @@ import { SETTINGS, col, discovery, pk, table } from '../support/catalog.js';
 import type { Step, UnifiedTable } from '../../src/plan/model.js';
 
 describe('parseDuration (--lock-timeout)', () => {
-  it.each([['5s', 5000], ['500ms', 500], ['2min', 120_000], ['1.5s', 1500], [250, 250]] as const)('%s → %d ms', (raw, ms) => {
+  it.each([
+    ['5s', 5000],
+    ['500ms', 500],
+    ['2min', 120_000],
+    ['1.5s', 1500],
+    [250, 250],
+  ] as const)('%s → %d ms', (raw, ms) => {
     expect(parseDuration(raw, '--lock-timeout')).toBe(ms);
   });
   it.each(['0', '-1s', 'soon', '2h', '61min'])('"%s" is a usage error naming the flag', (raw) => {
@@ -22,8 +28,20 @@ describe('rlsPartsFor', () => {
   it.each([
     ['a created table gets everything', { force: true }, {}, undefined, { enable: true, force: true, policy: true }],
     ['rls.force false: no FORCE', { force: false }, {}, undefined, { enable: true, force: false, policy: true }],
-    ['a filled table that has it all: nothing', { force: true }, {}, { rlsEnabled: true, rlsForced: true, hasPolicy: true }, { enable: false, force: false, policy: false }],
-    ['FORCE lifted for the run is put back even with rls.force false', { force: false }, { liftForce: true }, { rlsEnabled: true, rlsForced: true, hasPolicy: true }, { enable: false, force: true, policy: false }],
+    [
+      'a filled table that has it all: nothing',
+      { force: true },
+      {},
+      { rlsEnabled: true, rlsForced: true, hasPolicy: true },
+      { enable: false, force: false, policy: false },
+    ],
+    [
+      'FORCE lifted for the run is put back even with rls.force false',
+      { force: false },
+      { liftForce: true },
+      { rlsEnabled: true, rlsForced: true, hasPolicy: true },
+      { enable: false, force: true, policy: false },
+    ],
   ] as const)('%s', (_n, rls, t, existing, want) => {
     expect(rlsPartsFor(rls, t, existing)).toEqual(want);
   });
@@ -37,13 +55,21 @@ describe('copy order when foreign keys already exist', () => {
   });
   it('parents first: account, then txn and membership, then their child', () => {
     const tables = [t('child', { copyAfter: ['txn'] }), t('txn', { copyAfter: ['account'] }), t('membership', { copyAfter: ['account'] }), t('account')];
-    const waves = copyWaves({ tables }, tables.map((x) => unit(x.target)));
+    const waves = copyWaves(
+      { tables },
+      tables.map((x) => unit(x.target)),
+    );
     expect(waves.map((w) => w.map((u) => u[0].table).sort())).toEqual([['account'], ['membership', 'txn'], ['child']]);
     expect(Object.fromEntries(tableDepths({ tables, targetSchema: 'public' }))).toEqual({ child: 2, txn: 1, membership: 1, account: 0 });
   });
   it('a self-reference or a cycle does not loop', () => {
     const tables = [t('a', { copyAfter: ['a', 'b'] }), t('b', { copyAfter: ['a'] })];
-    expect(copyWaves({ tables }, tables.map((x) => unit(x.target))).flat()).toHaveLength(2);
+    expect(
+      copyWaves(
+        { tables },
+        tables.map((x) => unit(x.target)),
+      ).flat(),
+    ).toHaveLength(2);
   });
 });
 
@@ -54,7 +80,10 @@ describe('the stored plan', () => {
     expect(parseStoredPlan(stored, 1, SETTINGS.rls)).toEqual(stored);
   });
   it('format 1 (no version, SQL in copy steps, no RLS settings) is upgraded with the given RLS settings', () => {
-    const v1 = { ...stored, steps: stored.steps.map((s: Step) => (s.copy ? { ...s, copy: { ...s.copy, insertSelect: 'INSERT …', copyOut: '', copyIn: '' } } : s)) };
+    const v1 = {
+      ...stored,
+      steps: stored.steps.map((s: Step) => (s.copy ? { ...s, copy: { ...s.copy, insertSelect: 'INSERT …', copyOut: '', copyIn: '' } } : s)),
+    };
     delete v1.version;
     delete v1.rls;
     const read = parseStoredPlan(v1, 7, { setting: 'x.t', force: false });
@@ -65,6 +94,8 @@ describe('the stored plan', () => {
     expect(() => parseStoredPlan({ ...stored, version: 3 }, 4, SETTINGS.rls)).toThrow(/run #4 was recorded with plan format 3/);
   });
   it('a damaged plan is refused with the path of the bad field', () => {
-    expect(() => parseStoredPlan({ ...stored, tables: [{ ...stored.tables[0], action: 'merge' }] }, 5, SETTINGS.rls)).toThrow(/run #5 .* not valid \(tables\.0\.action/);
+    expect(() => parseStoredPlan({ ...stored, tables: [{ ...stored.tables[0], action: 'merge' }] }, 5, SETTINGS.rls)).toThrow(
+      /run #5 .* not valid \(tables\.0\.action/,
+    );
   });
 });
