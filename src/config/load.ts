@@ -4,134 +4,30 @@
  * Every problem is a `UsageError` (exit 2) that names the flag, variable or
  * key path, says what to do, and never shows a password.
  */
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { z } from 'zod';
 import { UsageError } from '../errors.js';
 import { passwordOf, registerSecret } from '../db/redact.js';
-import { JsonSyntaxError, parseJsonStrict } from './json.js';
 import { parseIntegerFlag } from './numbers.js';
-import {
-  ALLOWED_KEYS,
-  ConfigFileSchema,
-  DEFAULT_ID_COLUMN,
-  DEFAULT_REGISTRY_TABLE,
-  DEFAULT_SCHEMA_COLUMN,
-  type FileConfig,
-  identifierProblem,
-  splitQualifiedName,
-} from './schema.js';
+import { DEFAULT_ID_COLUMN, DEFAULT_REGISTRY_TABLE, DEFAULT_SCHEMA_COLUMN, type FileConfig, identifierProblem, splitQualifiedName } from './schema.js';
 import { connectionIssue, sameEndpoint } from './url.js';
+import { readConfigFile } from './file.js';
+import { dedupe, envValue } from './common.js';
+import { LOG_LEVELS, type CliOptions, type LogLevel, type Origin, type ResolvedConfig, type TenantSelection } from './types.js';
 
-export interface CliOptions {
-  config?: string;
-  source?: string;
-  target?: string;
-  /** comma list, or @file (one schema per line, # comments) */
-  tenants?: string;
-  /** --exclude-tenants: comma list or @file; these selected tenants are left out of this invocation */
-  excludeTenants?: string;
-  concurrency?: string | number;
-  json?: boolean;
-  sql?: boolean;
-  logFile?: string;
-  logLevel?: string;
-  quiet?: boolean;
-  yes?: boolean;
-  /** false from --no-color */
-  color?: boolean;
-  /** --lock-timeout: "5s", "500ms", "2min" or milliseconds */
-  lockTimeout?: string | number;
-  /** revert --discard-writes */
-  discardWrites?: boolean;
-  /** run --recopy a,b */
-  recopy?: string;
-}
+export { LOG_LEVELS, type CliOptions, type LogLevel, type Origin, type RegistryRef, type ResolvedConfig, type TenantSelection } from './types.js';
+export { DEFAULT_CONFIG_FILE } from './common.js';
 
-export interface RegistryRef {
-  schema: string;
-  table: string;
-  schemaColumn: string;
-  idColumn: string;
-}
+export { configFingerprint } from './fingerprint.js';
+export { formatPath } from './file.js';
 
-export type TenantSelection =
-  /** explicit=false: the SPEC default public.customers_client(id, schema_name), used when that table exists (discovery decides). */
-  { mode: 'registry'; registry: RegistryRef; explicit: boolean } | { mode: 'schemas'; schemas: string[] } | { mode: 'pattern'; pattern: string };
-
-export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
-export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
-
-/** Where a value came from, for `--log-level debug` ("source from DATABASE_URL"). */
-export type Origin = 'default' | 'config file' | `flag ${string}` | `env ${string}`;
-
-export interface ResolvedConfig {
-  /** undefined ⇒ libpq PG* environment */
-  source?: string;
-  /** undefined ⇒ same as source */
-  target?: string;
-  /** true when target is undefined or names the same database as source (host, port, database, user) */
-  sameDatabase: boolean;
-  tenants: TenantSelection;
-  /** default ['public']; 'public' always excluded */
-  exclude: string[];
-  /** from --tenants a,b (restrict to these schemas) */
-  only?: string[];
-  /** from --exclude-tenants a,b (leave these schemas out of this invocation; like `only`, not part of the configuration's fingerprint) */
-  skip?: string[];
-  /** default 'public' */
-  targetSchema: string;
-  /** default 'tenant_id' */
-  tenantColumn: string;
-  /** exclude default ['django_migrations'] */
-  /** partial: tables only some tenants have, migrated for those (default []) */
-  /** merge: same-name tables merged into the public one by a natural key (table → key columns; default {}) */
-  tables: { include?: string[]; exclude: string[]; map: Record<string, string>; partial: string[]; merge?: Record<string, string[]> };
-  /** default 'app.current_tenant', true */
-  rls: { setting: string; force: boolean };
-  /** default: max(2, os.availableParallelism()), at most 64 */
-  concurrency: number;
-  /** default 'info' */
-  logLevel: LogLevel;
-  logFile?: string;
-  json: boolean;
-  quiet: boolean;
-  yes: boolean;
-  color: boolean;
-  sql: boolean;
-  /** the path actually read (absolute), if any */
-  configFile?: string;
-  /** --lock-timeout (default 5 s): how long DDL on a table the application may use waits for its lock, per attempt */
-  lockTimeoutMs: number;
-  /** revert --discard-writes: revert even though the unified tables were written after the run */
-  discardWrites?: boolean;
-  /** run --recopy: tenants whose rows are replaced in the unified tables of the latest run */
-  recopy?: string[];
-  /** where source, target, only, concurrency, logLevel and logFile came from */
-  origins?: { source: Origin; target: Origin; only: Origin; concurrency: Origin; logLevel: Origin; logFile: Origin };
-}
-
-export const DEFAULT_CONFIG_FILE = 'oasys-migrate.config.json';
 export const MAX_CONCURRENCY = 64;
 
 const TENANTS_HINT = 'give comma-separated schema names, e.g. --tenants acme,globex';
 const URL_HINT =
   'use postgres://user@host:5432/dbname (percent-encode special characters of the password, e.g. "@" as %40), ' +
   'or libpq key=value pairs such as "host=db1 dbname=app"; leave it out to use the PG* environment variables';
-
-/** A set environment variable, trimmed; empty counts as unset. */
-function envValue(env: NodeJS.ProcessEnv, name: string): string | undefined {
-  const v = env[name]?.trim();
-  return v ? v : undefined;
-}
-
-interface LoadedFile {
-  path: string;
-  display: string;
-  data: FileConfig;
-}
 
 export function loadConfig(cli: CliOptions, env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): ResolvedConfig {
   const file = readConfigFile(cli, env, cwd);
@@ -176,53 +72,38 @@ export function loadConfig(cli: CliOptions, env: NodeJS.ProcessEnv = process.env
   }
   const exclude = dedupe(['public', ...(t.exclude ?? [])]);
 
-  let only: string[] | undefined;
-  let onlyOrigin: Origin = 'default';
-  if (cli.tenants !== undefined) {
-    only = parseTenantList(cli.tenants, '--tenants', cwd);
-    onlyOrigin = 'flag --tenants';
-  } else if (envValue(env, 'OASYS_TENANTS') !== undefined) {
-    only = parseTenantList(env.OASYS_TENANTS as string, 'OASYS_TENANTS', cwd);
-    onlyOrigin = 'env OASYS_TENANTS';
-  }
+  // Precedence, the same for every setting: flag > environment > config file > default.
+  const onlyPick = precedence<string[] | undefined>(undefined, [
+    ['flag --tenants', cli.tenants, (v: string) => parseTenantList(v, '--tenants', cwd)],
+    ['env OASYS_TENANTS', envValue(env, 'OASYS_TENANTS'), (v: string) => parseTenantList(v, 'OASYS_TENANTS', cwd)],
+  ]);
+  const only = onlyPick.value;
+  const onlyOrigin = onlyPick.origin;
   if (only) checkOnly(only, onlyOrigin === 'flag --tenants' ? '--tenants' : 'OASYS_TENANTS', tenants, exclude, file?.display);
   const skip = cli.excludeTenants === undefined ? undefined : parseTenantList(cli.excludeTenants, '--exclude-tenants', cwd);
 
-  // Concurrency.
-  let concurrency = Math.min(MAX_CONCURRENCY, Math.max(2, os.availableParallelism()));
-  let concurrencyOrigin: Origin = 'default';
-  if (cli.concurrency !== undefined) {
-    concurrency = parseConcurrency(cli.concurrency, '--concurrency');
-    concurrencyOrigin = 'flag --concurrency';
-  } else if (envValue(env, 'OASYS_CONCURRENCY') !== undefined) {
-    concurrency = parseConcurrency(env.OASYS_CONCURRENCY as string, 'OASYS_CONCURRENCY');
-    concurrencyOrigin = 'env OASYS_CONCURRENCY';
-  } else if (f.concurrency !== undefined) {
-    concurrency = f.concurrency;
-    concurrencyOrigin = 'config file';
-  }
+  const { value: concurrency, origin: concurrencyOrigin } = precedence(Math.min(MAX_CONCURRENCY, Math.max(2, os.availableParallelism())), [
+    ['flag --concurrency', cli.concurrency, (v: string | number) => parseConcurrency(v, '--concurrency')],
+    ['env OASYS_CONCURRENCY', envValue(env, 'OASYS_CONCURRENCY'), (v: string) => parseConcurrency(v, 'OASYS_CONCURRENCY')],
+    ['config file', f.concurrency, (v: number) => v],
+  ]);
 
-  // Logging and output.
-  let logLevel: LogLevel = 'info';
-  let logLevelOrigin: Origin = 'default';
-  if (cli.logLevel !== undefined) {
-    logLevel = parseLogLevel(cli.logLevel, '--log-level');
-    logLevelOrigin = 'flag --log-level';
-  } else if (envValue(env, 'OASYS_LOG_LEVEL') !== undefined) {
-    logLevel = parseLogLevel(env.OASYS_LOG_LEVEL as string, 'OASYS_LOG_LEVEL');
-    logLevelOrigin = 'env OASYS_LOG_LEVEL';
-  }
+  const { value: logLevel, origin: logLevelOrigin } = precedence<LogLevel>('info', [
+    ['flag --log-level', cli.logLevel, (v: string) => parseLogLevel(v, '--log-level')],
+    ['env OASYS_LOG_LEVEL', envValue(env, 'OASYS_LOG_LEVEL'), (v: string) => parseLogLevel(v, 'OASYS_LOG_LEVEL')],
+  ]);
 
-  let logFile: string | undefined;
-  let logFileOrigin: Origin = 'default';
-  if (cli.logFile !== undefined) {
-    if (cli.logFile.trim() === '') throw new UsageError('--log-file: the path is empty', 'give a file path, or leave the flag out');
-    logFile = path.resolve(cwd, cli.logFile);
-    logFileOrigin = 'flag --log-file';
-  } else if (envValue(env, 'OASYS_LOG_FILE') !== undefined) {
-    logFile = path.resolve(cwd, env.OASYS_LOG_FILE as string);
-    logFileOrigin = 'env OASYS_LOG_FILE';
-  }
+  const { value: logFile, origin: logFileOrigin } = precedence<string | undefined>(undefined, [
+    [
+      'flag --log-file',
+      cli.logFile,
+      (v: string) => {
+        if (v.trim() === '') throw new UsageError('--log-file: the path is empty', 'give a file path, or leave the flag out');
+        return path.resolve(cwd, v);
+      },
+    ],
+    ['env OASYS_LOG_FILE', envValue(env, 'OASYS_LOG_FILE'), (v: string) => path.resolve(cwd, v)],
+  ]);
 
   const color = cli.color !== false && !env.NO_COLOR;
 
@@ -269,65 +150,12 @@ export function loadConfig(cli: CliOptions, env: NodeJS.ProcessEnv = process.env
 }
 
 /**
- * A short stable hash of the settings that change what `run` does: tenant
- * selection (mode, registry, schemas, pattern, exclude), targetSchema,
- * tenantColumn, tables and rls. Not URLs, concurrency, output flags, nor
- * `only` (--tenants narrows which steps an invocation does, not how a step is
- * done). Independent of key order and of the order of lists that are sets.
+ * The first candidate that is set (flag, environment, config file — in that order), parsed,
+ * with where it came from; else the default.
  */
-export function configFingerprint(cfg: ResolvedConfig): string {
-  const t = cfg.tenants;
-  const tenants =
-    t.mode === 'registry'
-      ? { mode: t.mode, registry: t.registry }
-      : t.mode === 'schemas'
-        ? { mode: t.mode, schemas: sorted(t.schemas) }
-        : { mode: t.mode, pattern: t.pattern };
-  const material = {
-    v: 1,
-    tenants,
-    exclude: sorted(cfg.exclude),
-    targetSchema: cfg.targetSchema,
-    tenantColumn: cfg.tenantColumn,
-    tables: {
-      include: cfg.tables.include ? sorted(cfg.tables.include) : null,
-      exclude: sorted(cfg.tables.exclude),
-      map: cfg.tables.map,
-      // Only when given, so the fingerprint of every run recorded before the key existed stays the same.
-      ...(cfg.tables.partial.length > 0 ? { partial: sorted(cfg.tables.partial) } : {}),
-      ...(Object.keys(cfg.tables.merge ?? {}).length > 0 ? { merge: cfg.tables.merge } : {}),
-    },
-    rls: { setting: cfg.rls.setting, force: cfg.rls.force },
-  };
-  return createHash('sha256').update(canonicalJson(material)).digest('hex').slice(0, 16);
-}
-
-// ---------------------------------------------------------------------------
-
-function sorted(list: readonly string[]): string[] {
-  return dedupe(list).sort();
-}
-
-function dedupe(list: readonly string[]): string[] {
-  return [...new Set(list)];
-}
-
-/** JSON with object keys sorted at every level. */
-function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return '[' + v.map(canonicalJson).join(',') + ']';
-  if (v && typeof v === 'object') {
-    const o = v as Record<string, unknown>;
-    return (
-      '{' +
-      Object.keys(o)
-        .filter((k) => o[k] !== undefined)
-        .sort()
-        .map((k) => JSON.stringify(k) + ':' + canonicalJson(o[k]))
-        .join(',') +
-      '}'
-    );
-  }
-  return JSON.stringify(v ?? null);
+function precedence<T>(fallback: T, candidates: [origin: Origin, raw: unknown, parse: (raw: never) => T][]): { value: T; origin: Origin } {
+  for (const [origin, raw, parse] of candidates) if (raw !== undefined) return { value: parse(raw as never), origin };
+  return { value: fallback, origin: 'default' };
 }
 
 function pickConnection(candidates: [label: string, value: string | undefined, origin: Origin][]): { value?: string; origin: Origin } {
@@ -433,165 +261,3 @@ function parseLogLevel(raw: string, label: string): LogLevel {
 }
 
 // --- the config file --------------------------------------------------------
-
-function readConfigFile(cli: CliOptions, env: NodeJS.ProcessEnv, cwd: string): LoadedFile | undefined {
-  let display: string;
-  let via: string;
-  if (cli.config !== undefined) {
-    display = cli.config;
-    via = '--config';
-  } else if (envValue(env, 'OASYS_CONFIG') !== undefined) {
-    display = (env.OASYS_CONFIG as string).trim();
-    via = 'OASYS_CONFIG';
-  } else {
-    const fallback = path.join(cwd, DEFAULT_CONFIG_FILE);
-    if (!existsSync(fallback)) return undefined;
-    display = `./${DEFAULT_CONFIG_FILE}`;
-    via = '';
-  }
-  if (display.trim() === '') throw new UsageError(`${via}: the config file path is empty`, 'give a file path, or leave it out');
-  const abs = path.resolve(cwd, display);
-
-  let text: string;
-  try {
-    if (statSync(abs).isDirectory()) {
-      throw new UsageError(`config file ${display} is a directory`, 'name a JSON file');
-    }
-    text = readFileSync(abs, 'utf8');
-  } catch (err) {
-    if (err instanceof UsageError) throw err;
-    const code = (err as { code?: string }).code;
-    if (code === 'ENOENT') {
-      throw new UsageError(
-        `config file ${display} does not exist (given by ${via}${abs !== display ? `; looked for ${abs}` : ''})`,
-        `check the path given to ${via}, or leave it out to use ./${DEFAULT_CONFIG_FILE} when present`,
-        { keyPath: via },
-      );
-    }
-    throw new UsageError(
-      `cannot read config file ${display}: ${code === 'EACCES' ? 'permission denied' : (code ?? String(err))}`,
-      'check the file and its permissions',
-    );
-  }
-
-  let raw: unknown;
-  try {
-    raw = parseJsonStrict(text);
-  } catch (err) {
-    if (err instanceof JsonSyntaxError) {
-      throw new UsageError(
-        `config file ${display}: invalid JSON at line ${err.line}, column ${err.column} (position ${err.offset}): ${err.message}`,
-        'fix the JSON syntax there (double-quoted keys and strings, no trailing commas, no comments)',
-        { keyPath: err.path ? formatPath(err.path) : undefined },
-      );
-    }
-    throw err;
-  }
-
-  const parsed = ConfigFileSchema.safeParse(raw);
-  if (!parsed.success) {
-    const lines = dedupe(parsed.error.issues.flatMap((i) => formatIssue(i, raw)));
-    const first = parsed.error.issues[0];
-    throw new UsageError(
-      lines.map((l) => `config file ${display}: ${l}`).join('\n'),
-      `fix ${lines.length === 1 ? 'the key' : 'the keys'} named above in ${display}; the top-level keys are ${ALLOWED_KEYS[''].join(', ')}`,
-      { keyPath: first ? formatPath(first.path as (string | number)[]) : undefined },
-    );
-  }
-  return { path: abs, display, data: parsed.data };
-}
-
-/** `tenants.registry.table`, `tenants.schemas[1]`, `tables.map["odd.name"]`; '(root)' for the top. */
-export function formatPath(p: readonly PropertyKey[]): string {
-  if (p.length === 0) return '(root)';
-  let out = '';
-  for (const seg of p) {
-    if (typeof seg === 'number') out += `[${seg}]`;
-    else if (typeof seg === 'string' && /^[A-Za-z_][A-Za-z0-9_]*$/.test(seg)) out += (out ? '.' : '') + seg;
-    else out += `[${JSON.stringify(String(seg))}]`;
-  }
-  return out;
-}
-
-function valueAt(root: unknown, p: readonly PropertyKey[]): unknown {
-  let v: unknown = root;
-  for (const seg of p) {
-    if (v === null || typeof v !== 'object') return undefined;
-    v = (v as Record<PropertyKey, unknown>)[seg];
-  }
-  return v;
-}
-
-function typeName(v: unknown): string {
-  if (v === undefined) return 'nothing';
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'array';
-  if (typeof v === 'number') return Number.isInteger(v) ? 'number' : `number ${v}`;
-  return typeof v;
-}
-
-const EXPECTED_NAMES: Record<string, string> = {
-  int: 'integer',
-  object: 'object',
-  array: 'array',
-  string: 'string',
-  boolean: 'boolean (true or false)',
-  number: 'number',
-  record: 'object',
-};
-
-/** Where zod's own type name is less precise than what the key needs. */
-const EXPECTED_AT: Record<string, string> = { concurrency: 'integer' };
-
-function formatIssue(issue: z.core.$ZodIssue, raw: unknown): string[] {
-  const where = formatPath(issue.path as PropertyKey[]);
-  switch (issue.code) {
-    case 'invalid_type': {
-      const got = valueAt(raw, issue.path as PropertyKey[]);
-      const expected = EXPECTED_AT[where] ?? EXPECTED_NAMES[issue.expected] ?? issue.expected;
-      if (got === undefined) return [`${where}: missing (expected ${expected})`];
-      return [`${where}: expected ${expected}, got ${typeName(got)}`];
-    }
-    case 'unrecognized_keys': {
-      const allowed = ALLOWED_KEYS[issue.path.join('.')] ?? [];
-      return issue.keys.map((key) => {
-        const guess = closest(key, allowed);
-        return (
-          `unknown key ${JSON.stringify(key)} at ${where}` +
-          (guess ? ` — did you mean ${JSON.stringify(guess)}?` : '') +
-          (allowed.length ? ` (allowed here: ${allowed.join(', ')})` : '')
-        );
-      });
-    }
-    default:
-      return [`${where}: ${issue.message}`];
-  }
-}
-
-/** The allowed key nearest to a misspelt one (edit distance ≤ 2, or same ignoring case), if any. */
-function closest(key: string, allowed: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestD = Infinity;
-  for (const a of allowed) {
-    const d = a.toLowerCase() === key.toLowerCase() ? 0 : editDistance(key, a);
-    if (d < bestD) {
-      bestD = d;
-      best = a;
-    }
-  }
-  return bestD <= 2 ? best : undefined;
-}
-
-function editDistance(a: string, b: string): number {
-  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0];
-    prev[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = prev[j];
-      prev[j] = Math.min(prev[j] + 1, prev[j - 1] + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = tmp;
-    }
-  }
-  return prev[b.length];
-}
