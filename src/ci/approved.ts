@@ -12,6 +12,7 @@ import type { ResolvedConfig } from '../config/load.js';
 import { UsageError, WantingError } from '../errors.js';
 import type { Plan, UnifiedTable } from '../plan/model.js';
 import { toolVersion } from '../version.js';
+import { canonicalJson } from '../config/fingerprint.js';
 
 export const PLAN_FORMAT = 'oasys-migrate-plan';
 export const PLAN_FORMAT_VERSION = 1;
@@ -41,24 +42,7 @@ export interface ApprovedPlan {
   plan: unknown;
 }
 
-function canonical(v: unknown): string {
-  if (Array.isArray(v)) return '[' + v.map(canonical).join(',') + ']';
-  if (v && typeof v === 'object') {
-    const o = v as Record<string, unknown>;
-    return (
-      '{' +
-      Object.keys(o)
-        .filter((k) => o[k] !== undefined)
-        .sort()
-        .map((k) => JSON.stringify(k) + ':' + canonical(o[k]))
-        .join(',') +
-      '}'
-    );
-  }
-  return JSON.stringify(v ?? null);
-}
-
-const sha = (v: unknown) => createHash('sha256').update(canonical(v)).digest('hex');
+const sha = (v: unknown) => createHash('sha256').update(canonicalJson(v)).digest('hex');
 const sortedCopy = (xs: readonly string[] | undefined) => (xs ? [...new Set(xs)].sort() : null);
 
 export function configBasis(cfg: ResolvedConfig): Record<string, unknown> {
@@ -186,7 +170,7 @@ const few = (xs: string[]) =>
 export function basisDifferences(approved: PlanBasis, now: PlanBasis): string[] {
   const out: string[] = [];
   for (const k of [...new Set([...Object.keys(approved.config), ...Object.keys(now.config)])].sort()) {
-    if (canonical(approved.config[k]) !== canonical(now.config[k]))
+    if (canonicalJson(approved.config[k]) !== canonicalJson(now.config[k]))
       out.push(`configuration ${k}: approved ${show(approved.config[k])}, now ${show(now.config[k])}`);
   }
   const added = Object.keys(now.tenants).filter((t) => !(t in approved.tenants));

@@ -43,7 +43,7 @@ function sorted(list: readonly string[]): string[] {
 }
 
 /** JSON with object keys sorted at every level. */
-function canonicalJson(v: unknown): string {
+export function canonicalJson(v: unknown): string {
   if (Array.isArray(v)) return '[' + v.map(canonicalJson).join(',') + ']';
   if (v && typeof v === 'object') {
     const o = v as Record<string, unknown>;

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { EnvironmentError, pgFields } from '../errors.js';
+import { withTransaction } from './connect.js';
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
 
@@ -116,24 +117,16 @@ export async function retryOnLockTimeout<T>(what: string, policy: LockPolicy, at
 /** A transaction on `pool` with lock_timeout set and the blockers watched, retried on lock timeouts. */
 export async function withLockedTransaction<T>(pool: pg.Pool, what: string, policy: LockPolicy, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   return retryOnLockTimeout(what, policy, async (report) => {
-    const client = await pool.connect();
-    const pid = (client as unknown as { processID: number }).processID;
-    const watch = watchBlockers(pool, pid, policy);
+    let watch: ReturnType<typeof watchBlockers> | undefined;
     try {
-      await client.query('BEGIN');
-      try {
+      return await withTransaction(pool, async (client) => {
+        watch = watchBlockers(pool, (client as unknown as { processID: number }).processID, policy);
         await setLockTimeout(client, policy);
-        const result = await fn(client);
-        await client.query('COMMIT');
-        return result;
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw err;
-      }
+        return fn(client);
+      });
     } finally {
-      watch.stop();
-      report(watch.blockers());
-      client.release();
+      watch?.stop();
+      report(watch?.blockers() ?? []);
     }
   });
 }

@@ -2,18 +2,10 @@ import type pg from 'pg';
 import { ident } from '../db/ident.js';
 import type { MergeTable } from '../plan/model.js';
 import { mapTableSql, naturalKeyExpr, naturalKeyOfRow } from '../plan/merge.js';
+import type { VerifyResult } from '../verify/result.js';
 
-/** One (tenant, merged table) result: the shape of verify/checksum.ts's VerifyResult (not imported: checksum.ts imports this module). */
-export interface MergedResult {
-  tenant: string;
-  tenantId: string;
-  table: string;
-  sourceRows: number;
-  targetRows: number;
-  sourceChecksum: string;
-  targetChecksum: string;
-  ok: boolean;
-}
+/** One (tenant, merged table) result, as verify reports every pair. */
+export type MergedResult = VerifyResult;
 
 /**
  * Verification of a merged lookup table, per tenant: the source side is the tenant's rows, each

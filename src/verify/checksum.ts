@@ -8,6 +8,7 @@ import { restrictedTables } from '../db/rlsAccess.js';
 import { sourceRelation, type MergeTable, type Plan, type UnifiedTable } from '../plan/model.js';
 import { MERGE_OBJECTS, mapTableSql, mergeMap, naturalKeyExpr, naturalKeyOfRow } from '../plan/merge.js';
 import { verifyMerged } from '../merge/verify.js';
+import type { TableAnomaly, VerifyReport, VerifyResult } from './result.js';
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
 
@@ -20,31 +21,7 @@ type Queryable = Pick<pg.ClientBase, 'query'>;
  * the count and the sum; a row stamped with the wrong tenant moves from one
  * tenant's sum to another's.
  */
-export interface VerifyResult {
-  tenant: string;
-  tenantId: string;
-  table: string;
-  sourceRows: number;
-  targetRows: number;
-  sourceChecksum: string;
-  targetChecksum: string;
-  ok: boolean;
-}
-
-export interface TableAnomaly {
-  table: string;
-  nullTenantRows: number;
-  /** Rows whose tenant is not a migrated tenant (pre-existing rows of a filled table are expected here). */
-  otherTenantRows: number;
-  ok: boolean;
-}
-
-export interface VerifyReport {
-  ok: boolean;
-  results: VerifyResult[];
-  anomalies: TableAnomaly[];
-  seconds: number;
-}
+export type { TableAnomaly, VerifyReport, VerifyResult } from './result.js';
 
 /**
  * Built-in types whose hash functions depend only on the value (not on an
