@@ -45,7 +45,12 @@ export async function readCatalog(db: Queryable, schemas: string[]): Promise<Cat
       return;
     }
     const stream = (db as pg.ClientBase).query(new QueryStream(sqlFile(`catalog/${name}`), [schemas], { batchSize: 5_000 }));
-    for await (const r of stream) fn(r as R);
+    // 'data' events, not `for await`: an async iterator costs a promise per row (300,000 rows at 10,000 tenants).
+    await new Promise<void>((resolve, reject) => {
+      stream.on('data', (r: R) => fn(r));
+      stream.once('error', reject);
+      stream.once('end', () => resolve());
+    });
   };
   // Tenants' definitions are mostly identical: one object for each distinct one (10,000 tenants, not 10,000 copies).
   const interned = new Map<string, unknown>();
