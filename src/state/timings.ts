@@ -6,21 +6,16 @@
  */
 import type pg from 'pg';
 import { PHASES } from '../plan/model.js';
+import type { StepRow } from './journal.js';
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
 
-export interface StepTiming {
-  stepId: string;
-  phase: string;
-  tenant: string | null;
-  table: string | null;
-  state: string;
-  rows: number | null;
+/** A journal step (StepRow) with its times. */
+export interface StepTiming extends Omit<StepRow, 'checksum'> {
   startedAt: Date | null;
   finishedAt: Date | null;
   seconds: number | null;
   rowsPerSecond: number | null;
-  error: string | null;
 }
 
 export interface PhaseTiming {
@@ -44,18 +39,7 @@ export interface RunTimings {
 const rate = (rows: number | null, seconds: number | null) => (rows && seconds && seconds > 0 ? Math.round(rows / seconds) : null);
 
 export async function runTimings(db: Queryable, runId: number): Promise<RunTimings> {
-  const r = await db.query<{
-    stepId: string;
-    phase: string;
-    tenant: string | null;
-    table: string | null;
-    state: string;
-    rows: number | null;
-    startedAt: Date | null;
-    finishedAt: Date | null;
-    seconds: number | null;
-    error: string | null;
-  }>(
+  const r = await db.query<Omit<StepTiming, 'rowsPerSecond'>>(
     `SELECT step_id AS "stepId", phase, tenant, table_name AS "table", state, rows::float8 AS rows, started_at AS "startedAt", finished_at AS "finishedAt",
             EXTRACT(EPOCH FROM finished_at - started_at)::float8 AS seconds, error
        FROM oasys_migrate.step WHERE run_id = $1 ORDER BY ordinal`,
