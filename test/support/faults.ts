@@ -2,7 +2,7 @@
  * Shared code for the fault-injection and hostile-input suites (issue 6).
  *
  * Everything here works from the outside: the real built CLI is spawned with a
- * clean environment (see ../cli/helpers.ts), and the database is inspected with
+ * clean environment (see ./cli.ts), and the database is inspected with
  * independent SQL — nothing imports the tool's own code except the fixture
  * generators. Phases are stopped deterministically with conflicting locks held
  * from a second connection (never with sleeps): see `holdTx`, `waitBlockedIn`.
