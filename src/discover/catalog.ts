@@ -20,7 +20,7 @@ function getOrCreate<K, V>(m: Map<K, V>, k: K, make: () => V): V {
  * number of schemas: at 10,000 tenants a per-schema query would be the
  * bottleneck (pg_dump learned this the hard way).
  */
-export async function readCatalog(db: Queryable, schemas: string[]): Promise<Catalog> {
+export async function readCatalog(db: Queryable, schemas: string[], namesOf?: ReadonlySet<string>): Promise<Catalog> {
   const catalog: Catalog = {
     tables: new Map(),
     nonTables: new Map(),
@@ -72,7 +72,8 @@ export async function readCatalog(db: Queryable, schemas: string[]): Promise<Cat
     rls_enabled: boolean;
     rls_forced: boolean;
   }>('relations')) {
-    getOrCreate(catalog.relationNames, r.schema, () => new Set()).add(r.name);
+    // Every relation name is kept only where new names are given out (the target schema): not 150,000 tenant names.
+    if (!namesOf || namesOf.has(r.schema)) getOrCreate(catalog.relationNames, r.schema, () => new Set()).add(r.name);
     if (r.kind === 'r' || r.kind === 'p') {
       if (r.is_partition) {
         // Migrated through its root, which has no rows of its own: count the partition's rows there.

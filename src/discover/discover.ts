@@ -44,11 +44,11 @@ export async function discover(source: Queryable, target: Queryable, cfg: Resolv
   let targetCatalog: Catalog;
   if (cfg.sameDatabase) {
     // One pass over the tenant schemas, the target schema and public (shared tables).
-    sourceCatalog = await readCatalog(source, [...new Set([...tenantSchemas, cfg.targetSchema, 'public'])]);
+    sourceCatalog = await readCatalog(source, [...new Set([...tenantSchemas, cfg.targetSchema, 'public'])], new Set([cfg.targetSchema, 'public']));
     targetCatalog = sourceCatalog;
     queryCount += sourceCatalog.queryCount;
   } else {
-    sourceCatalog = await readCatalog(source, [...new Set([...tenantSchemas, 'public'])]);
+    sourceCatalog = await readCatalog(source, [...new Set([...tenantSchemas, 'public'])], new Set(['public']));
     const refSchemas = new Set<string>([cfg.targetSchema, 'public']);
     const tenantSet = new Set(tenantSchemas);
     for (const tables of sourceCatalog.tables.values()) {

@@ -111,7 +111,7 @@ export interface Catalog {
   tables: Map<string, Map<string, TableDef>>;
   /** schema → relation names of views, sequences' tables etc. that are not tables (kind v/m/f). */
   nonTables: Map<string, Map<string, string>>;
-  /** schema → every relation name (tables, indexes, sequences …): new names must avoid them. */
+  /** schema → every relation name (tables, indexes, sequences …) of the schemas where new names are given out (the target schema): new names must avoid them. */
   relationNames: Map<string, Set<string>>;
   types: Map<string, Map<string, TypeDef>>;
   /** schema → table → policy names. */

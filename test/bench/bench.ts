@@ -164,7 +164,7 @@ const fmtN = (n: number) => n.toLocaleString('en-US');
 
 const WORKER = fileURLToPath(new URL('./worker.js', import.meta.url));
 /** The V8 flags the CLI runs with (see bin/oasys-migrate.js). */
-const TOOL_NODE_FLAGS = ['--optimize-for-size'];
+const TOOL_NODE_FLAGS = ['--optimize-for-size', '--initial-heap-size=100'];
 let currentChild: ChildProcess | undefined;
 
 async function tool<K extends WorkerJob['kind']>(
