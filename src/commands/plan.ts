@@ -62,7 +62,18 @@ export async function planCommand(cfg: ResolvedConfig, log: Logger): Promise<Pla
   const s = await openSession(cfg, log);
   try {
     const r = await planWithSession(s);
-    return { ...r, sizes: await tenantTableSizes(s.source, r.plan) };
+    // Like discovery, a catalog-wide read: hash joins, whatever the (stale, right after thousands of
+    // schemas were created) catalog statistics make the planner believe.
+    const sizes = await withTransaction(
+      s.source,
+      async (c) => {
+        await c.query(`SET LOCAL work_mem = '64MB'`);
+        await c.query('SET LOCAL enable_nestloop = off');
+        return tenantTableSizes(c, r.plan);
+      },
+      { readOnly: true },
+    );
+    return { ...r, sizes };
   } finally {
     await s.close();
   }
