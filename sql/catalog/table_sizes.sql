@@ -16,12 +16,19 @@ WITH RECURSIVE roots AS (
   SELECT oid, relname FROM roots
   UNION ALL
   SELECT i.inhrelid, tree.relname FROM tree JOIN pg_catalog.pg_inherits i ON i.inhparent = tree.oid
+),
+-- Decorrelated: one aggregate of every index's pages, joined (a correlated sub-select per table
+-- would build a hash of pg_class per row once nested loops are off, as discovery turns them).
+idx AS (
+  SELECT x.indrelid, sum(ic.relpages::float8) AS pages
+  FROM pg_catalog.pg_index x
+  JOIN pg_catalog.pg_class ic ON ic.oid = x.indexrelid
+  GROUP BY x.indrelid
 )
 SELECT tree.relname AS "table",
-       sum(c.relpages::float8
-           + coalesce((SELECT t.relpages FROM pg_catalog.pg_class t WHERE t.oid = c.reltoastrelid), 0)
-           + coalesce((SELECT sum(ix.relpages) FROM pg_catalog.pg_index x JOIN pg_catalog.pg_class ix ON ix.oid = x.indexrelid WHERE x.indrelid = c.oid), 0)
-       ) * current_setting('block_size')::float8 AS bytes
+       sum(c.relpages::float8 + coalesce(t.relpages, 0) + coalesce(idx.pages, 0)) * current_setting('block_size')::float8 AS bytes
 FROM tree
 JOIN pg_catalog.pg_class c ON c.oid = tree.oid
+LEFT JOIN pg_catalog.pg_class t ON t.oid = c.reltoastrelid
+LEFT JOIN idx ON idx.indrelid = c.oid
 GROUP BY tree.relname;
