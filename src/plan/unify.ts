@@ -96,6 +96,21 @@ export function unifiedColumns(ctx: TableContext, group: Pick<TableGroup, 'name'
 }
 
 /** The source's ON DELETE SET NULL/DEFAULT (columns) list, only when it has one (plans stay as they were otherwise). */
+/** What a foreign key keeps of its tenant definition, wherever it points. */
+function keyOf(con: Constraint): Omit<ForeignKeyDef, 'refTable' | 'refSchema' | 'refTableName' | 'tenantScoped'> {
+  return {
+    name: con.name,
+    columns: con.columns,
+    refColumns: con.ref!.columns,
+    onUpdate: con.onUpdate,
+    onDelete: con.onDelete,
+    ...setColumns(con),
+    matchFull: con.matchType === 'f',
+    deferrable: con.deferrable,
+    deferred: con.deferred,
+  };
+}
+
 function setColumns(con: Constraint): Pick<ForeignKeyDef, 'onDeleteSetColumns'> {
   return con.onDeleteSetColumns?.length ? { onDeleteSetColumns: con.onDeleteSetColumns } : {};
 }
@@ -176,19 +191,7 @@ function buildForeignKeys(ctx: TableContext, group: TableGroup): ForeignKeyDef[]
         });
         continue;
       }
-      out.push({
-        name: con.name,
-        columns: con.columns,
-        refTable: ident(ctx.targetSchema, refTarget),
-        refColumns: con.ref.columns,
-        tenantScoped: true,
-        onUpdate: con.onUpdate,
-        onDelete: con.onDelete,
-        ...setColumns(con),
-        matchFull: con.matchType === 'f',
-        deferrable: con.deferrable,
-        deferred: con.deferred,
-      });
+      out.push({ ...keyOf(con), refTable: ident(ctx.targetSchema, refTarget), tenantScoped: true });
     } else if (ctx.tenantSchemas.has(con.ref.schema)) {
       ctx.problems.push({
         severity: 'warning',
@@ -197,21 +200,7 @@ function buildForeignKeys(ctx: TableContext, group: TableGroup): ForeignKeyDef[]
         message: `foreign key "${con.name}" of "${group.name}" in tenant "${ref.schema}" points into another tenant's schema "${con.ref.schema}"; it is not recreated`,
       });
     } else {
-      out.push({
-        name: con.name,
-        columns: con.columns,
-        refTable: ident(con.ref.schema, con.ref.table),
-        refColumns: con.ref.columns,
-        refSchema: con.ref.schema,
-        refTableName: con.ref.table,
-        tenantScoped: false,
-        onUpdate: con.onUpdate,
-        onDelete: con.onDelete,
-        ...setColumns(con),
-        matchFull: con.matchType === 'f',
-        deferrable: con.deferrable,
-        deferred: con.deferred,
-      });
+      out.push({ ...keyOf(con), refTable: ident(con.ref.schema, con.ref.table), refSchema: con.ref.schema, refTableName: con.ref.table, tenantScoped: false });
     }
   }
   return out;
