@@ -102,14 +102,25 @@ COMMENT ON COLUMN oasys_migrate.step.source_snapshot IS 'The source snapshot (pg
 -- that FORCEd policies apply to (an owner without BYPASSRLS) reads every tenant's rows in one
 -- round trip per table. The query text comes from the tool ($1 = the tenant id); it runs with
 -- the caller's rights, so it grants nothing the caller could not do with plain SQL.
+-- On Citus the workers evaluate the policy and see neither set_config() nor a plain SET: only a
+-- SET LOCAL with citus.propagate_set_commands = 'local' reaches them (src/db/citus.ts).
 CREATE OR REPLACE FUNCTION oasys_migrate.per_tenant(setting text, query text, tenant_ids text[])
 RETURNS TABLE (tenant text, n bigint, h text)
 LANGUAGE plpgsql AS $fn$
 DECLARE
   id text;
+  citus boolean := pg_catalog.current_setting('citus.propagate_set_commands', true) IS NOT NULL;
+  name text := (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(p), '.') FROM pg_catalog.unnest(pg_catalog.string_to_array(setting, '.')) AS p);
 BEGIN
+  IF citus THEN
+    SET LOCAL citus.propagate_set_commands = 'local';
+  END IF;
   FOREACH id IN ARRAY tenant_ids LOOP
-    PERFORM pg_catalog.set_config(setting, id, true);
+    IF citus THEN
+      EXECUTE 'SET LOCAL ' || name || ' = ' || pg_catalog.quote_literal(id);
+    ELSE
+      PERFORM pg_catalog.set_config(setting, id, true);
+    END IF;
     RETURN QUERY EXECUTE query USING id;
   END LOOP;
 END

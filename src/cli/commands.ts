@@ -209,7 +209,12 @@ export const commands: CommandDef[] = [
       cmd
         .option('--sql', 'print every statement `run` would execute')
         .addOption(new Option('--fail-on <severity>', 'exit 1 when a problem of this severity or worse exists').choices(['error', 'warning']).default('error'))
-        .option('--out <plan.json>', 'also write the plan with a fingerprint of what it was built from, for `run --plan`'),
+        .option('--out <plan.json>', 'also write the plan with a fingerprint of what it was built from, for `run --plan`')
+        .addOption(
+          new Option('--distribute <engine>', 'plan for a Citus cluster even before the target has the extension (it is detected otherwise)').choices([
+            'citus',
+          ]),
+        ),
     handler: planHandler,
   },
   {
@@ -218,6 +223,11 @@ export const commands: CommandDef[] = [
     options: (cmd) =>
       cmd
         .option('--dry-run', 'the same as `plan`: change nothing')
+        .addOption(
+          new Option('--distribute <engine>', 'plan for a Citus cluster even before the target has the extension (it is detected otherwise)').choices([
+            'citus',
+          ]),
+        )
         .option(
           '--plan <plan.json>',
           'run only if the database and configuration still match this approved plan (from `plan --out`); else exit 1 naming what differs',

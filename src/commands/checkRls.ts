@@ -58,6 +58,7 @@ export async function checkRlsCommand(cfg: ResolvedConfig, log: Logger, role: st
       tables: tables.map((t) => ({ name: t.target, tenantColumnType: t.tenantColumnType })),
       tenants: tenants.map((t) => ({ schema: t.schema, tenantId: t.tenantId })),
       sample,
+      citus: plan.citus !== undefined,
     });
   } finally {
     await s.close();

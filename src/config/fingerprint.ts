@@ -32,6 +32,8 @@ export function configFingerprint(cfg: ResolvedConfig): string {
       ...(Object.keys(cfg.tables.merge ?? {}).length > 0 ? { merge: cfg.tables.merge } : {}),
     },
     rls: { setting: cfg.rls.setting, force: cfg.rls.force },
+    // Only when given: the fingerprints of runs recorded before the flag existed stay the same.
+    ...(cfg.distribute ? { distribute: cfg.distribute } : {}),
   };
   return createHash('sha256').update(canonicalJson(material)).digest('hex').slice(0, 16);
 }

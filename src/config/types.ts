@@ -22,6 +22,8 @@ export interface CliOptions {
   discardWrites?: boolean;
   /** run --recopy a,b */
   recopy?: string;
+  /** plan/run --distribute citus */
+  distribute?: string;
 }
 
 export interface RegistryRef {
@@ -81,6 +83,8 @@ export interface ResolvedConfig {
   lockTimeoutMs: number;
   /** revert --discard-writes: revert even though the unified tables were written after the run */
   discardWrites?: boolean;
+  /** --distribute citus: a Citus target even before the extension is seen (src/plan/citus.ts) */
+  distribute?: 'citus';
   /** run --recopy: tenants whose rows are replaced in the unified tables of the latest run */
   recopy?: string[];
   /** where source, target, only, concurrency, logLevel and logFile came from */

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { ResolvedConfig, RegistryRef } from '../config/load.js';
 import type { Problem } from './problems.js';
 import { listSchemas, readBypassRoles, readCatalog, readSessionFacts } from './catalog.js';
+import { readCitusFacts } from './citus.js';
 import type { BypassRole, Catalog, MigratingRole, Tenant } from './model.js';
 import { resolveTenants } from './tenants.js';
 
@@ -24,6 +25,8 @@ export interface Discovery {
   targetPolicies: Set<string>;
   /** The target server's server_version_num: what the DDL may use (src/plan/targetVersion.ts). */
   targetVersionNum: number;
+  /** The target has the citus extension: its version and which tables are already reference tables (`schema.table`). */
+  citus?: { version: string; reference: string[] };
   /** Catalog queries sent, whatever the number of tenants. */
   queryCount: number;
 }
@@ -61,7 +64,8 @@ export async function discover(source: Queryable, target: Queryable, cfg: Resolv
   }
   const bypassRoles = await readBypassRoles(target);
   const { role, versionNum: targetVersionNum } = await readSessionFacts(target);
-  queryCount += 2;
+  const citus = await readCitusFacts(target);
+  queryCount += citus ? 4 : 3;
   const targetPolicies = new Set<string>();
   for (const [table, names] of targetCatalog.policies.get(cfg.targetSchema) ?? []) {
     if (names.includes('tenant_isolation')) targetPolicies.add(table);
@@ -78,6 +82,7 @@ export async function discover(source: Queryable, target: Queryable, cfg: Resolv
     role,
     targetPolicies,
     targetVersionNum,
+    ...(citus ? { citus } : {}),
     queryCount,
   };
 }

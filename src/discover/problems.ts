@@ -48,6 +48,17 @@ export const ProblemCode = {
   MERGE_INVALID: 'MERGE_INVALID',
   /** A column that looks like a content-type reference but has no foreign key: not translated (warning). */
   MERGE_UNTRANSLATED: 'MERGE_UNTRANSLATED',
+  /** Citus readiness (src/plan/citus.ts): warnings for any target, blocking on a Citus target that cannot take them. */
+  CITUS_TARGET: 'CITUS_TARGET',
+  CITUS_NOT_INSTALLED: 'CITUS_NOT_INSTALLED',
+  CITUS_SHARED_REFERENCES_TENANT: 'CITUS_SHARED_REFERENCES_TENANT',
+  CITUS_FK_ACTION: 'CITUS_FK_ACTION',
+  CITUS_UNIQUE_WITHOUT_TENANT: 'CITUS_UNIQUE_WITHOUT_TENANT',
+  CITUS_TENANT_ID_TYPE: 'CITUS_TENANT_ID_TYPE',
+  CITUS_POLICY_FORM: 'CITUS_POLICY_FORM',
+  CITUS_PARTITIONED: 'CITUS_PARTITIONED',
+  CITUS_SEQUENCE: 'CITUS_SEQUENCE',
+  CITUS_FILL_UNSUPPORTED: 'CITUS_FILL_UNSUPPORTED',
 } as const;
 export type ProblemCodeValue = (typeof ProblemCode)[keyof typeof ProblemCode];
 

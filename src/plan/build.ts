@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Discovery } from '../discover/discover.js';
 import { ProblemCode, sortProblems, type Problem } from '../discover/problems.js';
+import { citusPlan, citusReadiness, wantsCitus } from './citus.js';
 import { analyseDrift } from './drift.js';
 import { mergeMap, planMerges, translationsFor } from './merge.js';
 import { PLAN_VERSION, type Plan, type PlanSettings, type SharedTable, type UnifiedTable } from './model.js';
@@ -238,7 +239,10 @@ export function buildPlan(cfg: PlanSettings, d: Discovery): Plan {
     ),
   );
 
-  const steps = buildSteps(cfg, d, tables, types, shared, merged);
+  const citus = wantsCitus(cfg, d);
+  problems.push(...citusReadiness(cfg, d, tables, shared, citus));
+  const distribution = citus ? citusPlan(tables, shared) : undefined;
+  const steps = buildSteps(cfg, d, tables, types, shared, merged, distribution);
   return {
     version: PLAN_VERSION,
     rls: { setting: cfg.rls.setting, force: cfg.rls.force },
@@ -255,6 +259,7 @@ export function buildPlan(cfg: PlanSettings, d: Discovery): Plan {
     shared,
     sourceFingerprint: sourceFingerprint(d, drift.groups),
     ...(merges.length > 0 ? { merges } : {}),
+    ...(distribution ? { citus: distribution } : {}),
   };
 }
 

@@ -111,12 +111,12 @@ export interface UnifiedType {
   sql: string;
 }
 
-export type Phase = 'shared' | 'types' | 'tables' | 'merge' | 'copy' | 'keys' | 'indexes' | 'foreign-keys' | 'sequences' | 'analyze' | 'rls';
+export type Phase = 'shared' | 'types' | 'tables' | 'distribute' | 'merge' | 'copy' | 'keys' | 'indexes' | 'foreign-keys' | 'sequences' | 'analyze' | 'rls';
 /**
  * RLS comes last: a migrating role that owns the tables without BYPASSRLS is itself
  * subject to a FORCEd policy, and the sequence reset must see every row.
  */
-export const PHASES: Phase[] = ['shared', 'types', 'tables', 'merge', 'copy', 'keys', 'indexes', 'foreign-keys', 'sequences', 'analyze', 'rls'];
+export const PHASES: Phase[] = ['shared', 'types', 'tables', 'distribute', 'merge', 'copy', 'keys', 'indexes', 'foreign-keys', 'sequences', 'analyze', 'rls'];
 
 /**
  * A shared table (the registry, or one that tenant tables reference, such as
@@ -241,6 +241,16 @@ export interface CopyStep {
  */
 export const PLAN_VERSION = 2;
 
+/** What a plan into a Citus cluster distributes (recorded in the plan: revert and the checks read it). */
+export interface CitusPlan {
+  /** Unified tables distributed by the tenant column, referenced ones first; all colocated with the first. */
+  distributed: string[];
+  /** Shared tables (the registry, those tenant tables reference) made reference tables, as `schema.table`. */
+  reference: string[];
+  /** Citus rejects sub-selects in policies: the setting is compared directly (src/plan/rls.ts). */
+  policy: 'direct';
+}
+
 /**
  * What the planner needs from the configuration, and nothing else (the whole
  * config with its connection strings and flags stays with the commands).
@@ -250,6 +260,8 @@ export interface PlanSettings {
   tenantColumn: string;
   tables: { include?: string[]; exclude: string[]; map: Record<string, string>; partial: string[]; merge?: Record<string, string[]> };
   rls: { setting: string; force: boolean };
+  /** --distribute citus: plan for a Citus target even before discovery sees the extension (src/plan/citus.ts). */
+  distribute?: 'citus';
 }
 
 export interface Plan {
@@ -273,6 +285,8 @@ export interface Plan {
   merges?: MergeTable[];
   /** A hash of every tenant's table definitions, to notice that the source changed under an interrupted run. */
   sourceFingerprint: string;
+  /** A Citus target: what is distributed and how (absent for plain PostgreSQL; src/plan/citus.ts). */
+  citus?: CitusPlan;
 }
 
 /** A source relation in a FROM clause: ONLY for ordinary tables (inheritance children are tables of their own). */

@@ -8,10 +8,19 @@ export interface RlsParts {
   policy: boolean;
 }
 
-/** Row-level security: the setting is read once per statement (an InitPlan), so the tenant index is usable. */
-export function rlsSql(ctx: { targetSchema: string; tenantColumn: string; rls: { setting: string } }, t: UnifiedTable, parts: RlsParts): string[] {
+/**
+ * Row-level security: the setting is read once per statement (an InitPlan), so the tenant index is usable.
+ * Citus rejects sub-selects in policies on distributed tables: there (`direct`) the setting is compared
+ * as it is, which the workers evaluate with the SET LOCAL the coordinator propagates.
+ */
+export function rlsSql(
+  ctx: { targetSchema: string; tenantColumn: string; rls: { setting: string }; policy?: 'direct' },
+  t: UnifiedTable,
+  parts: RlsParts,
+): string[] {
   const qualified = ident(ctx.targetSchema, t.target);
-  const current = `(SELECT NULLIF(pg_catalog.current_setting(${literal(ctx.rls.setting)}, true), '')::${t.tenantColumnType})`;
+  const setting = `NULLIF(pg_catalog.current_setting(${literal(ctx.rls.setting)}, true), '')::${t.tenantColumnType}`;
+  const current = ctx.policy === 'direct' ? setting : `(SELECT ${setting})`;
   const predicate = `${ident(ctx.tenantColumn)} = ${current}`;
   const stmts: string[] = [];
   if (parts.enable) stmts.push(`ALTER TABLE ${qualified} ENABLE ROW LEVEL SECURITY`);

@@ -1,5 +1,6 @@
 import { ident } from '../db/ident.js';
 import type { Discovery } from '../discover/discover.js';
+import { CITUS_SEQUENTIAL, distributeSteps, type CitusPlan } from './citus.js';
 import { copyStep, sharedCopyStep } from './copySql.js';
 import { createSharedTableSql, createTableSql, foreignKeySql, keysSql } from './ddl.js';
 import { mergeStepComment } from './merge.js';
@@ -18,8 +19,9 @@ export function buildSteps(
   types: Plan['types'],
   shared: SharedTable[],
   merged: Map<string, MergeTable> = new Map(),
+  citus?: CitusPlan,
 ): Step[] {
-  const ctx = { targetSchema: cfg.targetSchema, tenantColumn: cfg.tenantColumn, rls: cfg.rls };
+  const ctx = { targetSchema: cfg.targetSchema, tenantColumn: cfg.tenantColumn, rls: cfg.rls, policy: citus?.policy };
   const steps: Step[] = [];
   for (const st of shared) {
     const def = d.source.tables.get(st.schema)!.get(st.table)!;
@@ -58,6 +60,7 @@ export function buildSteps(
     const effects: Effect[] = t.action === 'create' ? [{ kind: 'creates-table', object: ident(cfg.targetSchema, t.target) }] : changes(t);
     if (sql.length > 0) steps.push({ id: `table:${t.target}`, phase: 'tables', table: t.target, sql, effects });
   }
+  if (citus) steps.push(...distributeSteps(cfg, citus));
   // One step per merged table, all its tenants at once, before any copy translates through its mapping.
   // Its `sql` is only what `plan --sql` prints: the step itself is src/merge/execute.ts (it reads the source).
   for (const m of merged.values()) {
@@ -90,7 +93,7 @@ export function buildSteps(
         id: `fk:${t.target}`,
         phase: 'foreign-keys',
         table: t.target,
-        sql: t.foreignKeys.map((fk) => foreignKeySql(ctx, t.target, fk)),
+        sql: [...(citus ? [CITUS_SEQUENTIAL] : []), ...t.foreignKeys.map((fk) => foreignKeySql(ctx, t.target, fk))],
         effects: changes(t),
       });
     }

@@ -116,6 +116,7 @@ const plan = z
       z.object({ schema: z.string(), table: z.string(), partitioned: z.boolean(), columns: z.array(column), primaryKey: z.array(z.string()) }).passthrough(),
     ),
     sourceFingerprint: z.string(),
+    citus: z.object({ distributed: z.array(z.string()), reference: z.array(z.string()), policy: z.literal('direct') }).optional(),
   })
   .passthrough();
 

@@ -19,6 +19,7 @@
  * default tenant setting.
  */
 import pg from 'pg';
+import { setTenantLocal } from '../db/citus.js';
 import { connectionError, urlOfPool } from '../db/connect.js';
 import { ident, literal } from '../db/ident.js';
 import { sqlFile } from '../db/sqlFiles.js';
@@ -53,6 +54,8 @@ export interface RlsCheckOptions {
   tenants: { schema: string; tenantId: string }[];
   /** How many tenants to probe, spread over the list (default 5). */
   sample?: number;
+  /** A Citus target: the setting must reach the workers (src/db/citus.ts). */
+  citus?: boolean;
 }
 
 export const DEFAULT_SAMPLE = 5;
@@ -401,11 +404,15 @@ async function behaviourChecks(
   const initial = (await client.query<{ v: string | null }>('SELECT pg_catalog.current_setting($1, true) AS v', [setting])).rows[0].v;
   const unsetNote = initial === null ? '' : ` (a new session already has ${setting} = '${initial}', from postgresql.conf or ALTER DATABASE/ROLE … SET)`;
   for (const s of testable) {
-    const r = await asRole(client, roleQ, setting, undefined, () => client.query<{ n: string }>(`SELECT count(*)::int8::text AS n FROM ${s.qualified}`));
+    const r = await asRole(client, roleQ, { name: setting, citus: opts.citus === true }, undefined, () =>
+      client.query<{ n: string }>(`SELECT count(*)::int8::text AS n FROM ${s.qualified}`),
+    );
     add(noTenantCheck('no-tenant', s.name, r, `${setting} unset${unsetNote}`));
   }
   for (const s of testable) {
-    const r = await asRole(client, roleQ, setting, '', () => client.query<{ n: string }>(`SELECT count(*)::int8::text AS n FROM ${s.qualified}`));
+    const r = await asRole(client, roleQ, { name: setting, citus: opts.citus === true }, '', () =>
+      client.query<{ n: string }>(`SELECT count(*)::int8::text AS n FROM ${s.qualified}`),
+    );
     add(noTenantCheck('empty-tenant', s.name, r, `${setting} = ''`));
   }
 
@@ -414,7 +421,7 @@ async function behaviourChecks(
   for (const s of testable) {
     for (const tn of sampled) {
       const r = await attempt(client, async () => {
-        await client.query('SELECT pg_catalog.set_config($1, $2, true)', [setting, tn.tenantId]);
+        await setTenantLocal(client, setting, tn.tenantId, opts.citus === true);
         const n = (
           await client.query<{ n: string }>(`SELECT count(*)::int8::text AS n FROM ${s.qualified} WHERE ${ident(tenantColumn)} = $1::${s.type}`, [tn.tenantId])
         ).rows[0].n;
@@ -450,7 +457,7 @@ async function behaviourChecks(
     for (const tn of sampled) {
       const want = s.expected.get(tn.tenantId);
       if (want === undefined) continue;
-      const r = await asRole(client, roleQ, setting, tn.tenantId, () =>
+      const r = await asRole(client, roleQ, { name: setting, citus: opts.citus === true }, tn.tenantId, () =>
         client.query<{ n: string; foreign: string }>(
           `SELECT count(*)::int8::text AS n, count(*) FILTER (WHERE ${ident(tenantColumn)} IS DISTINCT FROM $1::${s.type})::int8::text AS foreign
              FROM ${s.qualified}`,
@@ -566,7 +573,7 @@ async function writeChecks(client: pg.Client, s: TableState, o: WriteCtx, add: (
     ).rows.filter((c) => c.attgenerated === '');
     const overriding = cols.some((c) => c.attidentity === 'a') ? ' OVERRIDING SYSTEM VALUE' : '';
     const select = cols.map((c) => (c.attname === o.tenantColumn ? `$1::${s.type}` : ident(c.attname))).join(', ');
-    const r = await asRole(client, o.roleQ, o.setting, cur.tenantId, () =>
+    const r = await asRole(client, o.roleQ, { name: o.setting, citus: o.citus === true }, cur.tenantId, () =>
       client.query(
         `INSERT INTO ${s.qualified} (${cols.map((c) => ident(c.attname)).join(', ')})${overriding}
          SELECT ${select} FROM ${s.qualified} WHERE tableoid = $2::int8::oid AND ctid = $3::tid`,
@@ -593,20 +600,30 @@ async function writeChecks(client: pg.Client, s: TableState, o: WriteCtx, add: (
   if (!s.row.can_update_tenant) {
     skip('cross-tenant-update', `"${o.role}" has no UPDATE privilege on ${o.tenantColumn}, so it cannot move a row to another tenant`);
   } else {
-    const r = await asRole(client, o.roleQ, o.setting, cur.tenantId, async () => {
+    const r = await asRole(client, o.roleQ, { name: o.setting, citus: o.citus === true }, cur.tenantId, async () => {
       await client.query(`SET LOCAL statement_timeout = '60s'`);
       return client.query(`UPDATE ${s.qualified} SET ${col} = $1::${s.type}`, [otherId]);
     });
-    add(
-      writeVerdict(
-        'cross-tenant-update',
-        s.name,
-        cur.schema,
-        r,
-        `with ${setTo}, UPDATE … SET ${o.tenantColumn} = '${otherId}' (no WHERE: checked by WITH CHECK alone) on its ${s.expected.get(cur.tenantId)} rows`,
-        'could not see its own rows to update',
-      ),
-    );
+    // Citus refuses any change of the distribution column: no row can move to another tenant at all.
+    if (o.citus && !r.ok && pgFields(r.error)?.code === '0A000' && /partition value/.test(describeError(r.error)))
+      add({
+        check: 'cross-tenant-update',
+        table: s.name,
+        tenant: cur.schema,
+        ok: true,
+        detail: `with ${setTo}, UPDATE … SET ${o.tenantColumn} = '${otherId}' is refused by Citus: the distribution column of a row cannot change`,
+      });
+    else
+      add(
+        writeVerdict(
+          'cross-tenant-update',
+          s.name,
+          cur.schema,
+          r,
+          `with ${setTo}, UPDATE … SET ${o.tenantColumn} = '${otherId}' (no WHERE: checked by WITH CHECK alone) on its ${s.expected.get(cur.tenantId)} rows`,
+          'could not see its own rows to update',
+        ),
+      );
   }
 
   // UPDATE or DELETE a row of another tenant: it must be invisible (0 rows), not an error.
@@ -627,7 +644,7 @@ async function writeChecks(client: pg.Client, s: TableState, o: WriteCtx, add: (
       parts.push(`${verb}: no privilege`);
       continue;
     }
-    const r = await asRole(client, o.roleQ, o.setting, cur.tenantId, () => client.query(sql, [vloc.tableoid, vloc.ctid]));
+    const r = await asRole(client, o.roleQ, { name: o.setting, citus: o.citus === true }, cur.tenantId, () => client.query(sql, [vloc.tableoid, vloc.ctid]));
     if (r.ok) {
       const n = r.value.rowCount ?? 0;
       if (n === 0) parts.push(`${verb} of tenant ${victim.tenantId}'s row affected 0 rows`);
@@ -676,10 +693,16 @@ function writeVerdict(check: string, table: string, tenant: string, r: Attempt<p
 }
 
 /** As the role, with the setting set (or left alone when undefined), in a savepoint that is always rolled back. */
-async function asRole<T>(client: pg.Client, roleQ: string, setting: string, value: string | undefined, fn: () => Promise<T>): Promise<Attempt<T>> {
+async function asRole<T>(
+  client: pg.Client,
+  roleQ: string,
+  setting: { name: string; citus: boolean },
+  value: string | undefined,
+  fn: () => Promise<T>,
+): Promise<Attempt<T>> {
   return attempt(client, async () => {
     await client.query(`SET LOCAL ROLE ${roleQ}`);
-    if (value !== undefined) await client.query('SELECT pg_catalog.set_config($1, $2, true)', [setting, value]);
+    if (value !== undefined) await setTenantLocal(client, setting.name, value, setting.citus);
     return fn();
   });
 }

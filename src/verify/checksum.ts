@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import pLimit from 'p-limit';
+import { setTenantLocal } from '../db/citus.js';
 import { withTransaction } from '../db/connect.js';
 import { ident } from '../db/ident.js';
 import { InterruptedError } from '../errors.js';
@@ -247,7 +248,8 @@ export async function verifyPlan(o: VerifyOptions): Promise<VerifyReport> {
           const j = naturalKeyJoins(t, merges, undefined, 't', plan.tenantColumn);
           const sql = `SELECT $1::text AS tenant, count(*)::int8 AS n, COALESCE(sum(${rowHashSql(t, 't', j.override)}), 0)::text AS h
                        FROM ${qualified} AS t${j.from} WHERE t.${tc} = $1::${t.tenantColumnType}`;
-          for (const row of await perTenant(o.target, plan.rls.setting, sql, ids, perTenantFn)) target.set(row.tenant, { n: Number(row.n), h: row.h });
+          for (const row of await perTenant(o.target, plan.rls.setting, sql, ids, perTenantFn, plan.citus !== undefined))
+            target.set(row.tenant, { n: Number(row.n), h: row.h });
         }
         const snap = o.preexisting?.get(t.target);
         if (snap) {
@@ -263,6 +265,7 @@ export async function verifyPlan(o: VerifyOptions): Promise<VerifyReport> {
               WHERE ${still}`,
                 ids,
                 perTenantFn,
+                plan.citus !== undefined,
               )
             : (
                 await o.target.query<{ tenant: string; n: string; h: string }>(
@@ -376,7 +379,7 @@ type TenantRow = { tenant: string; n: string; h: string };
  * transaction: one round trip per table through oasys_migrate.per_tenant where the state schema
  * has it, one per tenant otherwise.
  */
-async function perTenant(pool: pg.Pool, setting: string, sql: string, ids: string[], serverSide: boolean): Promise<TenantRow[]> {
+async function perTenant(pool: pg.Pool, setting: string, sql: string, ids: string[], serverSide: boolean, citus = false): Promise<TenantRow[]> {
   return withTransaction(
     pool,
     async (client) => {
@@ -385,7 +388,7 @@ async function perTenant(pool: pg.Pool, setting: string, sql: string, ids: strin
       }
       const out: TenantRow[] = [];
       for (const id of ids) {
-        await client.query('SELECT pg_catalog.set_config($1, $2, true)', [setting, id]);
+        await setTenantLocal(client, setting, id, citus);
         out.push(...(await client.query<TenantRow>(sql, [id])).rows);
       }
       return out;
