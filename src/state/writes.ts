@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { ident } from '../db/ident.js';
 import { liftForce } from '../db/rlsAccess.js';
 import type { Plan } from '../plan/model.js';
+import { citusWritesSinceRun } from './citusWrites.js';
 import { loadSnapshot } from './snapshot.js';
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
@@ -25,7 +26,7 @@ export interface WritesSinceRun {
  */
 export async function writesSinceRun(db: Queryable, runId: number, finishedXid: string): Promise<WritesSinceRun[]> {
   const { plan, verify } = (
-    await db.query<{ plan: Plan; verify: { results?: { table: string; targetRows: number }[] } | null }>(
+    await db.query<{ plan: Plan; verify: { results?: { table: string; tenantId?: string; targetRows: number; targetChecksum?: unknown }[] } | null }>(
       'SELECT plan, verify FROM oasys_migrate.run WHERE run_id = $1',
       [runId],
     )
@@ -39,6 +40,7 @@ export async function writesSinceRun(db: Queryable, runId: number, finishedXid: 
     db,
     tables.map((x) => x.q).filter((q) => created.has(q) || saved.has(q)),
   );
+  if (plan.citus) return citusWritesSinceRun(db, plan, verify, created);
   // age() of a 32-bit xid, relative to one reference: a row is newer than the run iff its age is smaller.
   const xid = (BigInt(finishedXid) % 4294967296n).toString();
   const out: WritesSinceRun[] = [];
