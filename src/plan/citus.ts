@@ -120,7 +120,10 @@ export function citusReadiness(cfg: PlanSettings, d: Discovery, tables: UnifiedT
         message:
           `"${t.target}" takes ${seqCols.map((c) => `${c.name}`).join(', ')} from a sequence: on Citus the coordinator hands out the values` +
           (narrow.length > 0 ? `; ${narrow.map((c) => `${c.name} (${c.type})`).join(', ')} cannot be drawn on the workers (only bigint can)` : ''),
-        hint: narrow.length > 0 ? 'write through the coordinator, or widen the column to bigint before distributing' : undefined,
+        hint:
+          narrow.length > 0
+            ? 'write through the coordinator, or widen the column to bigint before distributing'
+            : 'nothing to change: Citus keeps a bigint sequence working on the coordinator and the workers; never ALTER its type once distributed',
       });
     }
   }
