@@ -25,6 +25,7 @@ export async function guideCommand(cfg: ResolvedConfig, log: Logger): Promise<Gu
       setting: cfg.rls.setting,
       // The default registry is used only when it exists; otherwise the tenant id is the schema name.
       registry: cfg.tenants.mode === 'registry' && plan.tenants.some((t) => t.tenantId !== t.schema) ? { ...cfg.tenants.registry } : undefined,
+      ...(plan.citus ? { citus: true } : {}),
     });
     const last = runs[runs.length - 1];
     if (last) {

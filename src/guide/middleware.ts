@@ -7,6 +7,8 @@ export interface MiddlewareOptions {
   setting: string;
   /** The registry (tenant id = its id column), or undefined when the tenant id is the schema name. */
   registry?: { schema: string; table: string; schemaColumn: string; idColumn: string };
+  /** A Citus target: the setting must reach the workers, which only a propagated SET LOCAL does. */
+  citus?: boolean;
 }
 
 /** A Python string literal (repr-style, single quotes). */
@@ -18,6 +20,29 @@ export function pyString(s: string): string {
 function sqlIdent(s: string): string {
   // psycopg2 reads % as a placeholder: a literal one is doubled.
   return ('"' + s.replace(/"/g, '""') + '"').replace(/%/g, '%%');
+}
+
+/**
+ * On Citus the workers evaluate the policy and never see set_config() or a plain SET made on the
+ * coordinator: only SET LOCAL with citus.propagate_set_commands = 'local' reaches them. SET takes no
+ * bound parameter, so the value is quoted here as a standard SQL literal (and no % interpolation runs).
+ */
+function setTenantBody(o: MiddlewareOptions): string {
+  if (!o.citus) {
+    return `    with connection.cursor() as cursor:
+        cursor.execute('SELECT set_config(%s, %s, true)', [TENANT_SETTING, str(tenant_id)])
+`;
+  }
+  const name = o.setting
+    .split('.')
+    .map((x) => '"' + x.replace(/"/g, '""') + '"')
+    .join('.');
+  return `    # Citus: the workers check the policy; only a propagated SET LOCAL reaches them.
+    value = "'" + str(tenant_id).replace("'", "''") + "'"
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL citus.propagate_set_commands = 'local'")
+        cursor.execute(${pyString(`SET LOCAL ${name} = `)} + value)
+`;
 }
 
 export function middlewareSource(o: MiddlewareOptions): string {
@@ -74,9 +99,7 @@ def set_tenant(tenant_id):
     """Sets the tenant for the rest of the current transaction (needs one: see tenant())."""
     if connection.get_autocommit():
         raise RuntimeError('set_tenant() outside a transaction would last for one statement only: use tenant() or transaction.atomic()')
-    with connection.cursor() as cursor:
-        cursor.execute('SELECT set_config(%s, %s, true)', [TENANT_SETTING, str(tenant_id)])
-
+${setTenantBody(o)}
 
 @contextmanager
 def tenant(tenant_id):

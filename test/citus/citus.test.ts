@@ -194,6 +194,13 @@ describe.skipIf(!CITUS)('a Citus target: plan, run, verify, check-rls, revert', 
     });
   });
 
+  it('the application guide tells how to set the tenant on Citus', async () => {
+    const r = await runCli(['guide', ...flags()]);
+    expect(r.code, show(r)).toBe(0);
+    expect(r.stdout).toContain("SET LOCAL citus.propagate_set_commands = 'local'");
+    expect(r.stdout).toContain('cursor.execute(\'SET LOCAL "app"."current_tenant" = \' + value)');
+  });
+
   it('revert leaves the coordinator and every worker as they were', async () => {
     const r = await runCli(['revert', ...flags(), '--yes'], { timeoutMs: 120_000 });
     expect(r.code, show(r)).toBe(0);
