@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { generateManyTenants, generateWideTenants } from '../../fixtures/bulk.js';
 import { copyPipeBaseline, insertSelectBaseline } from './baselines.js';
 import { BenchServer } from './db.js';
+import { citusDefaults, citusRows, measureCitus, type CitusBench } from './citus.js';
 import type { PlanWorkerResult, RunWorkerResult, VerifyWorkerResult, WorkerJob, WorkerMessage, WorkerResult } from './protocol.js';
 import { ActivitySampler, type Profile } from './sampler.js';
 
@@ -40,6 +41,8 @@ interface Options {
   only: Set<string>;
   profile: boolean;
   repeat: number;
+  /** --citus <coordinator URL>: measure the migration into a Citus cluster (test/bench/citus.ts). */
+  citus?: string;
 }
 
 const MEASUREMENTS = ['sameDb', 'crossDb', 'manyTenants', 'big'];
@@ -60,6 +63,8 @@ const USAGE = `usage: npm run bench -- [options]
                         on fresh copies and report the best of each (default 1); for noisy machines
   --only a,b            only these measurements: ${MEASUREMENTS.join(', ')}
   --render FILE         print the table of a document saved with --json, and exit
+  --citus URL           only (unless --only): 1M rows (10 tenants × 100,000; --tenants/--rows) into the Citus
+                        cluster of this coordinator vs a hand-made COPY into a distributed table (key citus)
   --profile             sample pg_stat_activity every 100 ms during tool runs and report,
                         per phase, where the database time goes (key profile)
 
@@ -120,6 +125,9 @@ function parseArgs(argv: string[]): Options {
       case '--big-rows':
         o.bigRows = num(flag, value(), 0);
         break;
+      case '--citus':
+        o.citus = value();
+        break;
       case '--repeat':
         o.repeat = num(flag, value(), 1);
         break;
@@ -144,6 +152,7 @@ function parseArgs(argv: string[]): Options {
     }
   }
   if (o.bigRows > 0 && !argv.some((a) => a.startsWith('--only'))) o.only.add('big');
+  if (o.citus !== undefined) Object.assign(o, citusDefaults(o.citus, argv, o.only));
   return o;
 }
 
@@ -286,6 +295,7 @@ interface Doc {
   verify?: VerifyM;
   manyTenants?: ManyTenants;
   crossDbBig?: CrossDbBig;
+  citus?: CitusBench;
   machine: Record<string, unknown>;
   sizes: Record<string, unknown>;
   targets: Target[];
@@ -550,6 +560,11 @@ async function main(): Promise<number> {
       await server.dropDatabase(wide);
     }
 
+    if (opts.citus) {
+      const run = async (job: WorkerJob & { kind: 'run' }, label: string) => (await tool(job, label)).result;
+      doc.citus = await measureCitus({ server, coordinator: opts.citus, tenants: opts.tenants, rows: opts.rows, concurrency: conc, db, run, progress });
+    }
+
     // ------------------------------------------------------------ many small tenants
     if (opts.only.has('manyTenants')) {
       const many = db('many');
@@ -674,8 +689,8 @@ function roundAll(o: Record<string, number>): Record<string, number> {
 }
 
 function orderKeys(doc: Doc): Doc {
-  const { sameDb, crossDb, verify, manyTenants, crossDbBig, machine, sizes, targets: t, errors, profile, command, seconds } = doc;
-  return { sameDb, crossDb, verify, manyTenants, crossDbBig, machine, sizes, targets: t, errors, profile, command, seconds } as Doc;
+  const { sameDb, crossDb, verify, manyTenants, crossDbBig, citus, machine, sizes, targets: t, errors, profile, command, seconds } = doc;
+  return { sameDb, crossDb, verify, manyTenants, crossDbBig, citus, machine, sizes, targets: t, errors, profile, command, seconds } as Doc;
 }
 
 function targets(doc: Doc, opts: Options): Target[] {
@@ -768,6 +783,7 @@ function render(doc: Doc, opts: Options): string {
     rows.push(['manyTenants verify', s(d.verifySeconds), '', '', '']);
     rows.push(['manyTenants run + verify', s(d.runPlusVerifySeconds), '', '', verdict('manyTenants.runSeconds + verifySeconds')]);
   }
+  if (doc.citus) rows.push(...citusRows(doc.citus));
   let out = table(rows);
 
   const phaseRuns: [string, Record<string, number>][] = [];
@@ -775,8 +791,9 @@ function render(doc: Doc, opts: Options): string {
   if (doc.crossDb) phaseRuns.push(['crossDb', doc.crossDb.phases]);
   if (doc.crossDbBig) phaseRuns.push(['crossDbBig', doc.crossDbBig.phases]);
   if (doc.manyTenants) phaseRuns.push(['manyTenants', doc.manyTenants.phases]);
+  if (doc.citus) phaseRuns.push(['citus', doc.citus.phases]);
   if (phaseRuns.length) {
-    const known = ['prepare', 'shared', 'types', 'tables', 'copy', 'keys', 'indexes', 'foreign-keys', 'sequences', 'analyze', 'rls'];
+    const known = ['prepare', 'shared', 'types', 'tables', 'distribute', 'copy', 'keys', 'indexes', 'foreign-keys', 'sequences', 'analyze', 'rls'];
     const seen = phaseRuns.flatMap(([, p]) => Object.keys(p));
     const names = [...known.filter((n) => seen.includes(n)), ...[...new Set(seen)].filter((n) => !known.includes(n) && n !== 'verify'), 'verify'].filter((n) =>
       seen.includes(n),
