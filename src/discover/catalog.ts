@@ -272,13 +272,16 @@ export async function readBypassRoles(db: Queryable): Promise<BypassRole[]> {
 }
 
 /** The connected role's attributes and the server's version, in one query. */
-export async function readSessionFacts(db: Queryable): Promise<{ role: { name: string; superuser: boolean; bypassRls: boolean }; versionNum: number }> {
-  const r = await db.query<{ name: string; superuser: boolean; bypassrls: boolean; v: string }>(
-    `SELECT rolname AS name, rolsuper AS superuser, rolbypassrls AS bypassrls, pg_catalog.current_setting('server_version_num') AS v
+export async function readSessionFacts(
+  db: Queryable,
+): Promise<{ role: { name: string; superuser: boolean; bypassRls: boolean }; versionNum: number; citusVersion: string | null }> {
+  const r = await db.query<{ name: string; superuser: boolean; bypassrls: boolean; v: string; citus: string | null }>(
+    `SELECT rolname AS name, rolsuper AS superuser, rolbypassrls AS bypassrls, pg_catalog.current_setting('server_version_num') AS v,
+            (SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'citus') AS citus
        FROM pg_catalog.pg_roles WHERE rolname = current_user`,
   );
   const x = r.rows[0];
-  return { role: { name: x.name, superuser: x.superuser, bypassRls: x.bypassrls }, versionNum: Number(x.v) };
+  return { role: { name: x.name, superuser: x.superuser, bypassRls: x.bypassrls }, versionNum: Number(x.v), citusVersion: x.citus };
 }
 
 export async function listSchemas(db: Queryable): Promise<string[]> {

@@ -2,10 +2,8 @@ import type pg from 'pg';
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
 
-/** Whether the target runs Citus, and its reference tables (a shared table must be one for tenant tables to reference it). */
-export async function readCitusFacts(db: Queryable): Promise<{ version: string; reference: string[] } | undefined> {
-  const v = await db.query<{ v: string }>(`SELECT extversion AS v FROM pg_catalog.pg_extension WHERE extname = 'citus'`);
-  if (v.rows.length === 0) return undefined;
+/** A Citus target's reference tables (`schema.table`): a shared table must be one for tenant tables to reference it. */
+export async function readReferenceTables(db: Queryable): Promise<string[]> {
   // partmethod 'n' with repmodel 't': a reference table (a citus local table has repmodel 's').
   const r = await db.query<{ name: string }>(
     `SELECT n.nspname || '.' || c.relname AS name
@@ -13,5 +11,5 @@ export async function readCitusFacts(db: Queryable): Promise<{ version: string; 
       WHERE p.partmethod = 'n' AND p.repmodel = 't'
       ORDER BY 1`,
   );
-  return { version: v.rows[0].v, reference: r.rows.map((x) => x.name) };
+  return r.rows.map((x) => x.name);
 }

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { ResolvedConfig, RegistryRef } from '../config/load.js';
 import type { Problem } from './problems.js';
 import { listSchemas, readBypassRoles, readCatalog, readSessionFacts } from './catalog.js';
-import { readCitusFacts } from './citus.js';
+import { readReferenceTables } from './citus.js';
 import type { BypassRole, Catalog, MigratingRole, Tenant } from './model.js';
 import { resolveTenants } from './tenants.js';
 
@@ -63,9 +63,9 @@ export async function discover(source: Queryable, target: Queryable, cfg: Resolv
     queryCount += sourceCatalog.queryCount + targetCatalog.queryCount;
   }
   const bypassRoles = await readBypassRoles(target);
-  const { role, versionNum: targetVersionNum } = await readSessionFacts(target);
-  const citus = await readCitusFacts(target);
-  queryCount += citus ? 4 : 3;
+  const { role, versionNum: targetVersionNum, citusVersion } = await readSessionFacts(target);
+  const citus = citusVersion === null ? undefined : { version: citusVersion, reference: await readReferenceTables(target) };
+  queryCount += citus ? 3 : 2;
   const targetPolicies = new Set<string>();
   for (const [table, names] of targetCatalog.policies.get(cfg.targetSchema) ?? []) {
     if (names.includes('tenant_isolation')) targetPolicies.add(table);
