@@ -38,7 +38,9 @@ case $action in
 esac
 
 mkdir -p "$dir"
-if [ ! -f "$(as_pg "$bin/pg_config" --pkglibdir 2>/dev/null || "$bin/pg_config" --pkglibdir)/citus.so" ]; then
+pg_config=/usr/lib/postgresql/$major/bin/pg_config
+[ -x "$pg_config" ] || pg_config=$(command -v pg_config)
+if [ ! -f "$("$pg_config" --pkglibdir)/citus.so" ]; then
   # The dev packages pinned to the installed server's version: unpinned, apt would upgrade the server too.
   version=$(dpkg-query -W -f='${Version}' "postgresql-$major")
   say "installing build dependencies for PostgreSQL $major ($version)"
@@ -48,6 +50,7 @@ if [ ! -f "$(as_pg "$bin/pg_config" --pkglibdir 2>/dev/null || "$bin/pg_config" 
     "postgresql-server-dev-$major=$version" "libpq-dev=$version" \
     liblz4-dev libzstd-dev libkrb5-dev build-essential >&2
 
+  pg_config=/usr/lib/postgresql/$major/bin/pg_config # postgresql-server-dev's, for the server being built against
   say "building Citus $tag from $src"
   rm -rf "$dir/src" && mkdir -p "$dir/src"
   if [ -f "$src/configure" ]; then
@@ -57,7 +60,7 @@ if [ ! -f "$(as_pg "$bin/pg_config" --pkglibdir 2>/dev/null || "$bin/pg_config" 
   fi
   (
     cd "$dir/src"
-    PG_CONFIG=$bin/pg_config ./configure --without-libcurl >&2
+    PG_CONFIG=$pg_config ./configure --without-libcurl >&2
     make -j"$(nproc)" with_llvm=no >&2
     make install with_llvm=no >&2
   )
@@ -67,8 +70,8 @@ stop
 for p in "${ports[@]}"; do
   d=$dir/node-$p
   rm -rf "$d"
-  mkdir -p "$d" && chown "$(stat -c %U "$dir")" "$d" 2>/dev/null || true
-  [ "$(id -u)" = 0 ] && chown postgres:postgres "$dir" "$d"
+  mkdir -p "$d"
+  if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$dir" "$d"; fi
   as_pg "$bin/initdb" -D "$d" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
   cat >>"$d/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1'

@@ -242,15 +242,14 @@ export function guideMarkdown(g: GuideInput): string {
     '',
     ...(p.citus
       ? [
-          '',
           `**Citus.** The unified tables are distributed by ${code(tc)} over the cluster's workers, and the workers evaluate the policy: they never see ` +
             `\`set_config()\` or a plain \`SET\` made on the coordinator (a session would see no rows and every insert would be rejected). ` +
             `Inside each transaction the application runs \`SET LOCAL citus.propagate_set_commands = 'local'\` and then \`SET LOCAL ${setting} = '<tenant id>'\` ` +
             `(or sets \`citus.propagate_set_commands = 'local'\` for its role with \`ALTER ROLE … SET\`): the middleware below does both. ` +
             `Connect to the coordinator. Bulk loads (COPY, INSERT … SELECT) into the distributed tables run as the owner or a \`BYPASSRLS\` role: Citus refuses them under row-level security.`,
+          '',
         ]
       : []),
-    '',
     '```python',
     d.middleware.trimEnd(),
     '```',
