@@ -137,6 +137,7 @@ export function loadConfig(cli: CliOptions, env: NodeJS.ProcessEnv = process.env
     lockTimeoutMs: cli.lockTimeout === undefined ? 5_000 : parseDuration(cli.lockTimeout, '--lock-timeout'),
     discardWrites: cli.discardWrites === true,
     recopy: cli.recopy === undefined ? undefined : parseTenantList(cli.recopy, '--recopy'),
+    online: cli.online === true,
     configFile: file?.path,
     origins: {
       source: source.origin,
