@@ -143,7 +143,7 @@ export async function runCommand(cfg: ResolvedConfig, log: Logger, hooks: RunHoo
         runId = await withLockedTransaction(session.target, 'recording the run and its rollback snapshot', lockPolicy(cfg), async (c) => {
           const id = await createRun(c, plan, cfgFp, cfg.targetSchema, cfg.tenantColumn);
           await takeSnapshot(c, id, plan);
-          if (cfg.online) await recordOnlineRun(c, id);
+          if (cfg.online) await recordOnlineRun(c, id, session.source);
           return id;
         });
         log.info(`run #${runId}: ${plan.tenants.length} tenants, ${plan.tables.length} tables, ${plan.steps.length} steps`);

@@ -146,7 +146,7 @@ async function peek(source: pg.Pool, slot: string, plan: Plan, chunk: number): P
 async function advance(source: pg.Pool, slot: string, lsn: string): Promise<void> {
   await source.query(
     `SELECT pg_catalog.pg_replication_slot_advance(slot_name, $2::pg_lsn) FROM pg_catalog.pg_replication_slots
-      WHERE slot_name = $1 AND confirmed_flush_lsn < $2::pg_lsn`,
+      WHERE slot_name = $1 AND database = pg_catalog.current_database() AND confirmed_flush_lsn < $2::pg_lsn`,
     [slot, lsn],
   );
 }

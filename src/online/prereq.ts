@@ -88,7 +88,7 @@ export async function onlineProblems(source: Queryable, plan: Plan): Promise<Pro
     severity: 'info',
     code: 'ONLINE_FOOTPRINT',
     message:
-      'online mode adds one logical replication slot to the source (oasys_migrate_<run>, test_decoding, no publication, trigger or catalog row in any schema); ' +
+      'online mode adds one logical replication slot to the source (oasys_migrate_<run>_<database oid>, test_decoding, no publication, trigger or catalog row in any schema); ' +
       'while it lags the source keeps the WAL it has not applied, and during the copy its exported snapshot holds back vacuum; ' +
       'the slot is dropped at cutover, at revert and when the run fails (SPEC §4, Online mode: the one carve-out from "the source is only read")',
   });

@@ -3,9 +3,14 @@ import { clientConfig } from '../db/connect.js';
 type Queryable = Pick<pg.ClientBase, 'query'>;
 import { EnvironmentError } from '../errors.js';
 
-/** SPEC §4 (Online mode): the one object online mode adds to the source. */
-export function slotName(runId: number): string {
-  return `oasys_migrate_${runId}`;
+/**
+ * SPEC §4 (Online mode): the one object online mode adds to the source. Slot names are
+ * cluster-wide while run numbers are per target database: the source database's OID makes
+ * two migrations on one server (or a test suite's parallel databases) never share a slot.
+ */
+export async function slotNameFor(source: Queryable, runId: number): Promise<string> {
+  const r = await source.query<{ oid: string }>(`SELECT oid::text AS oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()`);
+  return `oasys_migrate_${runId}_${r.rows[0].oid}`;
 }
 
 export interface ExportedSlot {
@@ -52,7 +57,7 @@ export async function createSlotWithSnapshot(url: string | undefined, slot: stri
 }
 
 export async function slotExists(db: Queryable, slot: string): Promise<boolean> {
-  const r = await db.query(`SELECT 1 FROM pg_catalog.pg_replication_slots WHERE slot_name = $1`, [slot]);
+  const r = await db.query(`SELECT 1 FROM pg_catalog.pg_replication_slots WHERE slot_name = $1 AND database = pg_catalog.current_database()`, [slot]);
   return r.rows.length > 0;
 }
 
@@ -63,7 +68,10 @@ export async function slotExists(db: Queryable, slot: string): Promise<boolean> 
 export async function dropSlot(db: Queryable, slot: string): Promise<boolean> {
   for (let attempt = 0; ; attempt++) {
     try {
-      const r = await db.query(`SELECT pg_catalog.pg_drop_replication_slot(slot_name) FROM pg_catalog.pg_replication_slots WHERE slot_name = $1`, [slot]);
+      const r = await db.query(
+        `SELECT pg_catalog.pg_drop_replication_slot(slot_name) FROM pg_catalog.pg_replication_slots WHERE slot_name = $1 AND database = pg_catalog.current_database()`,
+        [slot],
+      );
       return r.rows.length > 0;
     } catch (err) {
       // 55006 object_in_use: a session (a killed tool's replication connection) still holds it.
@@ -84,7 +92,7 @@ export async function slotLag(db: Queryable, slot: string): Promise<SlotLag | un
   const r = await db.query<{ bytes: string | null; confirmed: string | null; current: string }>(
     `SELECT pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), confirmed_flush_lsn)::text AS bytes,
             confirmed_flush_lsn::text AS confirmed, pg_catalog.pg_current_wal_lsn()::text AS current
-       FROM pg_catalog.pg_replication_slots WHERE slot_name = $1`,
+       FROM pg_catalog.pg_replication_slots WHERE slot_name = $1 AND database = pg_catalog.current_database()`,
     [slot],
   );
   if (r.rows.length === 0) return undefined;

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { sqlFile } from '../db/sqlFiles.js';
-import { slotName } from './slot.js';
+import { slotNameFor } from './slot.js';
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
 
@@ -26,9 +26,9 @@ export async function ensureOnlineState(db: Queryable): Promise<void> {
 }
 
 /** In the transaction that records the run: from then on it is an online run, whatever the flags of a resume. */
-export async function recordOnlineRun(db: Queryable, runId: number): Promise<void> {
+export async function recordOnlineRun(db: Queryable, runId: number, source: Queryable): Promise<void> {
   await ensureOnlineState(db);
-  await db.query(`INSERT INTO oasys_migrate.online (run_id, slot) VALUES ($1, $2) ON CONFLICT (run_id) DO NOTHING`, [runId, slotName(runId)]);
+  await db.query(`INSERT INTO oasys_migrate.online (run_id, slot) VALUES ($1, $2) ON CONFLICT (run_id) DO NOTHING`, [runId, await slotNameFor(source, runId)]);
 }
 
 export async function onlineOf(db: Queryable, runId: number): Promise<OnlineRow | undefined> {
