@@ -24,6 +24,7 @@ import { copyPipeBaseline, insertSelectBaseline } from './baselines.js';
 import { BenchServer } from './db.js';
 import type { PlanWorkerResult, RunWorkerResult, VerifyWorkerResult, WorkerJob, WorkerMessage, WorkerResult } from './protocol.js';
 import { ActivitySampler, type Profile } from './sampler.js';
+import { measureOnline, type OnlineM } from './online.js';
 
 // ---------------------------------------------------------------- options
 
@@ -42,7 +43,7 @@ interface Options {
   repeat: number;
 }
 
-const MEASUREMENTS = ['sameDb', 'crossDb', 'manyTenants', 'big'];
+const MEASUREMENTS = ['sameDb', 'crossDb', 'manyTenants', 'big', 'online'];
 
 const USAGE = `usage: npm run bench -- [options]
 
@@ -286,6 +287,7 @@ interface Doc {
   verify?: VerifyM;
   manyTenants?: ManyTenants;
   crossDbBig?: CrossDbBig;
+  online?: OnlineM;
   machine: Record<string, unknown>;
   sizes: Record<string, unknown>;
   targets: Target[];
@@ -623,6 +625,8 @@ async function main(): Promise<number> {
       await server.dropDatabase(big);
       await server.dropDatabase(db('big_tgt'));
     }
+    // ------------------------------------------------------------ online mode under load (its own logical server)
+    if (opts.only.has('online')) doc.online = await measureOnline({ tenants: opts.tenants, rows: opts.rows, tps: 300, progress });
   } catch (err) {
     if (interrupted) {
       await shutdown;
@@ -674,8 +678,8 @@ function roundAll(o: Record<string, number>): Record<string, number> {
 }
 
 function orderKeys(doc: Doc): Doc {
-  const { sameDb, crossDb, verify, manyTenants, crossDbBig, machine, sizes, targets: t, errors, profile, command, seconds } = doc;
-  return { sameDb, crossDb, verify, manyTenants, crossDbBig, machine, sizes, targets: t, errors, profile, command, seconds } as Doc;
+  const { sameDb, crossDb, verify, manyTenants, crossDbBig, online, machine, sizes, targets: t, errors, profile, command, seconds } = doc;
+  return { sameDb, crossDb, verify, manyTenants, crossDbBig, online, machine, sizes, targets: t, errors, profile, command, seconds } as Doc;
 }
 
 function targets(doc: Doc, opts: Options): Target[] {
@@ -694,6 +698,7 @@ function targets(doc: Doc, opts: Options): Target[] {
   add('verify.ratio', doc.verify?.ratio, '<=', 0.5, fullWide);
   add('manyTenants.runSeconds + verifySeconds', doc.manyTenants?.runPlusVerifySeconds, '<=', 120, fullMany);
   add('manyTenants.discoverSeconds', doc.manyTenants?.discoverSeconds, '<=', 10, fullMany);
+  add('online.downtimeSeconds', doc.online?.downtimeSeconds, '<=', 5, fullWide);
   return out;
 }
 
@@ -749,6 +754,16 @@ function render(doc: Doc, opts: Options): string {
       '',
       '',
       verdict('crossDbBig.peakRssMb'),
+    ]);
+  }
+  if (doc.online) {
+    const d = doc.online;
+    rows.push([
+      `online: write downtime (${d.exact ? 'exact' : 'NOT EXACT'}, apply ${fmtN(d.applyChangesPerSecond)} changes/s)`,
+      s(d.downtimeSeconds),
+      '',
+      '',
+      verdict('online.downtimeSeconds'),
     ]);
   }
   if (doc.verify) {
