@@ -165,6 +165,7 @@ const cutoverHandler: Handler = async ({ cfg, log, out }) => {
   try {
     const r = await cutoverCommand(cfg, log, {
       stop: signals.stop,
+      writesStopped: cfg.yes,
       confirmWritesStopped: (runId, lagBytes) =>
         confirmOnTerminal(
           `Run #${runId} has caught up (${formatCount(lagBytes)} bytes of WAL behind). Stop the application's writes to the tenant schemas now; ` +

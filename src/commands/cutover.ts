@@ -31,6 +31,11 @@ export interface CutoverResult {
 export interface CutoverHooks {
   /** Asks the operator to stop the application's writes; false cancels (nothing changes, the run keeps its slot). */
   confirmWritesStopped: (runId: number, lagBytes: number) => Promise<boolean>;
+  /**
+   * The writes are stopped already (--yes): no check and catch-up before asking, straight to the
+   * fence (which applies everything anyway); the source's definitions are still checked after it.
+   */
+  writesStopped?: boolean;
   stop?: { stopping: boolean };
 }
 
@@ -125,7 +130,8 @@ async function cutOver(
         'undo it with `oasys-migrate revert`, then start again with `oasys-migrate run --online`',
       );
     }
-    if (!row.writesStoppedAt) {
+    if (!row.writesStoppedAt && hooks.writesStopped) await stamp(session.target, runId, 'writes_stopped_at');
+    else if (!row.writesStoppedAt) {
       await sourceUnchanged(session, run);
       log.info('catching up while the application still writes');
       await followUntil('caught-up');
