@@ -153,7 +153,11 @@ async function cutOver(
     await followUntil('fence');
   }
   // Writes are stopped: the tenant tables must still be the planned ones (DDL, a new tenant schema).
-  await sourceUnchanged(session, run);
+  // Checked while the rest goes on (it only reads the catalog): a change fails the cut-over either way.
+  const checked = sourceUnchanged(session, run);
+  checked.catch(() => undefined);
+  const t0 = performance.now();
+  const lap = (what: string) => log.debug(`cutover: ${what} at ${((performance.now() - t0) / 1000).toFixed(2)} s`);
   // The write freeze: tables without a key were not followed; copied again now that writes are stopped.
   const frozen = plan.tables.filter((t) => !t.sourceKey?.length);
   if (frozen.length > 0) {
@@ -161,8 +165,10 @@ async function cutOver(
     const tenants = new Set(frozen.flatMap((t) => t.tenants));
     log.info(`copying the frozen tables (${[...only].join(', ')}) again for ${tenants.size} tenants`);
     for (const t of plan.tenants) if (tenants.has(t.schema)) await recopyTenant(session, runId, plan, t.schema, lockPolicy(cfg), only);
+    lap('frozen tables copied');
   }
   await resetSequences(session, plan, lockPolicy(cfg));
+  lap('sequences reset');
   row = (await onlineOf(session.target, runId))!;
   const tenants = row.tenantsChanged;
   log.info(`verifying the ${tenants.length} tenant${tenants.length === 1 ? '' : 's'} that changed during the online run`);
@@ -178,6 +184,9 @@ async function cutOver(
           preexisting: await preexistingRows(session.target, runId),
         })
       : { ok: true, results: [], anomalies: [], seconds: 0 };
+  lap('verified');
+  await checked;
+  lap('definitions checked');
   if (hooks.stop?.stopping) throw new InterruptedError();
   if (!verify.ok) {
     const bad = verify.results.filter((r) => !r.ok);

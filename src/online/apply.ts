@@ -58,41 +58,42 @@ export interface Applied {
 export async function applyTxns(client: pg.ClientBase, router: Router, txns: SourceTxn[], fenceContent: string): Promise<Applied> {
   const out: Applied = { changes: 0, tenants: new Set(), fence: false };
   const plan = router.plan;
-  let tenantSet: string | undefined;
-  const asTenant = async (tenantId: string) => {
-    if (tenantSet === tenantId) return;
-    // Under a FORCEd policy the owner writes only the tenant named by the setting.
-    await client.query({ name: 'oasys_online_tenant', text: 'SELECT pg_catalog.set_config($1, $2, true)', values: [plan.rls.setting, tenantId] });
-    tenantSet = tenantId;
+  // Rows of different tenants never reference each other (keys and foreign keys lead with the tenant):
+  // each tenant's changes keep their commit order, and the tenant setting is set once per tenant.
+  const byTenant = new Map<string, { route: Route; change: Exclude<Change, { kind: 'begin' | 'commit' | 'message' | 'truncate' }> | 'truncate' }[]>();
+  const add = (route: Route, change: Exclude<Change, { kind: 'begin' | 'commit' | 'message' | 'truncate' }> | 'truncate') => {
+    let list = byTenant.get(route.tenant);
+    if (!list) byTenant.set(route.tenant, (list = []));
+    list.push({ route, change });
   };
   for (const txn of txns) {
     for (const ch of txn.changes) {
       if (ch.kind === 'message') {
         if (ch.prefix === 'oasys_migrate' && ch.content === fenceContent) out.fence = true;
-        continue;
-      }
-      if (ch.kind === 'begin' || ch.kind === 'commit') continue;
-      if (ch.kind === 'truncate') {
+      } else if (ch.kind === 'truncate') {
         const routes = ch.relations.map((r) => router.route(r.schema, r.table)).filter((r): r is Route => r !== undefined);
         // Children first: a tenant-scoped foreign key holds at every statement.
         routes.sort((a, b) => (router.depths.get(b.table.target) ?? 0) - (router.depths.get(a.table.target) ?? 0));
-        for (const r of routes) {
-          await asTenant(r.tenantId);
-          await client.query(`DELETE FROM ${ident(plan.targetSchema, r.table.target)} WHERE ${ident(plan.tenantColumn)} = $1::${r.table.tenantColumnType}`, [
-            r.tenantId,
-          ]);
-          out.tenants.add(r.tenant);
-          out.changes++;
-        }
-        continue;
+        for (const r of routes) add(r, 'truncate');
+      } else if (ch.kind !== 'begin' && ch.kind !== 'commit') {
+        const r = router.route(ch.schema, ch.table);
+        if (r) add(r, ch);
       }
-      const r = router.route(ch.schema, ch.table);
-      if (!r) continue;
-      await asTenant(r.tenantId);
-      await applyRow(client, plan, r, ch);
-      out.tenants.add(r.tenant);
+    }
+  }
+  for (const [tenant, list] of byTenant) {
+    // Under a FORCEd policy the owner writes only the tenant named by the setting.
+    await client.query({ name: 'oasys_online_tenant', text: 'SELECT pg_catalog.set_config($1, $2, true)', values: [plan.rls.setting, list[0].route.tenantId] });
+    for (const { route, change } of list) {
+      if (change === 'truncate') {
+        await client.query(
+          `DELETE FROM ${ident(plan.targetSchema, route.table.target)} WHERE ${ident(plan.tenantColumn)} = $1::${route.table.tenantColumnType}`,
+          [route.tenantId],
+        );
+      } else await applyRow(client, plan, route, change);
       out.changes++;
     }
+    out.tenants.add(tenant);
   }
   return out;
 }

@@ -64,6 +64,15 @@ export async function onlineProblems(source: Queryable, plan: Plan): Promise<Pro
       });
     }
   }
+  for (const m of plan.merges ?? []) {
+    out.push({
+      severity: 'error',
+      code: 'ONLINE_UNSUPPORTED',
+      table: m.table,
+      message: `table ${m.table} is merged into ${m.sharedSchema}.${m.table} by natural key; online mode does not follow changes to merged lookup tables yet`,
+      hint: 'migrate without --online with writes stopped (Django content types change only with migrations: a short window suffices)',
+    });
+  }
   // Replica identity other than the primary key: DELETEs and key UPDATEs would not carry the key. One query for every tenant table.
   const keyed = plan.tables.filter((t) => t.sourceKey?.length);
   if (keyed.length > 0) {

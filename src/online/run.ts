@@ -47,6 +47,7 @@ export async function onlineCopy(session: Session, runId: number, plan: Plan, do
       async open() {
         // A slot left by a process killed before its first copy finished: nothing was read under it.
         if (await slotExists(session.source, row.slot)) await dropSlot(session.source, row.slot);
+        session.log.info(`creating the replication slot ${row.slot} (it waits for the transactions running on the source to finish)`);
         exported = await createSlotWithSnapshot(session.cfg.source, row.slot, session.serverVersionNum);
         await setConsistentPoint(session.target, runId, exported.consistentPoint);
         session.log.info(`replication slot ${row.slot} created at ${exported.consistentPoint}; every copy reads its snapshot ${exported.snapshot}`);

@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { adminUrl, createTestDatabase } from '../support/db.js';
 import { runnerUrl } from '../support/roles.js';
 import { generateFixture, type FixtureInfo } from '../../fixtures/generate.js';
-import { compareAll, qi, runCli, show, sql, startCli, waitFor } from '../support/cli.js';
+import { compareAll, copyProgress, qi, runCli, show, sql, startCli, waitFor } from '../support/cli.js';
 
 type Db = Awaited<ReturnType<typeof createTestDatabase>>;
 const cleanup: (() => Promise<void>)[] = [];
@@ -198,7 +198,8 @@ describe('online mode: kill -9, failures, revert', () => {
     for (let i = 0; i < 5; i++) await sql(s.source, `UPDATE ${qi(a.schema, 'LedgerEntry')} SET "Amount" = -1 WHERE id % 7 = ${i}`);
     // A row lock on the target row that change updates: the follower waits there (catalog reads do not).
     const lock = await holdRowLock(asAdmin(s.target), `SELECT 1 FROM public.accounts_account WHERE tenant_id = ${Number(b.id)} AND id = 1 FOR UPDATE`);
-    const first = startCli(['cutover', '--yes', ...s.args], { timeoutMs: 90_000 });
+    // `run` on a following run catches up again (the operator's way to keep the lag small).
+    const first = startCli(['run', ...s.args], { timeoutMs: 90_000 });
     try {
       // Batches before the locked row's change commit; the one with it waits: kill the follower there.
       const progressed = await waitFor(async () => ((await online(s.target))!.changes > 0 ? true : undefined), 60_000);
@@ -254,6 +255,32 @@ describe('online mode: kill -9, failures, revert', () => {
     expect(cut.code, show(cut)).toBe(1);
     expect(cut.stderr).toMatch(/the source changed since online run #1 started|definition changed on the source during the online run/);
     expect(cut.stderr).toContain('oasys-migrate revert');
+    expect(await slots(s.source)).toEqual([]);
+    const rv = await runCli(['revert', '--yes', ...s.args]);
+    expect(rv.code, show(rv)).toBe(0);
+    expect(await slots(s.source)).toEqual([]);
+  });
+
+  it('kill -9 during the copy: the snapshot is gone, so `run` refuses to resume, drops the slot, and revert leaves nothing', async () => {
+    const s = await setup('onc', { rows: 10_000 });
+    const run = startCli(['run', '--online', ...s.args], { timeoutMs: 90_000 });
+    // Killed as soon as some copies are done and others are not (tables of 10,000 rows: a wide window).
+    const half = await waitFor(
+      async () => {
+        const p = await copyProgress(s.source).catch(() => undefined);
+        return p && p.done >= 1 && p.done < p.total ? p : undefined;
+      },
+      60_000,
+      5,
+    );
+    run.child.kill('SIGKILL');
+    expect((await run.done).signal).toBe('SIGKILL');
+    expect(half, 'killed half-way through the copy').toBeTruthy();
+    expect(await slots(s.source)).toEqual([expect.stringMatching(/^oasys_migrate_1_\d+$/)]);
+    const again = await runCli(['run', ...s.args]);
+    expect(again.code, show(again)).toBe(1);
+    expect(again.stderr).toContain('stopped during its copy');
+    expect(again.stderr).toContain('oasys-migrate revert');
     expect(await slots(s.source)).toEqual([]);
     const rv = await runCli(['revert', '--yes', ...s.args]);
     expect(rv.code, show(rv)).toBe(0);
