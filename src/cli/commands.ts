@@ -11,6 +11,7 @@ import { checkRlsDocument, renderCheckRls } from './renderCheckRls.js';
 import type { Handler } from './handler.js';
 import { planDocument, renderPlan, renderProblems } from './renderPlan.js';
 import { runCommand } from '../commands/run.js';
+import { cutoverCommand } from '../commands/cutover.js';
 import { verifyCommand } from '../commands/verify.js';
 import { progressRenderer } from './progress.js';
 import { installStopHandlers } from './signals.js';
@@ -89,6 +90,32 @@ const runHandler: Handler = async (ctx) => {
     });
     events.completed(r);
     progress.stop();
+    if (r.online) {
+      const o = r.online;
+      if (out.json)
+        out.document({
+          ok: true,
+          runId: r.runId,
+          resumed: r.resumed,
+          rowsCopied: r.rowsCopied,
+          seconds: Number(r.seconds.toFixed(3)),
+          target: r.target,
+          online: o,
+        });
+      else {
+        out.line();
+        out.line(
+          out.c.bold(
+            `Run #${r.runId}${r.resumed ? ' (resumed)' : ''}: ${formatCount(r.rowsCopied)} rows copied under the snapshot of slot ${o.slot}, ` +
+              `${formatCount(o.changes)} changes applied since; following (${formatCount(o.lagBytes)} bytes of WAL behind).`,
+          ),
+        );
+        out.line(
+          `The slot ${o.slot} stays on the source until the cut-over: \`oasys-migrate cutover\` catches up again, asks for the writes to stop, and completes the run (\`status\` shows the lag).`,
+        );
+      }
+      return ExitCode.ok;
+    }
     if (out.json) {
       out.document({
         ...verifyDocument(r.verify),
@@ -128,6 +155,38 @@ const runHandler: Handler = async (ctx) => {
     return ExitCode.ok;
   } finally {
     progress.stop();
+    signals.dispose();
+  }
+};
+
+// ---- cutover (issue 14): the end of an online run ----
+const cutoverHandler: Handler = async ({ cfg, log, out }) => {
+  const signals = installStopHandlers(() => undefined, 'stopping the cut-over; the applied position is journaled and `cutover` resumes');
+  try {
+    const r = await cutoverCommand(cfg, log, {
+      stop: signals.stop,
+      writesStopped: cfg.yes,
+      confirmWritesStopped: (runId, lagBytes) =>
+        confirmOnTerminal(
+          `Run #${runId} has caught up (${formatCount(lagBytes)} bytes of WAL behind). Stop the application's writes to the tenant schemas now; ` +
+            'the cut-over then applies the last changes, verifies and completes. Writes are stopped?',
+          cfg.yes,
+          'cutover',
+        ),
+    });
+    if (out.json) out.document({ ok: true, ...r, verify: verifyDocument(r.verify) });
+    else if (r.already) out.line(`Run #${r.runId} was already cut over; its replication slot ${r.slot} is gone from the source.`);
+    else {
+      out.line(
+        out.c.green(
+          `Run #${r.runId} cut over: ${formatCount(r.changesApplied)} changes applied while online, ${r.tenantsVerified.length} changed tenants verified, ` +
+            `slot ${r.slot} dropped; writes were stopped for ${r.downtimeSeconds.toFixed(1)} s`,
+        ),
+      );
+      if (r.verify.results.length > 0) renderVerify(out, r.verify);
+    }
+    return ExitCode.ok;
+  } finally {
     signals.dispose();
   }
 };
@@ -214,7 +273,8 @@ export const commands: CommandDef[] = [
           new Option('--distribute <engine>', 'plan for a Citus cluster even before the target has the extension (it is detected otherwise)').choices([
             'citus',
           ]),
-        ),
+        )
+        .option('--online', 'also check what `run --online` needs (logical WAL, a free slot and WAL sender, REPLICATION, keys) and print its footprint'),
     handler: planHandler,
   },
   {
@@ -241,8 +301,20 @@ export const commands: CommandDef[] = [
         .option(
           '--recopy <tenants>',
           "replace exactly these tenants' rows in the unified tables of the latest run (after writes to the source during the run), then verify",
+        )
+        .option(
+          '--online',
+          'copy while the application writes: one replication slot on the source, every copy under its snapshot, then apply the changes until caught up; finish with `cutover`',
         ),
     handler: runHandler,
+  },
+  {
+    name: 'cutover',
+    description:
+      'Finish an online run: catch up, ask for the application writes to stop, apply up to a fence, reset sequences, verify the tenants that changed, drop the slot; prints the write downtime',
+    options: (cmd) => cmd.option('-y, --yes', 'the application writes are stopped (or will be at once): do not ask (required when not on a terminal)'),
+    handler: cutoverHandler,
+    wholeRuns: true,
   },
   {
     name: 'verify',

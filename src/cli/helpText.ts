@@ -11,6 +11,7 @@ const EXAMPLES: Record<string, string[]> = {
     'oasys-migrate plan --fail-on warning --json > plan-report.json   # CI gate',
     'oasys-migrate plan --out plan.json                         # the plan a reviewer approves',
     'oasys-migrate plan --tenants @wave1.txt --exclude-tenants acme',
+    'oasys-migrate plan --online                                # what run --online needs and leaves on the source',
   ],
   run: [
     'oasys-migrate run --tenants acme,globex                   # canary: two tenants first',
@@ -19,6 +20,12 @@ const EXAMPLES: Record<string, string[]> = {
     'oasys-migrate run --target postgres://migrator@db2/app     # into a separate database',
     'oasys-migrate run                                          # after Ctrl-C or a crash: resumes where it stopped',
     'oasys-migrate run --recopy acme                            # after writes to the source during the run',
+    'oasys-migrate run --online                                 # copy while the application writes; then `cutover`',
+  ],
+  cutover: [
+    "oasys-migrate status                                       # the online run's lag (bytes, seconds)",
+    'oasys-migrate cutover                                      # catches up, asks you to stop the writes, completes',
+    'oasys-migrate cutover --yes                                # scripts: the writes are stopped when it asks',
   ],
   verify: [
     'oasys-migrate verify',
@@ -64,6 +71,11 @@ const EXIT_CODES: Record<string, [number, string][]> = {
     [1, 'refused by a blocking plan problem or an approved plan that no longer matches; a data error; a verification mismatch'],
     [130, 'interrupted (Ctrl-C, SIGTERM): consistent, `run` resumes'],
   ],
+  cutover: [
+    [0, 'cut over: changes applied to the fence, the changed tenants verified, the slot dropped'],
+    [1, 'the source changed (DDL, a new tenant), or verification found a mismatch: the run failed, its slot was dropped'],
+    [130, 'interrupted: the applied position is journaled, `cutover` resumes (the slot stays)'],
+  ],
   verify: [
     [0, 'every (tenant, table) matches'],
     [1, 'a mismatch (the report names each)'],
@@ -97,7 +109,7 @@ export function commandHelp(name: string): string {
   const examples = EXAMPLES[name] ?? [];
   let text = examples.length ? `\nExamples:\n${examples.map((e) => `  $ ${e}`).join('\n')}\n` : '';
   if (name !== 'demo') {
-    const env = [...CONNECTION_ENV, ...(name === 'status' || name === 'revert' ? [] : SELECTION_ENV), ...RUNTIME_ENV];
+    const env = [...CONNECTION_ENV, ...(name === 'status' || name === 'revert' || name === 'cutover' ? [] : SELECTION_ENV), ...RUNTIME_ENV];
     text += block('Environment', env);
   } else {
     text += block(

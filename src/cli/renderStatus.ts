@@ -16,6 +16,20 @@ export function statusDocument(r: StatusResult) {
       rowsCopied: x.rowsCopied,
       error: x.error,
     })),
+    ...(r.online
+      ? {
+          online: {
+            slot: r.online.slot,
+            slotPresent: r.online.slotPresent,
+            lagBytes: r.online.lag?.bytes ?? null,
+            lagSeconds: r.online.lagSeconds,
+            appliedLsn: r.online.appliedLsn,
+            changesApplied: r.online.changesApplied,
+            tenantsChanged: r.online.tenantsChanged,
+            fenceLsn: r.online.fenceLsn,
+          },
+        }
+      : {}),
     phases: r.phases.map((p) => ({
       phase: p.phase,
       steps: p.steps,
@@ -71,6 +85,7 @@ export function renderStatus(out: Output, r: StatusResult, opts: { allSteps?: bo
     ),
   );
   if (!r.latest) return;
+  if (r.online) renderOnline(out, r.online);
   out.line();
   out.line(c.bold(`Phases of run #${r.latest.runId}:`));
   out.line(
@@ -100,4 +115,19 @@ export function renderStatus(out: Output, r: StatusResult, opts: { allSteps?: bo
     for (const s of failed) out.line(`  ${s.stepId}: ${s.error ?? ''}`);
   }
   if (r.latest.error) out.line(c.red(`Run #${r.latest.runId} stopped: ${r.latest.error}`));
+}
+
+function renderOnline(out: Output, o: NonNullable<StatusResult['online']>): void {
+  out.line();
+  if (!o.slotPresent) {
+    out.line(
+      `Online: slot ${o.slot} is not on the source${o.cutoverAt ? ` (cut over ${o.cutoverAt.toISOString()})` : ''}; ${formatCount(o.changesApplied)} changes applied.`,
+    );
+    return;
+  }
+  const seconds = o.lagSeconds === null ? 'unknown' : `${o.lagSeconds.toFixed(1)} s${o.lagAt ? ` as of ${o.lagAt.toISOString()}` : ''}`;
+  out.line(
+    out.c.bold(`Online: slot ${o.slot} on the source, lag ${formatCount(o.lag?.bytes ?? 0)} bytes of WAL, ${seconds}; `) +
+      `${formatCount(o.changesApplied)} changes applied (to ${o.appliedLsn ?? 'nothing yet'}) in ${o.tenantsChanged} tenants${o.fenceLsn ? `, fence at ${o.fenceLsn}` : ''}`,
+  );
 }

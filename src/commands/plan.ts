@@ -10,6 +10,7 @@ import { openSession, type Session } from '../db/session.js';
 import { sortProblems } from '../discover/problems.js';
 import { countMerges } from '../merge/count.js';
 import { tenantTableSizes } from '../report/size.js';
+import { onlineProblems } from '../online/prereq.js';
 
 export interface PlanResult {
   plan: Plan;
@@ -49,6 +50,10 @@ export async function planWithSession(s: Session): Promise<PlanResult> {
   );
   const plan = buildPlan(cfg, discovery);
   await withPreflight(s.source, s.target, plan);
+  if (cfg.online) {
+    plan.problems.push(...(await onlineProblems(s.source, plan)));
+    sortProblems(plan.problems);
+  }
   // Merged lookup tables: how many rows each side has and adds (read-only, from the data).
   if (plan.merges?.length) {
     await withTransaction(s.source, (src) => countMerges(src, s.target, plan), { readOnly: true });

@@ -8,6 +8,7 @@ import type { Logger } from '../log.js';
 import { acquireLock } from '../state/lock.js';
 import { addEvent, listRuns, setRunState, stateSchemaExists, type RunRow } from '../state/journal.js';
 import { restoreSnapshot } from '../state/snapshot.js';
+import { dropRunSlot } from '../online/run.js';
 import { describeTarget, openSession, targetLine, type TargetInfo } from '../db/session.js';
 
 export interface RevertResult {
@@ -57,6 +58,8 @@ export async function revertCommand(
     try {
       const again = await pick();
       if (!again || again.runId !== run.runId) return { ...none, message: `run #${run.runId} changed while waiting; nothing was done, try again` };
+      // An online run's replication slot goes first: whatever happens next, none is left on the source.
+      const slotDropped = await dropRunSlot(s.source, s.target, run.runId);
       let interrupted = false;
       let discarded: WritesSinceRun[] = [];
       const actions = await withLockedTransaction(s.target, `revert of run #${run.runId}`, lockPolicy(cfg), async (c) => {
@@ -94,6 +97,7 @@ export async function revertCommand(
         }
         throw err;
       });
+      if (slotDropped) actions.unshift(`dropped the replication slot ${slotDropped} on the source`);
       log.info(`run #${run.runId} reverted: ${actions.length} objects dropped or restored`);
       return { runId: run.runId, reverted: true, actions, message: `run #${run.runId} reverted`, discardedWrites: discarded, target };
     } finally {

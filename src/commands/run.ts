@@ -28,6 +28,8 @@ import { describeSourceWrites, sourceWrites } from '../verify/sourceWrites.js';
 import { describeTarget, openSession, targetLine, type Session, type TargetInfo } from '../db/session.js';
 import { recopyTenant, resetSequences } from '../copy/recopy.js';
 import { continueAfterEarlierRuns, narrowToUnfinished } from './canary.js';
+import { abortOnline, catchUp, onlineCopy, type CaughtUp, type OnlineCopy } from '../online/run.js';
+import { recordOnlineRun } from '../online/state.js';
 
 export interface RunResult {
   runId: number;
@@ -42,6 +44,8 @@ export interface RunResult {
   target?: TargetInfo;
   /** With --recopy: the tenants whose rows were replaced. */
   recopied?: string[];
+  /** run --online: copied under the slot's snapshot, caught up, following until `cutover` (no verification yet). */
+  online?: CaughtUp;
 }
 
 export interface RunHooks {
@@ -72,6 +76,7 @@ export async function runCommand(cfg: ResolvedConfig, log: Logger, hooks: RunHoo
     const lock = await acquireLock(cfg.sameDatabase ? cfg.source : cfg.target, 'run');
     let runId: number | undefined;
     let target: TargetInfo | undefined;
+    let online: OnlineCopy | undefined;
     try {
       // A refused run writes nothing, not even the state schema: look before creating it.
       const hasState = await stateSchemaExists(session.target);
@@ -138,12 +143,14 @@ export async function runCommand(cfg: ResolvedConfig, log: Logger, hooks: RunHoo
         runId = await withLockedTransaction(session.target, 'recording the run and its rollback snapshot', lockPolicy(cfg), async (c) => {
           const id = await createRun(c, plan, cfgFp, cfg.targetSchema, cfg.tenantColumn);
           await takeSnapshot(c, id, plan);
+          if (cfg.online) await recordOnlineRun(c, id, session.source);
           return id;
         });
         log.info(`run #${runId}: ${plan.tenants.length} tenants, ${plan.tables.length} tables, ${plan.steps.length} steps`);
       }
       hooks.onPlanned?.(plan, resumed, runId);
       const done = await doneSteps(session.target, runId);
+      online = await onlineCopy(session, runId, plan, done);
       const { rowsCopied } = await executePlan({
         session,
         runId,
@@ -155,7 +162,15 @@ export async function runCommand(cfg: ResolvedConfig, log: Logger, hooks: RunHoo
         lockLost: () => lock.lost(),
         onLockLost: (fn) => lock.onLost(fn),
         lock: lockPolicy(cfg),
+        copySnapshot: online?.copySnapshot,
       });
+      const total = [...done.values()].reduce((a, b) => a + b, 0) + rowsCopied;
+      if (online) {
+        // The source moves on: verification waits for the cut-over, when writes have stopped.
+        const caught = await catchUp(session, runId, plan, online.slot, log, stop);
+        const verify = { ok: true, results: [], anomalies: [], seconds: 0 };
+        return { runId, resumed, rowsCopied: total, seconds: (performance.now() - started) / 1000, plan, verify, target, online: caught };
+      }
       log.info('verifying every (tenant, table): counts and checksums');
       const verify = await verifyPlan({
         source: session.source,
@@ -189,15 +204,16 @@ export async function runCommand(cfg: ResolvedConfig, log: Logger, hooks: RunHoo
       }
       await setRunState(session.target, runId, 'completed');
       // Rows copied by this run in all its attempts (a resumed run counts what earlier attempts copied).
-      const total = [...done.values()].reduce((a, b) => a + b, 0) + rowsCopied;
       return { runId, resumed, rowsCopied: total, seconds: (performance.now() - started) / 1000, plan, verify, target };
     } catch (err) {
       if (runId !== undefined && !(err instanceof WantingError && /verification found|the source was written/.test(err.message))) {
         const state = err instanceof InterruptedError ? 'interrupted' : 'failed';
         await setRunState(session.target, runId, state, err instanceof OasysError ? err.message : describeError(err)).catch(() => undefined);
       }
+      if (runId !== undefined) await abortOnline(session, runId, err, log).catch(() => undefined);
       throw err;
     } finally {
+      await online?.close();
       await lock.release();
     }
   } finally {

@@ -3,6 +3,7 @@ import type { Logger } from '../log.js';
 import { listRuns, stateSchemaExists, type RunRow } from '../state/journal.js';
 import { runTimings, type PhaseTiming, type StepTiming } from '../state/timings.js';
 import { openSession } from '../db/session.js';
+import { onlineStatus, type OnlineStatus } from '../online/cutover.js';
 
 export interface StatusResult {
   runs: RunRow[];
@@ -11,6 +12,8 @@ export interface StatusResult {
   steps: StepTiming[];
   /** The latest run's phases: steps by state, rows, wall time and rows/s. */
   phases: PhaseTiming[];
+  /** The latest run is online: its slot and lag. */
+  online?: OnlineStatus;
 }
 
 /** The recorded runs and, for the latest, every step and phase with timings. Read-only. */
@@ -21,7 +24,8 @@ export async function statusCommand(cfg: ResolvedConfig, log: Logger): Promise<S
     const runs = await listRuns(s.target);
     const latest = runs[runs.length - 1];
     const t = latest ? await runTimings(s.target, latest.runId) : { steps: [], phases: [] };
-    return { runs, latest, steps: t.steps, phases: t.phases };
+    const online = latest ? await onlineStatus(s.source, s.target, latest.runId) : undefined;
+    return { runs, latest, steps: t.steps, phases: t.phases, ...(online ? { online } : {}) };
   } finally {
     await s.close();
   }

@@ -138,6 +138,7 @@ export function loadConfig(cli: CliOptions, env: NodeJS.ProcessEnv = process.env
     discardWrites: cli.discardWrites === true,
     recopy: cli.recopy === undefined ? undefined : parseTenantList(cli.recopy, '--recopy'),
     ...(cli.distribute === 'citus' ? { distribute: 'citus' as const } : {}),
+    online: cli.online === true,
     configFile: file?.path,
     origins: {
       source: source.origin,

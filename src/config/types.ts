@@ -24,6 +24,8 @@ export interface CliOptions {
   recopy?: string;
   /** plan/run --distribute citus */
   distribute?: string;
+  /** plan/run --online: copy while the application writes, then follow a replication slot */
+  online?: boolean;
 }
 
 export interface RegistryRef {
@@ -87,6 +89,8 @@ export interface ResolvedConfig {
   distribute?: 'citus';
   /** run --recopy: tenants whose rows are replaced in the unified tables of the latest run */
   recopy?: string[];
+  /** plan/run --online (issue 14): prerequisites checked; the run copies under a slot's snapshot and follows it until `cutover` */
+  online?: boolean;
   /** where source, target, only, concurrency, logLevel and logFile came from */
   origins?: { source: Origin; target: Origin; only: Origin; concurrency: Origin; logLevel: Origin; logFile: Origin };
 }

@@ -42,6 +42,12 @@ export interface ExecuteOptions {
   onLockLost?: (fn: () => void) => void;
   /** How long a step waits for a table lock per attempt, and how often it tries (--lock-timeout). */
   lock?: LockPolicy;
+  /**
+   * Online mode: the snapshot every copy reads the source under (a replication slot's), made when the
+   * copy phase starts, released when it ends (and by the caller on any error). Copies then go one
+   * step at a time through COPY, whose source transaction can import it.
+   */
+  copySnapshot?: { open(): Promise<string>; close(): Promise<void> };
 }
 
 /** Backends running steps now: cancelled at once if the run lock is lost, so two runs never overlap. */
@@ -71,9 +77,10 @@ export async function executePlan(o: ExecuteOptions): Promise<{ rowsCopied: numb
     report();
     if (pending.length === 0) continue;
     if (o.stop.stopping) throw new InterruptedError();
+    const snapshot = phase === 'copy' && o.copySnapshot ? await o.copySnapshot.open() : undefined;
 
     const units: Step[][] =
-      phase === 'copy' && o.plan.sameDatabase ? batchCopies(pending, o.batchRows ?? 50_000, o.batchSteps ?? 250) : pending.map((s) => [s]);
+      phase === 'copy' && o.plan.sameDatabase && !snapshot ? batchCopies(pending, o.batchRows ?? 50_000, o.batchSteps ?? 250) : pending.map((s) => [s]);
     const limit = pLimit(PARALLEL.has(phase) ? Math.max(1, o.concurrency) : 1);
     // Every step ends done, failed or not executed. A data error fails its own step and the
     // others go on; an environment error (connection, privilege, the run lock lost) stops the phase.
@@ -83,9 +90,9 @@ export async function executePlan(o: ExecuteOptions): Promise<{ rowsCopied: numb
       try {
         const rows = o.lock
           ? await retryOnLockTimeout(`step ${unit[0].id}${unit.length > 1 ? ` (and ${unit.length - 1} more)` : ''}`, o.lock, (report) =>
-              runUnit(o, unit, report),
+              runUnit(o, unit, report, snapshot),
             )
-          : await runUnit(o, unit, () => undefined);
+          : await runUnit(o, unit, () => undefined, snapshot);
         stepsDone += unit.length;
         rowsDone += rows;
         rowsCopied += rows;
@@ -142,6 +149,7 @@ export async function executePlan(o: ExecuteOptions): Promise<{ rowsCopied: numb
       }
       throw stepError(f.err, f.step, diagnosis, failures.length, steps.length - failures.length);
     }
+    if (snapshot) await o.copySnapshot!.close();
     if (o.stop.stopping) throw new InterruptedError();
   }
   return { rowsCopied };
@@ -154,8 +162,8 @@ function lockLostError(): EnvironmentError {
   );
 }
 
-async function runUnit(o: ExecuteOptions, unit: Step[], report: (b: Blocker[]) => void): Promise<number> {
-  if (unit[0].copy && !o.plan.sameDatabase) return copyAcross(o, unit[0], report);
+async function runUnit(o: ExecuteOptions, unit: Step[], report: (b: Blocker[]) => void, snapshot?: string): Promise<number> {
+  if (unit[0].copy && (!o.plan.sameDatabase || snapshot)) return copyAcross(o, unit[0], report, snapshot);
   const client = await o.session.target.connect();
   const pid = (client as unknown as { processID: number }).processID;
   inflight.add(pid);
@@ -238,7 +246,7 @@ async function insertSelect(client: pg.PoolClient, plan: Plan, copies: CopyStep[
  * from the pipe. The tenant column is filled by its temporary default, which
  * reads a transaction-local setting bound as a parameter.
  */
-async function copyAcross(o: ExecuteOptions, step: Step, report: (b: Blocker[]) => void): Promise<number> {
+async function copyAcross(o: ExecuteOptions, step: Step, report: (b: Blocker[]) => void, snapshot?: string): Promise<number> {
   const c = step.copy!;
   const src = await o.session.source.connect();
   let tgt: pg.PoolClient | undefined;
@@ -269,8 +277,11 @@ async function copyAcross(o: ExecuteOptions, step: Step, report: (b: Blocker[]) 
           c.tenantId,
         ]);
       }
-      const { rows, snapshot } = await streamCopy(src, tgt, copyStatements(o.plan, c) as CopySql, c.tenantId);
-      await markDone(tgt, o.runId, [step.id], [rows], snapshot);
+      // An online same-database copy reads through COPY too: its source transaction imports the slot's snapshot.
+      const statements = copyStatements(snapshot ? { ...o.plan, sameDatabase: false } : o.plan, c) as CopySql;
+      const copied = await streamCopy(src, tgt, statements, c.tenantId, snapshot);
+      await markDone(tgt, o.runId, [step.id], [copied.rows], copied.snapshot);
+      const rows = copied.rows;
       await tgt.query('COMMIT');
       return rows;
     } catch (err) {

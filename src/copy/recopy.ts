@@ -46,10 +46,13 @@ export function tableDepths(plan: Pick<Plan, 'tables' | 'targetSchema'>): Map<st
  * transaction with its journal entries: deleted children first, copied again
  * parents first, with the plan's own copy statements. A kill at any moment
  * leaves the old rows or the new ones, never a mix; doing it again is harmless.
+ * `only`: just these unified tables (online mode's frozen tables, copied again at the cut-over).
  */
-export async function recopyTenant(session: Session, runId: number, plan: Plan, schema: string, lock: LockPolicy): Promise<number> {
+export async function recopyTenant(session: Session, runId: number, plan: Plan, schema: string, lock: LockPolicy, only?: Set<string>): Promise<number> {
   const tenant = plan.tenants.find((t) => t.schema === schema)!;
-  const steps = plan.steps.filter((s): s is Step & { copy: NonNullable<Step['copy']> } => s.phase === 'copy' && s.tenant === schema && s.copy !== undefined);
+  const steps = plan.steps.filter(
+    (s): s is Step & { copy: NonNullable<Step['copy']> } => s.phase === 'copy' && s.tenant === schema && s.copy !== undefined && (!only || only.has(s.table!)),
+  );
   const depth = tableDepths(plan);
   const tables = new Map(plan.tables.map((t) => [t.target, t]));
   const ordered = [...steps].sort((a, b) => depth.get(a.table!)! - depth.get(b.table!)!);

@@ -10,8 +10,16 @@ import type { CopySql } from '../plan/copySql.js';
  * Translated columns (merged lookup tables) go through a staging table, then one
  * INSERT … SELECT through the mappings ($1 = `tenantId`).
  */
-export async function streamCopy(src: pg.PoolClient, tgt: pg.PoolClient, c: CopySql, tenantId: string): Promise<{ rows: number; snapshot: string }> {
+export async function streamCopy(
+  src: pg.PoolClient,
+  tgt: pg.PoolClient,
+  c: CopySql,
+  tenantId: string,
+  importSnapshot?: string,
+): Promise<{ rows: number; snapshot: string }> {
   await src.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  // Online mode: every copy reads the replication slot's exported snapshot (the name is the server's, not the user's).
+  if (importSnapshot) await src.query(`SET TRANSACTION SNAPSHOT '${importSnapshot.replace(/[^0-9A-Fa-f-]/g, '')}'`);
   const snapshot = (await src.query<{ s: string }>('SELECT pg_catalog.pg_current_snapshot()::text AS s')).rows[0].s;
   if (c.stage) {
     await tgt.query('DROP TABLE IF EXISTS pg_temp.oasys_stage');

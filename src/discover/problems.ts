@@ -59,6 +59,14 @@ export const ProblemCode = {
   CITUS_PARTITIONED: 'CITUS_PARTITIONED',
   CITUS_SEQUENCE: 'CITUS_SEQUENCE',
   CITUS_FILL_UNSUPPORTED: 'CITUS_FILL_UNSUPPORTED',
+  /** run --online: wal_level, a free slot and WAL sender, the REPLICATION attribute (blocking). */
+  ONLINE_PREREQUISITE: 'ONLINE_PREREQUISITE',
+  /** run --online: a table whose changes cannot be applied (replica identity without the key; merged lookup tables) (blocking). */
+  ONLINE_UNSUPPORTED: 'ONLINE_UNSUPPORTED',
+  /** run --online: a table without a primary key, copied again during the cut-over's write stop (warning). */
+  ONLINE_FROZEN: 'ONLINE_FROZEN',
+  /** run --online: what it leaves on the source while it runs (info). */
+  ONLINE_FOOTPRINT: 'ONLINE_FOOTPRINT',
 } as const;
 export type ProblemCodeValue = (typeof ProblemCode)[keyof typeof ProblemCode];
 

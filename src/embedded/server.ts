@@ -69,7 +69,8 @@ export async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
   }
 }
 
-export async function startEmbeddedServer(opts: { port?: number; quiet?: boolean } = {}): Promise<EmbeddedServer> {
+/** `logical`: wal_level = logical with room for replication slots (online mode: tests and the benchmark). */
+export async function startEmbeddedServer(opts: { port?: number; quiet?: boolean; logical?: boolean } = {}): Promise<EmbeddedServer> {
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'oasys-pg-'));
   fs.chmodSync(base, 0o777);
@@ -102,6 +103,7 @@ export async function startEmbeddedServer(opts: { port?: number; quiet?: boolean
       'shared_buffers=256MB',
       '-c',
       'unix_socket_directories=' + base,
+      ...(opts.logical ? ['-c', 'wal_level=logical', '-c', 'max_replication_slots=40', '-c', 'max_wal_senders=40'] : []),
     ],
     onLog: () => undefined,
     onError: (e: unknown) => {

@@ -7,7 +7,8 @@ import { WantingError } from '../errors.js';
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
 
-export type RunState = 'running' | 'completed' | 'failed' | 'interrupted' | 'reverting' | 'reverted';
+/** following: an online run that copied everything and applies the source's changes until its cut-over. */
+export type RunState = 'running' | 'following' | 'completed' | 'failed' | 'interrupted' | 'reverting' | 'reverted';
 
 export interface RunRow {
   runId: number;
@@ -44,7 +45,7 @@ const RUN_COLUMNS = `run_id AS "runId", state, config_fingerprint AS "configFing
 /** The latest run that did not complete and was not reverted: the one `run` resumes and `revert` undoes. */
 export async function findUnfinishedRun(db: Queryable): Promise<RunRow | undefined> {
   const r = await db.query<RunRow>(
-    `SELECT ${RUN_COLUMNS} FROM oasys_migrate.run WHERE state IN ('running', 'failed', 'interrupted', 'reverting') ORDER BY run_id DESC LIMIT 1`,
+    `SELECT ${RUN_COLUMNS} FROM oasys_migrate.run WHERE state IN ('running', 'following', 'failed', 'interrupted', 'reverting') ORDER BY run_id DESC LIMIT 1`,
   );
   return r.rows[0];
 }

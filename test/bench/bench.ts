@@ -25,6 +25,7 @@ import { BenchServer } from './db.js';
 import { citusDefaults, citusRows, measureCitus, type CitusBench } from './citus.js';
 import type { PlanWorkerResult, RunWorkerResult, VerifyWorkerResult, WorkerJob, WorkerMessage, WorkerResult } from './protocol.js';
 import { ActivitySampler, type Profile } from './sampler.js';
+import { measureOnline, type OnlineM } from './online.js';
 
 // ---------------------------------------------------------------- options
 
@@ -45,7 +46,7 @@ interface Options {
   citus?: string;
 }
 
-const MEASUREMENTS = ['sameDb', 'crossDb', 'manyTenants', 'big'];
+const MEASUREMENTS = ['sameDb', 'crossDb', 'manyTenants', 'big', 'online'];
 
 const USAGE = `usage: npm run bench -- [options]
 
@@ -296,6 +297,7 @@ interface Doc {
   manyTenants?: ManyTenants;
   crossDbBig?: CrossDbBig;
   citus?: CitusBench;
+  online?: OnlineM;
   machine: Record<string, unknown>;
   sizes: Record<string, unknown>;
   targets: Target[];
@@ -638,6 +640,8 @@ async function main(): Promise<number> {
       await server.dropDatabase(big);
       await server.dropDatabase(db('big_tgt'));
     }
+    // ------------------------------------------------------------ online mode under load (its own logical server)
+    if (opts.only.has('online')) doc.online = await measureOnline({ tenants: opts.tenants, rows: opts.rows, tps: 300, progress });
   } catch (err) {
     if (interrupted) {
       await shutdown;
@@ -689,8 +693,8 @@ function roundAll(o: Record<string, number>): Record<string, number> {
 }
 
 function orderKeys(doc: Doc): Doc {
-  const { sameDb, crossDb, verify, manyTenants, crossDbBig, citus, machine, sizes, targets: t, errors, profile, command, seconds } = doc;
-  return { sameDb, crossDb, verify, manyTenants, crossDbBig, citus, machine, sizes, targets: t, errors, profile, command, seconds } as Doc;
+  const { sameDb, crossDb, verify, manyTenants, crossDbBig, online, citus, machine, sizes, targets: t, errors, profile, command, seconds } = doc;
+  return { sameDb, crossDb, verify, manyTenants, crossDbBig, online, citus, machine, sizes, targets: t, errors, profile, command, seconds } as Doc;
 }
 
 function targets(doc: Doc, opts: Options): Target[] {
@@ -709,6 +713,7 @@ function targets(doc: Doc, opts: Options): Target[] {
   add('verify.ratio', doc.verify?.ratio, '<=', 0.5, fullWide);
   add('manyTenants.runSeconds + verifySeconds', doc.manyTenants?.runPlusVerifySeconds, '<=', 120, fullMany);
   add('manyTenants.discoverSeconds', doc.manyTenants?.discoverSeconds, '<=', 10, fullMany);
+  add('online.downtimeSeconds', doc.online?.downtimeSeconds, '<=', 5, fullWide);
   return out;
 }
 
@@ -764,6 +769,16 @@ function render(doc: Doc, opts: Options): string {
       '',
       '',
       verdict('crossDbBig.peakRssMb'),
+    ]);
+  }
+  if (doc.online) {
+    const d = doc.online;
+    rows.push([
+      `online: write downtime (${d.exact ? 'exact' : 'NOT EXACT'}, apply ${fmtN(d.applyChangesPerSecond)} changes/s)`,
+      s(d.downtimeSeconds),
+      '',
+      '',
+      verdict('online.downtimeSeconds'),
     ]);
   }
   if (doc.verify) {

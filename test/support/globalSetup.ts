@@ -12,7 +12,7 @@ import { startMajors, type Major, type MajorServer } from './majors.js';
  */
 export default async function setup(project: TestProject) {
   const external = process.env.OASYS_TEST_DATABASE_URL;
-  const main = external ? undefined : await startEmbeddedServer({ quiet: true });
+  const main = external ? undefined : await startEmbeddedServer({ quiet: true, logical: true });
   const mainUrl = external ?? main!.url;
   project.provide('pgAdminUrl', mainUrl);
   const majors = await startMajors(main?.url);
