@@ -10,7 +10,13 @@ import type { CopySql } from '../plan/copySql.js';
  * Translated columns (merged lookup tables) go through a staging table, then one
  * INSERT … SELECT through the mappings ($1 = `tenantId`).
  */
-export async function streamCopy(src: pg.PoolClient, tgt: pg.PoolClient, c: CopySql, tenantId: string): Promise<{ rows: number; snapshot: string }> {
+export async function streamCopy(
+  src: pg.PoolClient,
+  tgt: pg.PoolClient,
+  c: CopySql,
+  tenantId: string,
+  check?: { sql: string; schema: string },
+): Promise<{ rows: number; snapshot: string; checksum?: string }> {
   await src.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   const snapshot = (await src.query<{ s: string }>('SELECT pg_catalog.pg_current_snapshot()::text AS s')).rows[0].s;
   if (c.stage) {
@@ -20,11 +26,15 @@ export async function streamCopy(src: pg.PoolClient, tgt: pg.PoolClient, c: Copy
   const into = tgt.query(copyStreams.from(c.copyIn!));
   const out = src.query(copyStreams.to(c.copyOut!));
   await pipeline(out, into);
+  // The closing verification's source checksum, in the snapshot the rows were copied from.
+  const sum = check ? (await src.query<{ n: string; h: string }>(check.sql, [check.schema])).rows[0] : undefined;
   await src.query('COMMIT');
   if (c.stage) {
     const r = await tgt.query(c.stage.insert, [tenantId]);
     await tgt.query('DROP TABLE pg_temp.oasys_stage');
     return { rows: r.rowCount ?? 0, snapshot };
   }
-  return { rows: Number((into as unknown as { rowCount: number }).rowCount ?? 0), snapshot };
+  const rows = Number((into as unknown as { rowCount: number }).rowCount ?? 0);
+  // A count that differs from the rows COPY wrote is left to the verification: no checksum journaled.
+  return { rows, snapshot, checksum: sum && Number(sum.n) === rows ? sum.h : undefined };
 }

@@ -24,7 +24,7 @@ function copiedColumns(t: Pick<UnifiedTable, 'columns'>): UnifiedColumn[] {
  * Same database: one INSERT … SELECT for one or many tenants of `t`; the i-th
  * copy's tenant id is parameter $i+1. Many copies return per-tenant counts.
  */
-export function insertSelectSql(ctx: CopyContext, t: UnifiedTable, copies: Pick<CopyStep, 'tenant'>[]): { sql: string; counted: boolean } {
+export function insertSelectSql(ctx: CopyContext, t: UnifiedTable, copies: Pick<CopyStep, 'tenant'>[], counted = true): { sql: string; counted: boolean } {
   const cols = copiedColumns(t);
   const target = ident(ctx.targetSchema, t.target);
   const selectList = cols.map(selectExpression).join(', ');
@@ -32,7 +32,7 @@ export function insertSelectSql(ctx: CopyContext, t: UnifiedTable, copies: Pick<
   const selects = copies.map(
     (c, i) => `SELECT $${i + 1}::${t.tenantColumnType}, ${selectList} FROM ${sourceRelation(ident(c.tenant, t.source), t.partitioned)} AS s`,
   );
-  if (copies.length === 1) return { sql: `${head}\n${selects[0]}`, counted: false };
+  if (copies.length === 1 || !counted) return { sql: `${head}\n${selects.join('\nUNION ALL\n')}`, counted: false };
   return {
     sql: `WITH ins AS (${head}\n${selects.join('\nUNION ALL\n')}\nRETURNING ${ident(ctx.tenantColumn)} AS t)\nSELECT t::text AS t, count(*)::int8 AS n FROM ins GROUP BY 1`,
     counted: true,

@@ -79,11 +79,12 @@ export function rowHashSql(t: Pick<UnifiedTable, 'columns'> & { action?: string 
   return `pg_catalog.hash_record_extended(ROW(${parts.join(', ')}), 0)`;
 }
 
-function sourceSql(t: UnifiedTable, schemas: string[], merges: Map<string, MergeTable>): string {
+/** Per tenant schema of `t`: its count and checksum ($<first + i> = the i-th schema's name). */
+export function sourceSql(t: UnifiedTable, schemas: string[], merges: Map<string, MergeTable>, first = 1): string {
   return schemas
     .map((s, i) => {
       const j = naturalKeyJoins(t, merges, s, 's');
-      return `SELECT $${i + 1}::text AS schema, count(*)::int8 AS n, COALESCE(sum(${rowHashSql(t, 's', j.override)}), 0)::text AS h FROM ${sourceRelation(ident(s, t.source), t.partitioned)} AS s${j.from}`;
+      return `SELECT $${i + first}::text AS schema, count(*)::int8 AS n, COALESCE(sum(${rowHashSql(t, 's', j.override)}), 0)::text AS h FROM ${sourceRelation(ident(s, t.source), t.partitioned)} AS s${j.from}`;
     })
     .join('\nUNION ALL\n');
 }
@@ -177,6 +178,8 @@ export interface VerifyOptions {
    * oasys_migrate): subtracted from the target side, since the source never had them.
    */
   preexisting?: Map<string, string>;
+  /** Where the source side's counts and checksums come from (default: sourceChecksums; run's closing verification: src/verify/closing.ts). */
+  sourceRows?: (t: UnifiedTable, schemas: string[]) => Promise<{ schema: string; n: string; h: string }[]>;
 }
 
 /** The snapshot tables of a run's pre-existing unified tables. */
@@ -222,7 +225,7 @@ export async function verifyPlan(o: VerifyOptions): Promise<VerifyReport> {
       const part = schemas.slice(i, i + chunk);
       tableJobs.push(
         limit(async () => {
-          const rows = await sourceChecksums(o.source, t, part, merges);
+          const rows = o.sourceRows ? await o.sourceRows(t, part) : await sourceChecksums(o.source, t, part, merges);
           for (const row of rows) source.set(row.schema, { n: Number(row.n), h: row.h });
         }),
       );
@@ -356,7 +359,7 @@ export async function verifyPlan(o: VerifyOptions): Promise<VerifyReport> {
  * Many small tenants go in one UNION ALL; parallel workers would cost more to
  * start than their scans take, so they are off for those (one big tenant keeps them).
  */
-async function sourceChecksums(
+export async function sourceChecksums(
   pool: pg.Pool,
   t: UnifiedTable,
   schemas: string[],

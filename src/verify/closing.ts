@@ -1,0 +1,92 @@
+import type pg from 'pg';
+import { ident } from '../db/ident.js';
+import { sourceRelation, type Plan, type UnifiedTable } from '../plan/model.js';
+import { mergeMap } from '../plan/merge.js';
+import { sourceChecksums, sourceSql, verifyPlan, type VerifyOptions, type VerifyReport } from './checksum.js';
+
+type Queryable = Pick<pg.ClientBase, 'query'>;
+
+/**
+ * run's closing verification reads the source's rows without hashing them again. Each copy
+ * computes its source rows' count and checksum in its own statement — the same definition as
+ * `verify` (sourceSql, the source values as read from the tenant schema, not what was inserted,
+ * so a wrong column mapping still differs), under the snapshot the rows were copied from — and
+ * journals them with its step (step.source_checksum). The closing verification then hashes only
+ * the target. What it still reads of the source is a scan without hashing: each (tenant, table)'s
+ * count and its rows that the copy's snapshot could not see, so a source written after its copy
+ * is found as before (those pairs are hashed again in full). Standalone `verify` reads both sides.
+ */
+
+/**
+ * The count and checksum of the copied tenants' source rows ($<first + i> = the i-th schema),
+ * or undefined where the copy translates columns (merged lookup tables: verified as before).
+ */
+export function copyChecksumSql(plan: Pick<Plan, 'merges'>, t: UnifiedTable, schemas: string[], first: number): string | undefined {
+  if (t.translations?.length) return undefined;
+  return sourceSql(t, schemas, mergeMap(plan.merges), first);
+}
+
+interface Journaled {
+  n: number;
+  h: string;
+  snapshot: string;
+}
+
+const key = (schema: string, table: string) => `${schema}\u0000${table}`;
+
+/** The source counts and checksums the run's copies journaled. */
+export async function journaledChecksums(target: Queryable, runId: number): Promise<Map<string, Journaled>> {
+  const r = await target.query<{ tenant: string; table_name: string; rows: string; source_checksum: string; source_snapshot: string }>(
+    `SELECT tenant, table_name, rows::text AS rows, source_checksum, source_snapshot FROM oasys_migrate.step
+      WHERE run_id = $1 AND phase = 'copy' AND state = 'done' AND source_checksum IS NOT NULL AND source_snapshot IS NOT NULL`,
+    [runId],
+  );
+  return new Map(r.rows.map((x) => [key(x.tenant, x.table_name), { n: Number(x.rows), h: x.source_checksum, snapshot: x.source_snapshot }]));
+}
+
+/**
+ * The schemas of `t` whose source rows differ from what their copy saw: another count, or a
+ * row version the copy's snapshot could not see (inserted or updated after it). One UNION ALL
+ * per call, three parameters per schema.
+ */
+async function changedSinceCopy(source: pg.Pool, t: UnifiedTable, part: { schema: string; j: Journaled }[]): Promise<Set<string>> {
+  const params: unknown[] = [];
+  // age() compares 32-bit xids from one reference point: a row version at or after the
+  // snapshot's xmax, or made by a transaction in progress then, was not visible to the copy.
+  const low = (v: string) => (BigInt(v) % 4294967296n).toString();
+  const sql = part
+    .map(({ schema, j }) => {
+      const [, xmax, xip] = j.snapshot.split(':');
+      params.push(schema, low(xmax), xip ? xip.split(',').filter(Boolean).map(low) : []);
+      const p = params.length;
+      return `SELECT $${p - 2}::text AS schema, count(*)::int8 AS n,
+              count(*) FILTER (WHERE pg_catalog.age(s.xmin) <= pg_catalog.age($${p - 1}::text::xid) OR s.xmin::text = ANY ($${p}::text[]))::int8 AS changed
+         FROM ${sourceRelation(ident(schema, t.source), t.partitioned)} AS s`;
+    })
+    .join('\nUNION ALL\n');
+  const r = await source.query<{ schema: string; n: string; changed: string }>(sql, params);
+  const byName = new Map(part.map((x) => [x.schema, x.j]));
+  return new Set(r.rows.filter((x) => Number(x.changed) > 0 || Number(x.n) !== byName.get(x.schema)!.n).map((x) => x.schema));
+}
+
+/** The verification that ends `run`: the target hashed, the source's checksums from the journal where the copies left them. */
+export async function closingVerify(o: VerifyOptions & { runId: number }): Promise<VerifyReport> {
+  const journaled = await journaledChecksums(o.target, o.runId);
+  const merges = mergeMap(o.plan.merges);
+  return verifyPlan({
+    ...o,
+    sourceRows: async (t, schemas) => {
+      const known = schemas.flatMap((schema) => {
+        const j = journaled.get(key(schema, t.target));
+        return j ? [{ schema, j }] : [];
+      });
+      const changed = known.length > 0 ? await changedSinceCopy(o.source, t, known) : new Set<string>();
+      const fromJournal = known.filter((k) => !changed.has(k.schema));
+      const settled = new Set(fromJournal.map((k) => k.schema));
+      const fresh = schemas.filter((s) => !settled.has(s));
+      const rows = fromJournal.map(({ schema, j }) => ({ schema, n: String(j.n), h: j.h }));
+      if (fresh.length > 0) rows.push(...(await sourceChecksums(o.source, t, fresh, merges)));
+      return rows;
+    },
+  });
+}
