@@ -78,7 +78,14 @@ for (const mode of ['in place', 'separate target'] as const) {
         .map((x) => `${x.tenant}.${x.table}`)
         .sort();
       expect(bad).toEqual(
-        [`${a.schema}.LedgerEntry`, `${b.schema}.audit_log`, `${c.schema}.audit_log`, `${d.schema}.audit_log`, `${a.schema}.audit_log`, `${d.schema}.LedgerEntry`].sort(),
+        [
+          `${a.schema}.LedgerEntry`,
+          `${b.schema}.audit_log`,
+          `${c.schema}.audit_log`,
+          `${d.schema}.audit_log`,
+          `${a.schema}.audit_log`,
+          `${d.schema}.LedgerEntry`,
+        ].sort(),
       );
       const counts = (t: string, table: string) => closing.results.find((x) => x.tenant === t && x.table === table)!;
       expect([counts(b.schema, 'audit_log').sourceRows, counts(b.schema, 'audit_log').targetRows]).toEqual([12, 11]);

@@ -69,7 +69,11 @@ export async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
   }
 }
 
-export async function startEmbeddedServer(opts: { port?: number; quiet?: boolean } = {}): Promise<EmbeddedServer> {
+/**
+ * `settings` (name=value) come after the defaults and override them: the benchmark's durable
+ * server turns fsync, synchronous_commit and full_page_writes back on.
+ */
+export async function startEmbeddedServer(opts: { port?: number; quiet?: boolean; settings?: string[] } = {}): Promise<EmbeddedServer> {
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'oasys-pg-'));
   fs.chmodSync(base, 0o777);
@@ -102,6 +106,7 @@ export async function startEmbeddedServer(opts: { port?: number; quiet?: boolean
       'shared_buffers=256MB',
       '-c',
       'unix_socket_directories=' + base,
+      ...(opts.settings ?? []).flatMap((x) => ['-c', x]),
     ],
     onLog: () => undefined,
     onError: (e: unknown) => {
