@@ -10,6 +10,7 @@ import { openSession, type Session } from '../db/session.js';
 import { sortProblems } from '../discover/problems.js';
 import { countMerges } from '../merge/count.js';
 import { tenantTableSizes } from '../report/size.js';
+import { readKeyBounds } from '../discover/keyBounds.js';
 
 export interface PlanResult {
   plan: Plan;
@@ -47,6 +48,8 @@ export async function planWithSession(s: Session): Promise<PlanResult> {
     },
     { readOnly: true, isolation: 'REPEATABLE READ' },
   );
+  // Whale tables' key histograms: their copies are planned in chunks (src/plan/chunks.ts).
+  discovery.keyBounds = await readKeyBounds(s.source, discovery.source, cfg.chunkRows);
   const plan = buildPlan(cfg, discovery);
   await withPreflight(s.source, s.target, plan);
   // Merged lookup tables: how many rows each side has and adds (read-only, from the data).

@@ -8,6 +8,7 @@ import { claimSteps, markDone, markFailed } from '../state/journal.js';
 import { retryOnLockTimeout, setLockTimeout, watchBlockers, type Blocker, type LockPolicy } from '../db/locks.js';
 import { diagnoseCopyFailure, type Diagnosis } from './diagnose.js';
 import { batchCopies, copyWaves } from './batch.js';
+import { copyTasks } from './chunks.js';
 import { isEnvironment, stepError } from './stepError.js';
 import { streamCopy } from './stream.js';
 import { copyChecksumSql } from '../verify/closing.js';
@@ -114,12 +115,18 @@ export async function executePlan(o: ExecuteOptions): Promise<{ rowsCopied: numb
     // Tables filled while their foreign keys already exist (a second batch of tenants) take their
     // rows parents first, one wave per level; otherwise every copy may run side by side.
     for (const wave of phase === 'copy' ? copyWaves(o.plan, units) : [units]) {
+      // A task is units run one after another: a whale's chunks in one database (chunks.ts).
+      const tasks = phase === 'copy' ? copyTasks(wave, o.plan.sameDatabase) : wave.map((u) => [u]);
       await Promise.all(
-        wave.map((unit) =>
+        tasks.map((task) =>
           limit(async () => {
-            if (fatal === undefined && o.lockLost?.()) fatal = lockLostError();
-            if (fatal !== undefined || o.stop.stopping) return;
-            await attempt(unit);
+            for (const unit of task) {
+              if (fatal === undefined && o.lockLost?.()) fatal = lockLostError();
+              if (fatal !== undefined || o.stop.stopping) return;
+              const failed = failures.length;
+              await attempt(unit);
+              if (failures.length > failed) return;
+            }
           }),
         ),
       );
@@ -226,12 +233,7 @@ async function runUnit(o: ExecuteOptions, unit: Step[], report: (b: Blocker[]) =
 async function insertSelect(client: pg.PoolClient, plan: Plan, copies: CopyStep[]): Promise<{ rows: number[]; checksums: (string | null)[] }> {
   const table = plan.tables.find((t) => t.target === copies[0].targetTable)!;
   const ids = copies.map((c) => c.tenantId);
-  const check = copyChecksumSql(
-    plan,
-    table,
-    copies.map((c) => c.tenant),
-    copies.length + 1,
-  );
+  const check = copyChecksumSql(plan, table, copies, copies.length + 1);
   if (check !== undefined) {
     const r = await client.query<{ schema: string; n: string; h: string }>(`WITH ins AS (${insertSelectSql(plan, table, copies, false).sql})\n${check}`, [
       ...ids,
@@ -289,7 +291,7 @@ async function copyAcross(o: ExecuteOptions, step: Step, report: (b: Blocker[]) 
         ]);
       }
       const table = c.shared ? undefined : o.plan.tables.find((t) => t.target === c.targetTable);
-      const check = table && copyChecksumSql(o.plan, table, [c.tenant], 1);
+      const check = table && copyChecksumSql(o.plan, table, [c], 1);
       const { rows, snapshot, checksum } = await streamCopy(
         src,
         tgt,

@@ -1,3 +1,4 @@
+import type { KeyBounds } from './keyBounds.js';
 import type pg from 'pg';
 import type { ResolvedConfig, RegistryRef } from '../config/load.js';
 import type { Problem } from './problems.js';
@@ -26,6 +27,8 @@ export interface Discovery {
   targetVersionNum: number;
   /** Catalog queries sent, whatever the number of tenants. */
   queryCount: number;
+  /** Big tables' integer keys and their histogram bounds (`<schema>.<table>`), read after discovery (keyBounds.ts). */
+  keyBounds?: Map<string, KeyBounds>;
 }
 
 /**

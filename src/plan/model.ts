@@ -233,6 +233,18 @@ export interface CopyStep {
   binary: boolean;
   /** Never grouped with other tenants' copies (translated columns: its statement joins the mappings on $1). */
   alone?: boolean;
+  /** One chunk of a big table (src/plan/chunks.ts): the rows whose integer key is in [from, to); no bound = open. */
+  range?: CopyRange;
+}
+
+export interface CopyRange {
+  column: string;
+  /** Integers as text (checked digits: rendered into COPY, which takes no parameters). */
+  from?: string;
+  to?: string;
+  /** 1-based chunk number and how many chunks the table has. */
+  chunk: number;
+  chunks: number;
 }
 
 /**
@@ -250,6 +262,8 @@ export interface PlanSettings {
   tenantColumn: string;
   tables: { include?: string[]; exclude: string[]; map: Record<string, string>; partial: string[]; merge?: Record<string, string[]> };
   rls: { setting: string; force: boolean };
+  /** A tenant table estimated above this many rows is copied in key-range chunks (default: never). */
+  chunkRows?: number;
 }
 
 export interface Plan {

@@ -80,11 +80,11 @@ export function rowHashSql(t: Pick<UnifiedTable, 'columns'> & { action?: string 
 }
 
 /** Per tenant schema of `t`: its count and checksum ($<first + i> = the i-th schema's name). */
-export function sourceSql(t: UnifiedTable, schemas: string[], merges: Map<string, MergeTable>, first = 1): string {
+export function sourceSql(t: UnifiedTable, schemas: string[], merges: Map<string, MergeTable>, first = 1, where = ''): string {
   return schemas
     .map((s, i) => {
       const j = naturalKeyJoins(t, merges, s, 's');
-      return `SELECT $${i + first}::text AS schema, count(*)::int8 AS n, COALESCE(sum(${rowHashSql(t, 's', j.override)}), 0)::text AS h FROM ${sourceRelation(ident(s, t.source), t.partitioned)} AS s${j.from}`;
+      return `SELECT $${i + first}::text AS schema, count(*)::int8 AS n, COALESCE(sum(${rowHashSql(t, 's', j.override)}), 0)::text AS h FROM ${sourceRelation(ident(s, t.source), t.partitioned)} AS s${j.from}${where}`;
     })
     .join('\nUNION ALL\n');
 }

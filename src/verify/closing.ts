@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { ident } from '../db/ident.js';
-import { sourceRelation, type Plan, type UnifiedTable } from '../plan/model.js';
+import { sourceRelation, type CopyStep, type Plan, type UnifiedTable } from '../plan/model.js';
+import { rangeWhere } from '../plan/copySql.js';
 import { mergeMap } from '../plan/merge.js';
 import { sourceChecksums, sourceSql, verifyPlan, type VerifyOptions, type VerifyReport } from './checksum.js';
 
@@ -21,9 +22,15 @@ type Queryable = Pick<pg.ClientBase, 'query'>;
  * The count and checksum of the copied tenants' source rows ($<first + i> = the i-th schema),
  * or undefined where the copy translates columns (merged lookup tables: verified as before).
  */
-export function copyChecksumSql(plan: Pick<Plan, 'merges'>, t: UnifiedTable, schemas: string[], first: number): string | undefined {
+export function copyChecksumSql(plan: Pick<Plan, 'merges'>, t: UnifiedTable, copies: Pick<CopyStep, 'tenant' | 'range'>[], first: number): string | undefined {
   if (t.translations?.length) return undefined;
-  return sourceSql(t, schemas, mergeMap(plan.merges), first);
+  return sourceSql(
+    t,
+    copies.map((c) => c.tenant),
+    mergeMap(plan.merges),
+    first,
+    copies.length === 1 ? rangeWhere(copies[0].range, 's') : '',
+  );
 }
 
 interface Journaled {
@@ -34,14 +41,36 @@ interface Journaled {
 
 const key = (schema: string, table: string) => `${schema}\u0000${table}`;
 
-/** The source counts and checksums the run's copies journaled. */
+/**
+ * The source counts and checksums the run's copies journaled, per (tenant, table): a whale's
+ * chunks add up (the checksum is a sum of row hashes), under the oldest of their snapshots. A pair
+ * with any step lacking them (an older version's, a recopy's) is left out: its source is hashed.
+ */
 export async function journaledChecksums(target: Queryable, runId: number): Promise<Map<string, Journaled>> {
-  const r = await target.query<{ tenant: string; table_name: string; rows: string; source_checksum: string; source_snapshot: string }>(
+  const r = await target.query<{ tenant: string; table_name: string; rows: string; source_checksum: string | null; source_snapshot: string | null }>(
     `SELECT tenant, table_name, rows::text AS rows, source_checksum, source_snapshot FROM oasys_migrate.step
-      WHERE run_id = $1 AND phase = 'copy' AND state = 'done' AND source_checksum IS NOT NULL AND source_snapshot IS NOT NULL`,
+      WHERE run_id = $1 AND phase = 'copy' AND state = 'done' AND tenant IS NOT NULL`,
     [runId],
   );
-  return new Map(r.rows.map((x) => [key(x.tenant, x.table_name), { n: Number(x.rows), h: x.source_checksum, snapshot: x.source_snapshot }]));
+  const out = new Map<string, Journaled | null>();
+  const xmax = (s: string) => BigInt(s.split(':')[1]);
+  for (const x of r.rows) {
+    const k = key(x.tenant, x.table_name);
+    const cur = out.get(k);
+    if (cur === null) continue;
+    if (x.source_checksum === null || x.source_snapshot === null) {
+      out.set(k, null);
+      continue;
+    }
+    if (cur === undefined) out.set(k, { n: Number(x.rows), h: x.source_checksum, snapshot: x.source_snapshot });
+    else
+      out.set(k, {
+        n: cur.n + Number(x.rows),
+        h: (BigInt(cur.h) + BigInt(x.source_checksum)).toString(),
+        snapshot: xmax(x.source_snapshot) < xmax(cur.snapshot) ? x.source_snapshot : cur.snapshot,
+      });
+  }
+  return new Map([...out].filter((e): e is [string, Journaled] => e[1] !== null));
 }
 
 /**
