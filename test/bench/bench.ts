@@ -25,6 +25,7 @@ import { BenchServer } from './db.js';
 import type { PlanWorkerResult, RunWorkerResult, VerifyWorkerResult, WorkerJob, WorkerMessage, WorkerResult } from './protocol.js';
 import { ActivitySampler, type Profile } from './sampler.js';
 import { DURABLE_SETTINGS, measureWholeJobs, type DurableResult } from './durable.js';
+import { measureWhale, type WhaleResult } from './whale.js';
 
 // ---------------------------------------------------------------- options
 
@@ -41,9 +42,10 @@ interface Options {
   only: Set<string>;
   profile: boolean;
   repeat: number;
+  whaleRows: number;
 }
 
-const MEASUREMENTS = ['sameDb', 'crossDb', 'manyTenants', 'big', 'durable'];
+const MEASUREMENTS = ['sameDb', 'crossDb', 'manyTenants', 'big', 'durable', 'whale'];
 
 const USAGE = `usage: npm run bench -- [options]
 
@@ -57,6 +59,7 @@ const USAGE = `usage: npm run bench -- [options]
   --concurrency N       the tool's --concurrency (default: the tool's default)
   --big-rows N          also run the tool across databases on ONE table of N rows and
                         report its peak RSS (key crossDbBig; e.g. 5000000; default off)
+  --whale-rows N        rows of the whale table (one tenant; default 3,000,000, chunks of 1,000,000)
   --repeat N            measure sameDb and crossDb (tool and baseline, alternating order) N times
                         on fresh copies and report the best of each (default 1); for noisy machines
   --only a,b            only these measurements: ${MEASUREMENTS.join(', ')}
@@ -81,6 +84,7 @@ function parseArgs(argv: string[]): Options {
     only: new Set(MEASUREMENTS.filter((m) => m !== 'big')),
     profile: false,
     repeat: 1,
+    whaleRows: quick ? 60_000 : 3_000_000,
   };
   const num = (flag: string, v: string | undefined, min: number): number => {
     const n = Number(v?.replace(/_/g, ''));
@@ -117,6 +121,9 @@ function parseArgs(argv: string[]): Options {
         break;
       case '--concurrency':
         o.concurrency = num(flag, value(), 1);
+        break;
+      case '--whale-rows':
+        o.whaleRows = num(flag, value(), 1000);
         break;
       case '--big-rows':
         o.bigRows = num(flag, value(), 0);
@@ -172,6 +179,7 @@ async function tool<K extends WorkerJob['kind']>(
   job: WorkerJob & { kind: K },
   label: string,
   profiling?: { adminUrl: string; databases: string[] },
+  onChild?: (kill: () => void) => void,
 ): Promise<{ result: Extract<WorkerResult, { kind: K }>; profile?: Profile }> {
   const sampler = profiling ? new ActivitySampler(profiling.adminUrl, profiling.databases) : undefined;
   await sampler?.start();
@@ -181,6 +189,7 @@ async function tool<K extends WorkerJob['kind']>(
       // The tool's own V8 flags (bin/oasys-migrate.js): what a user's process runs with.
       const child = fork(WORKER, [JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], execArgv: [...TOOL_NODE_FLAGS] });
       currentChild = child;
+      onChild?.(() => child.kill('SIGKILL'));
       child.stdout?.pipe(process.stderr);
       child.stderr?.pipe(process.stderr);
       let got: WorkerResult | undefined;
@@ -291,6 +300,7 @@ interface Doc {
   crossDbBig?: CrossDbBig;
   /** The whole job (tool vs by hand) on a durable server; `fast`: the same on the fast one. */
   durable?: DurableResult & { fast?: DurableResult };
+  whale?: WhaleResult;
   machine: Record<string, unknown>;
   sizes: Record<string, unknown>;
   targets: Target[];
@@ -558,6 +568,19 @@ async function main(): Promise<number> {
       await server.dropDatabase(wide);
     } else if (opts.only.has('durable')) doc.durable = await durableJobs(opts, db, conc);
 
+    if (opts.only.has('whale')) {
+      const src = db('whale_src');
+      const url = await server.createDatabase(src);
+      progress(`whale: generating 1 tenant × ${fmtN(opts.whaleRows)} rows of orders`);
+      await generateWideTenants(url, { tenants: 1, rows: opts.whaleRows });
+      await server.exec('VACUUM (FREEZE, ANALYZE)', src);
+      const chunkRows = opts.quick ? 20_000 : 1_000_000;
+      const runTool = (job: WorkerJob, onChild?: (kill: () => void) => void) =>
+        tool({ ...job, kind: 'run', concurrency: conc }, 'whale run', undefined, onChild).then((r) => r.result);
+      doc.whale = await measureWhale({ server, template: src, rows: opts.whaleRows, chunkRows, dbName: db, runTool, progress });
+      await server.dropDatabase(src);
+    }
+
     // ------------------------------------------------------------ many small tenants
     if (opts.only.has('manyTenants')) {
       const many = db('many');
@@ -703,8 +726,8 @@ function roundAll(o: Record<string, number>): Record<string, number> {
 }
 
 function orderKeys(doc: Doc): Doc {
-  const { sameDb, crossDb, verify, manyTenants, crossDbBig, durable, machine, sizes, targets: t, errors, profile, command, seconds } = doc;
-  return { sameDb, crossDb, verify, manyTenants, crossDbBig, durable, machine, sizes, targets: t, errors, profile, command, seconds } as Doc;
+  const { sameDb, crossDb, verify, manyTenants, crossDbBig, durable, whale, machine, sizes, targets: t, errors, profile, command, seconds } = doc;
+  return { sameDb, crossDb, verify, manyTenants, crossDbBig, durable, whale, machine, sizes, targets: t, errors, profile, command, seconds } as Doc;
 }
 
 function targets(doc: Doc, opts: Options): Target[] {
@@ -723,6 +746,7 @@ function targets(doc: Doc, opts: Options): Target[] {
   add('verify.ratio', doc.verify?.ratio, '<=', 1.0, fullWide);
   add('verify.closingRatio', doc.verify?.closingRatio, '<=', 0.5, fullWide);
   add('durable.ratio', doc.durable?.ratio, '>=', 1.2, fullWide);
+  add('whale.redoRowsAfterKill', doc.whale?.redoRowsAfterKill, '<=', 1_000_000, true);
   add('manyTenants.runSeconds + verifySeconds', doc.manyTenants?.runPlusVerifySeconds, '<=', 120, fullMany);
   add('manyTenants.discoverSeconds', doc.manyTenants?.discoverSeconds, '<=', 10, fullMany);
   return out;
@@ -804,6 +828,23 @@ function render(doc: Doc, opts: Options): string {
       `${d.walMbPerMillionRows} / ${d.diskMbPerMillionRows} MB`,
       `${d.handWalMbPerMillionRows} MB WAL`,
       '',
+      '',
+    ]);
+  }
+  if (doc.whale) {
+    const w = doc.whale;
+    rows.push([
+      `whale (${fmtN(w.rows)} rows, ${w.chunks} chunks): rows redone after a kill`,
+      fmtN(w.redoRowsAfterKill),
+      '',
+      '',
+      verdict('whale.redoRowsAfterKill'),
+    ]);
+    rows.push([
+      'whale: copy in chunks / in one step',
+      s(w.chunkedCopySeconds),
+      s(w.oneStepCopySeconds),
+      (w.oneStepCopySeconds / w.chunkedCopySeconds).toFixed(2),
       '',
     ]);
   }
