@@ -76,7 +76,7 @@ export async function journaledChecksums(target: Queryable, runId: number): Prom
 /**
  * The schemas of `t` whose source rows differ from what their copy saw: another count, or a
  * row version the copy's snapshot could not see (inserted or updated after it). One UNION ALL
- * per call, three parameters per schema.
+ * per call, two or three parameters per schema.
  */
 async function changedSinceCopy(source: pg.Pool, t: UnifiedTable, part: { schema: string; j: Journaled }[]): Promise<Set<string>> {
   const params: unknown[] = [];
@@ -86,10 +86,17 @@ async function changedSinceCopy(source: pg.Pool, t: UnifiedTable, part: { schema
   const sql = part
     .map(({ schema, j }) => {
       const [, xmax, xip] = j.snapshot.split(':');
-      params.push(schema, low(xmax), xip ? xip.split(',').filter(Boolean).map(low) : []);
+      const inProgress = xip ? xip.split(',').filter(Boolean).map(low) : [];
+      params.push(schema, low(xmax));
       const p = params.length;
-      return `SELECT $${p - 2}::text AS schema, count(*)::int8 AS n,
-              count(*) FILTER (WHERE pg_catalog.age(s.xmin) <= pg_catalog.age($${p - 1}::text::xid) OR s.xmin::text = ANY ($${p}::text[]))::int8 AS changed
+      // Most snapshots have no transaction in progress: then no per-row text comparison.
+      let also = '';
+      if (inProgress.length > 0) {
+        params.push(inProgress);
+        also = ` OR s.xmin::text = ANY ($${p + 1}::text[])`;
+      }
+      return `SELECT $${p - 1}::text AS schema, count(*)::int8 AS n,
+              count(*) FILTER (WHERE pg_catalog.age(s.xmin) <= pg_catalog.age($${p}::text::xid)${also})::int8 AS changed
          FROM ${sourceRelation(ident(schema, t.source), t.partitioned)} AS s`;
     })
     .join('\nUNION ALL\n');
