@@ -823,6 +823,7 @@ function render(doc: Doc, opts: Options): string {
       d.ratio.toFixed(2),
       name === 'durable' ? verdict('durable.ratio') : '',
     ]);
+    rows.push([`${name}: the same, hand checksums with the tool's row hash`, '', '', (d.ratioToolHash ?? NaN).toFixed(2), '']);
     rows.push([
       `${name}: WAL / database growth per 1M rows`,
       `${d.walMbPerMillionRows} / ${d.diskMbPerMillionRows} MB`,

@@ -27,7 +27,7 @@ describe('cutPoints', () => {
 describe('chunkedCopy', () => {
   const kb = { column: 'id', bounds };
   it('a table above chunkRows becomes chunk steps #1…#k, the first and last open-ended', () => {
-    const out = chunkedCopy(step('t1', 4_000_000), kb, 1_000_000);
+    const out = chunkedCopy(step('t1', 4_000_000), kb, 1_250_000);
     expect(out.map((s) => s.id)).toEqual(['copy:t1:orders#1', 'copy:t1:orders#2', 'copy:t1:orders#3', 'copy:t1:orders#4']);
     expect(out.map((s) => s.copy!.range)).toEqual([
       { column: 'id', chunk: 1, chunks: 4, to: '1000001' },
@@ -36,6 +36,8 @@ describe('chunkedCopy', () => {
       { column: 'id', chunk: 4, chunks: 4, from: '3000001' },
     ]);
     expect(out.every((s) => s.copy!.estimatedRows === 1_000_000 && s.copy!.alone)).toBe(true);
+    // Aimed at 80 % of chunkRows: 3,000,000 rows in chunks of at most 1,000,000 make 4.
+    expect(chunkedCopy(step('t1', 3_000_000), kb, 1_000_000)).toHaveLength(4);
   });
   it('leaves a table alone at or below the threshold, without key statistics, or with translated columns', () => {
     expect(chunkedCopy(step('t1', 1_000_000), kb, 1_000_000)).toHaveLength(1);
@@ -54,7 +56,7 @@ describe('rangeWhere', () => {
 });
 
 describe('copyTasks', () => {
-  const chunks = chunkedCopy(step('t1', 3_000_000), { column: 'id', bounds }, 1_000_000).map((s) => [s]);
+  const chunks = chunkedCopy(step('t1', 3_000_000), { column: 'id', bounds }, 1_250_000).map((s) => [s]);
   const other = [step('t2', 10)];
   it('in one database a whale is one task, its chunks in order; other copies are tasks of their own', () => {
     const tasks = copyTasks([chunks[2], other, chunks[0], chunks[1]], true);
