@@ -2,8 +2,9 @@ import type pg from 'pg';
 import { ident } from '../db/ident.js';
 import { sourceRelation, type CopyStep, type Plan, type UnifiedTable } from '../plan/model.js';
 import { rangeWhere } from '../plan/copySql.js';
+import { withTransaction } from '../db/connect.js';
 import { mergeMap } from '../plan/merge.js';
-import { sourceChecksums, sourceSql, verifyPlan, type VerifyOptions, type VerifyReport } from './checksum.js';
+import { rowHashSql, sourceChecksums, sourceSql, verifyPlan, type VerifyOptions, type VerifyReport, type VerifyResult } from './checksum.js';
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
 
@@ -37,6 +38,8 @@ interface Journaled {
   n: number;
   h: string;
   snapshot: string;
+  /** A whale's chunks, each with its own count and checksum. */
+  chunks: { stepId: string; n: number; h: string }[];
 }
 
 const key = (schema: string, table: string) => `${schema}\u0000${table}`;
@@ -47,8 +50,15 @@ const key = (schema: string, table: string) => `${schema}\u0000${table}`;
  * with any step lacking them (an older version's, a recopy's) is left out: its source is hashed.
  */
 export async function journaledChecksums(target: Queryable, runId: number): Promise<Map<string, Journaled>> {
-  const r = await target.query<{ tenant: string; table_name: string; rows: string; source_checksum: string | null; source_snapshot: string | null }>(
-    `SELECT tenant, table_name, rows::text AS rows, source_checksum, source_snapshot FROM oasys_migrate.step
+  const r = await target.query<{
+    step_id: string;
+    tenant: string;
+    table_name: string;
+    rows: string;
+    source_checksum: string | null;
+    source_snapshot: string | null;
+  }>(
+    `SELECT step_id, tenant, table_name, rows::text AS rows, source_checksum, source_snapshot FROM oasys_migrate.step
       WHERE run_id = $1 AND phase = 'copy' AND state = 'done' AND tenant IS NOT NULL`,
     [runId],
   );
@@ -62,12 +72,14 @@ export async function journaledChecksums(target: Queryable, runId: number): Prom
       out.set(k, null);
       continue;
     }
-    if (cur === undefined) out.set(k, { n: Number(x.rows), h: x.source_checksum, snapshot: x.source_snapshot });
+    const chunk = { stepId: x.step_id, n: Number(x.rows), h: x.source_checksum };
+    if (cur === undefined) out.set(k, { n: chunk.n, h: chunk.h, snapshot: x.source_snapshot, chunks: [chunk] });
     else
       out.set(k, {
-        n: cur.n + Number(x.rows),
-        h: (BigInt(cur.h) + BigInt(x.source_checksum)).toString(),
+        n: cur.n + chunk.n,
+        h: (BigInt(cur.h) + BigInt(chunk.h)).toString(),
         snapshot: xmax(x.source_snapshot) < xmax(cur.snapshot) ? x.source_snapshot : cur.snapshot,
+        chunks: [...cur.chunks, chunk],
       });
   }
   return new Map([...out].filter((e): e is [string, Journaled] => e[1] !== null));
@@ -109,7 +121,8 @@ async function changedSinceCopy(source: pg.Pool, t: UnifiedTable, part: { schema
 export async function closingVerify(o: VerifyOptions & { runId: number }): Promise<VerifyReport> {
   const journaled = await journaledChecksums(o.target, o.runId);
   const merges = mergeMap(o.plan.merges);
-  return verifyPlan({
+  const settled = new Set<string>();
+  const report = await verifyPlan({
     ...o,
     sourceRows: async (t, schemas) => {
       const known = schemas.flatMap((schema) => {
@@ -118,11 +131,46 @@ export async function closingVerify(o: VerifyOptions & { runId: number }): Promi
       });
       const changed = known.length > 0 ? await changedSinceCopy(o.source, t, known) : new Set<string>();
       const fromJournal = known.filter((k) => !changed.has(k.schema));
-      const settled = new Set(fromJournal.map((k) => k.schema));
-      const fresh = schemas.filter((s) => !settled.has(s));
+      for (const k of fromJournal) settled.add(key(k.schema, t.target));
+      const fresh = schemas.filter((s) => !settled.has(key(s, t.target)));
       const rows = fromJournal.map(({ schema, j }) => ({ schema, n: String(j.n), h: j.h }));
       if (fresh.length > 0) rows.push(...(await sourceChecksums(o.source, t, fresh, merges)));
       return rows;
     },
   });
+  // A whale that differs: which of its chunks (the same key range on the target side).
+  for (const r of report.results) {
+    const j = journaled.get(key(r.tenant, r.table));
+    if (r.ok || !j || j.chunks.length < 2 || !settled.has(key(r.tenant, r.table))) continue;
+    r.chunks = await differingChunks(o.target, o.plan, r, j);
+  }
+  return report;
+}
+
+async function differingChunks(target: pg.Pool, plan: Plan, r: VerifyResult, j: Journaled): Promise<NonNullable<VerifyResult['chunks']>> {
+  const t = plan.tables.find((x) => x.target === r.table)!;
+  const byId = new Map(plan.steps.filter((s) => s.copy?.range).map((s) => [s.id, s.copy!.range!]));
+  const out: NonNullable<VerifyResult['chunks']> = [];
+  for (const c of j.chunks) {
+    const range = byId.get(c.stepId);
+    if (!range) continue;
+    const where = rangeWhere(range, 't').replace(' WHERE ', ' AND ');
+    // As the tenant: a FORCEd policy shows an owner without BYPASSRLS that tenant's rows.
+    const x = await withTransaction(
+      target,
+      async (client) => {
+        await client.query('SELECT pg_catalog.set_config($1, $2, true)', [plan.rls.setting, r.tenantId]);
+        return (
+          await client.query<{ n: string; h: string }>(
+            `SELECT count(*)::int8 AS n, COALESCE(sum(${rowHashSql(t, 't')}), 0)::text AS h FROM ${ident(plan.targetSchema, t.target)} AS t
+              WHERE t.${ident(plan.tenantColumn)} = $1::${t.tenantColumnType}${where}`,
+            [r.tenantId],
+          )
+        ).rows[0];
+      },
+      { readOnly: true },
+    );
+    if (Number(x.n) !== c.n || x.h !== c.h) out.push({ chunk: range.chunk, sourceRows: c.n, targetRows: Number(x.n) });
+  }
+  return out;
 }
