@@ -848,6 +848,13 @@ function render(doc: Doc, opts: Options): string {
       (w.oneStepCopySeconds / w.chunkedCopySeconds).toFixed(2),
       '',
     ]);
+    rows.push([
+      'whale across databases: copy, chunks side by side / one step',
+      s(w.crossChunkedCopySeconds),
+      s(w.crossOneStepCopySeconds),
+      (w.crossOneStepCopySeconds / w.crossChunkedCopySeconds).toFixed(2),
+      '',
+    ]);
   }
   if (doc.manyTenants) {
     const d = doc.manyTenants;

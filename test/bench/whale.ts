@@ -21,6 +21,9 @@ export interface WhaleResult {
   chunkedCopySeconds: number;
   oneStepRunSeconds: number;
   oneStepCopySeconds: number;
+  /** Into a separate target: chunks side by side vs one COPY stream. */
+  crossChunkedCopySeconds: number;
+  crossOneStepCopySeconds: number;
 }
 
 export async function measureWhale(o: {
@@ -89,6 +92,21 @@ export async function measureWhale(o: {
   };
   const chunked = await plain(o.chunkRows, `in chunks of ${o.chunkRows}`);
   const whole = await plain(Math.max(o.rows * 2, 1000), 'in one step');
+  const across = async (chunkRows: number, label: string) => {
+    const s = o.dbName('whale_xsrc');
+    const t = o.dbName('whale_xtgt');
+    const su = await o.server.createDatabase(s, o.template);
+    const tu = await o.server.createDatabase(t);
+    await o.server.checkpoint();
+    o.progress(`whale: run --target <empty database> ${label}`);
+    const r = (await o.runTool({ kind: 'run', source: su, target: tu, chunkRows }))!;
+    o.progress(`  copy ${(r.phases.copy ?? NaN).toFixed(2)} s, whole run ${r.seconds.toFixed(2)} s`);
+    await o.server.dropDatabase(s);
+    await o.server.dropDatabase(t);
+    return r;
+  };
+  const crossChunked = await across(o.chunkRows, `in chunks of ${o.chunkRows}`);
+  const crossWhole = await across(Math.max(o.rows * 2, 1000), 'in one step');
   const r3 = (x: number) => Math.round(x * 1000) / 1000;
   return {
     rows: o.rows,
@@ -101,5 +119,7 @@ export async function measureWhale(o: {
     chunkedCopySeconds: r3(chunked.phases.copy ?? NaN),
     oneStepRunSeconds: r3(whole.seconds),
     oneStepCopySeconds: r3(whole.phases.copy ?? NaN),
+    crossChunkedCopySeconds: r3(crossChunked.phases.copy ?? NaN),
+    crossOneStepCopySeconds: r3(crossWhole.phases.copy ?? NaN),
   };
 }
