@@ -2,14 +2,15 @@ import type { Step } from '../plan/model.js';
 
 /**
  * The copy units of a wave as tasks, each a list of units run one after another on one
- * connection. In one database a whale's chunks are one task, in order: inserts into the same
- * table from two connections contend (measured: 2 ctid halves on 2 connections took 17.3 s where
- * one INSERT … SELECT took 13.1 s), while other tenants' copies use the other connections. Into a
- * separate target each chunk is its own task and chunks run side by side (the COPY pipe is
- * bound by the client and the network as much as by the target's inserts).
+ * connection. A whale's chunks are one task, in order, while other tenants' copies use the other
+ * connections: in one database, inserts into the same table from two connections contend (the
+ * issue's measurement: 2 ctid halves on 2 connections 17.3 s, one INSERT … SELECT 13.1 s); across
+ * databases on 2 connections, chunks side by side were no faster than one COPY stream (20.2 s
+ * against 19.5 s for 3M rows, BENCHMARKS.md). Only across databases with more than 2 connections
+ * (cores to spare on both ends) does each chunk become its own task, side by side.
  */
-export function copyTasks(units: Step[][], sameDatabase: boolean): Step[][][] {
-  if (!sameDatabase) return units.map((u) => [u]);
+export function copyTasks(units: Step[][], sameDatabase: boolean, concurrency = 2): Step[][][] {
+  if (!sameDatabase && concurrency > 2) return units.map((u) => [u]);
   const tasks: Step[][][] = [];
   const chains = new Map<string, Step[][]>();
   for (const u of units) {

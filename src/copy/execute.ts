@@ -116,7 +116,7 @@ export async function executePlan(o: ExecuteOptions): Promise<{ rowsCopied: numb
     // rows parents first, one wave per level; otherwise every copy may run side by side.
     for (const wave of phase === 'copy' ? copyWaves(o.plan, units) : [units]) {
       // A task is units run one after another: a whale's chunks in one database (chunks.ts).
-      const tasks = phase === 'copy' ? copyTasks(wave, o.plan.sameDatabase) : wave.map((u) => [u]);
+      const tasks = phase === 'copy' ? copyTasks(wave, o.plan.sameDatabase, o.concurrency) : wave.map((u) => [u]);
       await Promise.all(
         tasks.map((task) =>
           limit(async () => {

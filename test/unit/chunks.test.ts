@@ -62,7 +62,8 @@ describe('copyTasks', () => {
     const tasks = copyTasks([chunks[2], other, chunks[0], chunks[1]], true);
     expect(tasks.map((t) => t.map((u) => u[0].id))).toEqual([['copy:t1:orders#1', 'copy:t1:orders#2', 'copy:t1:orders#3'], ['copy:t2:orders']]);
   });
-  it('into a separate target every chunk is a task (they run side by side)', () => {
-    expect(copyTasks([...chunks, other], false)).toHaveLength(4);
+  it('into a separate target, in order on 2 connections, side by side with more', () => {
+    expect(copyTasks([...chunks, other], false, 2)).toHaveLength(2);
+    expect(copyTasks([...chunks, other], false, 4)).toHaveLength(4);
   });
 });
