@@ -97,6 +97,8 @@ BEGIN
 END
 $do$;
 COMMENT ON COLUMN oasys_migrate.step.source_snapshot IS 'The source snapshot (pg_snapshot) a copy step read under: source rows it could not see were written during the run.';
+ALTER TABLE oasys_migrate.step ADD COLUMN IF NOT EXISTS source_checksum text;
+COMMENT ON COLUMN oasys_migrate.step.source_checksum IS 'Checksum of the tenant''s source rows of this table, computed by the copy under source_snapshot (verify''s definition); rows is their count. run''s closing verification compares the target with it instead of hashing the source again.';
 
 -- Runs a per-tenant query once per tenant with the RLS setting set to that tenant, so a role
 -- that FORCEd policies apply to (an owner without BYPASSRLS) reads every tenant's rows in one

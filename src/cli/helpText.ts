@@ -56,6 +56,7 @@ const CONNECTION_ENV = [
 const SELECTION_ENV = [['OASYS_TENANTS', 'like --tenants']];
 const RUNTIME_ENV = [
   ['OASYS_CONCURRENCY', 'like --concurrency'],
+  ['OASYS_CHUNK_ROWS', 'like --chunk-rows'],
   ['OASYS_LOG_LEVEL', 'like --log-level'],
   ['OASYS_LOG_FILE', 'like --log-file (JSON lines)'],
   ['NO_COLOR', 'no colour'],

@@ -27,6 +27,7 @@ function addCommonOptions(cmd: Command, wholeRuns: boolean): Command {
   }
   return cmd
     .option('--concurrency <n>', 'parallel steps (default: number of cores, at least 2)')
+    .option('--chunk-rows <n>', 'copy a tenant table above this many rows in key-range chunks, each its own step (default 1000000)')
     .option('--json', 'print one JSON document on stdout; logs go to stderr')
     .option('--log-file <path>', 'also write logs to this file as JSON lines')
     .addOption(new Option('--log-level <level>', 'log level').choices(['error', 'warn', 'info', 'debug']))

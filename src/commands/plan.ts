@@ -11,6 +11,7 @@ import { sortProblems } from '../discover/problems.js';
 import { countMerges } from '../merge/count.js';
 import { tenantTableSizes } from '../report/size.js';
 import { onlineProblems } from '../online/prereq.js';
+import { readKeyBounds } from '../discover/keyBounds.js';
 
 export interface PlanResult {
   plan: Plan;
@@ -48,6 +49,8 @@ export async function planWithSession(s: Session): Promise<PlanResult> {
     },
     { readOnly: true, isolation: 'REPEATABLE READ' },
   );
+  // Whale tables' key histograms: their copies are planned in chunks (src/plan/chunks.ts).
+  discovery.keyBounds = await readKeyBounds(s.source, discovery.source, cfg.chunkRows);
   const plan = buildPlan(cfg, discovery);
   await withPreflight(s.source, s.target, plan);
   if (cfg.online) {

@@ -25,6 +25,7 @@ import { takeSnapshot } from '../state/snapshot.js';
 import { preexistingRows, verifyPlan, type VerifyReport } from '../verify/checksum.js';
 import { planWithSession } from './plan.js';
 import { describeSourceWrites, sourceWrites } from '../verify/sourceWrites.js';
+import { closingVerify } from '../verify/closing.js';
 import { describeTarget, openSession, targetLine, type Session, type TargetInfo } from '../db/session.js';
 import { recopyTenant, resetSequences } from '../copy/recopy.js';
 import { continueAfterEarlierRuns, narrowToUnfinished } from './canary.js';
@@ -172,10 +173,11 @@ export async function runCommand(cfg: ResolvedConfig, log: Logger, hooks: RunHoo
         return { runId, resumed, rowsCopied: total, seconds: (performance.now() - started) / 1000, plan, verify, target, online: caught };
       }
       log.info('verifying every (tenant, table): counts and checksums');
-      const verify = await verifyPlan({
+      const verify = await closingVerify({
         source: session.source,
         target: session.target,
         plan,
+        runId,
         concurrency: cfg.concurrency,
         stop,
         preexisting: await preexistingRows(session.target, runId),

@@ -88,6 +88,21 @@ export function loadConfig(cli: CliOptions, env: NodeJS.ProcessEnv = process.env
     ['config file', f.concurrency, (v: number) => v],
   ]);
 
+  // A whale table is copied in chunks of about this many rows (src/plan/chunks.ts): a kill redoes at most one.
+  const { value: chunkRows } = precedence(1_000_000, [
+    [
+      'flag --chunk-rows',
+      cli.chunkRows,
+      (v: string | number) => parseIntegerFlag(v, '--chunk-rows', { min: 1000, meaning: 'rows per copy chunk of a big table' }),
+    ],
+    [
+      'env OASYS_CHUNK_ROWS',
+      envValue(env, 'OASYS_CHUNK_ROWS'),
+      (v: string) => parseIntegerFlag(v, 'OASYS_CHUNK_ROWS', { min: 1000, meaning: 'rows per copy chunk of a big table' }),
+    ],
+    ['config file', f.chunkRows, (v: number) => v],
+  ]);
+
   const { value: logLevel, origin: logLevelOrigin } = precedence<LogLevel>('info', [
     ['flag --log-level', cli.logLevel, (v: string) => parseLogLevel(v, '--log-level')],
     ['env OASYS_LOG_LEVEL', envValue(env, 'OASYS_LOG_LEVEL'), (v: string) => parseLogLevel(v, 'OASYS_LOG_LEVEL')],
@@ -127,6 +142,7 @@ export function loadConfig(cli: CliOptions, env: NodeJS.ProcessEnv = process.env
     },
     rls: { setting: f.rls?.setting ?? 'app.current_tenant', force: f.rls?.force ?? true },
     concurrency,
+    chunkRows,
     logLevel,
     logFile,
     json: cli.json === true,

@@ -218,6 +218,10 @@ export const ConfigObjectSchema = z.strictObject({
   tenantColumn: pgName.optional(),
   tables: TablesSchema.optional(),
   rls: RlsSchema.optional(),
+  chunkRows: z
+    .int({ error: (iss) => (iss.code === 'invalid_type' ? undefined : 'must be an integer of at least 1000') })
+    .min(1000, { error: 'must be an integer of at least 1000' })
+    .optional(),
   concurrency: z
     .int({ error: (iss) => (iss.code === 'invalid_type' ? undefined : 'must be an integer from 1 to 64') })
     .min(1, { error: 'must be an integer from 1 to 64' })

@@ -8,6 +8,8 @@ export interface CliOptions {
   /** --exclude-tenants: comma list or @file; these selected tenants are left out of this invocation */
   excludeTenants?: string;
   concurrency?: string | number;
+  /** --chunk-rows: a table above this many rows is copied in chunks */
+  chunkRows?: string | number;
   json?: boolean;
   sql?: boolean;
   logFile?: string;
@@ -71,6 +73,8 @@ export interface ResolvedConfig {
   rls: { setting: string; force: boolean };
   /** default: max(2, os.availableParallelism()), at most 64 */
   concurrency: number;
+  /** A tenant table estimated above this many rows is copied in key-range chunks (default 1,000,000). */
+  chunkRows: number;
   /** default 'info' */
   logLevel: LogLevel;
   logFile?: string;

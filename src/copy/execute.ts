@@ -8,8 +8,10 @@ import { claimSteps, markDone, markFailed } from '../state/journal.js';
 import { retryOnLockTimeout, setLockTimeout, watchBlockers, type Blocker, type LockPolicy } from '../db/locks.js';
 import { diagnoseCopyFailure, type Diagnosis } from './diagnose.js';
 import { batchCopies, copyWaves } from './batch.js';
+import { copyTasks } from './chunks.js';
 import { isEnvironment, stepError } from './stepError.js';
 import { streamCopy } from './stream.js';
+import { copyChecksumSql } from '../verify/closing.js';
 import { runMerge } from '../merge/execute.js';
 
 export interface Progress {
@@ -120,12 +122,18 @@ export async function executePlan(o: ExecuteOptions): Promise<{ rowsCopied: numb
     // Tables filled while their foreign keys already exist (a second batch of tenants) take their
     // rows parents first, one wave per level; otherwise every copy may run side by side.
     for (const wave of phase === 'copy' ? copyWaves(o.plan, units) : [units]) {
+      // A task is units run one after another: a whale's chunks in one database (chunks.ts).
+      const tasks = phase === 'copy' ? copyTasks(wave, o.plan.sameDatabase, o.concurrency) : wave.map((u) => [u]);
       await Promise.all(
-        wave.map((unit) =>
+        tasks.map((task) =>
           limit(async () => {
-            if (fatal === undefined && o.lockLost?.()) fatal = lockLostError();
-            if (fatal !== undefined || o.stop.stopping) return;
-            await attempt(unit);
+            for (const unit of task) {
+              if (fatal === undefined && o.lockLost?.()) fatal = lockLostError();
+              if (fatal !== undefined || o.stop.stopping) return;
+              const failed = failures.length;
+              await attempt(unit);
+              if (failures.length > failed) return;
+            }
           }),
         ),
       );
@@ -182,14 +190,15 @@ async function runUnit(o: ExecuteOptions, unit: Step[], report: (b: Blocker[]) =
       const todo = unit.filter((s) => claimed.has(s.id));
       let rows: (number | null)[] = [];
       let snapshot: string | null = null;
+      let checksums: (string | null)[] = [];
       if (todo.length > 0 && todo[0].copy) {
         // What the copy could see of the source: rows written later are found by `sourceWrites`.
         snapshot = (await client.query<{ s: string }>('SELECT pg_catalog.pg_current_snapshot()::text AS s')).rows[0].s;
-        rows = await insertSelect(
+        ({ rows, checksums } = await insertSelect(
           client,
           o.plan,
           todo.map((s) => s.copy!),
-        );
+        ));
       } else if (todo.length > 0 && todo[0].merge !== undefined) {
         // Merge by natural key: reads the tenants' lookup rows from the source, writes the shared table and the mapping.
         rows = [await runMerge(client, o.session.source, o.plan, todo[0].merge, o.runId)];
@@ -205,6 +214,7 @@ async function runUnit(o: ExecuteOptions, unit: Step[], report: (b: Blocker[]) =
           todo.map((s) => s.id),
           rows,
           snapshot,
+          checksums,
         );
       await client.query('COMMIT');
       return rows.reduce<number>((a, r) => a + (r ?? 0), 0);
@@ -223,21 +233,32 @@ async function runUnit(o: ExecuteOptions, unit: Step[], report: (b: Blocker[]) =
   }
 }
 
-/** Same database: rows never leave the server. Several tenants of one table go in one statement. */
-async function insertSelect(client: pg.PoolClient, plan: Plan, copies: CopyStep[]): Promise<number[]> {
+/**
+ * Same database: rows never leave the server. Several tenants of one table go in one statement.
+ * The same statement counts and hashes the source rows it copies (src/verify/closing.ts), under
+ * the same snapshot, for the closing verification; those counts are the rows copied.
+ */
+async function insertSelect(client: pg.PoolClient, plan: Plan, copies: CopyStep[]): Promise<{ rows: number[]; checksums: (string | null)[] }> {
+  const table = plan.tables.find((t) => t.target === copies[0].targetTable)!;
+  const ids = copies.map((c) => c.tenantId);
+  const check = copyChecksumSql(plan, table, copies, copies.length + 1);
+  if (check !== undefined) {
+    const r = await client.query<{ schema: string; n: string; h: string }>(`WITH ins AS (${insertSelectSql(plan, table, copies, false).sql})\n${check}`, [
+      ...ids,
+      ...copies.map((c) => c.tenant),
+    ]);
+    const by = new Map(r.rows.map((x) => [x.schema, x]));
+    return { rows: copies.map((c) => Number(by.get(c.tenant)?.n ?? 0)), checksums: copies.map((c) => by.get(c.tenant)?.h ?? null) };
+  }
   if (copies.length === 1) {
     // One tenant: its own statement (translated columns join the mappings on it).
-    const r = await client.query(copyStatements(plan, copies[0]).insertSelect!, [copies[0].tenantId]);
-    return [r.rowCount ?? 0];
+    const r = await client.query(copyStatements(plan, copies[0]).insertSelect!, ids);
+    return { rows: [r.rowCount ?? 0], checksums: [] };
   }
-  const table = plan.tables.find((t) => t.target === copies[0].targetTable)!;
   const { sql } = insertSelectSql(plan, table, copies);
-  const r = await client.query<{ t: string; n: string }>(
-    sql,
-    copies.map((c) => c.tenantId),
-  );
+  const r = await client.query<{ t: string; n: string }>(sql, ids);
   const counts = new Map(r.rows.map((x) => [x.t, Number(x.n)]));
-  return copies.map((c) => counts.get(c.tenantId) ?? 0);
+  return { rows: copies.map((c) => counts.get(c.tenantId) ?? 0), checksums: [] };
 }
 
 /**
@@ -279,8 +300,10 @@ async function copyAcross(o: ExecuteOptions, step: Step, report: (b: Blocker[]) 
       }
       // An online same-database copy reads through COPY too: its source transaction imports the slot's snapshot.
       const statements = copyStatements(snapshot ? { ...o.plan, sameDatabase: false } : o.plan, c) as CopySql;
-      const copied = await streamCopy(src, tgt, statements, c.tenantId, snapshot);
-      await markDone(tgt, o.runId, [step.id], [copied.rows], copied.snapshot);
+      const table = c.shared ? undefined : o.plan.tables.find((t) => t.target === c.targetTable);
+      const check = table && copyChecksumSql(o.plan, table, [c], 1);
+      const copied = await streamCopy(src, tgt, statements, c.tenantId, snapshot, check !== undefined ? { sql: check, schema: c.tenant } : undefined);
+      await markDone(tgt, o.runId, [step.id], [copied.rows], copied.snapshot, [copied.checksum ?? null]);
       const rows = copied.rows;
       await tgt.query('COMMIT');
       return rows;

@@ -106,12 +106,10 @@ export async function recopyTenant(session: Session, runId: number, plan: Plan, 
           snapshot = (await c.query<{ s: string }>('SELECT pg_catalog.pg_current_snapshot()::text AS s')).rows[0].s;
           rows = (await c.query(copyStatements(plan, s.copy).insertSelect!, [tenant.tenantId])).rowCount ?? 0;
         }
-        await c.query(`UPDATE oasys_migrate.step SET rows = $3, source_snapshot = $4, finished_at = clock_timestamp() WHERE run_id = $1 AND step_id = $2`, [
-          runId,
-          s.id,
-          rows,
-          snapshot,
-        ]);
+        await c.query(
+          `UPDATE oasys_migrate.step SET rows = $3, source_snapshot = $4, source_checksum = NULL, finished_at = clock_timestamp() WHERE run_id = $1 AND step_id = $2`,
+          [runId, s.id, rows, snapshot],
+        );
         total += rows;
       }
     } finally {

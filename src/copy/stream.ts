@@ -16,7 +16,8 @@ export async function streamCopy(
   c: CopySql,
   tenantId: string,
   importSnapshot?: string,
-): Promise<{ rows: number; snapshot: string }> {
+  check?: { sql: string; schema: string },
+): Promise<{ rows: number; snapshot: string; checksum?: string }> {
   await src.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   // Online mode: every copy reads the replication slot's exported snapshot (the name is the server's, not the user's).
   if (importSnapshot) await src.query(`SET TRANSACTION SNAPSHOT '${importSnapshot.replace(/[^0-9A-Fa-f-]/g, '')}'`);
@@ -28,11 +29,15 @@ export async function streamCopy(
   const into = tgt.query(copyStreams.from(c.copyIn!));
   const out = src.query(copyStreams.to(c.copyOut!));
   await pipeline(out, into);
+  // The closing verification's source checksum, in the snapshot the rows were copied from.
+  const sum = check ? (await src.query<{ n: string; h: string }>(check.sql, [check.schema])).rows[0] : undefined;
   await src.query('COMMIT');
   if (c.stage) {
     const r = await tgt.query(c.stage.insert, [tenantId]);
     await tgt.query('DROP TABLE pg_temp.oasys_stage');
     return { rows: r.rowCount ?? 0, snapshot };
   }
-  return { rows: Number((into as unknown as { rowCount: number }).rowCount ?? 0), snapshot };
+  const rows = Number((into as unknown as { rowCount: number }).rowCount ?? 0);
+  // A count that differs from the rows COPY wrote is left to the verification: no checksum journaled.
+  return { rows, snapshot, checksum: sum && Number(sum.n) === rows ? sum.h : undefined };
 }

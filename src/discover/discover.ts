@@ -1,3 +1,4 @@
+import type { KeyBounds } from './keyBounds.js';
 import type pg from 'pg';
 import type { ResolvedConfig, RegistryRef } from '../config/load.js';
 import type { Problem } from './problems.js';
@@ -29,6 +30,8 @@ export interface Discovery {
   citus?: { version: string; reference: string[] };
   /** Catalog queries sent, whatever the number of tenants. */
   queryCount: number;
+  /** Big tables' integer keys and their histogram bounds (`<schema>.<table>`), read after discovery (keyBounds.ts). */
+  keyBounds?: Map<string, KeyBounds>;
 }
 
 /**

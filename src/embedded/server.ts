@@ -69,8 +69,12 @@ export async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
   }
 }
 
-/** `logical`: wal_level = logical with room for replication slots (online mode: tests and the benchmark). */
-export async function startEmbeddedServer(opts: { port?: number; quiet?: boolean; logical?: boolean } = {}): Promise<EmbeddedServer> {
+/**
+ * `logical`: wal_level = logical with room for replication slots (online mode: tests and the benchmark).
+ * `settings` (name=value) come after the defaults and override them: the benchmark's durable
+ * server turns fsync, synchronous_commit and full_page_writes back on.
+ */
+export async function startEmbeddedServer(opts: { port?: number; quiet?: boolean; logical?: boolean; settings?: string[] } = {}): Promise<EmbeddedServer> {
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'oasys-pg-'));
   fs.chmodSync(base, 0o777);
@@ -104,6 +108,7 @@ export async function startEmbeddedServer(opts: { port?: number; quiet?: boolean
       '-c',
       'unix_socket_directories=' + base,
       ...(opts.logical ? ['-c', 'wal_level=logical', '-c', 'max_replication_slots=40', '-c', 'max_wal_senders=40'] : []),
+      ...(opts.settings ?? []).flatMap((x) => ['-c', x]),
     ],
     onLog: () => undefined,
     onError: (e: unknown) => {

@@ -1,6 +1,6 @@
 import { ident, identList } from '../db/ident.js';
 import { mergeMap, translatedCopySql } from './merge.js';
-import { sourceRelation, type CopyStep, type Plan, type SharedTable, type UnifiedColumn, type UnifiedTable } from './model.js';
+import { sourceRelation, type CopyRange, type CopyStep, type Plan, type SharedTable, type UnifiedColumn, type UnifiedTable } from './model.js';
 
 /** How a source column of `s` is read for the unified table: a tenant-local type goes through its text. */
 export function selectExpression(c: UnifiedColumn): string {
@@ -16,6 +16,22 @@ export function selectExpression(c: UnifiedColumn): string {
  */
 type CopyContext = { targetSchema: string; tenantColumn: string };
 
+/**
+ * A chunk's rows (src/plan/chunks.ts): its integer bounds are rendered, not bound, because COPY
+ * takes no parameters; they are checked to be digits here (and when a stored plan is read).
+ */
+export function rangeWhere(r: CopyRange | undefined, alias: string): string {
+  if (!r) return '';
+  const int = (v: string) => {
+    if (!/^-?\d+$/.test(v)) throw new Error(`chunk bound is not an integer: ${JSON.stringify(v)}`);
+    return `${v}::int8`;
+  };
+  const parts: string[] = [];
+  if (r.from !== undefined) parts.push(`${alias}.${ident(r.column)} >= ${int(r.from)}`);
+  if (r.to !== undefined) parts.push(`${alias}.${ident(r.column)} < ${int(r.to)}`);
+  return parts.length ? ` WHERE ${parts.join(' AND ')}` : '';
+}
+
 function copiedColumns(t: Pick<UnifiedTable, 'columns'>): UnifiedColumn[] {
   return t.columns.filter((c) => c.generatedExpr === null);
 }
@@ -24,15 +40,21 @@ function copiedColumns(t: Pick<UnifiedTable, 'columns'>): UnifiedColumn[] {
  * Same database: one INSERT … SELECT for one or many tenants of `t`; the i-th
  * copy's tenant id is parameter $i+1. Many copies return per-tenant counts.
  */
-export function insertSelectSql(ctx: CopyContext, t: UnifiedTable, copies: Pick<CopyStep, 'tenant'>[]): { sql: string; counted: boolean } {
+export function insertSelectSql(
+  ctx: CopyContext,
+  t: UnifiedTable,
+  copies: Pick<CopyStep, 'tenant' | 'range'>[],
+  counted = true,
+): { sql: string; counted: boolean } {
   const cols = copiedColumns(t);
   const target = ident(ctx.targetSchema, t.target);
   const selectList = cols.map(selectExpression).join(', ');
   const head = `INSERT INTO ${target} (${identList([ctx.tenantColumn, ...cols.map((c) => c.name)])}) OVERRIDING SYSTEM VALUE`;
   const selects = copies.map(
-    (c, i) => `SELECT $${i + 1}::${t.tenantColumnType}, ${selectList} FROM ${sourceRelation(ident(c.tenant, t.source), t.partitioned)} AS s`,
+    (c, i) =>
+      `SELECT $${i + 1}::${t.tenantColumnType}, ${selectList} FROM ${sourceRelation(ident(c.tenant, t.source), t.partitioned)} AS s${rangeWhere(c.range, 's')}`,
   );
-  if (copies.length === 1) return { sql: `${head}\n${selects[0]}`, counted: false };
+  if (copies.length === 1 || !counted) return { sql: `${head}\n${selects.join('\nUNION ALL\n')}`, counted: false };
   return {
     sql: `WITH ins AS (${head}\n${selects.join('\nUNION ALL\n')}\nRETURNING ${ident(ctx.tenantColumn)} AS t)\nSELECT t::text AS t, count(*)::int8 AS n FROM ins GROUP BY 1`,
     counted: true,
@@ -40,12 +62,12 @@ export function insertSelectSql(ctx: CopyContext, t: UnifiedTable, copies: Pick<
 }
 
 /** Separate target: what one tenant's COPY reads from the source. Text form where a local type is involved. */
-export function copyOutSql(t: UnifiedTable, c: Pick<CopyStep, 'tenant' | 'binary'>): string {
+export function copyOutSql(t: UnifiedTable, c: Pick<CopyStep, 'tenant' | 'binary' | 'range'>): string {
   // Binary enum arrays carry type OIDs that differ between databases: local types go as text.
   const outList = copiedColumns(t)
     .map((col) => (col.castViaText ? `s.${ident(col.name)}::text` : `s.${ident(col.name)}`))
     .join(', ');
-  return `COPY (SELECT ${outList} FROM ${sourceRelation(ident(c.tenant, t.source), t.partitioned)} AS s) TO STDOUT${c.binary ? ' (FORMAT binary)' : ''}`;
+  return `COPY (SELECT ${outList} FROM ${sourceRelation(ident(c.tenant, t.source), t.partitioned)} AS s${rangeWhere(c.range, 's')}) TO STDOUT${c.binary ? ' (FORMAT binary)' : ''}`;
 }
 
 /** Separate target: the COPY into the unified table (the tenant column is filled by its default). */

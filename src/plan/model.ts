@@ -233,6 +233,18 @@ export interface CopyStep {
   binary: boolean;
   /** Never grouped with other tenants' copies (translated columns: its statement joins the mappings on $1). */
   alone?: boolean;
+  /** One chunk of a big table (src/plan/chunks.ts): the rows whose integer key is in [from, to); no bound = open. */
+  range?: CopyRange;
+}
+
+export interface CopyRange {
+  column: string;
+  /** Integers as text (checked digits: rendered into COPY, which takes no parameters). */
+  from?: string;
+  to?: string;
+  /** 1-based chunk number and how many chunks the table has. */
+  chunk: number;
+  chunks: number;
 }
 
 /**
@@ -262,6 +274,8 @@ export interface PlanSettings {
   rls: { setting: string; force: boolean };
   /** --distribute citus: plan for a Citus target even before discovery sees the extension (src/plan/citus.ts). */
   distribute?: 'citus';
+  /** A tenant table estimated above this many rows is copied in key-range chunks (default: never). */
+  chunkRows?: number;
 }
 
 export interface Plan {

@@ -7,6 +7,7 @@ import { mergeStepComment } from './merge.js';
 import { PHASES, type Effect, type MergeTable, type Plan, type PlanSettings, type SharedTable, type Step, type UnifiedTable } from './model.js';
 import { rlsPartsFor, rlsSql } from './rls.js';
 import { tenantDefaultSql } from './tenantDefault.js';
+import { chunkedCopy } from './chunks.js';
 
 /**
  * The ordered steps `run` executes (each in a transaction with its journal entry) and `plan --sql`
@@ -77,7 +78,8 @@ export function buildSteps(
       // Translated columns (merged lookup tables) join the mappings on the tenant: never batched.
       const copy = copyStep(t, tenant, binaryOk && !t.translations?.length, def.estimate);
       if (t.translations?.length) copy.alone = true;
-      steps.push({ id: `copy:${schema}:${t.target}`, phase: 'copy', table: t.target, tenant: schema, sql: [], copy, effects: changes(t) });
+      const step: Step = { id: `copy:${schema}:${t.target}`, phase: 'copy', table: t.target, tenant: schema, sql: [], copy, effects: changes(t) };
+      steps.push(...chunkedCopy(step, d.keyBounds?.get(`${schema}.${t.source}`), cfg.chunkRows));
     }
   }
   for (const t of tables) {

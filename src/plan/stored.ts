@@ -79,6 +79,21 @@ const copy = z.object({
   estimatedRows: z.number(),
   binary: z.boolean(),
   alone: z.boolean().optional(),
+  range: z
+    .object({
+      column: z.string(),
+      from: z
+        .string()
+        .regex(/^-?\d+$/)
+        .optional(),
+      to: z
+        .string()
+        .regex(/^-?\d+$/)
+        .optional(),
+      chunk: z.number(),
+      chunks: z.number(),
+    })
+    .optional(),
 });
 const step = z.object({
   id: z.string(),

@@ -125,13 +125,20 @@ export async function claimSteps(db: Queryable, runId: number, stepIds: string[]
 }
 
 /** Marks steps done — call inside the transaction that claimed them and did their work. */
-export async function markDone(db: Queryable, runId: number, stepIds: string[], rows: (number | null)[], sourceSnapshot: string | null = null): Promise<void> {
+export async function markDone(
+  db: Queryable,
+  runId: number,
+  stepIds: string[],
+  rows: (number | null)[],
+  sourceSnapshot: string | null = null,
+  sourceChecksums: (string | null)[] = [],
+): Promise<void> {
   const r = await db.query(
     `UPDATE oasys_migrate.step s SET state = 'done', rows = u.rows, error = NULL, finished_at = clock_timestamp(),
-            source_snapshot = COALESCE($4, s.source_snapshot)
-       FROM unnest($2::text[], $3::int8[]) AS u(step_id, rows)
+            source_snapshot = COALESCE($4, s.source_snapshot), source_checksum = u.h
+       FROM unnest($2::text[], $3::int8[], $5::text[]) AS u(step_id, rows, h)
       WHERE s.run_id = $1 AND s.step_id = u.step_id AND s.state <> 'done'`,
-    [runId, stepIds, rows, sourceSnapshot],
+    [runId, stepIds, rows, sourceSnapshot, stepIds.map((_, i) => sourceChecksums[i] ?? null)],
   );
   if (r.rowCount !== stepIds.length) {
     // Someone else finished one of these steps meanwhile: this transaction must not commit.

@@ -80,11 +80,12 @@ export function rowHashSql(t: Pick<UnifiedTable, 'columns'> & { action?: string 
   return `pg_catalog.hash_record_extended(ROW(${parts.join(', ')}), 0)`;
 }
 
-function sourceSql(t: UnifiedTable, schemas: string[], merges: Map<string, MergeTable>): string {
+/** Per tenant schema of `t`: its count and checksum ($<first + i> = the i-th schema's name). */
+export function sourceSql(t: UnifiedTable, schemas: string[], merges: Map<string, MergeTable>, first = 1, where = ''): string {
   return schemas
     .map((s, i) => {
       const j = naturalKeyJoins(t, merges, s, 's');
-      return `SELECT $${i + 1}::text AS schema, count(*)::int8 AS n, COALESCE(sum(${rowHashSql(t, 's', j.override)}), 0)::text AS h FROM ${sourceRelation(ident(s, t.source), t.partitioned)} AS s${j.from}`;
+      return `SELECT $${i + first}::text AS schema, count(*)::int8 AS n, COALESCE(sum(${rowHashSql(t, 's', j.override)}), 0)::text AS h FROM ${sourceRelation(ident(s, t.source), t.partitioned)} AS s${j.from}${where}`;
     })
     .join('\nUNION ALL\n');
 }
@@ -154,12 +155,54 @@ function naturalKeyJoins(
  * Groups that are not migrated tenants are the anomalies (NULL, unknown, or a
  * filled table's pre-existing rows) — no second scan to find them.
  */
-function targetSql(plan: Plan, t: UnifiedTable): string {
+function targetSql(plan: Plan, t: UnifiedTable, where = ''): string {
   const tc = ident(plan.tenantColumn);
   const j = naturalKeyJoins(t, mergeMap(plan.merges), undefined, 't', plan.tenantColumn);
   return `SELECT t.${tc}::text AS tenant, count(*)::int8 AS n, COALESCE(sum(${rowHashSql(t, 't', j.override)}), 0)::text AS h
-            FROM ${ident(plan.targetSchema, t.target)} AS t${j.from}
+            FROM ${ident(plan.targetSchema, t.target)} AS t${j.from}${where}
            GROUP BY 1`;
+}
+
+/** Above this many pages (about 100,000 rows of 300 bytes), a unified table is hashed in parts side by side. */
+const SPLIT_PAGES = 4096;
+
+/**
+ * The target's per-tenant counts and checksums. Hashing a row costs about as much as inserting it,
+ * so a big unified table is read in `parts` block (ctid) ranges on as many connections, and the
+ * parts add up (a count and a sum of row hashes). The last range is open-ended: rows in pages
+ * added since the table's size was read are counted too.
+ */
+async function targetChecksums(
+  pool: pg.Pool,
+  plan: Plan,
+  t: UnifiedTable,
+  parts: number,
+  splitPages = SPLIT_PAGES,
+): Promise<{ tenant: string | null; n: string; h: string }[]> {
+  const qualified = ident(plan.targetSchema, t.target);
+  const pages =
+    parts > 1
+      ? Number(
+          (await pool.query<{ p: string }>(`SELECT pg_catalog.pg_relation_size($1::regclass) / current_setting('block_size')::int8 AS p`, [qualified])).rows[0]
+            .p,
+        )
+      : 0;
+  if (parts < 2 || pages < splitPages) return (await pool.query<{ tenant: string | null; n: string; h: string }>(targetSql(plan, t))).rows;
+  const step = Math.ceil(pages / parts);
+  const ranges = Array.from({ length: parts }, (_, i) => {
+    const lo = i === 0 ? '' : `t.ctid >= '(${i * step},0)'::tid`;
+    const hi = i === parts - 1 ? '' : `t.ctid < '(${(i + 1) * step},0)'::tid`;
+    const cond = [lo, hi].filter(Boolean).join(' AND ');
+    return cond ? ` WHERE ${cond}` : '';
+  });
+  const results = await Promise.all(ranges.map((w) => pool.query<{ tenant: string | null; n: string; h: string }>(targetSql(plan, t, w))));
+  const sum = new Map<string | null, { n: bigint; h: bigint }>();
+  for (const r of results)
+    for (const row of r.rows) {
+      const cur = sum.get(row.tenant) ?? { n: 0n, h: 0n };
+      sum.set(row.tenant, { n: cur.n + BigInt(row.n), h: cur.h + BigInt(row.h) });
+    }
+  return [...sum].map(([tenant, v]) => ({ tenant, n: v.n.toString(), h: v.h.toString() }));
 }
 
 export interface VerifyOptions {
@@ -178,6 +221,10 @@ export interface VerifyOptions {
    * oasys_migrate): subtracted from the target side, since the source never had them.
    */
   preexisting?: Map<string, string>;
+  /** Where the source side's counts and checksums come from (default: sourceChecksums; run's closing verification: src/verify/closing.ts). */
+  sourceRows?: (t: UnifiedTable, schemas: string[]) => Promise<{ schema: string; n: string; h: string }[]>;
+  /** A unified table above this many pages is hashed in `concurrency` block ranges side by side (default SPLIT_PAGES). */
+  splitPages?: number;
 }
 
 /** The snapshot tables of a run's pre-existing unified tables. */
@@ -223,7 +270,7 @@ export async function verifyPlan(o: VerifyOptions): Promise<VerifyReport> {
       const part = schemas.slice(i, i + chunk);
       tableJobs.push(
         limit(async () => {
-          const rows = await sourceChecksums(o.source, t, part, merges);
+          const rows = o.sourceRows ? await o.sourceRows(t, part) : await sourceChecksums(o.source, t, part, merges);
           for (const row of rows) source.set(row.schema, { n: Number(row.n), h: row.h });
         }),
       );
@@ -234,7 +281,7 @@ export async function verifyPlan(o: VerifyOptions): Promise<VerifyReport> {
         const qualified = ident(plan.targetSchema, t.target);
         const tc = ident(plan.tenantColumn);
         if (!hidden.has(qualified)) {
-          const r = await o.target.query<{ tenant: string | null; n: string; h: string }>(targetSql(plan, t));
+          const r = { rows: await targetChecksums(o.target, plan, t, Math.max(1, o.concurrency), o.splitPages) };
           let nulls = 0;
           let others = 0;
           for (const row of r.rows) {
@@ -359,7 +406,7 @@ export async function verifyPlan(o: VerifyOptions): Promise<VerifyReport> {
  * Many small tenants go in one UNION ALL; parallel workers would cost more to
  * start than their scans take, so they are off for those (one big tenant keeps them).
  */
-async function sourceChecksums(
+export async function sourceChecksums(
   pool: pg.Pool,
   t: UnifiedTable,
   schemas: string[],

@@ -8,6 +8,8 @@ export interface VerifyResult {
   sourceChecksum: string;
   targetChecksum: string;
   ok: boolean;
+  /** A whale's chunks that differ (run's closing verification), when the pair differs: chunk number, rows on each side. */
+  chunks?: { chunk: number; sourceRows: number; targetRows: number }[];
 }
 
 export interface TableAnomaly {

@@ -24,14 +24,19 @@ export interface SourceWrite {
 export async function sourceWrites(source: Queryable, target: Queryable, runId: number, plan: Plan, mismatches: VerifyResult[]): Promise<SourceWrite[]> {
   const pairs = mismatches.filter((m) => m.tenant !== '(shared)');
   if (pairs.length === 0) return [];
-  const steps = await target.query<{ step_id: string; rows: string | null; source_snapshot: string | null }>(
-    `SELECT step_id, rows::text AS rows, source_snapshot FROM oasys_migrate.step WHERE run_id = $1 AND step_id = ANY ($2::text[])`,
-    [runId, pairs.map((p) => `copy:${p.tenant}:${p.table}`)],
+  // A whale's chunks (copy:<tenant>:<table>#<n>) count together, under the oldest of their snapshots.
+  const steps = await target.query<{ tenant: string; table_name: string; rows: string | null; source_snapshot: string | null }>(
+    `SELECT s.tenant, s.table_name, sum(s.rows)::text AS rows,
+            (array_agg(s.source_snapshot ORDER BY pg_catalog.split_part(s.source_snapshot, ':', 2)::int8))[1] AS source_snapshot
+       FROM oasys_migrate.step AS s JOIN unnest($2::text[], $3::text[]) AS p(tenant, tab) ON s.tenant = p.tenant AND s.table_name = p.tab
+      WHERE s.run_id = $1 AND s.phase = 'copy'
+      GROUP BY 1, 2`,
+    [runId, pairs.map((p) => p.tenant), pairs.map((p) => p.table)],
   );
-  const byId = new Map(steps.rows.map((s) => [s.step_id, s]));
+  const byId = new Map(steps.rows.map((s) => [`${s.tenant}\u0000${s.table_name}`, s]));
   const out: SourceWrite[] = [];
   for (const p of pairs) {
-    const step = byId.get(`copy:${p.tenant}:${p.table}`);
+    const step = byId.get(`${p.tenant}\u0000${p.table}`);
     const t = plan.tables.find((x) => x.target === p.table);
     if (!step?.source_snapshot || !t) continue;
     const [xmin, xmax, xip] = step.source_snapshot.split(':');

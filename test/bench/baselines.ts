@@ -39,7 +39,7 @@ export async function registryTenants(c: pg.ClientBase): Promise<{ tenants: Regi
 }
 
 /** `<col> <type>, …` of a tenant table, in column order. */
-async function columnDefs(c: pg.ClientBase, schema: string, table: string): Promise<string> {
+export async function columnDefs(c: pg.ClientBase, schema: string, table: string): Promise<string> {
   const r = await c.query<{ defs: string }>(
     `SELECT string_agg(quote_ident(attname) || ' ' || format_type(atttypid, atttypmod), ', ' ORDER BY attnum) AS defs
        FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped`,
@@ -48,7 +48,7 @@ async function columnDefs(c: pg.ClientBase, schema: string, table: string): Prom
   return r.rows[0].defs;
 }
 
-function literal(id: string, type: string): string {
+export function literal(id: string, type: string): string {
   return `'${id.replace(/'/g, "''")}'::${type}`;
 }
 

@@ -26,6 +26,8 @@ import { citusDefaults, citusRows, measureCitus, type CitusBench } from './citus
 import type { PlanWorkerResult, RunWorkerResult, VerifyWorkerResult, WorkerJob, WorkerMessage, WorkerResult } from './protocol.js';
 import { ActivitySampler, type Profile } from './sampler.js';
 import { measureOnline, type OnlineM } from './online.js';
+import { DURABLE_SETTINGS, measureWholeJobs, type DurableResult } from './durable.js';
+import { measureWhale, type WhaleResult } from './whale.js';
 
 // ---------------------------------------------------------------- options
 
@@ -44,9 +46,10 @@ interface Options {
   repeat: number;
   /** --citus <coordinator URL>: measure the migration into a Citus cluster (test/bench/citus.ts). */
   citus?: string;
+  whaleRows: number;
 }
 
-const MEASUREMENTS = ['sameDb', 'crossDb', 'manyTenants', 'big', 'online'];
+const MEASUREMENTS = ['sameDb', 'crossDb', 'manyTenants', 'big', 'online', 'durable', 'whale'];
 
 const USAGE = `usage: npm run bench -- [options]
 
@@ -60,6 +63,7 @@ const USAGE = `usage: npm run bench -- [options]
   --concurrency N       the tool's --concurrency (default: the tool's default)
   --big-rows N          also run the tool across databases on ONE table of N rows and
                         report its peak RSS (key crossDbBig; e.g. 5000000; default off)
+  --whale-rows N        rows of the whale table (one tenant; default 3,000,000, chunks of 1,000,000)
   --repeat N            measure sameDb and crossDb (tool and baseline, alternating order) N times
                         on fresh copies and report the best of each (default 1); for noisy machines
   --only a,b            only these measurements: ${MEASUREMENTS.join(', ')}
@@ -86,6 +90,7 @@ function parseArgs(argv: string[]): Options {
     only: new Set(MEASUREMENTS.filter((m) => m !== 'big')),
     profile: false,
     repeat: 1,
+    whaleRows: quick ? 60_000 : 3_000_000,
   };
   const num = (flag: string, v: string | undefined, min: number): number => {
     const n = Number(v?.replace(/_/g, ''));
@@ -122,6 +127,9 @@ function parseArgs(argv: string[]): Options {
         break;
       case '--concurrency':
         o.concurrency = num(flag, value(), 1);
+        break;
+      case '--whale-rows':
+        o.whaleRows = num(flag, value(), 1000);
         break;
       case '--big-rows':
         o.bigRows = num(flag, value(), 0);
@@ -181,6 +189,7 @@ async function tool<K extends WorkerJob['kind']>(
   job: WorkerJob & { kind: K },
   label: string,
   profiling?: { adminUrl: string; databases: string[] },
+  onChild?: (kill: () => void) => void,
 ): Promise<{ result: Extract<WorkerResult, { kind: K }>; profile?: Profile }> {
   const sampler = profiling ? new ActivitySampler(profiling.adminUrl, profiling.databases) : undefined;
   await sampler?.start();
@@ -190,6 +199,7 @@ async function tool<K extends WorkerJob['kind']>(
       // The tool's own V8 flags (bin/oasys-migrate.js): what a user's process runs with.
       const child = fork(WORKER, [JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], execArgv: [...TOOL_NODE_FLAGS] });
       currentChild = child;
+      onChild?.(() => child.kill('SIGKILL'));
       child.stdout?.pipe(process.stderr);
       child.stderr?.pipe(process.stderr);
       let got: WorkerResult | undefined;
@@ -254,6 +264,8 @@ interface VerifyM {
   ok: boolean;
   /** The verification at the end of the sameDb run (part of run). */
   inRunVerifySeconds: number;
+  /** That closing verification / the run's copy phase (same run). */
+  closingRatio: number;
   peakRssMb: number;
   samples?: Record<string, number[]>;
 }
@@ -298,6 +310,9 @@ interface Doc {
   crossDbBig?: CrossDbBig;
   citus?: CitusBench;
   online?: OnlineM;
+  /** The whole job (tool vs by hand) on a durable server; `fast`: the same on the fast one. */
+  durable?: DurableResult & { fast?: DurableResult };
+  whale?: WhaleResult;
   machine: Record<string, unknown>;
   sizes: Record<string, unknown>;
   targets: Target[];
@@ -500,6 +515,7 @@ async function main(): Promise<number> {
           ratio: r3(ver.seconds / copy),
           ok: vers.every((v) => v.ok),
           inRunVerifySeconds: r3(Math.min(...runs.map((r) => r.phases.verify ?? r.verifySeconds))),
+          closingRatio: r3((run.phases.verify ?? NaN) / copy),
           peakRssMb: Math.round(Math.max(...vers.map((v) => v.maxRssMb))),
           ...(opts.repeat > 1 ? { samples: { verifySeconds: vers.map((v) => r3(v.seconds)) } } : {}),
         };
@@ -559,7 +575,22 @@ async function main(): Promise<number> {
           ...(opts.repeat > 1 ? { samples: { toolSeconds: runs.map((r) => r3(r.phases.copy ?? NaN)), baselineSeconds: bases.map(r3) } } : {}),
         };
       }
+      if (opts.only.has('durable'))
+        doc.durable = { ...(await durableJobs(opts, db, conc)), fast: await wholeJobs(server, wide, opts, db, conc, 'fast server') };
       await server.dropDatabase(wide);
+    } else if (opts.only.has('durable')) doc.durable = await durableJobs(opts, db, conc);
+
+    if (opts.only.has('whale')) {
+      const src = db('whale_src');
+      const url = await server.createDatabase(src);
+      progress(`whale: generating 1 tenant × ${fmtN(opts.whaleRows)} rows of orders`);
+      await generateWideTenants(url, { tenants: 1, rows: opts.whaleRows });
+      await server.exec('VACUUM (FREEZE, ANALYZE)', src);
+      const chunkRows = opts.quick ? 20_000 : 1_000_000;
+      const runTool = (job: WorkerJob, onChild?: (kill: () => void) => void) =>
+        tool({ ...job, kind: 'run', concurrency: conc }, 'whale run', undefined, onChild).then((r) => r.result);
+      doc.whale = await measureWhale({ server, template: src, rows: opts.whaleRows, chunkRows, dbName: db, runTool, progress });
+      await server.dropDatabase(src);
     }
 
     if (opts.citus) {
@@ -672,6 +703,27 @@ async function main(): Promise<number> {
   return doc.errors.length ? 1 : 0;
 }
 
+/** The whole job, tool vs by hand (durable.ts), on `server`'s copy of the wide data in `template`. */
+async function wholeJobs(server: BenchServer, template: string, opts: Options, db: (n: string) => string, conc: number | undefined, label: string) {
+  const runTool = async (url: string) => (await tool({ kind: 'run', source: url, concurrency: conc }, `${label} run`)).result;
+  const connections = conc ?? Math.max(2, os.availableParallelism());
+  return measureWholeJobs({ server, template, rows: opts.tenants * opts.rows, repeat: opts.repeat, connections, dbName: db, runTool, progress, label });
+}
+
+/** The same on a second embedded server with fsync, synchronous_commit and full_page_writes on. */
+async function durableJobs(opts: Options, db: (n: string) => string, conc: number | undefined): Promise<DurableResult> {
+  const server = await BenchServer.open(progress, DURABLE_SETTINGS);
+  try {
+    const url = await server.createDatabase(db('durable_wide'));
+    progress(`durable: generating ${opts.tenants} tenants × ${fmtN(opts.rows)} rows of orders`);
+    await generateWideTenants(url, { tenants: opts.tenants, rows: opts.rows });
+    await server.exec('VACUUM (FREEZE, ANALYZE)', db('durable_wide'));
+    return await wholeJobs(server, db('durable_wide'), opts, db, conc, 'durable server');
+  } finally {
+    await server.close();
+  }
+}
+
 /** The tool's commit (with "+dirty" when the working tree differs), if this is a git checkout. */
 function gitCommit(): string | undefined {
   try {
@@ -693,8 +745,42 @@ function roundAll(o: Record<string, number>): Record<string, number> {
 }
 
 function orderKeys(doc: Doc): Doc {
-  const { sameDb, crossDb, verify, manyTenants, crossDbBig, online, citus, machine, sizes, targets: t, errors, profile, command, seconds } = doc;
-  return { sameDb, crossDb, verify, manyTenants, crossDbBig, online, citus, machine, sizes, targets: t, errors, profile, command, seconds } as Doc;
+  const {
+    sameDb,
+    crossDb,
+    verify,
+    durable,
+    whale,
+    manyTenants,
+    crossDbBig,
+    online,
+    citus,
+    machine,
+    sizes,
+    targets: t,
+    errors,
+    profile,
+    command,
+    seconds,
+  } = doc;
+  return {
+    sameDb,
+    crossDb,
+    verify,
+    durable,
+    whale,
+    manyTenants,
+    crossDbBig,
+    online,
+    citus,
+    machine,
+    sizes,
+    targets: t,
+    errors,
+    profile,
+    command,
+    seconds,
+  } as Doc;
 }
 
 function targets(doc: Doc, opts: Options): Target[] {
@@ -710,7 +796,10 @@ function targets(doc: Doc, opts: Options): Target[] {
   add('crossDb.ratio', doc.crossDb?.ratio, '>=', 0.9, fullWide);
   add('crossDb.peakRssMb', doc.crossDb?.peakRssMb, '<=', 200, true);
   add('crossDbBig.peakRssMb', doc.crossDbBig?.peakRssMb, '<=', 200, true);
-  add('verify.ratio', doc.verify?.ratio, '<=', 0.5, fullWide);
+  add('verify.ratio', doc.verify?.ratio, '<=', 1.0, fullWide);
+  add('verify.closingRatio', doc.verify?.closingRatio, '<=', 0.5, fullWide);
+  add('durable.ratio', doc.durable?.ratio, '>=', 1.2, fullWide);
+  add('whale.redoRowsAfterKill', doc.whale?.redoRowsAfterKill, '<=', 1_000_000, true);
   add('manyTenants.runSeconds + verifySeconds', doc.manyTenants?.runPlusVerifySeconds, '<=', 120, fullMany);
   add('manyTenants.discoverSeconds', doc.manyTenants?.discoverSeconds, '<=', 10, fullMany);
   add('online.downtimeSeconds', doc.online?.downtimeSeconds, '<=', 5, fullWide);
@@ -784,6 +873,52 @@ function render(doc: Doc, opts: Options): string {
   if (doc.verify) {
     const d = doc.verify;
     rows.push(['verify (vs sameDb copy)', s(d.verifySeconds), `copy ${s(d.copySeconds)}`, d.ratio.toFixed(2), verdict('verify.ratio')]);
+  }
+  if (doc.verify) rows.push(['run: closing verification / copy phase', '', '', doc.verify.closingRatio.toFixed(2), verdict('verify.closingRatio')]);
+  for (const [name, d] of [
+    ['durable', doc.durable],
+    ['fast', doc.durable?.fast],
+  ] as const) {
+    if (!d) continue;
+    rows.push([
+      `${name}: whole job, tool vs by hand (${fmtN(d.rows)} rows)`,
+      s(d.tool.seconds),
+      s(d.hand.seconds),
+      d.ratio.toFixed(2),
+      name === 'durable' ? verdict('durable.ratio') : '',
+    ]);
+    rows.push([`${name}: the same, hand checksums with the tool's row hash`, '', '', (d.ratioToolHash ?? NaN).toFixed(2), '']);
+    rows.push([
+      `${name}: WAL / database growth per 1M rows`,
+      `${d.walMbPerMillionRows} / ${d.diskMbPerMillionRows} MB`,
+      `${d.handWalMbPerMillionRows} MB WAL`,
+      '',
+      '',
+    ]);
+  }
+  if (doc.whale) {
+    const w = doc.whale;
+    rows.push([
+      `whale (${fmtN(w.rows)} rows, ${w.chunks} chunks): rows redone after a kill`,
+      fmtN(w.redoRowsAfterKill),
+      '',
+      '',
+      verdict('whale.redoRowsAfterKill'),
+    ]);
+    rows.push([
+      'whale: copy in chunks / in one step',
+      s(w.chunkedCopySeconds),
+      s(w.oneStepCopySeconds),
+      (w.oneStepCopySeconds / w.chunkedCopySeconds).toFixed(2),
+      '',
+    ]);
+    rows.push([
+      'whale across databases: copy, chunks side by side / one step',
+      s(w.crossChunkedCopySeconds),
+      s(w.crossOneStepCopySeconds),
+      (w.crossOneStepCopySeconds / w.crossChunkedCopySeconds).toFixed(2),
+      '',
+    ]);
   }
   if (doc.manyTenants) {
     const d = doc.manyTenants;

@@ -22,7 +22,8 @@ export class BenchServer {
     private readonly embedded?: EmbeddedServer,
   ) {}
 
-  static async open(log: (m: string) => void): Promise<BenchServer> {
+  /** `settings`: server settings of the embedded server (name=value), e.g. the durable ones. */
+  static async open(log: (m: string) => void, settings?: string[]): Promise<BenchServer> {
     const ext = process.env.OASYS_BENCH_DATABASE_URL?.trim();
     let s: BenchServer;
     if (ext) {
@@ -31,8 +32,8 @@ export class BenchServer {
       log('using the server of OASYS_BENCH_DATABASE_URL');
       s = new BenchServer(ext, 'external');
     } else {
-      log('starting the embedded PostgreSQL');
-      const e = await startEmbeddedServer({ quiet: true });
+      log(`starting the embedded PostgreSQL${settings?.length ? ` (${settings.join(', ')})` : ''}`);
+      const e = await startEmbeddedServer({ quiet: true, settings });
       s = new BenchServer(e.url, 'embedded', e);
     }
     try {

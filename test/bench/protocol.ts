@@ -5,6 +5,8 @@ export interface WorkerJob {
   source: string;
   target?: string;
   concurrency?: number;
+  /** The tool's --chunk-rows. */
+  chunkRows?: number;
 }
 
 export interface PlanWorkerResult {

@@ -29,7 +29,7 @@ function maxRssMb(): number {
 async function main(): Promise<void> {
   const job = JSON.parse(process.argv[2] ?? '{}') as WorkerJob;
   const cfg = loadConfig(
-    { source: job.source, target: job.target, concurrency: job.concurrency },
+    { source: job.source, target: job.target, concurrency: job.concurrency, chunkRows: job.chunkRows },
     {},
     os.tmpdir(), // never pick up an oasys-migrate.config.json from the working directory
   );

@@ -1,0 +1,176 @@
+import type pg from 'pg';
+import { ident } from '../db/ident.js';
+import { sourceRelation, type CopyStep, type Plan, type UnifiedTable } from '../plan/model.js';
+import { rangeWhere } from '../plan/copySql.js';
+import { withTransaction } from '../db/connect.js';
+import { mergeMap } from '../plan/merge.js';
+import { rowHashSql, sourceChecksums, sourceSql, verifyPlan, type VerifyOptions, type VerifyReport, type VerifyResult } from './checksum.js';
+
+type Queryable = Pick<pg.ClientBase, 'query'>;
+
+/**
+ * run's closing verification reads the source's rows without hashing them again. Each copy
+ * computes its source rows' count and checksum in its own statement — the same definition as
+ * `verify` (sourceSql, the source values as read from the tenant schema, not what was inserted,
+ * so a wrong column mapping still differs), under the snapshot the rows were copied from — and
+ * journals them with its step (step.source_checksum). The closing verification then hashes only
+ * the target. What it still reads of the source is a scan without hashing: each (tenant, table)'s
+ * count and its rows that the copy's snapshot could not see, so a source written after its copy
+ * is found as before (those pairs are hashed again in full). Standalone `verify` reads both sides.
+ */
+
+/**
+ * The count and checksum of the copied tenants' source rows ($<first + i> = the i-th schema),
+ * or undefined where the copy translates columns (merged lookup tables: verified as before).
+ */
+export function copyChecksumSql(plan: Pick<Plan, 'merges'>, t: UnifiedTable, copies: Pick<CopyStep, 'tenant' | 'range'>[], first: number): string | undefined {
+  if (t.translations?.length) return undefined;
+  return sourceSql(
+    t,
+    copies.map((c) => c.tenant),
+    mergeMap(plan.merges),
+    first,
+    copies.length === 1 ? rangeWhere(copies[0].range, 's') : '',
+  );
+}
+
+interface Journaled {
+  n: number;
+  h: string;
+  snapshot: string;
+  /** A whale's chunks, each with its own count and checksum. */
+  chunks: { stepId: string; n: number; h: string }[];
+}
+
+const key = (schema: string, table: string) => `${schema}\u0000${table}`;
+
+/**
+ * The source counts and checksums the run's copies journaled, per (tenant, table): a whale's
+ * chunks add up (the checksum is a sum of row hashes), under the oldest of their snapshots. A pair
+ * with any step lacking them (an older version's, a recopy's) is left out: its source is hashed.
+ */
+export async function journaledChecksums(target: Queryable, runId: number): Promise<Map<string, Journaled>> {
+  const r = await target.query<{
+    step_id: string;
+    tenant: string;
+    table_name: string;
+    rows: string;
+    source_checksum: string | null;
+    source_snapshot: string | null;
+  }>(
+    `SELECT step_id, tenant, table_name, rows::text AS rows, source_checksum, source_snapshot FROM oasys_migrate.step
+      WHERE run_id = $1 AND phase = 'copy' AND state = 'done' AND tenant IS NOT NULL`,
+    [runId],
+  );
+  const out = new Map<string, Journaled | null>();
+  const xmax = (s: string) => BigInt(s.split(':')[1]);
+  for (const x of r.rows) {
+    const k = key(x.tenant, x.table_name);
+    const cur = out.get(k);
+    if (cur === null) continue;
+    if (x.source_checksum === null || x.source_snapshot === null) {
+      out.set(k, null);
+      continue;
+    }
+    const chunk = { stepId: x.step_id, n: Number(x.rows), h: x.source_checksum };
+    if (cur === undefined) out.set(k, { n: chunk.n, h: chunk.h, snapshot: x.source_snapshot, chunks: [chunk] });
+    else
+      out.set(k, {
+        n: cur.n + chunk.n,
+        h: (BigInt(cur.h) + BigInt(chunk.h)).toString(),
+        snapshot: xmax(x.source_snapshot) < xmax(cur.snapshot) ? x.source_snapshot : cur.snapshot,
+        chunks: [...cur.chunks, chunk],
+      });
+  }
+  return new Map([...out].filter((e): e is [string, Journaled] => e[1] !== null));
+}
+
+/**
+ * The schemas of `t` whose source rows differ from what their copy saw: another count, or a
+ * row version the copy's snapshot could not see (inserted or updated after it). One UNION ALL
+ * per call, two or three parameters per schema.
+ */
+async function changedSinceCopy(source: pg.Pool, t: UnifiedTable, part: { schema: string; j: Journaled }[]): Promise<Set<string>> {
+  const params: unknown[] = [];
+  // age() compares 32-bit xids from one reference point: a row version at or after the
+  // snapshot's xmax, or made by a transaction in progress then, was not visible to the copy.
+  const low = (v: string) => (BigInt(v) % 4294967296n).toString();
+  const sql = part
+    .map(({ schema, j }) => {
+      const [, xmax, xip] = j.snapshot.split(':');
+      const inProgress = xip ? xip.split(',').filter(Boolean).map(low) : [];
+      params.push(schema, low(xmax));
+      const p = params.length;
+      // Most snapshots have no transaction in progress: then no per-row text comparison.
+      let also = '';
+      if (inProgress.length > 0) {
+        params.push(inProgress);
+        also = ` OR s.xmin::text = ANY ($${p + 1}::text[])`;
+      }
+      return `SELECT $${p - 1}::text AS schema, count(*)::int8 AS n,
+              count(*) FILTER (WHERE pg_catalog.age(s.xmin) <= pg_catalog.age($${p}::text::xid)${also})::int8 AS changed
+         FROM ${sourceRelation(ident(schema, t.source), t.partitioned)} AS s`;
+    })
+    .join('\nUNION ALL\n');
+  const r = await source.query<{ schema: string; n: string; changed: string }>(sql, params);
+  const byName = new Map(part.map((x) => [x.schema, x.j]));
+  return new Set(r.rows.filter((x) => Number(x.changed) > 0 || Number(x.n) !== byName.get(x.schema)!.n).map((x) => x.schema));
+}
+
+/** The verification that ends `run`: the target hashed, the source's checksums from the journal where the copies left them. */
+export async function closingVerify(o: VerifyOptions & { runId: number }): Promise<VerifyReport> {
+  const journaled = await journaledChecksums(o.target, o.runId);
+  const merges = mergeMap(o.plan.merges);
+  const settled = new Set<string>();
+  const report = await verifyPlan({
+    ...o,
+    sourceRows: async (t, schemas) => {
+      const known = schemas.flatMap((schema) => {
+        const j = journaled.get(key(schema, t.target));
+        return j ? [{ schema, j }] : [];
+      });
+      const changed = known.length > 0 ? await changedSinceCopy(o.source, t, known) : new Set<string>();
+      const fromJournal = known.filter((k) => !changed.has(k.schema));
+      for (const k of fromJournal) settled.add(key(k.schema, t.target));
+      const fresh = schemas.filter((s) => !settled.has(key(s, t.target)));
+      const rows = fromJournal.map(({ schema, j }) => ({ schema, n: String(j.n), h: j.h }));
+      if (fresh.length > 0) rows.push(...(await sourceChecksums(o.source, t, fresh, merges)));
+      return rows;
+    },
+  });
+  // A whale that differs: which of its chunks (the same key range on the target side).
+  for (const r of report.results) {
+    const j = journaled.get(key(r.tenant, r.table));
+    if (r.ok || !j || j.chunks.length < 2 || !settled.has(key(r.tenant, r.table))) continue;
+    r.chunks = await differingChunks(o.target, o.plan, r, j);
+  }
+  return report;
+}
+
+async function differingChunks(target: pg.Pool, plan: Plan, r: VerifyResult, j: Journaled): Promise<NonNullable<VerifyResult['chunks']>> {
+  const t = plan.tables.find((x) => x.target === r.table)!;
+  const byId = new Map(plan.steps.filter((s) => s.copy?.range).map((s) => [s.id, s.copy!.range!]));
+  const out: NonNullable<VerifyResult['chunks']> = [];
+  for (const c of j.chunks) {
+    const range = byId.get(c.stepId);
+    if (!range) continue;
+    const where = rangeWhere(range, 't').replace(' WHERE ', ' AND ');
+    // As the tenant: a FORCEd policy shows an owner without BYPASSRLS that tenant's rows.
+    const x = await withTransaction(
+      target,
+      async (client) => {
+        await client.query('SELECT pg_catalog.set_config($1, $2, true)', [plan.rls.setting, r.tenantId]);
+        return (
+          await client.query<{ n: string; h: string }>(
+            `SELECT count(*)::int8 AS n, COALESCE(sum(${rowHashSql(t, 't')}), 0)::text AS h FROM ${ident(plan.targetSchema, t.target)} AS t
+              WHERE t.${ident(plan.tenantColumn)} = $1::${t.tenantColumnType}${where}`,
+            [r.tenantId],
+          )
+        ).rows[0];
+      },
+      { readOnly: true },
+    );
+    if (Number(x.n) !== c.n || x.h !== c.h) out.push({ chunk: range.chunk, sourceRows: c.n, targetRows: Number(x.n) });
+  }
+  return out;
+}
