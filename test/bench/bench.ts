@@ -24,6 +24,7 @@ import { copyPipeBaseline, insertSelectBaseline } from './baselines.js';
 import { BenchServer } from './db.js';
 import type { PlanWorkerResult, RunWorkerResult, VerifyWorkerResult, WorkerJob, WorkerMessage, WorkerResult } from './protocol.js';
 import { ActivitySampler, type Profile } from './sampler.js';
+import { measureManyTenantsScale, type ManyTenantsScale } from './manyTenantsScale.js';
 
 // ---------------------------------------------------------------- options
 
@@ -42,7 +43,7 @@ interface Options {
   repeat: number;
 }
 
-const MEASUREMENTS = ['sameDb', 'crossDb', 'manyTenants', 'big'];
+const MEASUREMENTS = ['sameDb', 'crossDb', 'manyTenants', 'big', 'manyTenants50k'];
 
 const USAGE = `usage: npm run bench -- [options]
 
@@ -60,6 +61,8 @@ const USAGE = `usage: npm run bench -- [options]
                         on fresh copies and report the best of each (default 1); for noisy machines
   --only a,b            only these measurements: ${MEASUREMENTS.join(', ')}
   --render FILE         print the table of a document saved with --json, and exit
+  --many-tenants-50k    also measure plan, run and verify on 50,000 tenant schemas × 5 tables × 10 rows
+                        (key manyTenants50k; building them takes minutes; same as adding manyTenants50k to --only)
   --profile             sample pg_stat_activity every 100 ms during tool runs and report,
                         per phase, where the database time goes (key profile)
 
@@ -77,7 +80,7 @@ function parseArgs(argv: string[]): Options {
     manyTables: 5,
     manyRows: 10,
     bigRows: 0,
-    only: new Set(MEASUREMENTS.filter((m) => m !== 'big')),
+    only: new Set(MEASUREMENTS.filter((m) => m !== 'big' && m !== 'manyTenants50k')),
     profile: false,
     repeat: 1,
   };
@@ -86,6 +89,7 @@ function parseArgs(argv: string[]): Options {
     if (v === undefined || !Number.isInteger(n) || n < min) throw new UsageError(`${flag} needs an integer ≥ ${min}, got ${v ?? 'nothing'}`);
     return n;
   };
+  let scale50k = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
@@ -98,6 +102,9 @@ function parseArgs(argv: string[]): Options {
         break;
       case '--profile':
         o.profile = true;
+        break;
+      case '--many-tenants-50k':
+        scale50k = true;
         break;
       case '--tenants':
         o.tenants = num(flag, value(), 1);
@@ -144,6 +151,7 @@ function parseArgs(argv: string[]): Options {
     }
   }
   if (o.bigRows > 0 && !argv.some((a) => a.startsWith('--only'))) o.only.add('big');
+  if (scale50k) o.only.add('manyTenants50k');
   return o;
 }
 
@@ -286,6 +294,7 @@ interface Doc {
   verify?: VerifyM;
   manyTenants?: ManyTenants;
   crossDbBig?: CrossDbBig;
+  manyTenants50k?: ManyTenantsScale;
   machine: Record<string, unknown>;
   sizes: Record<string, unknown>;
   targets: Target[];
@@ -599,6 +608,18 @@ async function main(): Promise<number> {
       await server.dropDatabase(many);
     }
 
+    if (opts.only.has('manyTenants50k'))
+      doc.manyTenants50k = await measureManyTenantsScale({
+        server,
+        tool,
+        database: db('many50k'),
+        concurrency: conc,
+        progress,
+        profiling: prof(db('many50k')),
+        profiles,
+        errors: doc.errors,
+      });
+
     // ------------------------------------------------------------ one big table across databases (RSS)
     if (opts.only.has('big') && opts.bigRows > 0) {
       const big = db('big_src');
@@ -674,8 +695,8 @@ function roundAll(o: Record<string, number>): Record<string, number> {
 }
 
 function orderKeys(doc: Doc): Doc {
-  const { sameDb, crossDb, verify, manyTenants, crossDbBig, machine, sizes, targets: t, errors, profile, command, seconds } = doc;
-  return { sameDb, crossDb, verify, manyTenants, crossDbBig, machine, sizes, targets: t, errors, profile, command, seconds } as Doc;
+  const { sameDb, crossDb, verify, manyTenants, crossDbBig, manyTenants50k, machine, sizes, targets: t, errors, profile, command, seconds } = doc;
+  return { sameDb, crossDb, verify, manyTenants, crossDbBig, manyTenants50k, machine, sizes, targets: t, errors, profile, command, seconds } as Doc;
 }
 
 function targets(doc: Doc, opts: Options): Target[] {
@@ -694,6 +715,10 @@ function targets(doc: Doc, opts: Options): Target[] {
   add('verify.ratio', doc.verify?.ratio, '<=', 0.5, fullWide);
   add('manyTenants.runSeconds + verifySeconds', doc.manyTenants?.runPlusVerifySeconds, '<=', 120, fullMany);
   add('manyTenants.discoverSeconds', doc.manyTenants?.discoverSeconds, '<=', 10, fullMany);
+  add('manyTenants.peakRssMb', doc.manyTenants?.peakRssMb, '<=', 200, fullMany);
+  add('manyTenants50k.planSeconds', doc.manyTenants50k?.planSeconds, '<=', 30, true);
+  add('manyTenants50k.runVerifySeconds', doc.manyTenants50k?.runVerifySeconds, '<=', 180, true);
+  add('manyTenants50k.peakRssMb', doc.manyTenants50k?.peakRssMb, '<=', 200, true);
   return out;
 }
 
@@ -768,6 +793,24 @@ function render(doc: Doc, opts: Options): string {
     rows.push(['manyTenants verify', s(d.verifySeconds), '', '', '']);
     rows.push(['manyTenants run + verify', s(d.runPlusVerifySeconds), '', '', verdict('manyTenants.runSeconds + verifySeconds')]);
   }
+  if (doc.manyTenants50k) {
+    const d = doc.manyTenants50k;
+    rows.push([
+      `manyTenants50k plan (${fmtN(d.tenants)} × ${d.tables} × ${d.rowsPerTable}; built in ${s(d.buildSeconds)})`,
+      s(d.planSeconds),
+      '',
+      '',
+      verdict('manyTenants50k.planSeconds'),
+    ]);
+    rows.push(['manyTenants50k run + verify', `${s(d.runSeconds)} + ${s(d.verifySeconds)}`, '', '', verdict('manyTenants50k.runVerifySeconds')]);
+    rows.push([
+      'manyTenants50k peak RSS (plan / run / verify)',
+      `${d.rssMb.plan} / ${d.rssMb.run} / ${d.rssMb.verify} MB`,
+      '',
+      '',
+      verdict('manyTenants50k.peakRssMb'),
+    ]);
+  }
   let out = table(rows);
 
   const phaseRuns: [string, Record<string, number>][] = [];
@@ -775,6 +818,7 @@ function render(doc: Doc, opts: Options): string {
   if (doc.crossDb) phaseRuns.push(['crossDb', doc.crossDb.phases]);
   if (doc.crossDbBig) phaseRuns.push(['crossDbBig', doc.crossDbBig.phases]);
   if (doc.manyTenants) phaseRuns.push(['manyTenants', doc.manyTenants.phases]);
+  if (doc.manyTenants50k) phaseRuns.push(['manyTenants50k', doc.manyTenants50k.phases]);
   if (phaseRuns.length) {
     const known = ['prepare', 'shared', 'types', 'tables', 'copy', 'keys', 'indexes', 'foreign-keys', 'sequences', 'analyze', 'rls'];
     const seen = phaseRuns.flatMap(([, p]) => Object.keys(p));
