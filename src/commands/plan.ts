@@ -6,10 +6,12 @@ import { buildPlan } from '../plan/build.js';
 import type { Plan } from '../plan/model.js';
 import { hasBlocking } from '../discover/problems.js';
 import { withPreflight } from '../preflight/preflight.js';
+import { lockTableProblems } from '../preflight/lockTable.js';
 import { openSession, type Session } from '../db/session.js';
 import { sortProblems } from '../discover/problems.js';
 import { countMerges } from '../merge/count.js';
-import { tenantTableSizes } from '../report/size.js';
+import { tenantTableStats } from '../report/size.js';
+import { estimatePlan, type Estimate } from '../report/estimate.js';
 
 export interface PlanResult {
   plan: Plan;
@@ -18,6 +20,8 @@ export interface PlanResult {
   seconds: number;
   /** `plan` only: the tenant tables' size on disk per unified table (bytes; heap, TOAST, indexes). */
   sizes?: Record<string, number>;
+  /** `plan` only: disk the target needs, free space where known, how long `run` should take. */
+  estimate?: Estimate;
 }
 
 /**
@@ -48,6 +52,7 @@ export async function planWithSession(s: Session): Promise<PlanResult> {
     { readOnly: true, isolation: 'REPEATABLE READ' },
   );
   const plan = buildPlan(cfg, discovery);
+  plan.problems.push(...(await lockTableProblems(s.source, plan, cfg.concurrency)));
   await withPreflight(s.source, s.target, plan);
   // Merged lookup tables: how many rows each side has and adds (read-only, from the data).
   if (plan.merges?.length) {
@@ -64,16 +69,19 @@ export async function planCommand(cfg: ResolvedConfig, log: Logger): Promise<Pla
     const r = await planWithSession(s);
     // Like discovery, a catalog-wide read: hash joins, whatever the (stale, right after thousands of
     // schemas were created) catalog statistics make the planner believe.
-    const sizes = await withTransaction(
+    const stats = await withTransaction(
       s.source,
       async (c) => {
         await c.query(`SET LOCAL work_mem = '64MB'`);
         await c.query('SET LOCAL enable_nestloop = off');
-        return tenantTableSizes(c, r.plan);
+        return tenantTableStats(c, r.plan);
       },
       { readOnly: true },
     );
-    return { ...r, sizes };
+    const sizes = Object.fromEntries(Object.entries(stats).map(([k, v]) => [k, v.bytes]));
+    const estimate = await estimatePlan(s.source, s.target, r.plan, stats, r.seconds);
+    if (estimate.freeSpace.short) sortProblems(r.plan.problems);
+    return { ...r, sizes, estimate, blocking: hasBlocking(r.plan.problems) };
   } finally {
     await s.close();
   }

@@ -48,6 +48,10 @@ export const ProblemCode = {
   MERGE_INVALID: 'MERGE_INVALID',
   /** A column that looks like a content-type reference but has no foreign key: not translated (warning). */
   MERGE_UNTRANSLATED: 'MERGE_UNTRANSLATED',
+  /** Free space where the target's tables go looks short of the estimate (warning; only where the server lets it be seen). */
+  DISK_SPACE_SHORT: 'DISK_SPACE_SHORT',
+  /** The server's lock table is too small for the transactions the run would open (blocking). */
+  LOCK_TABLE_TOO_SMALL: 'LOCK_TABLE_TOO_SMALL',
 } as const;
 export type ProblemCodeValue = (typeof ProblemCode)[keyof typeof ProblemCode];
 
