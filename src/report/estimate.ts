@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type pg from 'pg';
+import { withTransaction } from '../db/connect.js';
 import { ident } from '../db/ident.js';
 import type { Plan, UnifiedTable } from '../plan/model.js';
 import { ProblemCode } from '../discover/problems.js';
@@ -58,20 +59,27 @@ export interface TimeEstimate {
  * in the plan's problems (not blocking: the figure is an estimate).
  */
 export async function estimatePlan(source: pg.Pool, target: pg.Pool, plan: Plan, stats: Record<string, TableStats>, planSeconds: number): Promise<Estimate> {
-  const s = await target.query<{ block: number; wal: number }>(
-    `SELECT pg_catalog.current_setting('block_size')::int AS block, pg_catalog.pg_size_bytes(pg_catalog.current_setting('max_wal_size'))::float8 AS wal`,
+  // Read-only like the rest of `plan`: the database guarantees the estimate writes nothing.
+  return withTransaction(
+    target,
+    async (t) => {
+      const s = await t.query<{ block: number; wal: number }>(
+        `SELECT pg_catalog.current_setting('block_size')::int AS block, pg_catalog.pg_size_bytes(pg_catalog.current_setting('max_wal_size'))::float8 AS wal`,
+      );
+      const disk = diskEstimate(plan, stats, s.rows[0].block, s.rows[0].wal);
+      const free = await freeSpace(t, disk.neededBytes);
+      if (free.short) {
+        plan.problems.push({
+          severity: 'warning',
+          code: ProblemCode.DISK_SPACE_SHORT,
+          message: `${formatBytes(free.bytes!)} free in ${free.path}, and the run needs about ${formatBytes(disk.neededBytes)} there (unified tables and indexes ${formatBytes(disk.targetBytes)}, WAL ${formatBytes(disk.walBytes)})`,
+          hint: 'free space on that filesystem (or put the target schema on another tablespace) before `run`; a full disk stops the run mid-way (it resumes, but the server may stop too)',
+        });
+      }
+      return { disk, freeSpace: free, time: await timeEstimate(source, t, plan, planSeconds) };
+    },
+    { readOnly: true },
   );
-  const disk = diskEstimate(plan, stats, s.rows[0].block, s.rows[0].wal);
-  const free = await freeSpace(target, disk.neededBytes);
-  if (free.short) {
-    plan.problems.push({
-      severity: 'warning',
-      code: ProblemCode.DISK_SPACE_SHORT,
-      message: `${formatBytes(free.bytes!)} free in ${free.path}, and the run needs about ${formatBytes(disk.neededBytes)} there (unified tables and indexes ${formatBytes(disk.targetBytes)}, WAL ${formatBytes(disk.walBytes)})`,
-      hint: 'free space on that filesystem (or put the target schema on another tablespace) before `run`; a full disk stops the run mid-way (it resumes, but the server may stop too)',
-    });
-  }
-  return { disk, freeSpace: free, time: await timeEstimate(source, target, plan, planSeconds) };
 }
 
 /** Bytes of a heap tuple's header and line pointer; of an index tuple's header and line pointer. */
