@@ -137,3 +137,26 @@ describe('plan tells the free space where the server lets it be seen', () => {
     }
   });
 });
+
+describe('plan estimates for a separate target database', () => {
+  it('the same disk figures (they come from the source), free space and time for the target', async () => {
+    const src = await ownedDatabase('estimate_src');
+    const tgt = await ownedDatabase('estimate_tgt');
+    try {
+      await generateWideTenants(src.url, { tenants: 2, rows: 20_000 });
+      await sql(src.url, 'VACUUM ANALYZE');
+      const inPlace = await planJson(src.url);
+      const r = await runCli(['plan', '--source', src.url, '--target', tgt.url, '--json'], { timeoutMs: 60_000 });
+      expect(r.code, show(r)).toBe(0);
+      const e = parseJson(r).estimate;
+      expect(e.disk).toEqual(inPlace.estimate.disk);
+      expect(e.disk.targetBytes).toBeGreaterThan(0);
+      expect(e.freeSpace.how).toMatch(/^unknown: /); // an owner role, as in production
+      expect(e.time.basis).toBe('calibrated');
+      expect(e.time.detail).toMatch(/^calibrated: read 20000 rows of tenant_0001\.orders in /);
+    } finally {
+      await src.drop();
+      await tgt.drop();
+    }
+  }, 120_000);
+});
