@@ -19,6 +19,7 @@ export function planDocument(r: PlanResult, withSql: boolean) {
       tenants: t.tenants.length,
     })),
     bytes: r.sizes ? Object.values(r.sizes).reduce((a, b) => a + b, 0) : null,
+    estimate: r.estimate ?? null,
     problems: plan.problems.map((p) => ({
       severity: p.severity,
       code: p.code,
@@ -82,11 +83,23 @@ export function renderPlan(out: Output, r: PlanResult, withSql: boolean): void {
       ['l', 'l', 'l', 'r', 'r', 'r', 'r', 'r'],
     ),
   );
-  if (r.sizes) {
-    const total = Object.values(r.sizes).reduce((a, b) => a + b, 0);
+  if (r.estimate) {
+    const { disk, freeSpace: free, time } = r.estimate;
     out.line(
-      `The tenant tables take ${formatBytes(total)} on disk (data, TOAST, indexes): the unified tables need about as much ${plan.sameDatabase ? 'again in this database' : 'in the target'}, plus WAL — have at least ${formatBytes(2 * total)} free.`,
+      `Disk: the tenant tables take ${formatBytes(disk.sourceBytes)} now; the unified tables will take about ${formatBytes(disk.targetBytes)} (${formatBytes(disk.tableBytes)} data, ${formatBytes(disk.indexBytes)} indexes) ${plan.sameDatabase ? 'more in this database' : 'in the target'}, plus up to ${formatBytes(disk.walBytes)} of WAL: need about ${formatBytes(disk.neededBytes)} free.`,
     );
+    if (disk.unmeasuredTables > 0)
+      out.line(
+        c.dim(
+          `  ${disk.unmeasuredTables} tenant tables were never vacuumed nor analyzed: their size is estimated from their row counts (ANALYZE them for a better figure).`,
+        ),
+      );
+    out.line(
+      free.bytes === null
+        ? `Free space: ${free.how}.`
+        : `Free space: ${formatBytes(free.bytes)} in ${free.path}${free.short ? c.yellow(' — looks SHORT (see DISK_SPACE_SHORT)') : ''}.`,
+    );
+    out.line(time.seconds === null ? `Time: ${time.detail}.` : `Time: \`run\` should take about ${formatDuration(time.seconds)} (${time.detail}).`);
   }
   out.line();
   renderProblems(out, plan.problems);
@@ -117,6 +130,12 @@ export function renderPlan(out: Output, r: PlanResult, withSql: boolean): void {
             `Plan OK: ${plan.steps.length} steps; \`run\` would migrate ${plan.tenants.length} tenants × ${plan.tables.length} tables (≈ ${formatCount(plan.tables.reduce((a, t) => a + t.estimatedRows, 0))} rows).`,
           ),
   );
+}
+
+function formatDuration(seconds: number): string {
+  if (seconds < 90) return `${Math.max(1, Math.round(seconds))} s`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
 }
 
 /** Every statement a step runs: a copy step's are rendered from the plan, as the executor renders them. */

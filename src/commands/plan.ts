@@ -6,12 +6,14 @@ import { buildPlan } from '../plan/build.js';
 import type { Plan } from '../plan/model.js';
 import { hasBlocking } from '../discover/problems.js';
 import { withPreflight } from '../preflight/preflight.js';
+import { lockTableProblems } from '../preflight/lockTable.js';
 import { openSession, type Session } from '../db/session.js';
 import { sortProblems } from '../discover/problems.js';
 import { countMerges } from '../merge/count.js';
-import { tenantTableSizes } from '../report/size.js';
 import { onlineProblems } from '../online/prereq.js';
 import { readKeyBounds } from '../discover/keyBounds.js';
+import { tenantTableStats } from '../report/size.js';
+import { estimatePlan, type Estimate } from '../report/estimate.js';
 
 export interface PlanResult {
   plan: Plan;
@@ -20,6 +22,8 @@ export interface PlanResult {
   seconds: number;
   /** `plan` only: the tenant tables' size on disk per unified table (bytes; heap, TOAST, indexes). */
   sizes?: Record<string, number>;
+  /** `plan` only: disk the target needs, free space where known, how long `run` should take. */
+  estimate?: Estimate;
 }
 
 /**
@@ -52,6 +56,7 @@ export async function planWithSession(s: Session): Promise<PlanResult> {
   // Whale tables' key histograms: their copies are planned in chunks (src/plan/chunks.ts).
   discovery.keyBounds = await readKeyBounds(s.source, discovery.source, cfg.chunkRows);
   const plan = buildPlan(cfg, discovery);
+  plan.problems.push(...(await lockTableProblems(s.source, plan, cfg.concurrency)));
   await withPreflight(s.source, s.target, plan);
   if (cfg.online) {
     plan.problems.push(...(await onlineProblems(s.source, plan)));
@@ -72,16 +77,19 @@ export async function planCommand(cfg: ResolvedConfig, log: Logger): Promise<Pla
     const r = await planWithSession(s);
     // Like discovery, a catalog-wide read: hash joins, whatever the (stale, right after thousands of
     // schemas were created) catalog statistics make the planner believe.
-    const sizes = await withTransaction(
+    const stats = await withTransaction(
       s.source,
       async (c) => {
         await c.query(`SET LOCAL work_mem = '64MB'`);
         await c.query('SET LOCAL enable_nestloop = off');
-        return tenantTableSizes(c, r.plan);
+        return tenantTableStats(c, r.plan);
       },
       { readOnly: true },
     );
-    return { ...r, sizes };
+    const sizes = Object.fromEntries(Object.entries(stats).map(([k, v]) => [k, v.bytes]));
+    const estimate = await estimatePlan(s.source, s.target, r.plan, stats, r.seconds);
+    if (estimate.freeSpace.short) sortProblems(r.plan.problems);
+    return { ...r, sizes, estimate, blocking: hasBlocking(r.plan.problems) };
   } finally {
     await s.close();
   }

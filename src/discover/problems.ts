@@ -67,6 +67,10 @@ export const ProblemCode = {
   ONLINE_FROZEN: 'ONLINE_FROZEN',
   /** run --online: what it leaves on the source while it runs (info). */
   ONLINE_FOOTPRINT: 'ONLINE_FOOTPRINT',
+  /** Free space where the target's tables go looks short of the estimate (warning; only where the server lets it be seen). */
+  DISK_SPACE_SHORT: 'DISK_SPACE_SHORT',
+  /** The server's lock table is too small for the transactions the run would open (blocking). */
+  LOCK_TABLE_TOO_SMALL: 'LOCK_TABLE_TOO_SMALL',
 } as const;
 export type ProblemCodeValue = (typeof ProblemCode)[keyof typeof ProblemCode];
 

@@ -29,7 +29,7 @@ export function buildPlan(cfg: PlanSettings, d: Discovery): Plan {
   for (const t of tenants) for (const name of d.source.tables.get(t.schema)?.keys() ?? []) tenantTables.add(name);
   const filled = new Set([...tenantTables].filter((name) => filter(name) && fills(name)));
   const drift = analyseDrift(d.source, tenants, filter, new Set(cfg.tables.partial ?? []), filled);
-  problems.push(...drift.problems);
+  for (const p of drift.problems) problems.push(p); // not push(...): one per tenant can be 100,000s of arguments
 
   const seen = new Set(drift.groups.map((g) => g.name));
   for (const name of cfg.tables.include ?? []) {

@@ -333,7 +333,7 @@ export function analyseDrift(
     // A column nullable in any tenant (whatever the comparison above saw) is nullable in the unified table.
     for (const def of byTenant.values()) for (const c of def.columns) if (!c.notNull) notNullEverywhere.delete(c.name);
 
-    problems.push(...ruleDrift(name, tenants, rules, reference, filled.has(name)));
+    for (const p of ruleDrift(name, tenants, rules, reference, filled.has(name))) problems.push(p);
 
     for (const c of reference.columns) {
       if (c.localType && !types.has(c.localType.name)) {

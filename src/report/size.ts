@@ -10,13 +10,67 @@ import type { Plan } from '../plan/model.js';
  * WAL); a separate target receives about as much.
  */
 export async function tenantTableSizes(db: Pick<pg.Pool, 'query'>, plan: Plan): Promise<Record<string, number>> {
+  return Object.fromEntries(Object.entries(await tenantTableStats(db, plan)).map(([k, v]) => [k, v.bytes]));
+}
+
+/** Per unified table, the tenant tables' catalog figures summed (what the estimate of the target needs). */
+export interface TableStats {
+  bytes: number;
+  relations: number;
+  rows: number;
+  /** Rows of tables never vacuumed nor analyzed (from the statistics counter; their pages are not known). */
+  unmeasuredRows: number;
+  heapPages: number;
+  toastPages: number;
+  indexPages: number;
+  indexFiles: number;
+  unmeasured: number;
+  denseRows: number;
+  denseHeapPages: number;
+  denseIndexPages: number;
+}
+
+export async function tenantTableStats(db: Pick<pg.Pool, 'query'>, plan: Plan): Promise<Record<string, TableStats>> {
   if (plan.tables.length === 0 || plan.tenants.length === 0) return {};
-  const r = await db.query<{ table: string; bytes: number }>(sqlFile('catalog/table_sizes'), [
+  const r = await db.query<Record<string, number | string | null> & { table: string }>(sqlFile('catalog/table_sizes'), [
     plan.tenants.map((t) => t.schema),
     plan.tables.map((t) => t.source),
   ]);
-  const bySource = new Map(r.rows.map((x) => [x.table, Number(x.bytes)]));
-  return Object.fromEntries(plan.tables.map((t) => [t.target, bySource.get(t.source) ?? 0]));
+  const n = (v: unknown) => Number(v ?? 0);
+  const bySource = new Map(
+    r.rows.map((x) => [
+      x.table,
+      {
+        bytes: n(x.bytes),
+        relations: n(x.relations),
+        rows: n(x.rows),
+        unmeasuredRows: n(x.unmeasured_rows),
+        heapPages: n(x.heap_pages),
+        toastPages: n(x.toast_pages),
+        indexPages: n(x.index_pages),
+        indexFiles: n(x.index_files),
+        unmeasured: n(x.unmeasured),
+        denseRows: n(x.dense_rows),
+        denseHeapPages: n(x.dense_heap_pages),
+        denseIndexPages: n(x.dense_index_pages),
+      },
+    ]),
+  );
+  const empty: TableStats = {
+    bytes: 0,
+    relations: 0,
+    rows: 0,
+    unmeasuredRows: 0,
+    heapPages: 0,
+    toastPages: 0,
+    indexPages: 0,
+    indexFiles: 0,
+    unmeasured: 0,
+    denseRows: 0,
+    denseHeapPages: 0,
+    denseIndexPages: 0,
+  };
+  return Object.fromEntries(plan.tables.map((t) => [t.target, bySource.get(t.source) ?? empty]));
 }
 
 export function formatBytes(n: number): string {

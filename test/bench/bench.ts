@@ -28,6 +28,7 @@ import { ActivitySampler, type Profile } from './sampler.js';
 import { measureOnline, type OnlineM } from './online.js';
 import { DURABLE_SETTINGS, measureWholeJobs, type DurableResult } from './durable.js';
 import { measureWhale, type WhaleResult } from './whale.js';
+import { measureManyTenantsScale, type ManyTenantsScale } from './manyTenantsScale.js';
 
 // ---------------------------------------------------------------- options
 
@@ -49,7 +50,7 @@ interface Options {
   whaleRows: number;
 }
 
-const MEASUREMENTS = ['sameDb', 'crossDb', 'manyTenants', 'big', 'online', 'durable', 'whale'];
+const MEASUREMENTS = ['sameDb', 'crossDb', 'manyTenants', 'big', 'online', 'durable', 'whale', 'manyTenants50k'];
 
 const USAGE = `usage: npm run bench -- [options]
 
@@ -70,6 +71,8 @@ const USAGE = `usage: npm run bench -- [options]
   --render FILE         print the table of a document saved with --json, and exit
   --citus URL           only (unless --only): 1M rows (10 tenants × 100,000; --tenants/--rows) into the Citus
                         cluster of this coordinator vs a hand-made COPY into a distributed table (key citus)
+  --many-tenants-50k    also measure plan, run and verify on 50,000 tenant schemas × 5 tables × 10 rows
+                        (key manyTenants50k; building them takes minutes; same as adding manyTenants50k to --only)
   --profile             sample pg_stat_activity every 100 ms during tool runs and report,
                         per phase, where the database time goes (key profile)
 
@@ -87,7 +90,7 @@ function parseArgs(argv: string[]): Options {
     manyTables: 5,
     manyRows: 10,
     bigRows: 0,
-    only: new Set(MEASUREMENTS.filter((m) => m !== 'big')),
+    only: new Set(MEASUREMENTS.filter((m) => m !== 'big' && m !== 'manyTenants50k')),
     profile: false,
     repeat: 1,
     whaleRows: quick ? 60_000 : 3_000_000,
@@ -97,6 +100,7 @@ function parseArgs(argv: string[]): Options {
     if (v === undefined || !Number.isInteger(n) || n < min) throw new UsageError(`${flag} needs an integer ≥ ${min}, got ${v ?? 'nothing'}`);
     return n;
   };
+  let scale50k = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
@@ -109,6 +113,9 @@ function parseArgs(argv: string[]): Options {
         break;
       case '--profile':
         o.profile = true;
+        break;
+      case '--many-tenants-50k':
+        scale50k = true;
         break;
       case '--tenants':
         o.tenants = num(flag, value(), 1);
@@ -162,6 +169,7 @@ function parseArgs(argv: string[]): Options {
   }
   if (o.bigRows > 0 && !argv.some((a) => a.startsWith('--only'))) o.only.add('big');
   if (o.citus !== undefined) Object.assign(o, citusDefaults(o.citus, argv, o.only));
+  if (scale50k) o.only.add('manyTenants50k');
   return o;
 }
 
@@ -313,6 +321,7 @@ interface Doc {
   /** The whole job (tool vs by hand) on a durable server; `fast`: the same on the fast one. */
   durable?: DurableResult & { fast?: DurableResult };
   whale?: WhaleResult;
+  manyTenants50k?: ManyTenantsScale;
   machine: Record<string, unknown>;
   sizes: Record<string, unknown>;
   targets: Target[];
@@ -647,6 +656,18 @@ async function main(): Promise<number> {
       await server.dropDatabase(many);
     }
 
+    if (opts.only.has('manyTenants50k'))
+      doc.manyTenants50k = await measureManyTenantsScale({
+        server,
+        tool,
+        database: db('many50k'),
+        concurrency: conc,
+        progress,
+        profiling: prof(db('many50k')),
+        profiles,
+        errors: doc.errors,
+      });
+
     // ------------------------------------------------------------ one big table across databases (RSS)
     if (opts.only.has('big') && opts.bigRows > 0) {
       const big = db('big_src');
@@ -752,6 +773,7 @@ function orderKeys(doc: Doc): Doc {
     durable,
     whale,
     manyTenants,
+    manyTenants50k,
     crossDbBig,
     online,
     citus,
@@ -770,6 +792,7 @@ function orderKeys(doc: Doc): Doc {
     durable,
     whale,
     manyTenants,
+    manyTenants50k,
     crossDbBig,
     online,
     citus,
@@ -803,6 +826,10 @@ function targets(doc: Doc, opts: Options): Target[] {
   add('manyTenants.runSeconds + verifySeconds', doc.manyTenants?.runPlusVerifySeconds, '<=', 120, fullMany);
   add('manyTenants.discoverSeconds', doc.manyTenants?.discoverSeconds, '<=', 10, fullMany);
   add('online.downtimeSeconds', doc.online?.downtimeSeconds, '<=', 5, fullWide);
+  add('manyTenants.peakRssMb', doc.manyTenants?.peakRssMb, '<=', 200, fullMany);
+  add('manyTenants50k.planSeconds', doc.manyTenants50k?.planSeconds, '<=', 30, true);
+  add('manyTenants50k.runVerifySeconds', doc.manyTenants50k?.runVerifySeconds, '<=', 180, true);
+  add('manyTenants50k.peakRssMb', doc.manyTenants50k?.peakRssMb, '<=', 200, true);
   return out;
 }
 
@@ -934,6 +961,24 @@ function render(doc: Doc, opts: Options): string {
     rows.push(['manyTenants run + verify', s(d.runPlusVerifySeconds), '', '', verdict('manyTenants.runSeconds + verifySeconds')]);
   }
   if (doc.citus) rows.push(...citusRows(doc.citus));
+  if (doc.manyTenants50k) {
+    const d = doc.manyTenants50k;
+    rows.push([
+      `manyTenants50k plan (${fmtN(d.tenants)} × ${d.tables} × ${d.rowsPerTable}; built in ${s(d.buildSeconds)})`,
+      s(d.planSeconds),
+      '',
+      '',
+      verdict('manyTenants50k.planSeconds'),
+    ]);
+    rows.push(['manyTenants50k run + verify', `${s(d.runSeconds)} + ${s(d.verifySeconds)}`, '', '', verdict('manyTenants50k.runVerifySeconds')]);
+    rows.push([
+      'manyTenants50k peak RSS (plan / run / verify)',
+      `${d.rssMb.plan} / ${d.rssMb.run} / ${d.rssMb.verify} MB`,
+      '',
+      '',
+      verdict('manyTenants50k.peakRssMb'),
+    ]);
+  }
   let out = table(rows);
 
   const phaseRuns: [string, Record<string, number>][] = [];
@@ -942,6 +987,7 @@ function render(doc: Doc, opts: Options): string {
   if (doc.crossDbBig) phaseRuns.push(['crossDbBig', doc.crossDbBig.phases]);
   if (doc.manyTenants) phaseRuns.push(['manyTenants', doc.manyTenants.phases]);
   if (doc.citus) phaseRuns.push(['citus', doc.citus.phases]);
+  if (doc.manyTenants50k) phaseRuns.push(['manyTenants50k', doc.manyTenants50k.phases]);
   if (phaseRuns.length) {
     const known = ['prepare', 'shared', 'types', 'tables', 'distribute', 'copy', 'keys', 'indexes', 'foreign-keys', 'sequences', 'analyze', 'rls'];
     const seen = phaseRuns.flatMap(([, p]) => Object.keys(p));

@@ -22,6 +22,8 @@ export interface PlanWorkerResult {
   blocking: boolean;
   problems: number;
   maxRssMb: number;
+  /** What `plan` estimated: disk the target needs (bytes) and the run's seconds (null: unknown). */
+  estimate?: { targetBytes: number | null; runSeconds: number | null };
 }
 
 export interface VerifyWorkerResult {

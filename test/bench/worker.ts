@@ -50,6 +50,7 @@ async function main(): Promise<void> {
       blocking: r.blocking,
       problems: r.plan.problems.length,
       maxRssMb: maxRssMb(),
+      estimate: r.estimate ? { targetBytes: r.estimate.disk.targetBytes, runSeconds: r.estimate.time.seconds } : undefined,
     };
   } else if (job.kind === 'verify') {
     const r = await verifyCommand(cfg, log);
