@@ -30,6 +30,22 @@ export interface TableStats {
   denseIndexPages: number;
 }
 
+/** A table no tenant has rows or pages for (also the base of the estimate's unit tests). */
+export const EMPTY_STATS: Readonly<TableStats> = {
+  bytes: 0,
+  relations: 0,
+  rows: 0,
+  unmeasuredRows: 0,
+  heapPages: 0,
+  toastPages: 0,
+  indexPages: 0,
+  indexFiles: 0,
+  unmeasured: 0,
+  denseRows: 0,
+  denseHeapPages: 0,
+  denseIndexPages: 0,
+};
+
 export async function tenantTableStats(db: Pick<pg.Pool, 'query'>, plan: Plan): Promise<Record<string, TableStats>> {
   if (plan.tables.length === 0 || plan.tenants.length === 0) return {};
   const r = await db.query<Record<string, number | string | null> & { table: string }>(sqlFile('catalog/table_sizes'), [
@@ -56,21 +72,7 @@ export async function tenantTableStats(db: Pick<pg.Pool, 'query'>, plan: Plan): 
       },
     ]),
   );
-  const empty: TableStats = {
-    bytes: 0,
-    relations: 0,
-    rows: 0,
-    unmeasuredRows: 0,
-    heapPages: 0,
-    toastPages: 0,
-    indexPages: 0,
-    indexFiles: 0,
-    unmeasured: 0,
-    denseRows: 0,
-    denseHeapPages: 0,
-    denseIndexPages: 0,
-  };
-  return Object.fromEntries(plan.tables.map((t) => [t.target, bySource.get(t.source) ?? empty]));
+  return Object.fromEntries(plan.tables.map((t) => [t.target, bySource.get(t.source) ?? EMPTY_STATS]));
 }
 
 export function formatBytes(n: number): string {

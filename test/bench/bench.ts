@@ -765,45 +765,29 @@ function roundAll(o: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, r3(v)]));
 }
 
+/** The JSON document's keys in reading order (measurements first, then the machine and the verdicts). */
+const KEY_ORDER = [
+  'sameDb',
+  'crossDb',
+  'verify',
+  'durable',
+  'whale',
+  'manyTenants',
+  'manyTenants50k',
+  'crossDbBig',
+  'online',
+  'citus',
+  'machine',
+  'sizes',
+  'targets',
+  'errors',
+  'profile',
+  'command',
+  'seconds',
+] as const satisfies readonly (keyof Doc)[];
+
 function orderKeys(doc: Doc): Doc {
-  const {
-    sameDb,
-    crossDb,
-    verify,
-    durable,
-    whale,
-    manyTenants,
-    manyTenants50k,
-    crossDbBig,
-    online,
-    citus,
-    machine,
-    sizes,
-    targets: t,
-    errors,
-    profile,
-    command,
-    seconds,
-  } = doc;
-  return {
-    sameDb,
-    crossDb,
-    verify,
-    durable,
-    whale,
-    manyTenants,
-    manyTenants50k,
-    crossDbBig,
-    online,
-    citus,
-    machine,
-    sizes,
-    targets: t,
-    errors,
-    profile,
-    command,
-    seconds,
-  } as Doc;
+  return Object.fromEntries(KEY_ORDER.map((k) => [k, doc[k]])) as unknown as Doc;
 }
 
 function targets(doc: Doc, opts: Options): Target[] {

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { table as textTable } from '../../src/cli/output.js';
 import { diskEstimate, typeWidth, unifiedTableBytes } from '../../src/report/estimate.js';
-import type { TableStats } from '../../src/report/size.js';
+import { EMPTY_STATS, type TableStats } from '../../src/report/size.js';
 import type { Plan, UnifiedTable } from '../../src/plan/model.js';
 
 describe('at 50,000 tenants', () => {
@@ -18,21 +18,7 @@ describe('at 50,000 tenants', () => {
   });
 });
 
-const stats = (o: Partial<TableStats>): TableStats => ({
-  bytes: 0,
-  relations: 0,
-  rows: 0,
-  unmeasuredRows: 0,
-  heapPages: 0,
-  toastPages: 0,
-  indexPages: 0,
-  indexFiles: 0,
-  unmeasured: 0,
-  denseRows: 0,
-  denseHeapPages: 0,
-  denseIndexPages: 0,
-  ...o,
-});
+const stats = (o: Partial<TableStats>): TableStats => ({ ...EMPTY_STATS, ...o });
 
 const t = {
   columns: [
