@@ -94,6 +94,7 @@ async function changedSinceCopy(source: pg.Pool, t: UnifiedTable, part: { schema
   const params: unknown[] = [];
   // age() compares 32-bit xids from one reference point: a row version at or after the
   // snapshot's xmax, or made by a transaction in progress then, was not visible to the copy.
+  // The snapshot's own age is a sub-select, computed once per scan instead of once per row.
   const low = (v: string) => (BigInt(v) % 4294967296n).toString();
   const sql = part
     .map(({ schema, j }) => {
@@ -108,7 +109,7 @@ async function changedSinceCopy(source: pg.Pool, t: UnifiedTable, part: { schema
         also = ` OR s.xmin::text = ANY ($${p + 1}::text[])`;
       }
       return `SELECT $${p - 1}::text AS schema, count(*)::int8 AS n,
-              count(*) FILTER (WHERE pg_catalog.age(s.xmin) <= pg_catalog.age($${p}::text::xid)${also})::int8 AS changed
+              count(*) FILTER (WHERE pg_catalog.age(s.xmin) <= (SELECT pg_catalog.age($${p}::text::xid))${also})::int8 AS changed
          FROM ${sourceRelation(ident(schema, t.source), t.partitioned)} AS s`;
     })
     .join('\nUNION ALL\n');
