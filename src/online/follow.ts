@@ -4,7 +4,7 @@ import type { Logger } from '../log.js';
 import type { Plan } from '../plan/model.js';
 import { applyTxns, Router, type SourceTxn } from './apply.js';
 import { parseChange, type Change } from './decode.js';
-import { journalApplied, onlineOf, setLag } from './state.js';
+import { ensureOnlineState, journalApplied, onlineOf, setLag } from './state.js';
 
 export interface FollowOptions {
   source: pg.Pool;
@@ -44,8 +44,10 @@ export function fenceContent(runId: number): string {
 export async function follow(o: FollowOptions): Promise<FollowResult> {
   const started = performance.now();
   const router = new Router(o.plan);
+  // A run journaled by an earlier version gets the columns this one journals.
+  await ensureOnlineState(o.target);
   const fence = fenceContent(o.runId);
-  const chunk = o.chunk ?? 20_000;
+  const chunk = o.chunk ?? 100_000;
   const batchChanges = o.batchChanges ?? 5_000;
   let changes = 0;
   let txnsApplied = 0;
@@ -72,7 +74,7 @@ export async function follow(o: FollowOptions): Promise<FollowResult> {
       const lagSeconds = last.at ? Math.max(0, (Date.now() - Date.parse(last.at)) / 1000) : 0;
       const result = await inTransaction(o.target, async (c) => {
         const r = await applyTxns(c, router, batch, fence);
-        await journalApplied(c, o.runId, last.lsn, r.changes, [...r.tenants], r.fence, lagSeconds);
+        await journalApplied(c, o.runId, last.lsn, r.changes, [...r.tenants], r.fence, lagSeconds, [...r.pairs]);
         return r;
       });
       await advance(o.source, o.slot, last.lsn);

@@ -11,6 +11,8 @@ export interface OnlineRow {
   appliedLsn: string | null;
   changesApplied: number;
   tenantsChanged: string[];
+  /** JSON [tenant schema, unified table] pairs with applied changes; null: not known (every table of tenantsChanged). */
+  pairsChanged: string[] | null;
   fenceLsn: string | null;
   fenceApplied: boolean;
   writesStoppedAt: Date | null;
@@ -28,7 +30,10 @@ export async function ensureOnlineState(db: Queryable): Promise<void> {
 /** In the transaction that records the run: from then on it is an online run, whatever the flags of a resume. */
 export async function recordOnlineRun(db: Queryable, runId: number, source: Queryable): Promise<void> {
   await ensureOnlineState(db);
-  await db.query(`INSERT INTO oasys_migrate.online (run_id, slot) VALUES ($1, $2) ON CONFLICT (run_id) DO NOTHING`, [runId, await slotNameFor(source, runId)]);
+  await db.query(`INSERT INTO oasys_migrate.online (run_id, slot, pairs_changed) VALUES ($1, $2, '{}') ON CONFLICT (run_id) DO NOTHING`, [
+    runId,
+    await slotNameFor(source, runId),
+  ]);
 }
 
 export async function onlineOf(db: Queryable, runId: number): Promise<OnlineRow | undefined> {
@@ -36,7 +41,7 @@ export async function onlineOf(db: Queryable, runId: number): Promise<OnlineRow 
   if (!exists.rows[0].ok) return undefined;
   const r = await db.query<OnlineRow>(
     `SELECT run_id::int AS "runId", slot, consistent_point::text AS "consistentPoint", applied_lsn::text AS "appliedLsn",
-            changes_applied::float8 AS "changesApplied", tenants_changed AS "tenantsChanged", fence_lsn::text AS "fenceLsn",
+            changes_applied::float8 AS "changesApplied", tenants_changed AS "tenantsChanged", pairs_changed AS "pairsChanged", fence_lsn::text AS "fenceLsn",
             fence_applied AS "fenceApplied", writes_stopped_at AS "writesStoppedAt", cutover_at AS "cutoverAt",
             slot_dropped_at AS "slotDroppedAt", lag_seconds AS "lagSeconds", lag_at AS "lagAt"
        FROM oasys_migrate.online WHERE run_id = $1`,
@@ -61,14 +66,17 @@ export async function journalApplied(
   tenants: string[],
   fence: boolean,
   lagSeconds: number,
+  pairs: string[],
 ): Promise<void> {
   const r = await db.query(
     `UPDATE oasys_migrate.online
         SET applied_lsn = $2::pg_lsn, applied_at = clock_timestamp(), changes_applied = changes_applied + $3,
             tenants_changed = ARRAY(SELECT DISTINCT x FROM unnest(tenants_changed || $4::text[]) AS x ORDER BY 1),
+            pairs_changed = CASE WHEN pairs_changed IS NULL AND changes_applied > 0 THEN NULL
+                                 ELSE ARRAY(SELECT DISTINCT x FROM unnest(COALESCE(pairs_changed, '{}') || $7::text[]) AS x ORDER BY 1) END,
             fence_applied = fence_applied OR $5, lag_seconds = $6, lag_at = clock_timestamp()
       WHERE run_id = $1 AND (applied_lsn IS NULL OR applied_lsn < $2::pg_lsn)`,
-    [runId, lsn, changes, tenants, fence, lagSeconds],
+    [runId, lsn, changes, tenants, fence, lagSeconds, pairs],
   );
   if (r.rowCount !== 1) throw new Error(`journal conflict: run #${runId}'s changes up to ${lsn} were applied by another process`);
 }
