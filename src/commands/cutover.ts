@@ -201,8 +201,6 @@ async function cutOver(
           plan: scope,
           tenants,
           concurrency: cfg.concurrency,
-          // One source query per tenant: the tenants' checksums are computed side by side.
-          chunk: 1,
           stop: hooks.stop,
           preexisting: await preexistingRows(session.target, runId),
         })

@@ -59,7 +59,9 @@ export async function follow(o: FollowOptions): Promise<FollowResult> {
     if (o.stop?.stopping)
       throw new InterruptedError('interrupted while following; the replication slot stays and `oasys-migrate cutover` resumes from the applied position');
     const applied = (await onlineOf(o.target, o.runId))?.appliedLsn ?? '0/0';
+    const read0 = performance.now();
     const { txns, lastLsn, total } = await peek(o.source, o.slot, o.plan, chunk);
+    const readSeconds = (performance.now() - read0) / 1000;
     // Transactions with nothing for the unified tables (other schemas, the copy's own writes) only move the position.
     const pending = txns.filter((t) => t.changes.length > 0 && lsnGreater(t.lsn, applied));
     // Whole transactions per target transaction, up to batchChanges changes (a bigger one goes alone).
@@ -83,6 +85,9 @@ export async function follow(o: FollowOptions): Promise<FollowResult> {
       o.onBatch?.({ changes: result.changes, txns: batch.length, lagSeconds });
       if (result.fence) fenceSeen = true;
     }
+    o.log.debug(
+      `online: read ${total} decoded rows (${pending.length} transactions to apply) in ${readSeconds.toFixed(2)} s, applied them in ${((performance.now() - read0) / 1000 - readSeconds).toFixed(2)} s`,
+    );
     if (o.until === 'fence' && fenceSeen) break;
     if (lastLsn) await advance(o.source, o.slot, lastLsn);
     // The read reached the end of the WAL written so far: caught up (within one round's changes).
