@@ -186,7 +186,7 @@ const cutoverHandler: Handler = async ({ cfg, log, out }) => {
       const d = r.downtime;
       out.line(
         `  of which: applying to the fence ${d.fence.toFixed(2)} s, frozen tables ${d.frozen.toFixed(2)} s, sequences ${d.sequences.toFixed(2)} s, ` +
-          `verifying ${r.pairsVerified} tenant tables ${d.verify.toFixed(2)} s, definitions ${d.definitions.toFixed(2)} s, finishing ${d.finish.toFixed(2)} s`,
+          `verifying ${r.pairsVerified} tenant tables (${r.pairsVerifiedBefore} more before the stop) ${d.verify.toFixed(2)} s, definitions ${d.definitions.toFixed(2)} s, finishing ${d.finish.toFixed(2)} s`,
       );
       if (r.verify.results.length > 0) renderVerify(out, r.verify);
     }

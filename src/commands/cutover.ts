@@ -9,6 +9,7 @@ import { listRuns, loadPlan, saveVerify, setRunState, stateSchemaExists, stepsOf
 import { preexistingRows, verifyPlan, type VerifyReport } from '../verify/checksum.js';
 import { recopyTenant, resetSequences } from '../copy/recopy.js';
 import { follow } from '../online/follow.js';
+import { cleanPairs, preverify } from '../online/preverify.js';
 import { dropSlot, slotExists, slotLag } from '../online/slot.js';
 import { onlineOf, setFence, stamp } from '../online/state.js';
 import { changedScope, emitFence } from '../online/cutover.js';
@@ -25,6 +26,8 @@ export interface CutoverResult {
   tenantsVerified: string[];
   /** The (tenant, unified table) pairs verified: those with changes applied (and the frozen tables of changed tenants). */
   pairsVerified: number;
+  /** Changed pairs verified before the stop (run on a following run, or cutover while catching up) and not changed after. */
+  pairsVerifiedBefore: number;
   /**
    * Where the write stop went, in seconds, in order: applying up to the fence (with emitting it),
    * copying the frozen tables again, the sequences, verifying (the definitions are checked at the
@@ -78,6 +81,7 @@ export async function cutoverCommand(cfg: ResolvedConfig, log: Logger, hooks: Cu
           downtimeSeconds: 0,
           tenantsVerified: [],
           pairsVerified: 0,
+          pairsVerifiedBefore: 0,
           downtime: { fence: 0, frozen: 0, sequences: 0, verify: 0, definitions: 0, finish: 0 },
           verify: empty,
           slot: row.slot,
@@ -146,6 +150,7 @@ async function cutOver(
       await sourceUnchanged(session, run);
       log.info('catching up while the application still writes');
       await followUntil('caught-up');
+      await preverify(session, runId, plan, log, hooks.stop);
       const lag = (await slotLag(session.source, row.slot))?.bytes ?? 0;
       if (!(await hooks.confirmWritesStopped(runId, lag))) {
         throw new UsageError(
@@ -190,9 +195,13 @@ async function cutOver(
   lap('sequences');
   row = (await onlineOf(session.target, runId))!;
   const tenants = row.tenantsChanged;
-  const scope = changedScope(plan, tenants, row.pairsChanged);
+  // Pairs verified before the stop and not changed since are equal now (src/online/preverify.ts).
+  const clean = cleanPairs(row);
+  const scope = changedScope(plan, tenants, row.pairsChanged?.filter((p) => !clean.has(p)) ?? null);
   const pairs = scope.tables.reduce((n, t) => n + t.tenants.length, 0);
-  log.info(`verifying the ${tenants.length} tenant${tenants.length === 1 ? '' : 's'} that changed during the online run (${pairs} tenant tables)`);
+  log.info(
+    `verifying the ${tenants.length} tenant${tenants.length === 1 ? '' : 's'} that changed during the online run (${pairs} tenant tables; ${clean.size} verified before the stop and unchanged since)`,
+  );
   const verify =
     tenants.length > 0
       ? await verifyPlan({
@@ -234,6 +243,7 @@ async function cutOver(
     downtimeSeconds: d.rows[0]?.s ?? 0,
     tenantsVerified: tenants,
     pairsVerified: pairs,
+    pairsVerifiedBefore: clean.size,
     downtime,
     verify,
     slot: row.slot,

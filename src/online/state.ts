@@ -13,6 +13,10 @@ export interface OnlineRow {
   tenantsChanged: string[];
   /** JSON [tenant schema, unified table] pairs with applied changes; null: not known (every table of tenantsChanged). */
   pairsChanged: string[] | null;
+  /** Per pair: the end of the last applied source transaction that changed it (null: not journaled by this version). */
+  pairLsns: Record<string, string> | null;
+  preverifiedLsn: string | null;
+  preverifiedPairs: string[];
   fenceLsn: string | null;
   fenceApplied: boolean;
   writesStoppedAt: Date | null;
@@ -41,7 +45,7 @@ export async function onlineOf(db: Queryable, runId: number): Promise<OnlineRow 
   if (!exists.rows[0].ok) return undefined;
   const r = await db.query<OnlineRow>(
     `SELECT run_id::int AS "runId", slot, consistent_point::text AS "consistentPoint", applied_lsn::text AS "appliedLsn",
-            changes_applied::float8 AS "changesApplied", tenants_changed AS "tenantsChanged", pairs_changed AS "pairsChanged", fence_lsn::text AS "fenceLsn",
+            changes_applied::float8 AS "changesApplied", tenants_changed AS "tenantsChanged", pairs_changed AS "pairsChanged", pair_lsns AS "pairLsns", preverified_lsn::text AS "preverifiedLsn", preverified_pairs AS "preverifiedPairs", fence_lsn::text AS "fenceLsn",
             fence_applied AS "fenceApplied", writes_stopped_at AS "writesStoppedAt", cutover_at AS "cutoverAt",
             slot_dropped_at AS "slotDroppedAt", lag_seconds AS "lagSeconds", lag_at AS "lagAt"
        FROM oasys_migrate.online WHERE run_id = $1`,
@@ -74,6 +78,8 @@ export async function journalApplied(
             tenants_changed = ARRAY(SELECT DISTINCT x FROM unnest(tenants_changed || $4::text[]) AS x ORDER BY 1),
             pairs_changed = CASE WHEN pairs_changed IS NULL AND changes_applied > 0 THEN NULL
                                  ELSE ARRAY(SELECT DISTINCT x FROM unnest(COALESCE(pairs_changed, '{}') || $7::text[]) AS x ORDER BY 1) END,
+            pair_lsns = CASE WHEN pairs_changed IS NULL AND changes_applied > 0 THEN NULL
+                             ELSE COALESCE(pair_lsns, '{}') || (SELECT COALESCE(jsonb_object_agg(x, $2::text), '{}') FROM unnest($7::text[]) AS x) END,
             fence_applied = fence_applied OR $5, lag_seconds = $6, lag_at = clock_timestamp()
       WHERE run_id = $1 AND (applied_lsn IS NULL OR applied_lsn < $2::pg_lsn)`,
     [runId, lsn, changes, tenants, fence, lagSeconds, pairs],
@@ -92,4 +98,9 @@ export async function setFence(db: Queryable, runId: number, lsn: string): Promi
 /** Stamps a moment of the cut-over (now); a moment already stamped keeps its first value (a resumed cut-over). */
 export async function stamp(db: Queryable, runId: number, field: 'writes_stopped_at' | 'cutover_at' | 'slot_dropped_at'): Promise<void> {
   await db.query(`UPDATE oasys_migrate.online SET ${field} = COALESCE(${field}, clock_timestamp()) WHERE run_id = $1`, [runId]);
+}
+
+/** Pairs found equal on both sides with the target at `lsn` (nothing applied meanwhile: the caller holds the run's lock). */
+export async function setPreverified(db: Queryable, runId: number, lsn: string, pairs: string[]): Promise<void> {
+  await db.query(`UPDATE oasys_migrate.online SET preverified_lsn = $2::pg_lsn, preverified_pairs = $3::text[] WHERE run_id = $1`, [runId, lsn, pairs]);
 }
