@@ -45,10 +45,14 @@ export async function onlineOf(db: Queryable, runId: number): Promise<OnlineRow 
   if (!exists.rows[0].ok) return undefined;
   const r = await db.query<OnlineRow>(
     `SELECT run_id::int AS "runId", slot, consistent_point::text AS "consistentPoint", applied_lsn::text AS "appliedLsn",
-            changes_applied::float8 AS "changesApplied", tenants_changed AS "tenantsChanged", pairs_changed AS "pairsChanged", pair_lsns AS "pairLsns", preverified_lsn::text AS "preverifiedLsn", preverified_pairs AS "preverifiedPairs", fence_lsn::text AS "fenceLsn",
+            changes_applied::float8 AS "changesApplied", tenants_changed AS "tenantsChanged", fence_lsn::text AS "fenceLsn",
+            -- Columns added after the online table: read through to_jsonb, so that a run recorded by an
+            -- earlier version reads as "not known" (NULL) until its next follow adds them.
+            to_jsonb(o) -> 'pairs_changed' AS "pairsChanged", to_jsonb(o) -> 'pair_lsns' AS "pairLsns",
+            to_jsonb(o) ->> 'preverified_lsn' AS "preverifiedLsn", COALESCE(to_jsonb(o) -> 'preverified_pairs', '[]') AS "preverifiedPairs",
             fence_applied AS "fenceApplied", writes_stopped_at AS "writesStoppedAt", cutover_at AS "cutoverAt",
             slot_dropped_at AS "slotDroppedAt", lag_seconds AS "lagSeconds", lag_at AS "lagAt"
-       FROM oasys_migrate.online WHERE run_id = $1`,
+       FROM oasys_migrate.online AS o WHERE run_id = $1`,
     [runId],
   );
   return r.rows[0];
