@@ -16,7 +16,7 @@ export interface SourceTxn {
   changes: Change[];
 }
 
-interface Route {
+export interface Route {
   table: UnifiedTable;
   tenant: string;
   tenantId: string;
@@ -111,7 +111,7 @@ export async function applyTxns(client: pg.ClientBase, router: Router, txns: Sou
 }
 
 type RowChange = Extract<Change, { kind: 'insert' | 'update' | 'delete' }>;
-type Item = { route: Route; change: RowChange | 'truncate' };
+export type Item = { route: Route; change: RowChange | 'truncate' };
 
 /** Rows per statement: arrays of this many values are bound per column. */
 const BATCH_ROWS = 2_000;
@@ -124,7 +124,7 @@ const BATCH_ROWS = 2_000;
  * when none changes its key, all set the same columns and no row is updated twice (a joined
  * UPDATE changes a row once). Anything else ends the run: nothing moves past another change.
  */
-function batchFrom(list: Item[], i: number, route: Route, first: RowChange): RowChange[] {
+export function batchFrom(list: Item[], i: number, route: Route, first: RowChange): RowChange[] {
   const run: RowChange[] = [first];
   if (first.kind === 'update' && first.oldKey) return run;
   const shape = first.kind === 'update' ? updateShape(route, first) : '';
