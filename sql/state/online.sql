@@ -20,6 +20,13 @@ CREATE TABLE IF NOT EXISTS oasys_migrate.online (
 COMMENT ON TABLE oasys_migrate.online IS 'Online runs: the logical slot on the source and the position applied (committed with the changes it covers).';
 COMMENT ON COLUMN oasys_migrate.online.applied_lsn IS 'End of the last source transaction applied: on resume, transactions committed at or before it are skipped.';
 COMMENT ON COLUMN oasys_migrate.online.tenants_changed IS 'Tenant schemas with applied changes: verified at cut-over.';
+ALTER TABLE oasys_migrate.online ADD COLUMN IF NOT EXISTS pairs_changed text[];
+COMMENT ON COLUMN oasys_migrate.online.pairs_changed IS 'The (tenant schema, unified table) pairs with applied changes, each a JSON array: only these are verified at cut-over. NULL after changes journaled by a version without it: every table of tenants_changed then.';
+ALTER TABLE oasys_migrate.online ADD COLUMN IF NOT EXISTS pair_lsns jsonb;
+ALTER TABLE oasys_migrate.online ADD COLUMN IF NOT EXISTS preverified_lsn pg_lsn;
+ALTER TABLE oasys_migrate.online ADD COLUMN IF NOT EXISTS preverified_pairs text[] NOT NULL DEFAULT '{}';
+COMMENT ON COLUMN oasys_migrate.online.pair_lsns IS 'Per pair of pairs_changed: the end of the last source transaction applied that changed it.';
+COMMENT ON COLUMN oasys_migrate.online.preverified_pairs IS 'Pairs found equal on both sides while writes went on, with the target at preverified_lsn: the cut-over verifies them again only if changed after it.';
 COMMENT ON COLUMN oasys_migrate.online.fence_lsn IS 'Where cutover emitted its fence (pg_logical_emit_message) after writes stopped.';
 
 -- A run that finished its copy and follows the source's changes is 'following' until its cut-over.

@@ -183,6 +183,11 @@ const cutoverHandler: Handler = async ({ cfg, log, out }) => {
             `slot ${r.slot} dropped; writes were stopped for ${r.downtimeSeconds.toFixed(1)} s`,
         ),
       );
+      const d = r.downtime;
+      out.line(
+        `  of which: applying to the fence ${d.fence.toFixed(2)} s, frozen tables ${d.frozen.toFixed(2)} s, sequences ${d.sequences.toFixed(2)} s, ` +
+          `verifying ${r.pairsVerified} tenant tables (${r.pairsVerifiedBefore} more before the stop) ${d.verify.toFixed(2)} s, definitions ${d.definitions.toFixed(2)} s, finishing ${d.finish.toFixed(2)} s`,
+      );
       if (r.verify.results.length > 0) renderVerify(out, r.verify);
     }
     return ExitCode.ok;

@@ -9,9 +9,10 @@ import { listRuns, loadPlan, saveVerify, setRunState, stateSchemaExists, stepsOf
 import { preexistingRows, verifyPlan, type VerifyReport } from '../verify/checksum.js';
 import { recopyTenant, resetSequences } from '../copy/recopy.js';
 import { follow } from '../online/follow.js';
+import { cleanPairs, preverify } from '../online/preverify.js';
 import { dropSlot, slotExists, slotLag } from '../online/slot.js';
 import { onlineOf, setFence, stamp } from '../online/state.js';
-import { emitFence } from '../online/cutover.js';
+import { changedScope, emitFence } from '../online/cutover.js';
 import { lockPolicy } from './run.js';
 import { planWithSession } from './plan.js';
 
@@ -23,6 +24,16 @@ export interface CutoverResult {
   /** From the operator's confirmation that writes stopped to the run's completion. */
   downtimeSeconds: number;
   tenantsVerified: string[];
+  /** The (tenant, unified table) pairs verified: those with changes applied (and the frozen tables of changed tenants). */
+  pairsVerified: number;
+  /** Changed pairs verified before the stop (run on a following run, or cutover while catching up) and not changed after. */
+  pairsVerifiedBefore: number;
+  /**
+   * Where the write stop went, in seconds, in order: applying up to the fence (with emitting it),
+   * copying the frozen tables again, the sequences, verifying (the definitions are checked at the
+   * same time: `definitions` is only what was left to wait for), and finishing (slot, journal).
+   */
+  downtime: { fence: number; frozen: number; sequences: number; verify: number; definitions: number; finish: number };
   verify: VerifyReport;
   slot: string;
   seconds: number;
@@ -69,6 +80,9 @@ export async function cutoverCommand(cfg: ResolvedConfig, log: Logger, hooks: Cu
           changesApplied: row.changesApplied,
           downtimeSeconds: 0,
           tenantsVerified: [],
+          pairsVerified: 0,
+          pairsVerifiedBefore: 0,
+          downtime: { fence: 0, frozen: 0, sequences: 0, verify: 0, definitions: 0, finish: 0 },
           verify: empty,
           slot: row.slot,
           seconds: 0,
@@ -121,6 +135,7 @@ async function cutOver(
   const runId = run.runId;
   let row = (await onlineOf(session.target, runId))!;
   let applied = 0;
+  let stopped = performance.now();
   const followUntil = async (until: 'caught-up' | 'fence') =>
     (applied += (await follow({ source: session.source, target: session.target, runId, plan, slot: row.slot, log, stop: hooks.stop, until })).changes);
   if (!row.fenceApplied) {
@@ -135,6 +150,7 @@ async function cutOver(
       await sourceUnchanged(session, run);
       log.info('catching up while the application still writes');
       await followUntil('caught-up');
+      await preverify(session, runId, plan, log, hooks.stop);
       const lag = (await slotLag(session.source, row.slot))?.bytes ?? 0;
       if (!(await hooks.confirmWritesStopped(runId, lag))) {
         throw new UsageError(
@@ -145,6 +161,7 @@ async function cutOver(
       await stamp(session.target, runId, 'writes_stopped_at');
     }
     row = (await onlineOf(session.target, runId))!;
+    stopped = performance.now();
     if (!row.fenceLsn) {
       const lsn = await emitFence(session.source, runId);
       await setFence(session.target, runId, lsn);
@@ -156,8 +173,15 @@ async function cutOver(
   // Checked while the rest goes on (it only reads the catalog): a change fails the cut-over either way.
   const checked = sourceUnchanged(session, run);
   checked.catch(() => undefined);
-  const t0 = performance.now();
-  const lap = (what: string) => log.debug(`cutover: ${what} at ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+  const downtime = { fence: 0, frozen: 0, sequences: 0, verify: 0, definitions: 0, finish: 0 };
+  let t0 = stopped;
+  const lap = (what: keyof typeof downtime) => {
+    const now = performance.now();
+    downtime[what] = Math.round(now - t0) / 1000;
+    t0 = now;
+    log.debug(`cutover: ${what} took ${downtime[what].toFixed(2)} s`);
+  };
+  lap('fence');
   // The write freeze: tables without a key were not followed; copied again now that writes are stopped.
   const frozen = plan.tables.filter((t) => !t.sourceKey?.length);
   if (frozen.length > 0) {
@@ -165,28 +189,34 @@ async function cutOver(
     const tenants = new Set(frozen.flatMap((t) => t.tenants));
     log.info(`copying the frozen tables (${[...only].join(', ')}) again for ${tenants.size} tenants`);
     for (const t of plan.tenants) if (tenants.has(t.schema)) await recopyTenant(session, runId, plan, t.schema, lockPolicy(cfg), only);
-    lap('frozen tables copied');
+    lap('frozen');
   }
   await resetSequences(session, plan, lockPolicy(cfg));
-  lap('sequences reset');
+  lap('sequences');
   row = (await onlineOf(session.target, runId))!;
   const tenants = row.tenantsChanged;
-  log.info(`verifying the ${tenants.length} tenant${tenants.length === 1 ? '' : 's'} that changed during the online run`);
+  // Pairs verified before the stop and not changed since are equal now (src/online/preverify.ts).
+  const clean = cleanPairs(row);
+  const scope = changedScope(plan, tenants, row.pairsChanged?.filter((p) => !clean.has(p)) ?? null);
+  const pairs = scope.tables.reduce((n, t) => n + t.tenants.length, 0);
+  log.info(
+    `verifying the ${tenants.length} tenant${tenants.length === 1 ? '' : 's'} that changed during the online run (${pairs} tenant tables; ${clean.size} verified before the stop and unchanged since)`,
+  );
   const verify =
     tenants.length > 0
       ? await verifyPlan({
           source: session.source,
           target: session.target,
-          plan,
+          plan: scope,
           tenants,
           concurrency: cfg.concurrency,
           stop: hooks.stop,
           preexisting: await preexistingRows(session.target, runId),
         })
       : { ok: true, results: [], anomalies: [], seconds: 0 };
-  lap('verified');
+  lap('verify');
   await checked;
-  lap('definitions checked');
+  lap('definitions');
   if (hooks.stop?.stopping) throw new InterruptedError();
   if (!verify.ok) {
     const bad = verify.results.filter((r) => !r.ok);
@@ -201,6 +231,7 @@ async function cutOver(
   await stamp(session.target, runId, 'slot_dropped_at');
   await setRunState(session.target, runId, 'completed');
   await stamp(session.target, runId, 'cutover_at');
+  lap('finish');
   const d = await session.target.query<{ s: number }>(
     `SELECT EXTRACT(epoch FROM cutover_at - writes_stopped_at)::float8 AS s FROM oasys_migrate.online WHERE run_id = $1`,
     [runId],
@@ -211,6 +242,9 @@ async function cutOver(
     changesApplied: row.changesApplied,
     downtimeSeconds: d.rows[0]?.s ?? 0,
     tenantsVerified: tenants,
+    pairsVerified: pairs,
+    pairsVerifiedBefore: clean.size,
+    downtime,
     verify,
     slot: row.slot,
     seconds: (performance.now() - started) / 1000,

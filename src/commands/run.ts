@@ -167,8 +167,9 @@ export async function runCommand(cfg: ResolvedConfig, log: Logger, hooks: RunHoo
       });
       const total = [...done.values()].reduce((a, b) => a + b, 0) + rowsCopied;
       if (online) {
-        // The source moves on: verification waits for the cut-over, when writes have stopped.
-        const caught = await catchUp(session, runId, plan, online.slot, log, stop);
+        // The source moves on: verification waits for the cut-over, when writes have stopped (a resumed
+        // follow verifies what changed so far, so that the cut-over verifies only what changes after).
+        const caught = await catchUp(session, runId, plan, online.slot, log, stop, resumed);
         const verify = { ok: true, results: [], anomalies: [], seconds: 0 };
         return { runId, resumed, rowsCopied: total, seconds: (performance.now() - started) / 1000, plan, verify, target, online: caught };
       }

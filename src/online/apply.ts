@@ -16,7 +16,7 @@ export interface SourceTxn {
   changes: Change[];
 }
 
-interface Route {
+export interface Route {
   table: UnifiedTable;
   tenant: string;
   tenantId: string;
@@ -45,6 +45,8 @@ export class Router {
 export interface Applied {
   changes: number;
   tenants: Set<string>;
+  /** JSON [tenant schema, unified table] of every table a change was applied to: what the cut-over verifies. */
+  pairs: Set<string>;
   /** A fence message of this run was in one of the transactions. */
   fence: boolean;
 }
@@ -56,7 +58,7 @@ export interface Applied {
  * diverged from the source: it stops everything rather than going on silently.
  */
 export async function applyTxns(client: pg.ClientBase, router: Router, txns: SourceTxn[], fenceContent: string): Promise<Applied> {
-  const out: Applied = { changes: 0, tenants: new Set(), fence: false };
+  const out: Applied = { changes: 0, tenants: new Set(), pairs: new Set(), fence: false };
   const plan = router.plan;
   // Rows of different tenants never reference each other (keys and foreign keys lead with the tenant):
   // each tenant's changes keep their commit order, and the tenant setting is set once per tenant.
@@ -84,57 +86,94 @@ export async function applyTxns(client: pg.ClientBase, router: Router, txns: Sou
   for (const [tenant, list] of byTenant) {
     // Under a FORCEd policy the owner writes only the tenant named by the setting.
     await client.query({ name: 'oasys_online_tenant', text: 'SELECT pg_catalog.set_config($1, $2, true)', values: [plan.rls.setting, list[0].route.tenantId] });
-    for (const { route, change } of list) {
+    for (let i = 0; i < list.length;) {
+      const { route, change } = list[i];
       if (change === 'truncate') {
         await client.query(
           `DELETE FROM ${ident(plan.targetSchema, route.table.target)} WHERE ${ident(plan.tenantColumn)} = $1::${route.table.tenantColumnType}`,
           [route.tenantId],
         );
-      } else await applyRow(client, plan, route, change);
-      out.changes++;
+        i++;
+        out.changes++;
+        out.pairs.add(JSON.stringify([tenant, route.table.target]));
+        continue;
+      }
+      const run = batchFrom(list, i, route, change);
+      if (change.kind === 'update' && change.oldKey) await applyKeyChange(client, plan, route, change);
+      else await applyBatch(client, plan, route, run);
+      i += run.length;
+      out.changes += run.length;
+      out.pairs.add(JSON.stringify([tenant, route.table.target]));
     }
     out.tenants.add(tenant);
   }
   return out;
 }
 
-function where(r: Route, plan: Plan): string {
-  return `${ident(plan.targetSchema, r.table.target)}`;
+type RowChange = Extract<Change, { kind: 'insert' | 'update' | 'delete' }>;
+export type Item = { route: Route; change: RowChange | 'truncate' };
+
+/** Rows per statement: arrays of this many values are bound per column. */
+const BATCH_ROWS = 2_000;
+
+/**
+ * The longest run from `i` that one statement may apply with the same result as applying its
+ * changes one by one in commit order: consecutive changes of one kind to one table of one
+ * tenant. INSERTs merge freely (constraints are checked per row or at the statement's end);
+ * DELETEs by key merge (a key deleted twice is found short by the row count); UPDATEs merge only
+ * when none changes its key, all set the same columns and no row is updated twice (a joined
+ * UPDATE changes a row once). Anything else ends the run: nothing moves past another change.
+ */
+export function batchFrom(list: Item[], i: number, route: Route, first: RowChange): RowChange[] {
+  const run: RowChange[] = [first];
+  if (first.kind === 'update' && first.oldKey) return run;
+  const shape = first.kind === 'update' ? updateShape(route, first) : '';
+  const keys = new Set<string>();
+  if (first.kind === 'update') keys.add(keyOf(route, first));
+  for (let j = i + 1; j < list.length && run.length < BATCH_ROWS; j++) {
+    const next = list[j];
+    if (next.route !== route || next.change === 'truncate' || next.change.kind !== first.kind) break;
+    if (next.change.kind === 'update') {
+      if (next.change.oldKey || updateShape(route, next.change) !== shape) break;
+      const k = keyOf(route, next.change);
+      if (keys.has(k)) break;
+      keys.add(k);
+    }
+    run.push(next.change);
+  }
+  return run;
 }
 
-async function applyRow(client: pg.ClientBase, plan: Plan, r: Route, ch: Extract<Change, { kind: 'insert' | 'update' | 'delete' }>): Promise<void> {
-  const what = `tenant "${r.tenant}" table ${r.table.source}`;
+/** The columns an UPDATE without a key change sets (in tuple order): TOASTed values it did not touch, generated columns and the key are not set. */
+function updateShape(r: Route, ch: Extract<Change, { kind: 'update' }>): string {
+  const key = r.table.sourceKey ?? [];
+  return ch.tuple
+    .filter((f) => f.value !== UNCHANGED && r.columns.get(f.name)?.generatedExpr === null && !key.includes(f.name))
+    .map((f) => f.name)
+    .join('\u0000');
+}
+
+function keyOf(r: Route, ch: Extract<Change, { kind: 'update' }>): string {
+  return (r.table.sourceKey ?? []).map((k) => String(ch.tuple.find((f) => f.name === k)?.value ?? '')).join('\u0000');
+}
+
+const DDL_HINT = 'stop the application, revert this run (`oasys-migrate revert`, it drops the replication slot) and plan again';
+
+function checkColumns(r: Route, ch: RowChange): void {
   const tuple = ch.kind === 'delete' ? [] : ch.tuple;
   for (const f of tuple) {
     if (!r.columns.has(f.name)) {
       throw new WantingError(
-        `${what}: a change carries column "${f.name}", which the plan does not have: the table's definition changed on the source during the online run (DDL)`,
-        'stop the application, revert this run (`oasys-migrate revert`, it drops the replication slot) and plan again',
+        `tenant "${r.tenant}" table ${r.table.source}: a change carries column "${f.name}", which the plan does not have: the table's definition changed on the source during the online run (DDL)`,
+        DDL_HINT,
       );
     }
   }
-  const copied = r.table.columns.filter((c) => c.generatedExpr === null);
-  const target = where(r, plan);
-  const tenantCol = ident(plan.tenantColumn);
-  if (ch.kind === 'insert') {
-    const byName = new Map(tuple.map((f) => [f.name, f]));
-    const missing = copied.filter((c) => !byName.has(c.name));
-    if (missing.length > 0) {
-      throw new WantingError(
-        `${what}: an inserted row has no column "${missing[0].name}": the table's definition changed on the source during the online run (DDL)`,
-        'stop the application, revert this run (`oasys-migrate revert`, it drops the replication slot) and plan again',
-      );
-    }
-    const values: (string | null)[] = [r.tenantId];
-    const exprs = [`$1::${r.table.tenantColumnType}`];
-    for (const c of copied) {
-      values.push(byName.get(c.name)!.value as string | null);
-      exprs.push(`$${values.length}::${c.type}`);
-    }
-    const text = `INSERT INTO ${target} (${identList([plan.tenantColumn, ...copied.map((c) => c.name)])}) OVERRIDING SYSTEM VALUE VALUES (${exprs.join(', ')})`;
-    await client.query({ name: statementName(text), text, values });
-    return;
-  }
+}
+
+/** The key values of an UPDATE or DELETE, in key order (its old key when it changed the key). */
+function keyValues(r: Route, ch: Extract<Change, { kind: 'update' | 'delete' }>): string[] {
+  const what = `tenant "${r.tenant}" table ${r.table.source}`;
   const key = r.table.sourceKey ?? [];
   if (key.length === 0) {
     throw new WantingError(
@@ -144,9 +183,7 @@ async function applyRow(client: pg.ClientBase, plan: Plan, r: Route, ch: Extract
   }
   const keySource = ch.oldKey ?? (ch.kind === 'update' ? ch.tuple : undefined);
   const keyFields = new Map((keySource ?? []).map((f) => [f.name, f]));
-  const values: (string | null)[] = [r.tenantId];
-  const conds = [`${tenantCol} = $1::${r.table.tenantColumnType}`];
-  for (const k of key) {
+  return key.map((k) => {
     const f: Field | undefined = keyFields.get(k) ?? (ch.kind === 'update' ? ch.tuple.find((x) => x.name === k) : undefined);
     if (!f || f.value === null || f.value === UNCHANGED) {
       throw new WantingError(
@@ -154,32 +191,103 @@ async function applyRow(client: pg.ClientBase, plan: Plan, r: Route, ch: Extract
         'give the tenant tables REPLICA IDENTITY DEFAULT with a primary key, revert this run and start again',
       );
     }
-    values.push(f.value);
-    conds.push(`${ident(k)} = $${values.length}::${r.columns.get(k)!.type}`);
-  }
-  let text: string;
-  if (ch.kind === 'update') {
-    const sets: string[] = [];
-    for (const f of ch.tuple) {
-      const c = r.columns.get(f.name)!;
-      if (f.value === UNCHANGED || c.generatedExpr !== null) continue;
-      // Without an old key the key did not change: not set (an identity ALWAYS column may not be).
-      if (!ch.oldKey && key.includes(f.name)) continue;
-      values.push(f.value);
-      sets.push(`${ident(f.name)} = $${values.length}::${c.type}`);
+    return f.value;
+  });
+}
+
+function diverged(r: Route, kind: 'update' | 'delete', key: string[]): WantingError {
+  const names = r.table.sourceKey ?? [];
+  return new WantingError(
+    `tenant "${r.tenant}" table ${r.table.source}: the source ${kind === 'update' ? 'updated' : 'deleted'} the row with ${names.map((k, i) => `${k} = ${key[i]}`).join(', ')}, which the unified table does not have: the target diverged from the source`,
+    'revert this run (`oasys-migrate revert`, it drops the replication slot) and start again; report this as a bug if nothing else wrote to the unified tables',
+  );
+}
+
+/**
+ * One statement for a run of changes (see batchFrom): each column's values bound as one text
+ * array (the type's output text, cast back as the one-row form did), so the statement's shape
+ * does not depend on the number of rows and is prepared once. UPDATE and DELETE return the keys
+ * they hit: each change must hit exactly one row, and the first that did not is named.
+ */
+async function applyBatch(client: pg.ClientBase, plan: Plan, r: Route, run: RowChange[]): Promise<void> {
+  for (const ch of run) checkColumns(r, ch);
+  const target = ident(plan.targetSchema, r.table.target);
+  const tenantCol = ident(plan.tenantColumn);
+  const tt = r.table.tenantColumnType;
+  const first = run[0];
+  if (first.kind === 'insert') {
+    const copied = r.table.columns.filter((c) => c.generatedExpr === null);
+    const arrays: (string | null)[][] = copied.map(() => []);
+    for (const ch of run as Extract<Change, { kind: 'insert' }>[]) {
+      const byName = new Map(ch.tuple.map((f) => [f.name, f]));
+      copied.forEach((c, n) => {
+        const f = byName.get(c.name);
+        if (!f) {
+          throw new WantingError(
+            `tenant "${r.tenant}" table ${r.table.source}: an inserted row has no column "${c.name}": the table's definition changed on the source during the online run (DDL)`,
+            DDL_HINT,
+          );
+        }
+        arrays[n].push(f.value as string | null);
+      });
     }
-    if (sets.length === 0) return;
-    text = `UPDATE ${target} SET ${sets.join(', ')} WHERE ${conds.join(' AND ')}`;
+    const text =
+      `INSERT INTO ${target} (${identList([plan.tenantColumn, ...copied.map((c) => c.name)])}) OVERRIDING SYSTEM VALUE ` +
+      `SELECT $1::${tt}, ${copied.map((c, n) => `u.v${n}::${c.type}`).join(', ')} FROM unnest(${copied.map((_, n) => `$${n + 2}::text[]`).join(', ')}) AS u(${copied.map((_, n) => `v${n}`).join(', ')})`;
+    await client.query({ name: statementName(text), text, values: [r.tenantId, ...arrays] });
+    return;
+  }
+  const keyNames = r.table.sourceKey ?? [];
+  const keys = (run as Extract<Change, { kind: 'update' | 'delete' }>[]).map((ch) => keyValues(r, ch));
+  const keyArrays = keyNames.map((_, n) => keys.map((k) => k[n]));
+  const keyCols = keyNames.map((k, n) => `u.k${n}`);
+  const join = keyNames.map((k, n) => `t.${ident(k)} = ${keyCols[n]}::${r.columns.get(k)!.type}`).join(' AND ');
+  const returning = `RETURNING ${keyNames.map((k) => `t.${ident(k)}::text`).join(', ')}`;
+  let text: string;
+  let values: unknown[];
+  if (first.kind === 'delete') {
+    text =
+      `DELETE FROM ${target} AS t USING unnest(${keyNames.map((_, n) => `$${n + 2}::text[]`).join(', ')}) AS u(${keyNames.map((_, n) => `k${n}`).join(', ')}) ` +
+      `WHERE t.${tenantCol} = $1::${tt} AND ${join} ${returning}`;
+    values = [r.tenantId, ...keyArrays];
   } else {
-    text = `DELETE FROM ${target} WHERE ${conds.join(' AND ')}`;
+    const cols = updateShape(r, first)
+      .split('\u0000')
+      .filter((c) => c !== '');
+    if (cols.length === 0) return;
+    const setArrays = cols.map((c) => (run as Extract<Change, { kind: 'update' }>[]).map((ch) => ch.tuple.find((f) => f.name === c)!.value as string | null));
+    text =
+      `UPDATE ${target} AS t SET ${cols.map((c, n) => `${ident(c)} = u.v${n}::${r.columns.get(c)!.type}`).join(', ')} ` +
+      `FROM unnest(${[...keyNames, ...cols].map((_, n) => `$${n + 2}::text[]`).join(', ')}) AS u(${[...keyNames.map((_, n) => `k${n}`), ...cols.map((_, n) => `v${n}`)].join(', ')}) ` +
+      `WHERE t.${tenantCol} = $1::${tt} AND ${join} ${returning}`;
+    values = [r.tenantId, ...keyArrays, ...setArrays];
   }
+  const res = await client.query<Record<string, string>>({ name: statementName(text), text, values, rowMode: 'array' } as pg.QueryConfig);
+  if (res.rowCount !== run.length) {
+    const hit = new Set((res.rows as unknown as string[][]).map((row) => row.join('\u0000')));
+    const missing = keys.find((k) => !hit.has(k.join('\u0000'))) ?? keys[0];
+    throw diverged(r, first.kind, missing);
+  }
+}
+
+/** An UPDATE that changed its key: alone, found by its old key (a later change may reuse that key). */
+async function applyKeyChange(client: pg.ClientBase, plan: Plan, r: Route, ch: Extract<Change, { kind: 'update' }>): Promise<void> {
+  checkColumns(r, ch);
+  const key = r.table.sourceKey ?? [];
+  const old = keyValues(r, ch);
+  const values: (string | null)[] = [r.tenantId, ...old];
+  const conds = [`${ident(plan.tenantColumn)} = $1::${r.table.tenantColumnType}`, ...key.map((k, n) => `${ident(k)} = $${n + 2}::${r.columns.get(k)!.type}`)];
+  const sets: string[] = [];
+  for (const f of ch.tuple) {
+    const c = r.columns.get(f.name)!;
+    if (f.value === UNCHANGED || c.generatedExpr !== null) continue;
+    values.push(f.value);
+    sets.push(`${ident(f.name)} = $${values.length}::${c.type}`);
+  }
+  if (sets.length === 0) return;
+  const text = `UPDATE ${ident(plan.targetSchema, r.table.target)} SET ${sets.join(', ')} WHERE ${conds.join(' AND ')}`;
   const res = await client.query({ name: statementName(text), text, values });
-  if (res.rowCount !== 1) {
-    throw new WantingError(
-      `${what}: the source ${ch.kind === 'update' ? 'updated' : 'deleted'} the row with ${key.map((k, i) => `${k} = ${values[i + 1]}`).join(', ')}, which the unified table does not have: the target diverged from the source`,
-      'revert this run (`oasys-migrate revert`, it drops the replication slot) and start again; report this as a bug if nothing else wrote to the unified tables',
-    );
-  }
+  if (res.rowCount !== 1) throw diverged(r, 'update', old);
 }
 
 /** Prepared once per connection: the same statement shape repeats for every change of a table. */

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { Plan } from '../plan/model.js';
 import { slotLag, type SlotLag } from './slot.js';
 import { onlineOf, type OnlineRow } from './state.js';
 import { fenceContent } from './follow.js';
@@ -56,4 +57,27 @@ export async function onlineStatus(source: pg.Pool, target: pg.Pool, runId: numb
     fenceLsn: row.fenceLsn,
     cutoverAt: row.cutoverAt,
   };
+}
+
+/**
+ * The plan narrowed to what the cut-over verifies: each unified table with only the changed
+ * tenants that had changes applied to it, and the frozen tables (copied again, never followed)
+ * of every changed tenant. Unchanged pairs were verified by the copy and nothing wrote to them.
+ * `pairs` null (journaled by an earlier version): every table of the changed tenants.
+ */
+export function changedScope(plan: Plan, tenants: string[], pairs: string[] | null): Plan {
+  const changed = new Set(tenants);
+  if (pairs === null) return plan;
+  const byTable = new Map<string, Set<string>>();
+  for (const p of pairs) {
+    const [tenant, table] = JSON.parse(p) as [string, string];
+    let set = byTable.get(table);
+    if (!set) byTable.set(table, (set = new Set()));
+    set.add(tenant);
+  }
+  const tables = plan.tables.flatMap((t) => {
+    const only = t.tenants.filter((s) => (t.sourceKey?.length ? byTable.get(t.target)?.has(s) : changed.has(s)));
+    return only.length > 0 ? [{ ...t, tenants: only }] : [];
+  });
+  return { ...plan, tables };
 }

@@ -4,7 +4,7 @@ import type { Logger } from '../log.js';
 import type { Plan } from '../plan/model.js';
 import { applyTxns, Router, type SourceTxn } from './apply.js';
 import { parseChange, type Change } from './decode.js';
-import { journalApplied, onlineOf, setLag } from './state.js';
+import { ensureOnlineState, journalApplied, onlineOf, setLag } from './state.js';
 
 export interface FollowOptions {
   source: pg.Pool;
@@ -44,8 +44,10 @@ export function fenceContent(runId: number): string {
 export async function follow(o: FollowOptions): Promise<FollowResult> {
   const started = performance.now();
   const router = new Router(o.plan);
+  // A run journaled by an earlier version gets the columns this one journals.
+  await ensureOnlineState(o.target);
   const fence = fenceContent(o.runId);
-  const chunk = o.chunk ?? 20_000;
+  const chunk = o.chunk ?? 100_000;
   const batchChanges = o.batchChanges ?? 5_000;
   let changes = 0;
   let txnsApplied = 0;
@@ -57,7 +59,9 @@ export async function follow(o: FollowOptions): Promise<FollowResult> {
     if (o.stop?.stopping)
       throw new InterruptedError('interrupted while following; the replication slot stays and `oasys-migrate cutover` resumes from the applied position');
     const applied = (await onlineOf(o.target, o.runId))?.appliedLsn ?? '0/0';
+    const read0 = performance.now();
     const { txns, lastLsn, total } = await peek(o.source, o.slot, o.plan, chunk);
+    const readSeconds = (performance.now() - read0) / 1000;
     // Transactions with nothing for the unified tables (other schemas, the copy's own writes) only move the position.
     const pending = txns.filter((t) => t.changes.length > 0 && lsnGreater(t.lsn, applied));
     // Whole transactions per target transaction, up to batchChanges changes (a bigger one goes alone).
@@ -72,7 +76,7 @@ export async function follow(o: FollowOptions): Promise<FollowResult> {
       const lagSeconds = last.at ? Math.max(0, (Date.now() - Date.parse(last.at)) / 1000) : 0;
       const result = await inTransaction(o.target, async (c) => {
         const r = await applyTxns(c, router, batch, fence);
-        await journalApplied(c, o.runId, last.lsn, r.changes, [...r.tenants], r.fence, lagSeconds);
+        await journalApplied(c, o.runId, last.lsn, r.changes, [...r.tenants], r.fence, lagSeconds, [...r.pairs]);
         return r;
       });
       await advance(o.source, o.slot, last.lsn);
@@ -81,6 +85,9 @@ export async function follow(o: FollowOptions): Promise<FollowResult> {
       o.onBatch?.({ changes: result.changes, txns: batch.length, lagSeconds });
       if (result.fence) fenceSeen = true;
     }
+    o.log.debug(
+      `online: read ${total} decoded rows (${pending.length} transactions to apply) in ${readSeconds.toFixed(2)} s, applied them in ${((performance.now() - read0) / 1000 - readSeconds).toFixed(2)} s`,
+    );
     if (o.until === 'fence' && fenceSeen) break;
     if (lastLsn) await advance(o.source, o.slot, lastLsn);
     // The read reached the end of the WAL written so far: caught up (within one round's changes).

@@ -4,6 +4,7 @@ import type { Logger } from '../log.js';
 import type { Plan } from '../plan/model.js';
 import { setRunState } from '../state/journal.js';
 import { follow, type FollowResult } from './follow.js';
+import { preverify } from './preverify.js';
 import { createSlotWithSnapshot, dropSlot, slotExists, slotLag, type ExportedSlot } from './slot.js';
 import { onlineOf, setConsistentPoint, stamp } from './state.js';
 
@@ -70,10 +71,20 @@ export interface CaughtUp extends FollowResult {
   lagBytes: number;
 }
 
-/** After the copy: applies what the application wrote meanwhile until caught up, then leaves the run 'following'. */
-export async function catchUp(session: Session, runId: number, plan: Plan, slot: string, log: Logger, stop: { stopping: boolean }): Promise<CaughtUp> {
+/** After the copy, or resumed while following: applies what the application wrote meanwhile until caught up (resumed: then verifies the changed pairs before the stop), then leaves the run 'following'. */
+export async function catchUp(
+  session: Session,
+  runId: number,
+  plan: Plan,
+  slot: string,
+  log: Logger,
+  stop: { stopping: boolean },
+  resumed = false,
+): Promise<CaughtUp> {
   log.info(`applying the changes written since the copy's snapshot (slot ${slot})`);
   const r = await follow({ source: session.source, target: session.target, runId, plan, slot, log, stop, until: 'caught-up' });
+  // Caught up again on a following run: verify what changed now, so that the cut-over verifies only what changes after.
+  if (resumed) await preverify(session, runId, plan, log, stop);
   await setRunState(session.target, runId, 'following');
   const lag = await slotLag(session.source, slot);
   return { ...r, slot, lagBytes: lag?.bytes ?? 0 };

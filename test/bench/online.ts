@@ -24,6 +24,15 @@ export interface OnlineM {
   /** Changes applied by run --online's catch-up, per second of that catch-up. */
   applyChangesPerSecond: number;
   changesApplied: number;
+  /**
+   * Changes applied per second by the catch-up during the follow (the second `run`): the source
+   * WAL holds only the application's writes there, not the copy's own rows, so this is the rate of
+   * reading, decoding and applying the application's changes.
+   */
+  followChangesPerSecond: number;
+  followChanges: number;
+  /** The cut-over's own breakdown of the write stop (seconds; see CutoverResult.downtime). */
+  downtimeParts: Record<string, number>;
   /** From the writes' stop to the end of `cutover` (what the application waits). */
   downtimeSeconds: number;
   /** The tool's own figure: from its confirmation (after catching up) to completion. */
@@ -58,13 +67,17 @@ export async function measureOnline(o: { tenants: number; rows: number; tps: num
     // The follow: the application goes on writing for a while; then the operator catches up once
     // more (`run` resumes the online run: it applies what was written and returns) and stops the writes.
     await new Promise((r) => setTimeout(r, 5000));
-    await cli(['run', '--source', url, '--json']);
+    const again = JSON.parse(await cli(['run', '--source', url, '--json'])) as { online?: { changes: number; seconds: number } };
+    const followed = again.online ?? { changes: 0, seconds: 0 };
+    progress(`  followed: ${followed.changes} changes applied in ${followed.seconds.toFixed(2)} s`);
     const loaded = await load.stop();
     const stopped = performance.now();
     progress(`online: writes stopped (${loaded.txns} transactions in ${loaded.seconds.toFixed(1)} s); cutover --yes`);
-    const cut = JSON.parse(await cli(['cutover', '--yes', '--source', url, '--json'])) as { downtimeSeconds: number };
+    const cut = JSON.parse(await cli(['cutover', '--yes', '--source', url, '--json'])) as { downtimeSeconds: number; downtime: Record<string, number> };
     const downtime = (performance.now() - stopped) / 1000;
-    progress(`  cut over: ${downtime.toFixed(2)} s from the writes' stop (the tool's own figure ${cut.downtimeSeconds.toFixed(2)} s)`);
+    progress(
+      `  cut over: ${downtime.toFixed(2)} s from the writes' stop (the tool's own figure ${cut.downtimeSeconds.toFixed(2)} s: ${JSON.stringify(cut.downtime)})`,
+    );
 
     const mismatches = await compareTenants(server.url, url);
     const slots = await withClient(url, async (c) => Number((await c.query(`SELECT count(*) AS n FROM pg_replication_slots`)).rows[0].n));
@@ -76,6 +89,9 @@ export async function measureOnline(o: { tenants: number; rows: number; tps: num
       copySeconds: Math.round(doc.seconds * 1000) / 1000,
       applyChangesPerSecond: Math.round(doc.online.changes / Math.max(doc.online.seconds, 0.001)),
       changesApplied: doc.online.changes,
+      followChangesPerSecond: Math.round(followed.changes / Math.max(followed.seconds, 0.001)),
+      followChanges: followed.changes,
+      downtimeParts: cut.downtime,
       downtimeSeconds: Math.round(downtime * 1000) / 1000,
       toolDowntimeSeconds: Math.round(cut.downtimeSeconds * 1000) / 1000,
       exact: mismatches.length === 0,

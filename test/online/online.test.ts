@@ -316,3 +316,158 @@ describe('online mode: kill -9, failures, revert', () => {
     expect(await slots(s.source)).toEqual([]);
   });
 });
+
+describe('online apply: changes of a source transaction applied in batches', () => {
+  it('insert then delete of one row, key updates, many rows and many tenants in one transaction: exact after the cut-over', async () => {
+    const s = await setup('onb');
+    const run = await runCli(['run', '--online', ...s.args], { timeoutMs: 90_000 });
+    expect(run.code, show(run)).toBe(0);
+    const [a, b, c] = s.info.tenants.map((t) => qi(t.schema, 'LedgerEntry'));
+    // One source transaction: runs of inserts, updates and deletes of one table interleaved, a
+    // key freed by a key update and taken again, a row inserted then deleted, and every tenant.
+    await sql(
+      s.source,
+      `BEGIN;
+       INSERT INTO ${a} (id, "Amount", "Note") VALUES (900001, 1, 'one'), (900002, 2, 'two, "quoted"'), (900003, 3, E'back\\\\slash {x}'), (900004, 4, NULL);
+       DELETE FROM ${a} WHERE id = 900002;
+       UPDATE ${a} SET "Note" = 'three updated' WHERE id = 900003;
+       UPDATE ${a} SET id = 900005 WHERE id = 900001;
+       INSERT INTO ${a} (id, "Amount", "Note") VALUES (900001, 11, 'the freed key again');
+       UPDATE ${a} SET "Amount" = "Amount" * 2 WHERE id % 3 = 0;
+       UPDATE ${a} SET "Amount" = "Amount" + 1 WHERE id % 3 = 0;
+       DELETE FROM ${a} WHERE id = 900004;
+       DELETE FROM ${b} WHERE id % 5 = 1;
+       UPDATE ${b} SET "Note" = 'b' || id WHERE id % 2 = 0;
+       INSERT INTO ${c} ("Amount", "Note") SELECT g, 'c ' || g FROM generate_series(1, 300) g;
+       UPDATE ${c} SET id = id + 100000 WHERE id % 7 = 0;
+       DELETE FROM ${c} WHERE id % 11 = 0;
+       INSERT INTO ${b} (id, "Amount") VALUES (900001, 1);
+       COMMIT`,
+    );
+    // Many tenants in one transaction, one change each, twice over.
+    await sql(s.source, `BEGIN; ${[a, b, c, a, b, c].map((t, i) => `INSERT INTO ${t} ("Amount", "Note") VALUES (${i}, 'round ${i}');`).join(' ')} COMMIT`);
+    const cut = await runCli(['cutover', '--yes', ...s.args, '--json'], { timeoutMs: 90_000 });
+    expect(cut.code, show(cut)).toBe(0);
+    const doc = JSON.parse(cut.stdout) as {
+      changesApplied: number;
+      verify: { ok: boolean; results: { tenant: string; table: string }[] };
+      pairsVerified: number;
+      downtime: Record<string, number>;
+    };
+    expect(doc.verify.ok).toBe(true);
+    expect(doc.changesApplied).toBeGreaterThan(300);
+    // Only the pairs that changed are verified: LedgerEntry of the three tenants, and the frozen
+    // table (copied again at the cut-over) of each; not their accounts_* tables.
+    expect(doc.pairsVerified).toBe(6);
+    expect([...new Set(doc.verify.results.map((r) => r.table))].sort()).toEqual(['LedgerEntry', 'audit_log']);
+    expect(Object.keys(doc.downtime)).toEqual(['fence', 'frozen', 'sequences', 'verify', 'definitions', 'finish']);
+    await exact(s);
+    // The row inserted then deleted is not there; the freed key holds the row inserted after the key update.
+    const rows = await sql<{ id: number; note: string | null }>(
+      asAdmin(s.target),
+      `SELECT id, "Note" AS note FROM public."LedgerEntry" WHERE tenant_id = $1 AND id > 900000 ORDER BY id`,
+      [Number(s.info.tenants[0].id)],
+    );
+    expect(rows).toEqual([
+      { id: 900001, note: 'the freed key again' },
+      { id: 900003, note: 'three updated' },
+      { id: 900005, note: 'one' },
+    ]);
+  });
+
+  it('an UPDATE of a row the unified table does not have stops the cut-over, naming the row, and drops the slot', async () => {
+    const s = await setup('onx');
+    const run = await runCli(['run', '--online', ...s.args], { timeoutMs: 90_000 });
+    expect(run.code, show(run)).toBe(0);
+    const t = s.info.tenants[1];
+    // The target diverges: one row of the tenant is gone there (something else wrote to the unified table).
+    await sql(asAdmin(s.target), `DELETE FROM public."LedgerEntry" WHERE tenant_id = $1 AND id = 5`, [Number(t.id)]);
+    // One statement updating three rows: applied as one batch, of which the middle row hits nothing.
+    await sql(s.source, `UPDATE ${qi(t.schema, 'LedgerEntry')} SET "Amount" = 7 WHERE id IN (4, 5, 6)`);
+    const cut = await runCli(['cutover', '--yes', ...s.args]);
+    expect(cut.code, show(cut)).toBe(1);
+    expect(cut.stderr).toContain(`tenant "${t.schema}" table LedgerEntry: the source updated the row with id = 5, which the unified table does not have`);
+    expect(cut.stderr).toContain('oasys-migrate revert');
+    expect(await slots(s.source)).toEqual([]);
+    // Nothing of that batch was kept: rows 4 and 6 still have their copied values.
+    const [src] = await sql<{ n: string }>(
+      asAdmin(s.target),
+      `SELECT count(*) AS n FROM public."LedgerEntry" WHERE tenant_id = $1 AND id IN (4, 6) AND "Amount" = 7`,
+      [Number(t.id)],
+    );
+    expect(Number(src.n)).toBe(0);
+  });
+});
+
+describe('online cut-over: verification moved before the stop', () => {
+  const start = async (prefix: string) => {
+    const s = await setup(prefix);
+    const run = await runCli(['run', '--online', ...s.args], { timeoutMs: 90_000 });
+    expect(run.code, show(run)).toBe(0);
+    const [a, b] = s.info.tenants;
+    await sql(s.source, `UPDATE ${qi(a.schema, 'LedgerEntry')} SET "Amount" = 1 WHERE id = 2`);
+    await sql(s.source, `UPDATE ${qi(b.schema, 'accounts_account')} SET name = 'before the stop' WHERE id = 1`);
+    // `run` on a following run catches up, then verifies the two changed pairs while writes go on.
+    const again = await runCli(['run', ...s.args]);
+    expect(again.code, show(again)).toBe(0);
+    expect(again.stderr + again.stdout).toContain('verifying 2 changed tenant tables while the application still writes');
+    return { s, a, b };
+  };
+
+  it('the cut-over verifies only the pairs changed after that, and the frozen tables', async () => {
+    const { s, a } = await start('onv');
+    await sql(s.source, `UPDATE ${qi(a.schema, 'LedgerEntry')} SET "Amount" = 2 WHERE id = 3`);
+    const cut = await runCli(['cutover', '--yes', ...s.args, '--json'], { timeoutMs: 90_000 });
+    expect(cut.code, show(cut)).toBe(0);
+    const doc = JSON.parse(cut.stdout) as {
+      pairsVerified: number;
+      pairsVerifiedBefore: number;
+      verify: { ok: boolean; results: { tenant: string; table: string }[] };
+    };
+    expect(doc.verify.ok).toBe(true);
+    // accounts_account of b was equal before the stop and not changed since; LedgerEntry of a changed again.
+    expect(doc.pairsVerifiedBefore).toBe(1);
+    expect(doc.verify.results.map((r) => `${r.tenant}.${r.table}`).sort()).toEqual(
+      [`${a.schema}.LedgerEntry`, `${a.schema}.audit_log`, `${s.info.tenants[1].schema}.audit_log`].sort(),
+    );
+    expect(doc.pairsVerified).toBe(3);
+    await exact(s);
+  });
+
+  it('a pair changed after it is verified again at the stop: a divergence there is found', async () => {
+    const { s, a } = await start('onw');
+    // The target diverges in a row the source does not touch, then the source changes that pair.
+    await sql(asAdmin(s.target), `UPDATE public."LedgerEntry" SET "Note" = 'tampered' WHERE tenant_id = $1 AND id = 5`, [Number(a.id)]);
+    await sql(s.source, `UPDATE ${qi(a.schema, 'LedgerEntry')} SET "Amount" = 2 WHERE id = 3`);
+    const cut = await runCli(['cutover', '--yes', ...s.args]);
+    expect(cut.code, show(cut)).toBe(1);
+    expect(cut.stderr).toContain(`verification found 1 mismatch, e.g. tenant "${a.schema}" table LedgerEntry`);
+    expect(await slots(s.source)).toEqual([]);
+  });
+});
+
+describe('online state journaled by the version before the (tenant, table) pairs', () => {
+  it('cutover verifies every table of the changed tenants, exactly', async () => {
+    const s = await setup('onu');
+    const run = await runCli(['run', '--online', ...s.args], { timeoutMs: 90_000 });
+    expect(run.code, show(run)).toBe(0);
+    const a = s.info.tenants[0];
+    await sql(s.source, `UPDATE ${qi(a.schema, 'LedgerEntry')} SET "Amount" = 1 WHERE id = 2`);
+    const again = await runCli(['run', ...s.args]);
+    expect(again.code, show(again)).toBe(0);
+    // As an earlier version left it: changes applied, no pair columns.
+    await sql(
+      s.target,
+      `ALTER TABLE oasys_migrate.online DROP COLUMN pairs_changed, DROP COLUMN pair_lsns, DROP COLUMN preverified_lsn, DROP COLUMN preverified_pairs`,
+    );
+    await sql(s.source, `UPDATE ${qi(a.schema, 'LedgerEntry')} SET "Amount" = 2 WHERE id = 3`);
+    const cut = await runCli(['cutover', '--yes', ...s.args, '--json'], { timeoutMs: 90_000 });
+    expect(cut.code, show(cut)).toBe(0);
+    const doc = JSON.parse(cut.stdout) as { pairsVerified: number; pairsVerifiedBefore: number; verify: { ok: boolean; results: { tenant: string }[] } };
+    expect(doc.verify.ok).toBe(true);
+    expect(doc.pairsVerifiedBefore).toBe(0);
+    expect(new Set(doc.verify.results.map((r) => r.tenant))).toEqual(new Set([a.schema]));
+    expect(doc.pairsVerified).toBeGreaterThanOrEqual(4);
+    await exact(s);
+  });
+});
