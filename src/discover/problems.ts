@@ -65,6 +65,8 @@ export const ProblemCode = {
   ONLINE_UNSUPPORTED: 'ONLINE_UNSUPPORTED',
   /** run --online: a table without a primary key, copied again during the cut-over's write stop (warning). */
   ONLINE_FROZEN: 'ONLINE_FROZEN',
+  /** run --online into a separate target: shared tables copied once, whose writes during the run stop it (warning). */
+  ONLINE_SHARED: 'ONLINE_SHARED',
   /** run --online: what it leaves on the source while it runs (info). */
   ONLINE_FOOTPRINT: 'ONLINE_FOOTPRINT',
   /** Free space where the target's tables go looks short of the estimate (warning; only where the server lets it be seen). */

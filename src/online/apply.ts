@@ -26,8 +26,11 @@ export interface Route {
 /** Where a change of `schema.table` goes: tenant tables of the plan; everything else is ignored. */
 export class Router {
   private routes = new Map<string, Route>();
+  /** Shared tables the run copied into a separate target: their changes are not carried over (yet), so one stops the follow. */
+  private copiedShared: Set<string>;
   readonly depths: Map<string, number>;
   constructor(readonly plan: Plan) {
+    this.copiedShared = new Set(plan.sameDatabase ? [] : plan.shared.map((x) => `${x.schema}\u0000${x.table}`));
     const ids = new Map(plan.tenants.map((t) => [t.schema, t.tenantId]));
     for (const t of plan.tables) {
       // A table without a key is frozen: copied again at the cut-over, its changes are not followed.
@@ -38,7 +41,15 @@ export class Router {
     this.depths = tableDepths(plan);
   }
   route(schema: string, table: string): Route | undefined {
-    return this.routes.get(`${schema}\u0000${table}`);
+    const r = this.routes.get(`${schema}\u0000${table}`);
+    if (!r && this.copiedShared.has(`${schema}\u0000${table}`)) {
+      // Ignoring it would leave the target's copy stale (rows the application wrote meanwhile missing after the cut-over).
+      throw new WantingError(
+        `shared table ${schema}.${table}, copied to the separate target by this run, was written on the source during the online run; online mode does not carry changes of shared tables to a separate target`,
+        `nothing written to the target is lost; revert this run (\`oasys-migrate revert\`, it drops the replication slot), then migrate in place, or with the writes to ${schema}.${table} stopped until the cut-over, or without --online`,
+      );
+    }
+    return r;
   }
 }
 
@@ -178,7 +189,7 @@ function keyValues(r: Route, ch: Extract<Change, { kind: 'update' | 'delete' }>)
   if (key.length === 0) {
     throw new WantingError(
       `${what}: an ${ch.kind.toUpperCase()} of a table without a primary key cannot be applied`,
-      '`plan --online` lists these tables (ONLINE_NO_KEY)',
+      '`plan --online` lists these tables (ONLINE_FROZEN)',
     );
   }
   const keySource = ch.oldKey ?? (ch.kind === 'update' ? ch.tuple : undefined);

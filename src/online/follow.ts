@@ -106,8 +106,8 @@ export async function follow(o: FollowOptions): Promise<FollowResult> {
 }
 
 /**
- * The next decoded transactions. Rows of the target schema and of the tool's state are dropped in
- * the server (a same-database run decodes its own copy): their BEGIN/COMMIT still move the position.
+ * The next decoded transactions. In place, rows of the target schema and of the tool's state are
+ * dropped in the server (the run decodes its own copy): their BEGIN/COMMIT still move the position.
  */
 async function peek(source: pg.Pool, slot: string, plan: Plan, chunk: number): Promise<{ txns: SourceTxn[]; lastLsn?: string; total: number }> {
   const r = await source.query<{ lsn: string | null; data: string }>(
@@ -117,9 +117,10 @@ async function peek(source: pg.Pool, slot: string, plan: Plan, chunk: number): P
      SELECT NULL AS lsn, pg_catalog.count(*)::text AS data FROM p
      UNION ALL
      SELECT lsn::text, data FROM p
-      WHERE NOT pg_catalog.starts_with(data, 'table ' || pg_catalog.quote_ident($3) || '.')
+      WHERE ($3::text IS NULL OR NOT pg_catalog.starts_with(data, 'table ' || pg_catalog.quote_ident($3) || '.'))
         AND NOT pg_catalog.starts_with(data, 'table oasys_migrate.')`,
-    [slot, chunk, plan.targetSchema],
+    // Into a separate target, the source's schema of that name holds the shared tables: kept (Router).
+    [slot, chunk, plan.sameDatabase ? plan.targetSchema : null],
   );
   const txns: SourceTxn[] = [];
   let open: { xid: string; changes: Change[] } | undefined;

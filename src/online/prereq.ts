@@ -93,6 +93,14 @@ export async function onlineProblems(source: Queryable, plan: Plan): Promise<Pro
       });
     }
   }
+  if (!plan.sameDatabase && plan.shared.length > 0) {
+    out.push({
+      severity: 'warning',
+      code: 'ONLINE_SHARED',
+      message: `shared tables copied to the separate target once: ${plan.shared.map((x) => `${x.schema}.${x.table}`).join(', ')}; a write to one of them on the source during the online run stops it (their changes are not carried over)`,
+      hint: 'keep writes to these tables stopped until the cut-over (e.g. no sign-ups), or migrate in place',
+    });
+  }
   out.push({
     severity: 'info',
     code: 'ONLINE_FOOTPRINT',

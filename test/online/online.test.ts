@@ -261,6 +261,26 @@ describe('online mode: kill -9, failures, revert', () => {
     expect(await slots(s.source)).toEqual([]);
   });
 
+  it('separate target: a write to a shared table the run copied stops the follow with a clear message, drops the slot; plan --online warns', async () => {
+    const s = await setup('ons', { separate: true });
+    const plan = await runCli(['plan', '--online', '--json', ...s.args]);
+    expect(plan.code, show(plan)).toBe(0);
+    const shared = (JSON.parse(plan.stdout) as { problems: { code: string; message: string }[] }).problems.find((p) => p.code === 'ONLINE_SHARED');
+    expect(shared?.message).toContain('public.customers_client');
+    const run = await runCli(['run', '--online', ...s.args], { timeoutMs: 90_000 });
+    expect(run.code, show(run)).toBe(0);
+    expect(await slots(s.source)).toHaveLength(1);
+    await sql(s.source, `UPDATE public.customers_client SET name = name || ' (renamed)' WHERE id = $1`, [Number(s.info.tenants[0].id)]);
+    const again = await runCli(['run', ...s.args]);
+    expect(again.code, show(again)).toBe(1);
+    expect(again.stderr).toContain('shared table public.customers_client');
+    expect(again.stderr).toContain('oasys-migrate revert');
+    expect(await slots(s.source)).toEqual([]);
+    const rv = await runCli(['revert', '--yes', ...s.args]);
+    expect(rv.code, show(rv)).toBe(0);
+    expect(await slots(s.source)).toEqual([]);
+  });
+
   it('kill -9 during the copy: the snapshot is gone, so `run` refuses to resume, drops the slot, and revert leaves nothing', async () => {
     const s = await setup('onc', { rows: 10_000 });
     const run = startCli(['run', '--online', ...s.args], { timeoutMs: 90_000 });
