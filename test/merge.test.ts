@@ -3,6 +3,7 @@ import { planCommand } from '../src/commands/plan.js';
 import { revertCommand } from '../src/commands/revert.js';
 import { runCommand } from '../src/commands/run.js';
 import { verifyCommand } from '../src/commands/verify.js';
+import { cutoverCommand } from '../src/commands/cutover.js';
 import { loadConfig, type ResolvedConfig } from '../src/config/load.js';
 import { silentLogger } from '../src/log.js';
 import { fingerprint, fingerprintDiff } from '../src/verify/fingerprint.js';
@@ -318,5 +319,57 @@ describe('revert after the application added shared rows', () => {
     expect(rows[rows.length - 1].id).toBe(mine.id);
     const [next] = await query<{ id: number }>(db.url, `SELECT nextval(pg_get_serial_sequence('public.django_content_type', 'id'))::int AS id`);
     expect(next.id).toBeGreaterThan(mine.id);
+  });
+});
+
+describe('merge by natural key, online (run --online, changes applied through the mapping, cutover)', () => {
+  it('rows inserted, updated and deleted during the follow refer to the same content types and permissions on both sides; a migration stops it', async () => {
+    const db = await createTestDatabase('mrgo');
+    dbs.push(db);
+    await build(db.url);
+    const cfg: ResolvedConfig = { ...cfgFor(db.url), online: true };
+    const plan = await planCommand(cfg, log);
+    expect(plan.plan.problems.filter((p) => p.severity === 'error')).toEqual([]);
+    expect(plan.plan.problems.find((p) => p.code === 'ONLINE_MERGED')?.message).toContain('django_content_type, auth_permission');
+
+    const run = await runCommand(cfg, log);
+    expect(run.plan.merges?.length).toBe(2);
+    // The application writes while the run follows: references by content type, generic references to a permission.
+    const ct = (s: string, a: string, m: string) => `(SELECT id FROM ${s}.django_content_type WHERE app_label = '${a}' AND model = '${m}')`;
+    await withClient(db.url, async (c) => {
+      for (const s of TENANTS) {
+        await c.query(`INSERT INTO ${s}.shop_tagged (label, content_type_id, object_id) VALUES ('late item', ${ct(s, 'shop', 'item')}, 2)`);
+        await c.query(
+          `INSERT INTO ${s}.shop_tagged (label, content_type_id, object_id)
+             SELECT 'late perm ' || p.codename, p.content_type_id * 0 + ${ct(s, 'auth', 'permission')}, p.id FROM ${s}.auth_permission p WHERE p.codename = 'view_item'`,
+        );
+        await c.query(
+          `INSERT INTO ${s}.django_admin_log (action_time, object_id, object_repr, action_flag, change_message, content_type_id, user_id)
+             VALUES (now(), '3', 'late', 2, '[]', ${ct(s, 'shop', 'item')}, 1)`,
+        );
+        // A row moved to another content type (object id unchanged), one to a permission (both columns), one deleted.
+        await c.query(`UPDATE ${s}.shop_tagged SET content_type_id = ${ct(s, 'admin', 'logentry')} WHERE label = 'item 1'`);
+        await c.query(
+          `UPDATE ${s}.shop_tagged SET content_type_id = ${ct(s, 'auth', 'permission')}, object_id = (SELECT id FROM ${s}.auth_permission WHERE codename = 'add_item') WHERE label = 'item 2'`,
+        );
+        await c.query(`DELETE FROM ${s}.shop_tagged WHERE label = 'item 3'`);
+      }
+    });
+    const truth = await meanings(db.url, 'source');
+    const cut = await cutoverCommand(cfg, log, { confirmWritesStopped: async () => true, writesStopped: true });
+    expect(cut.verify.ok).toBe(true);
+    expect(cut.tenantsVerified.sort()).toEqual([...TENANTS].sort());
+    expect(await meanings(db.url, 'target')).toEqual(truth.filter((x) => !x.startsWith('pub ')));
+    expect((await verifyCommand(cfg, log)).ok).toBe(true);
+    expect(await query(db.url, `SELECT slot_name FROM pg_replication_slots WHERE database = current_database()`)).toEqual([]);
+
+    // A migration during the follow (a new content type in a tenant) has no mapping: it stops the run.
+    expect((await revertCommand({ ...cfg, discardWrites: true }, log, async () => true)).reverted).toBe(true);
+    await runCommand(cfg, log);
+    await query(db.url, `INSERT INTO acme.django_content_type (app_label, model) VALUES ('shop', 'coupon')`);
+    await expect(cutoverCommand(cfg, log, { confirmWritesStopped: async () => true, writesStopped: true })).rejects.toThrow(
+      /tenant "acme" table django_content_type, merged by natural key/,
+    );
+    expect(await query(db.url, `SELECT slot_name FROM pg_replication_slots WHERE database = current_database()`)).toEqual([]);
   });
 });

@@ -67,6 +67,8 @@ export const ProblemCode = {
   ONLINE_FROZEN: 'ONLINE_FROZEN',
   /** run --online into a separate target: shared tables copied once, whose writes during the run stop it (warning). */
   ONLINE_SHARED: 'ONLINE_SHARED',
+  /** run --online with lookup tables merged by natural key: a tenant's copy changing during the run stops it (warning). */
+  ONLINE_MERGED: 'ONLINE_MERGED',
   /** run --online: what it leaves on the source while it runs (info). */
   ONLINE_FOOTPRINT: 'ONLINE_FOOTPRINT',
   /** Free space where the target's tables go looks short of the estimate (warning; only where the server lets it be seen). */

@@ -4,6 +4,7 @@ import { ident, identList } from '../db/ident.js';
 import { WantingError } from '../errors.js';
 import type { Plan, UnifiedColumn, UnifiedTable } from '../plan/model.js';
 import { tableDepths } from '../copy/recopy.js';
+import { MERGE_OBJECTS, mapTableSql, mergeMap } from '../plan/merge.js';
 import { UNCHANGED, type Change, type Field } from './decode.js';
 
 /** One source transaction, whole, as decoded: applied all or nothing, in commit order. */
@@ -28,9 +29,12 @@ export class Router {
   private routes = new Map<string, Route>();
   /** Shared tables the run copied into a separate target: their changes are not carried over (yet), so one stops the follow. */
   private copiedShared: Set<string>;
+  /** Lookup tables merged by natural key (Django's content types): a tenant's copy changing means a migration ran. */
+  private merged: Set<string>;
   readonly depths: Map<string, number>;
   constructor(readonly plan: Plan) {
     this.copiedShared = new Set(plan.sameDatabase ? [] : plan.shared.map((x) => `${x.schema}\u0000${x.table}`));
+    this.merged = new Set((plan.merges ?? []).map((m) => m.table));
     const ids = new Map(plan.tenants.map((t) => [t.schema, t.tenantId]));
     for (const t of plan.tables) {
       // A table without a key is frozen: copied again at the cut-over, its changes are not followed.
@@ -42,6 +46,13 @@ export class Router {
   }
   route(schema: string, table: string): Route | undefined {
     const r = this.routes.get(`${schema}\u0000${table}`);
+    if (!r && this.merged.has(table) && this.plan.tenants.some((t) => t.schema === schema)) {
+      // Its rows were merged and mapped once; a new or changed row would have no mapping.
+      throw new WantingError(
+        `tenant "${schema}" table ${table}, merged by natural key into the shared table, changed on the source during the online run (a Django migration?)`,
+        DDL_HINT,
+      );
+    }
     if (!r && this.copiedShared.has(`${schema}\u0000${table}`)) {
       // Ignoring it would leave the target's copy stale (rows the application wrote meanwhile missing after the cut-over).
       throw new WantingError(
@@ -244,7 +255,7 @@ async function applyBatch(client: pg.ClientBase, plan: Plan, r: Route, run: RowC
     }
     const text =
       `INSERT INTO ${target} (${identList([plan.tenantColumn, ...copied.map((c) => c.name)])}) OVERRIDING SYSTEM VALUE ` +
-      `SELECT $1::${tt}, ${copied.map((c, n) => `u.v${n}::${c.type}`).join(', ')} FROM unnest(${copied.map((_, n) => `$${n + 2}::text[]`).join(', ')}) AS u(${copied.map((_, n) => `v${n}`).join(', ')})`;
+      `SELECT $1::${tt}, ${copied.map((c, n) => valueSql(plan, r, c.name, `u.v${n}`, (p) => valueSql(plan, r, p, `u.v${copied.findIndex((x) => x.name === p)}`))).join(', ')} FROM unnest(${copied.map((_, n) => `$${n + 2}::text[]`).join(', ')}) AS u(${copied.map((_, n) => `v${n}`).join(', ')})`;
     await client.query({ name: statementName(text), text, values: [r.tenantId, ...arrays] });
     return;
   }
@@ -268,7 +279,7 @@ async function applyBatch(client: pg.ClientBase, plan: Plan, r: Route, run: RowC
     if (cols.length === 0) return;
     const setArrays = cols.map((c) => (run as Extract<Change, { kind: 'update' }>[]).map((ch) => ch.tuple.find((f) => f.name === c)!.value as string | null));
     text =
-      `UPDATE ${target} AS t SET ${cols.map((c, n) => `${ident(c)} = u.v${n}::${r.columns.get(c)!.type}`).join(', ')} ` +
+      `UPDATE ${target} AS t SET ${cols.map((c, n) => `${ident(c)} = ${valueSql(plan, r, c, `u.v${n}`, (p) => (cols.includes(p) ? valueSql(plan, r, p, `u.v${cols.indexOf(p)}`) : `t.${ident(p)}`))}`).join(', ')} ` +
       `FROM unnest(${[...keyNames, ...cols].map((_, n) => `$${n + 2}::text[]`).join(', ')}) AS u(${[...keyNames.map((_, n) => `k${n}`), ...cols.map((_, n) => `v${n}`)].join(', ')}) ` +
       `WHERE t.${tenantCol} = $1::${tt} AND ${join} ${returning}`;
     values = [r.tenantId, ...keyArrays, ...setArrays];
@@ -289,16 +300,39 @@ async function applyKeyChange(client: pg.ClientBase, plan: Plan, r: Route, ch: E
   const values: (string | null)[] = [r.tenantId, ...old];
   const conds = [`${ident(plan.tenantColumn)} = $1::${r.table.tenantColumnType}`, ...key.map((k, n) => `${ident(k)} = $${n + 2}::${r.columns.get(k)!.type}`)];
   const sets: string[] = [];
+  const param = new Map<string, string>();
   for (const f of ch.tuple) {
     const c = r.columns.get(f.name)!;
     if (f.value === UNCHANGED || c.generatedExpr !== null) continue;
     values.push(f.value);
-    sets.push(`${ident(f.name)} = $${values.length}::${c.type}`);
+    param.set(f.name, `$${values.length}::text`);
   }
+  for (const [name, p] of param)
+    sets.push(`${ident(name)} = ${valueSql(plan, r, name, p, (x) => (param.has(x) ? valueSql(plan, r, x, param.get(x)!) : ident(x)))}`);
   if (sets.length === 0) return;
   const text = `UPDATE ${ident(plan.targetSchema, r.table.target)} SET ${sets.join(', ')} WHERE ${conds.join(' AND ')}`;
   const res = await client.query({ name: statementName(text), text, values });
   if (res.rowCount !== 1) throw diverged(r, 'update', old);
+}
+
+/**
+ * The value a column takes in the unified table, from its source text `raw` (an SQL expression of
+ * type text; $1 is the tenant id): as the copy does (src/plan/merge.ts translatedCopySql), a column
+ * referring to a merged lookup table takes the shared id from the mapping, and a GenericForeignKey's
+ * object id of a merged model the shared object's id; `partner` gives the content type (its new,
+ * shared id) the object id goes with.
+ */
+function valueSql(plan: Plan, r: Route, column: string, raw: string, partner?: (name: string) => string): string {
+  const c = r.columns.get(column)!;
+  const tr = r.table.translations?.find((x) => x.column === column);
+  if (!tr) return `${raw}::${c.type}`;
+  const tenant = `($1::${r.table.tenantColumnType})::text`;
+  if (tr.genericOf !== undefined) {
+    const ct = partner ? partner(tr.genericOf) : valueSql(plan, r, tr.genericOf, raw);
+    return `COALESCE((SELECT mo.new_id::${c.type} FROM ${MERGE_OBJECTS} AS mo WHERE mo.tenant = ${tenant} AND mo.ct = (${ct})::text AND mo.old_id = ${raw}), ${raw}::${c.type})`;
+  }
+  const m = mergeMap(plan.merges).get(tr.merged)!;
+  return `(SELECT m.new_id::${c.type} FROM ${mapTableSql(m)} AS m WHERE m.tenant = ${tenant} AND m.old_id = ${raw})`;
 }
 
 /** Prepared once per connection: the same statement shape repeats for every change of a table. */
