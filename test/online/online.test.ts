@@ -281,6 +281,23 @@ describe('online mode: kill -9, failures, revert', () => {
     expect(await slots(s.source)).toEqual([]);
   });
 
+  it('a new tenant schema during the follow stops the cut-over with a clear message and drops the slot', async () => {
+    const s = await setup('onn');
+    const run = await runCli(['run', '--online', ...s.args], { timeoutMs: 90_000 });
+    expect(run.code, show(run)).toBe(0);
+    // A tenant signs up while the run follows: its schema, its tables, its registry row.
+    const first = s.info.tenants[0].schema;
+    const tables = await sql<{ t: string }>(s.source, `SELECT tablename AS t FROM pg_tables WHERE schemaname = $1 ORDER BY 1`, [first]);
+    await sql(s.source, `CREATE SCHEMA newcomer`);
+    for (const { t } of tables) await sql(s.source, `CREATE TABLE ${qi('newcomer', t)} (LIKE ${qi(first, t)} INCLUDING ALL)`);
+    await sql(s.source, `INSERT INTO public.customers_client (schema_name, name, created_on) VALUES ('newcomer', 'Newcomer', now())`);
+    const cut = await runCli(['cutover', '--yes', ...s.args]);
+    expect(cut.code, show(cut)).toBe(1);
+    expect(cut.stderr).toContain('a tenant schema was added or removed');
+    expect(cut.stderr).toContain('oasys-migrate revert');
+    expect(await slots(s.source)).toEqual([]);
+  });
+
   it('kill -9 during the copy: the snapshot is gone, so `run` refuses to resume, drops the slot, and revert leaves nothing', async () => {
     const s = await setup('onc', { rows: 10_000 });
     const run = startCli(['run', '--online', ...s.args], { timeoutMs: 90_000 });
