@@ -40,24 +40,26 @@ class Reader {
     this.i += text.length;
     return true;
   }
-  /** An identifier as quote_identifier writes it. */
-  ident(stops: string): string {
-    if (this.s[this.i] === '"') {
-      let out = '';
-      this.i++;
-      for (;;) {
-        const j = this.s.indexOf('"', this.i);
-        if (j < 0) throw new DecodeError(`unterminated identifier in: ${this.s.slice(0, 200)}`);
-        out += this.s.slice(this.i, j);
-        if (this.s[j + 1] === '"') {
-          out += '"';
-          this.i = j + 2;
-        } else {
-          this.i = j + 1;
-          return out;
-        }
+  /** A string between `quote`s (at the current position), a doubled quote standing for one. */
+  quoted(quote: string, what: string): string {
+    let out = '';
+    this.i++;
+    for (;;) {
+      const j = this.s.indexOf(quote, this.i);
+      if (j < 0) throw new DecodeError(`unterminated ${what} in: ${this.s.slice(0, 200)}`);
+      out += this.s.slice(this.i, j);
+      if (this.s[j + 1] === quote) {
+        out += quote;
+        this.i = j + 2;
+      } else {
+        this.i = j + 1;
+        return out;
       }
     }
+  }
+  /** An identifier as quote_identifier writes it. */
+  ident(stops: string): string {
+    if (this.s[this.i] === '"') return this.quoted('"', 'identifier');
     const start = this.i;
     while (this.i < this.s.length && !stops.includes(this.s[this.i])) this.i++;
     return this.s.slice(start, this.i);
@@ -125,20 +127,7 @@ function value(r: Reader): string | null | typeof UNCHANGED {
   const s = r.s;
   if (s[r.i] === "'" || (s[r.i] === 'B' && s[r.i + 1] === "'")) {
     if (s[r.i] === 'B') r.i++;
-    let out = '';
-    r.i++;
-    for (;;) {
-      const j = s.indexOf("'", r.i);
-      if (j < 0) throw new DecodeError(`unterminated value in: ${s.slice(0, 200)}`);
-      out += s.slice(r.i, j);
-      if (s[j + 1] === "'") {
-        out += "'";
-        r.i = j + 2;
-      } else {
-        r.i = j + 1;
-        return out;
-      }
-    }
+    return r.quoted("'", 'value');
   }
   const start = r.i;
   while (r.i < s.length && s[r.i] !== ' ') r.i++;
