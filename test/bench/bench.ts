@@ -79,6 +79,21 @@ const USAGE = `usage: npm run bench -- [options]
 Environment: OASYS_BENCH_DATABASE_URL=postgres://… uses that server (its user must be
 able to CREATE DATABASE) instead of the embedded PostgreSQL.`;
 
+type IntegerOption = { [K in keyof Options]-?: Options[K] extends number | undefined ? K : never }[keyof Options];
+
+/** The integer options: the field each sets and its least value. */
+const INTEGER_OPTIONS: Record<string, [IntegerOption, number]> = {
+  '--tenants': ['tenants', 1],
+  '--rows': ['rows', 1],
+  '--many-tenants': ['manyTenants', 1],
+  '--many-tables': ['manyTables', 1],
+  '--many-rows': ['manyRows', 0],
+  '--concurrency': ['concurrency', 1],
+  '--whale-rows': ['whaleRows', 1000],
+  '--big-rows': ['bigRows', 0],
+  '--repeat': ['repeat', 1],
+};
+
 function parseArgs(argv: string[]): Options {
   const quick = argv.includes('--quick');
   const o: Options = {
@@ -117,35 +132,8 @@ function parseArgs(argv: string[]): Options {
       case '--many-tenants-50k':
         scale50k = true;
         break;
-      case '--tenants':
-        o.tenants = num(flag, value(), 1);
-        break;
-      case '--rows':
-        o.rows = num(flag, value(), 1);
-        break;
-      case '--many-tenants':
-        o.manyTenants = num(flag, value(), 1);
-        break;
-      case '--many-tables':
-        o.manyTables = num(flag, value(), 1);
-        break;
-      case '--many-rows':
-        o.manyRows = num(flag, value(), 0);
-        break;
-      case '--concurrency':
-        o.concurrency = num(flag, value(), 1);
-        break;
-      case '--whale-rows':
-        o.whaleRows = num(flag, value(), 1000);
-        break;
-      case '--big-rows':
-        o.bigRows = num(flag, value(), 0);
-        break;
       case '--citus':
         o.citus = value();
-        break;
-      case '--repeat':
-        o.repeat = num(flag, value(), 1);
         break;
       case '--only': {
         const list = (value() ?? '')
@@ -163,8 +151,11 @@ function parseArgs(argv: string[]): Options {
         process.stderr.write(USAGE + '\n');
         process.exit(0);
         break;
-      default:
-        throw new UsageError(`unknown option ${a}`);
+      default: {
+        const int = INTEGER_OPTIONS[flag];
+        if (!int) throw new UsageError(`unknown option ${a}`);
+        o[int[0]] = num(flag, value(), int[1]);
+      }
     }
   }
   if (o.bigRows > 0 && !argv.some((a) => a.startsWith('--only'))) o.only.add('big');

@@ -500,6 +500,24 @@ async function gate(url: string, held: Held[], table = 'audit_log'): Promise<Hel
 
 const phaseDone = (phase: string) => (steps: StepRow[]) => steps.filter((s) => s.phase === phase).every((s) => s.state === 'done');
 
+/** The scenarios' common start: the copy of globex.audit_log held (see gate). */
+const holdGate = async (url: string, held: Held[]): Promise<void> => {
+  await gate(url, held);
+};
+
+/**
+ * Once the journal shows `after`, takes `lock` and releases the gate (held[0]): the copy goes on and
+ * the `phase` step that needs that table waits on the lock.
+ */
+const releaseGateOnto =
+  (after: (steps: StepRow[]) => boolean, lock: string, phase: string) =>
+  async (url: string, held: Held[]): Promise<string | undefined> => {
+    if (!(await waitJournal(url, after))) return undefined;
+    held.push(await holdTx(url, [lock]));
+    await held[0].release();
+    return waitBlockedIn(url, phase);
+  };
+
 /** Gate on the copy, then an ALTER SEQUENCE on "LedgerEntry"'s id sequence (blocks its setval), then the gate opens: stops in `sequences`. */
 async function stopAtSequences(url: string, held: Held[], g: Held): Promise<{ seq: Held; journal?: string }> {
   if (!(await waitJournal(url, phaseDone('tables')))) return { seq: g };
@@ -522,69 +540,37 @@ export const PHASE_SCENARIOS: PhaseScenario[] = [
   {
     phase: 'copy',
     how: 'ACCESS EXCLUSIVE on the source table globex.audit_log: the other copies finish, that one waits',
-    async before(url, held) {
-      await gate(url, held);
-    },
+    before: holdGate,
     arrive: (url) => waitBlockedIn(url, 'copy', 20_000, (steps) => steps.some((s) => s.phase === 'copy' && s.state === 'done')),
   },
   {
     phase: 'keys',
     how: 'copy held at globex.audit_log; once accounts_account is copied, ACCESS EXCLUSIVE on public.accounts_account; copy released: its primary key waits',
-    async before(url, held) {
-      await gate(url, held);
-    },
-    async arrive(url, held) {
-      if (!(await waitJournal(url, copiedTable('accounts_account')))) return undefined;
-      held.push(await holdTx(url, [lockTable('public', 'accounts_account')]));
-      await held[0].release();
-      return waitBlockedIn(url, 'keys');
-    },
+    before: holdGate,
+    arrive: releaseGateOnto(copiedTable('accounts_account'), lockTable('public', 'accounts_account'), 'keys'),
   },
   {
     phase: 'indexes',
     how: 'copy held at globex.audit_log; SHARE UPDATE EXCLUSIVE on public.audit_log (lets its copy through, audit_log has no key step, blocks CREATE INDEX); copy released: its tenant index build waits',
-    async before(url, held) {
-      await gate(url, held);
-    },
-    async arrive(url, held) {
-      if (!(await waitJournal(url, phaseDone('tables')))) return undefined;
-      held.push(await holdTx(url, [lockTable('public', 'audit_log', 'SHARE UPDATE EXCLUSIVE')]));
-      await held[0].release();
-      return waitBlockedIn(url, 'indexes');
-    },
+    before: holdGate,
+    arrive: releaseGateOnto(phaseDone('tables'), lockTable('public', 'audit_log', 'SHARE UPDATE EXCLUSIVE'), 'indexes'),
   },
   {
     phase: 'foreign-keys',
     how: 'copy held; ACCESS EXCLUSIVE on the shared table public.auth_user (referenced by the tenant FKs); copy released: the FK steps wait',
-    async before(url, held) {
-      await gate(url, held);
-    },
-    async arrive(url, held) {
-      if (!(await waitJournal(url, phaseDone('tables')))) return undefined;
-      held.push(await holdTx(url, [lockTable('public', 'auth_user')]));
-      await held[0].release();
-      return waitBlockedIn(url, 'foreign-keys');
-    },
+    before: holdGate,
+    arrive: releaseGateOnto(phaseDone('tables'), lockTable('public', 'auth_user'), 'foreign-keys'),
   },
   {
     phase: 'rls',
     how: 'copy held; ACCESS SHARE on public.audit_log (does not block its copy or index, blocks ENABLE ROW LEVEL SECURITY); copy released: its RLS step waits',
-    async before(url, held) {
-      await gate(url, held);
-    },
-    async arrive(url, held) {
-      if (!(await waitJournal(url, phaseDone('tables')))) return undefined;
-      held.push(await holdTx(url, [lockTable('public', 'audit_log', 'ACCESS SHARE')]));
-      await held[0].release();
-      return waitBlockedIn(url, 'rls');
-    },
+    before: holdGate,
+    arrive: releaseGateOnto(phaseDone('tables'), lockTable('public', 'audit_log', 'ACCESS SHARE'), 'rls'),
   },
   {
     phase: 'sequences',
     how: 'copy held; ALTER SEQUENCE on "LedgerEntry"’s id sequence in an open transaction; copy released: its setval waits',
-    async before(url, held) {
-      await gate(url, held);
-    },
+    before: holdGate,
     async arrive(url, held) {
       return (await stopAtSequences(url, held, held[0])).journal;
     },
@@ -592,9 +578,7 @@ export const PHASE_SCENARIOS: PhaseScenario[] = [
   {
     phase: 'analyze',
     how: 'stopped in sequences (as above); SHARE UPDATE EXCLUSIVE on public.audit_log; sequence released: its ANALYZE waits',
-    async before(url, held) {
-      await gate(url, held);
-    },
+    before: holdGate,
     async arrive(url, held) {
       const s = await stopAtSequences(url, held, held[0]);
       if (!s.journal) return undefined;
@@ -606,9 +590,7 @@ export const PHASE_SCENARIOS: PhaseScenario[] = [
   {
     phase: 'verify',
     how: 'stopped in sequences (as above); ACCESS EXCLUSIVE on the source table globex.audit_log (already copied); sequence released: every step done, verification waits reading the source',
-    async before(url, held) {
-      await gate(url, held);
-    },
+    before: holdGate,
     async arrive(url, held) {
       const s = await stopAtSequences(url, held, held[0]);
       if (!s.journal) return undefined;
