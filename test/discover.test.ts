@@ -62,7 +62,7 @@ describe('discovery sends a constant number of catalog queries', () => {
       }
     }
     expect(counts[0]).toBe(counts[1]);
-    expect(counts[0]).toBeLessThanOrEqual(12);
+    expect(counts[0]).toBeLessThanOrEqual(15);
   }, 120_000);
 });
 

@@ -5,6 +5,9 @@ import type { BypassRole, Catalog, Column, Constraint, Index, OtherObjects, Tabl
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
 
+/** The arrays of a table nothing has been read into: shared, never written (a table with no index has this one). */
+const NONE: never[] = Object.freeze([]) as unknown as never[];
+
 function getOrCreate<K, V>(m: Map<K, V>, k: K, make: () => V): V {
   let v = m.get(k);
   if (v === undefined) {
@@ -20,7 +23,13 @@ function getOrCreate<K, V>(m: Map<K, V>, k: K, make: () => V): V {
  * number of schemas: at 10,000 tenants a per-schema query would be the
  * bottleneck (pg_dump learned this the hard way).
  */
-export async function readCatalog(db: Queryable, schemas: string[], namesOf?: ReadonlySet<string>): Promise<Catalog> {
+export async function readCatalog(
+  db: Queryable,
+  schemas: string[],
+  namesOf?: ReadonlySet<string>,
+  /** Tenant schemas, in tenant order: tables of the same shape are read once (readShapes). */
+  tenantSchemas?: readonly string[],
+): Promise<Catalog> {
   const catalog: Catalog = {
     tables: new Map(),
     nonTables: new Map(),
@@ -32,19 +41,19 @@ export async function readCatalog(db: Queryable, schemas: string[], namesOf?: Re
     queryCount: 0,
   };
   const partitionRows: { schema: string; root: string; rows: number }[] = [];
-  const run = async <R extends pg.QueryResultRow>(name: string): Promise<R[]> => {
+  const run = async <R extends pg.QueryResultRow>(name: string, params: unknown[] = [schemas]): Promise<R[]> => {
     catalog.queryCount++;
-    return (await db.query<R>(sqlFile(`catalog/${name}`), [schemas])).rows;
+    return (await db.query<R>(sqlFile(`catalog/${name}`), params)).rows;
   };
   // The big catalogs (a row per column, constraint and index of 50,000 tables) stream: rows are
   // turned into definitions as they arrive instead of all being held at once.
-  const each = async <R extends pg.QueryResultRow>(name: string, fn: (r: R) => void): Promise<void> => {
+  const each = async <R extends pg.QueryResultRow>(name: string, params: unknown[], fn: (r: R) => void): Promise<void> => {
     catalog.queryCount++;
     if (!('release' in db) && !(db instanceof pg.Client)) {
-      for (const r of (await db.query<R>(sqlFile(`catalog/${name}`), [schemas])).rows) fn(r);
+      for (const r of (await db.query<R>(sqlFile(`catalog/${name}`), params)).rows) fn(r);
       return;
     }
-    const stream = (db as pg.ClientBase).query(new QueryStream(sqlFile(`catalog/${name}`), [schemas], { batchSize: 5_000 }));
+    const stream = (db as pg.ClientBase).query(new QueryStream(sqlFile(`catalog/${name}`), params, { batchSize: 5_000 }));
     // 'data' events, not `for await`: an async iterator costs a promise per row (300,000 rows at 10,000 tenants).
     await new Promise<void>((resolve, reject) => {
       stream.on('data', (r: R) => fn(r));
@@ -62,7 +71,7 @@ export async function readCatalog(db: Queryable, schemas: string[], namesOf?: Re
     return o;
   };
 
-  for (const r of await run<{
+  await each<{
     schema: string;
     name: string;
     kind: string;
@@ -71,34 +80,53 @@ export async function readCatalog(db: Queryable, schemas: string[], namesOf?: Re
     estimate: string;
     rls_enabled: boolean;
     rls_forced: boolean;
-  }>('relations')) {
+    // Indexes, sequences and composite types only where new names are given out (not 750,000 tenant names).
+  }>('relations', [schemas, namesOf ? [...namesOf] : schemas], (r) => {
     // Every relation name is kept only where new names are given out (the target schema): not 150,000 tenant names.
     if (!namesOf || namesOf.has(r.schema)) getOrCreate(catalog.relationNames, r.schema, () => new Set()).add(r.name);
     if (r.kind === 'r' || r.kind === 'p') {
       if (r.is_partition) {
         // Migrated through its root, which has no rows of its own: count the partition's rows there.
         if (r.kind === 'r' && r.root) partitionRows.push({ schema: r.schema, root: r.root, rows: Number(r.estimate) });
-        continue;
+        return;
       }
+      // No arrays of its own yet: most tenant tables get those of the first table of their shape.
       getOrCreate(catalog.tables, r.schema, () => new Map()).set(r.name, {
         schema: r.schema,
         name: r.name,
         kind: r.kind,
         estimate: Number(r.estimate),
-        columns: [],
-        constraints: [],
-        indexes: [],
+        columns: NONE,
+        constraints: NONE,
+        indexes: NONE,
         rlsEnabled: r.rls_enabled,
         rlsForced: r.rls_forced,
       });
     } else if (r.kind === 'v' || r.kind === 'm' || r.kind === 'f') {
       getOrCreate(catalog.nonTables, r.schema, () => new Map()).set(r.name, r.kind);
     }
-  }
+  });
   const table = (schema: string, name: string): TableDef | undefined => catalog.tables.get(schema)?.get(name);
   for (const p of partitionRows) {
     const root = table(p.schema, p.root);
     if (root) root.estimate += p.rows;
+  }
+
+  // Tenant tables whose definition another tenant's table has too are read once, from that one.
+  const shapes = tenantSchemas && tenantSchemas.length > 1 ? await readShapes(db, tenantSchemas, table) : undefined;
+  if (shapes) catalog.queryCount++;
+  const full = shapes ? schemas.filter((x) => !shapes.skipped.has(x)) : schemas;
+  // A few schemas are read in full: index lookups, which the whole-catalog queries' hash joins
+  // (discovery turns nested loops off for them) would replace by scans of every tenant's columns.
+  let nestloop: string | undefined;
+  if (shapes) {
+    catalog.queryCount++;
+    nestloop = (
+      await db.query<{ was: string }>(
+        `WITH w AS MATERIALIZED (SELECT pg_catalog.current_setting('enable_nestloop') AS was)
+         SELECT was, pg_catalog.set_config('enable_nestloop', 'on', true) FROM w`,
+      )
+    ).rows[0].was;
   }
 
   await each<{
@@ -120,7 +148,7 @@ export async function readCatalog(db: Queryable, schemas: string[], namesOf?: Re
     owned_seq_schema: string | null;
     owned_seq_name: string | null;
     collation: string | null;
-  }>('columns', (r) => {
+  }>('columns', [full], (r) => {
     const t = table(r.schema, r.table);
     if (!t) return;
     const col: Column = {
@@ -140,11 +168,12 @@ export async function readCatalog(db: Queryable, schemas: string[], namesOf?: Re
     }
     if (r.owned_seq_name && r.owned_seq_schema) col.ownedSequence = { schema: r.owned_seq_schema, name: r.owned_seq_name };
     if (r.collation) col.collation = r.collation;
+    if (t.columns === NONE) t.columns = [];
     t.columns.push(intern(col));
   });
 
   // Columns arrive unordered (sorting 200,000 catalog rows in the server spills to disk): put them in table order.
-  for (const tables of catalog.tables.values()) for (const t of tables.values()) t.columns.sort((a, b) => a.num - b.num);
+  for (const x of full) for (const t of catalog.tables.get(x)?.values() ?? []) t.columns.sort((a, b) => a.num - b.num);
 
   await each<{
     schema: string;
@@ -164,9 +193,10 @@ export async function readCatalog(db: Queryable, schemas: string[], namesOf?: Re
     no_inherit: boolean;
     definition: string | null;
     uses_local_objects: boolean;
-  }>('constraints', (r) => {
+  }>('constraints', [full], (r) => {
     const t = table(r.schema, r.table);
     if (!t) return;
+    if (t.constraints === NONE) t.constraints = [];
     t.constraints.push(
       intern<Constraint>({
         name: r.name,
@@ -202,7 +232,7 @@ export async function readCatalog(db: Queryable, schemas: string[], namesOf?: Re
     predicate: string | null;
     nulls_not_distinct: boolean;
     uses_local_objects: boolean;
-  }>('indexes', (r) => {
+  }>('indexes', [full], (r) => {
     const t = table(r.schema, r.table);
     if (!t) return;
     const idx: Index = {
@@ -220,6 +250,7 @@ export async function readCatalog(db: Queryable, schemas: string[], namesOf?: Re
       nullsNotDistinct: r.nulls_not_distinct,
       usesLocalObjects: r.uses_local_objects,
     };
+    if (t.indexes === NONE) t.indexes = [];
     t.indexes.push(intern(idx));
   });
   // Constraints and indexes in name order, as pg_dump lists them, so plans are stable.
@@ -227,6 +258,18 @@ export async function readCatalog(db: Queryable, schemas: string[], namesOf?: Re
     for (const t of tables.values()) {
       t.constraints.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
       t.indexes.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    }
+  }
+  if (nestloop !== undefined) {
+    catalog.queryCount++;
+    await db.query(`SELECT pg_catalog.set_config('enable_nestloop', $1, true)`, [nestloop]);
+  }
+  if (shapes) {
+    for (const [def, rep] of shapes.members) {
+      def.columns = rep.columns;
+      def.constraints = rep.constraints;
+      def.indexes = rep.indexes;
+      def.shapeOf = rep.schema;
     }
   }
 
@@ -264,6 +307,40 @@ export async function readCatalog(db: Queryable, schemas: string[], namesOf?: Re
 
   catalog.other = (await run<{ schema: string; kind: string; count: number; examples: string[] }>('other_objects')) as OtherObjects[];
   return catalog;
+}
+
+/**
+ * Groups the tenants' tables by shape (sql/catalog/shapes.sql): each group's first tenant, in
+ * tenant order, is read in full; the others (`members`) share its definition. The first is also
+ * the one drift analysis would pick as a table's reference among equals, so every reference is
+ * read in full. `skipped`: schemas none of whose tables needs reading.
+ */
+async function readShapes(
+  db: Queryable,
+  tenantSchemas: readonly string[],
+  table: (schema: string, name: string) => TableDef | undefined,
+): Promise<{ members: Map<TableDef, TableDef>; skipped: Set<string> }> {
+  const order = new Map(tenantSchemas.map((x, i) => [x, i]));
+  const members = new Map<TableDef, TableDef>();
+  const needed = new Set<string>();
+  const rows = (await db.query<{ table: string; digest: string | null; schemas: string[] }>(sqlFile('catalog/shapes'), [tenantSchemas])).rows;
+  for (const r of rows) {
+    if (r.digest === null || r.schemas.length < 2) {
+      for (const x of r.schemas) needed.add(x);
+      continue;
+    }
+    let first = r.schemas[0];
+    for (const x of r.schemas) if (order.get(x)! < order.get(first)!) first = x;
+    needed.add(first);
+    const rep = table(first, r.table)!;
+    for (const x of r.schemas) {
+      const def = table(x, r.table);
+      if (x !== first && def) members.set(def, rep);
+    }
+  }
+  const skipped = new Set<string>();
+  for (const def of members.keys()) if (!needed.has(def.schema)) skipped.add(def.schema);
+  return { members, skipped };
 }
 
 export async function readBypassRoles(db: Queryable): Promise<BypassRole[]> {

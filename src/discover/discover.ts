@@ -39,22 +39,29 @@ export interface Discovery {
  * queries: the tenant list, then each kind of catalog object for all tenant
  * schemas at once.
  */
-export async function discover(source: Queryable, target: Queryable, cfg: ResolvedConfig): Promise<Discovery> {
+export async function discover(
+  source: Queryable,
+  target: Queryable,
+  cfg: ResolvedConfig,
+  /** shapes: false reads every tenant table in full (the tests compare both ways). */
+  opts: { shapes?: boolean } = {},
+): Promise<Discovery> {
   let queryCount = 1;
   const schemas = await listSchemas(source);
   const resolved = await resolveTenants(source, cfg, schemas);
   queryCount += cfg.tenants.mode === 'schemas' ? 0 : cfg.tenants.mode === 'registry' ? 2 : 1;
   const tenantSchemas = resolved.tenants.map((t) => t.schema);
+  const shapes = opts.shapes === false ? undefined : tenantSchemas;
 
   let sourceCatalog: Catalog;
   let targetCatalog: Catalog;
   if (cfg.sameDatabase) {
     // One pass over the tenant schemas, the target schema and public (shared tables).
-    sourceCatalog = await readCatalog(source, [...new Set([...tenantSchemas, cfg.targetSchema, 'public'])], new Set([cfg.targetSchema, 'public']));
+    sourceCatalog = await readCatalog(source, [...new Set([...tenantSchemas, cfg.targetSchema, 'public'])], new Set([cfg.targetSchema, 'public']), shapes);
     targetCatalog = sourceCatalog;
     queryCount += sourceCatalog.queryCount;
   } else {
-    sourceCatalog = await readCatalog(source, [...new Set([...tenantSchemas, 'public'])], new Set(['public']));
+    sourceCatalog = await readCatalog(source, [...new Set([...tenantSchemas, 'public'])], new Set(['public']), shapes);
     const refSchemas = new Set<string>([cfg.targetSchema, 'public']);
     const tenantSet = new Set(tenantSchemas);
     for (const tables of sourceCatalog.tables.values()) {

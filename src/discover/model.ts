@@ -78,6 +78,18 @@ export interface TableDef {
   indexes: Index[];
   rlsEnabled: boolean;
   rlsForced: boolean;
+  /**
+   * Set when this tenant table has exactly the definition of the same table in another tenant
+   * schema (the first tenant of its shape, sql/catalog/shapes.sql), whose `columns`, `constraints`
+   * and `indexes` it shares instead of reading its own: their text names that schema, not this one.
+   * Compare their contents with `ownSchema(def)`, never `def.schema`.
+   */
+  shapeOf?: string;
+}
+
+/** The schema a table definition's texts and foreign keys name as its own (see TableDef.shapeOf). */
+export function ownSchema(def: Pick<TableDef, 'schema' | 'shapeOf'>): string {
+  return def.shapeOf ?? def.schema;
 }
 
 export interface TypeDef {

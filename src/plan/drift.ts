@@ -1,4 +1,4 @@
-import type { Catalog, Column, Index, TableDef, Tenant, TypeDef } from '../discover/model.js';
+import { ownSchema, type Catalog, type Column, type Index, type TableDef, type Tenant, type TypeDef } from '../discover/model.js';
 import { ident } from '../db/ident.js';
 import { ProblemCode, type Problem } from '../discover/problems.js';
 
@@ -38,13 +38,46 @@ function serverQuoted(name: string): string {
   return /^[a-z_][a-z0-9_$]*$/.test(name) ? name : ident(name);
 }
 
-/** Deparsed text with the tenant's own schema qualification replaced by `@local.`. */
-function unqualified(text: string, schema: string): string {
-  return text
-    .split(`${ident(schema)}.`)
-    .join('@local.')
-    .split(`${serverQuoted(schema)}.`)
-    .join('@local.');
+/**
+ * Deparsed text with the tenant's own schema qualification replaced by `@local.`. String
+ * literals are left as they are: `'acme.x'` is a value, not a qualification, and two tenants
+ * comparing `note <> 'acme.x'` with `note <> 'globex.x'` have different checks. (The deparser
+ * doubles a quote inside a literal, so a lone quote always ends one.)
+ */
+export function unqualified(text: string, schema: string): string {
+  const needles = [...new Set([`${ident(schema)}.`, `${serverQuoted(schema)}.`])];
+  // Only where a name starts: `xacme.f` is schema xacme's, not acme's.
+  const replace = (code: string) => {
+    for (const n of needles) {
+      let out = '';
+      let from = 0;
+      for (let i = code.indexOf(n); i !== -1; i = code.indexOf(n, i + 1)) {
+        if (i > 0 && /[\p{L}\p{N}_$"]/u.test(code[i - 1])) continue;
+        out += code.slice(from, i) + '@local.';
+        from = i + n.length;
+        i = from - 1;
+      }
+      code = out + code.slice(from);
+    }
+    return code;
+  };
+  if (!text.includes("'")) return replace(text);
+  let out = '';
+  let from = 0;
+  for (let i = text.indexOf("'"); i !== -1;) {
+    out += replace(text.slice(from, i));
+    let end = i + 1;
+    for (;;) {
+      end = text.indexOf("'", end);
+      if (end === -1 || text[end + 1] !== "'") break;
+      end += 2;
+    }
+    if (end === -1) return out + text.slice(i);
+    out += text.slice(i, end + 1);
+    from = end + 1;
+    i = text.indexOf("'", from);
+  }
+  return out + replace(text.slice(from));
 }
 
 /** An index's keys as text: expression or column, operator class, sort order. */
@@ -71,6 +104,8 @@ function indexKeys(idx: Index, schema: string): { keys: string[]; include: strin
  */
 function rulesOf(def: TableDef, migrated: ReadonlySet<string>, tenantSchemas: ReadonlySet<string>): Rule[] {
   const out: Rule[] = [];
+  // A table sharing another tenant's definition (TableDef.shapeOf) is read as that one: its texts name that schema.
+  const schema = ownSchema(def);
   const idxByName = new Map(def.indexes.map((i) => [i.name, i]));
   const colName = (d: string) => def.columns.find((c) => d === c.name || d === ident(c.name))?.name;
   for (const c of def.constraints) {
@@ -80,7 +115,7 @@ function rulesOf(def: TableDef, migrated: ReadonlySet<string>, tenantSchemas: Re
       const nnd = idxByName.get(c.name)?.nullsNotDistinct ? ' NULLS NOT DISTINCT' : '';
       out.push({ key: `UNIQUE${nnd} (${cols})`, kind: 'unique constraint', name: c.name, blocking: true });
     } else if (c.kind === 'f' && c.ref) {
-      const local = c.ref.schema === def.schema;
+      const local = c.ref.schema === schema;
       if (local ? !migrated.has(c.ref.table) : tenantSchemas.has(c.ref.schema)) continue;
       const target = local ? `@local.${ident(c.ref.table)}` : ident(c.ref.schema, c.ref.table);
       out.push({
@@ -90,7 +125,7 @@ function rulesOf(def: TableDef, migrated: ReadonlySet<string>, tenantSchemas: Re
         blocking: true,
       });
     } else if (c.kind === 'c' && !c.usesLocalObjects) {
-      out.push({ key: unqualified(c.definition, def.schema), kind: 'check constraint', name: c.name, blocking: true });
+      out.push({ key: unqualified(c.definition, schema), kind: 'check constraint', name: c.name, blocking: true });
     }
   }
   for (const idx of def.indexes) {
@@ -109,11 +144,11 @@ function rulesOf(def: TableDef, migrated: ReadonlySet<string>, tenantSchemas: Re
       out.push({ key: `UNIQUE${nnd} (${plainCols.map((x) => ident(x!)).join(', ')})`, kind: 'unique index', name: idx.name, blocking: true });
       continue;
     }
-    const { keys, include } = indexKeys(idx, def.schema);
+    const { keys, include } = indexKeys(idx, schema);
     let key = `${idx.unique ? 'UNIQUE ' : ''}INDEX USING ${idx.method} (${keys.join(', ')})`;
     if (include.length > 0) key += ` INCLUDE (${include.join(', ')})`;
     if (idx.unique && idx.nullsNotDistinct) key += ' NULLS NOT DISTINCT';
-    if (idx.predicate) key += ` WHERE ${unqualified(idx.predicate, def.schema)}`;
+    if (idx.predicate) key += ` WHERE ${unqualified(idx.predicate, schema)}`;
     out.push({ key, kind: idx.unique ? 'unique index' : 'index', name: idx.name, blocking: idx.unique });
   }
   return out;
@@ -184,15 +219,23 @@ export function analyseDrift(
   const types = new Map<string, TypeDef>();
   for (const [name, byTenant] of [...names].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     const rules = new Map<string, Rule[]>();
-    for (const [schema, def] of byTenant) rules.set(schema, rulesOf(def, migrated, tenantSchemas));
+    // Tenants of one shape share their definition's arrays (TableDef.shapeOf): their rules are worked out once.
+    const shapeRules = new Map<Column[], Rule[]>();
+    for (const [schema, def] of byTenant) {
+      let r = shapeRules.get(def.columns);
+      if (!r) shapeRules.set(def.columns, (r = rulesOf(def, migrated, tenantSchemas)));
+      rules.set(schema, r);
+    }
     // The reference is the most common column set; among the tenants sharing it, the most
     // common set of keys and constraints: the unified table takes the reference's keys, so
     // one tenant lacking a unique constraint never decides that the unified table has none.
     const counts = new Map<string, { n: number; defs: TableDef[] }>();
+    const signatures = new Map<Column[], string>();
     for (const t of tenants) {
       const def = byTenant.get(t.schema);
       if (!def) continue;
-      const sig = signature(def);
+      let sig = signatures.get(def.columns);
+      if (sig === undefined) signatures.set(def.columns, (sig = signature(def)));
       const e = counts.get(sig);
       if (e) {
         e.n++;
@@ -249,11 +292,13 @@ export function analyseDrift(
       if (l) l.push(v);
       else m.set(k, [v]);
     };
+    const columnMaps = new Map<Column[], Map<string, Column>>();
     for (const t of tenants) {
       const def = byTenant.get(t.schema);
       if (!def) continue;
       estimatedRows += def.estimate;
-      const cols = new Map(def.columns.map((c) => [c.name, c]));
+      let cols = columnMaps.get(def.columns);
+      if (!cols) columnMaps.set(def.columns, (cols = new Map(def.columns.map((c) => [c.name, c]))));
       for (const rc of reference.columns) {
         const c = cols.get(rc.name);
         if (!c) push(missing, rc.name, t.schema);
@@ -337,7 +382,7 @@ export function analyseDrift(
 
     for (const c of reference.columns) {
       if (c.localType && !types.has(c.localType.name)) {
-        const td = catalog.types.get(reference.schema)?.get(c.localType.name);
+        const td = catalog.types.get(ownSchema(reference))?.get(c.localType.name);
         if (td) types.set(c.localType.name, td);
       }
     }

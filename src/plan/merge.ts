@@ -1,5 +1,5 @@
 import { derivedName, ident, identList } from '../db/ident.js';
-import type { Catalog, TableDef } from '../discover/model.js';
+import { ownSchema, type Catalog, type TableDef } from '../discover/model.js';
 import type { TableGroup } from './drift.js';
 import { sourceRelation, type MergeTable, type Translation, type UnifiedColumn, type UnifiedTable } from './model.js';
 import { ProblemCode, type Problem } from '../discover/problems.js';
@@ -151,7 +151,7 @@ export function planMerges(
   for (const m of merged) {
     const ref = byName.get(m.table)!.reference;
     for (const con of ref.constraints) {
-      if (con.kind !== 'f' || !con.ref || con.ref.schema !== ref.schema || !byTable.has(con.ref.table) || con.ref.table === m.table) continue;
+      if (con.kind !== 'f' || !con.ref || con.ref.schema !== ownSchema(ref) || !byTable.has(con.ref.table) || con.ref.table === m.table) continue;
       if (con.columns.length === 1 && m.columns.some((c) => c.name === con.columns[0])) m.keyRefs[con.columns[0]] = con.ref.table;
     }
   }
@@ -188,7 +188,7 @@ export function translationsFor(group: TableGroup, merges: Map<string, MergeTabl
   for (const con of ref.constraints) {
     if (con.kind !== 'f' || !con.ref) continue;
     for (const c of con.columns) fkColumns.add(c);
-    if (con.ref.schema !== ref.schema) continue;
+    if (con.ref.schema !== ownSchema(ref)) continue;
     const m = merges.get(con.ref.table);
     if (!m) continue;
     if (con.columns.length !== 1 || con.ref.columns.length !== 1 || con.ref.columns[0] !== m.idColumn) {

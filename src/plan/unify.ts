@@ -1,5 +1,5 @@
 import { derivedName, ident } from '../db/ident.js';
-import type { Column, Constraint, TableDef } from '../discover/model.js';
+import { ownSchema, type Column, type Constraint, type TableDef } from '../discover/model.js';
 import { ProblemCode } from '../discover/problems.js';
 import type { TableContext } from './context.js';
 import type { TableGroup } from './drift.js';
@@ -48,7 +48,7 @@ export function unifiedColumns(ctx: TableContext, group: Pick<TableGroup, 'name'
     let generatedExpr: string | null = null;
     let generatedVirtual = false;
     if (c.generated === 's' || c.generated === 'v') {
-      if (c.defaultExpr && !mentionsSchema(c.defaultExpr, ref.schema)) {
+      if (c.defaultExpr && !mentionsSchema(c.defaultExpr, ownSchema(ref))) {
         generatedExpr = c.defaultExpr;
         generatedVirtual = c.generated === 'v' && supports(ctx.targetVersionNum, 'virtualGenerated');
         // Same values, computed on write instead of on read: the nearest an older target has.
@@ -69,8 +69,8 @@ export function unifiedColumns(ctx: TableContext, group: Pick<TableGroup, 'name'
           message: `generated column "${c.name}" of "${group.name}" uses objects of the tenant schema; it becomes a plain column filled with the tenants' values`,
         });
     } else if (c.defaultExpr && !isSerial && c.identity === '') {
-      const retargeted = retargetLocalTypes(c.defaultExpr, ref.schema, localTypes, ctx.targetSchema);
-      if (!mentionsSchema(retargeted, ref.schema)) defaultExpr = retargeted;
+      const retargeted = retargetLocalTypes(c.defaultExpr, ownSchema(ref), localTypes, ctx.targetSchema);
+      if (!mentionsSchema(retargeted, ownSchema(ref))) defaultExpr = retargeted;
       else
         ctx.problems.push({
           severity: 'warning',
@@ -161,7 +161,7 @@ function buildForeignKeys(ctx: TableContext, group: TableGroup): ForeignKeyDef[]
   const ref = group.reference;
   const out: ForeignKeyDef[] = [];
   for (const con of ref.constraints.filter((c): c is Constraint & { ref: NonNullable<Constraint['ref']> } => c.kind === 'f' && !!c.ref)) {
-    const sameTenant = con.ref.schema === ref.schema;
+    const sameTenant = con.ref.schema === ownSchema(ref);
     if (sameTenant && ctx.merged?.has(con.ref.table)) {
       // The tenant's copy of a merged table is not migrated: its rows are in the shared table, and the
       // column is translated to the shared ids while copied, so the key points there (not tenant-scoped).
