@@ -18,23 +18,26 @@ WITH tab AS MATERIALIZED (
 ),
 parts AS (
   SELECT t.oid,
-         ROW(a.attnum, a.attname, ty.typnamespace = t.nsp,
-             CASE WHEN ty.typnamespace = t.nsp THEN ty.typname::text ELSE a.atttypid::text END,
-             el.typnamespace = t.nsp,
-             CASE WHEN el.typnamespace = t.nsp THEN el.typname::text ELSE el.oid::text END,
-             a.atttypmod, a.attnotnull, a.attidentity, a.attgenerated, a.attcollation, d.oid IS NOT NULL)::text AS x
+         ROW(a.attnum, a.attname, a.atttypmod, a.attnotnull, a.attidentity, a.attgenerated, a.attcollation, a.atthasdef,
+             -- a built-in type is the same everywhere; any other is named when it is the tenant's own
+             CASE WHEN a.atttypid < 16384 THEN a.atttypid::text ELSE (
+               SELECT ROW(ty.typnamespace = t.nsp, CASE WHEN ty.typnamespace = t.nsp THEN ty.typname::text ELSE ty.oid::text END,
+                          el.typnamespace = t.nsp, CASE WHEN el.typnamespace = t.nsp THEN el.typname::text ELSE el.oid::text END)::text
+               FROM pg_catalog.pg_type ty
+               LEFT JOIN pg_catalog.pg_type el ON el.oid = ty.typelem AND ty.typcategory = 'A'
+               WHERE ty.oid = a.atttypid) END)::text AS x
   FROM tab t
   JOIN pg_catalog.pg_attribute a ON a.attrelid = t.oid AND a.attnum > 0 AND NOT a.attisdropped
-  JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid
-  LEFT JOIN pg_catalog.pg_type el ON el.oid = ty.typelem AND ty.typcategory = 'A'
-  LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
   UNION ALL
   SELECT t.oid,
-         ROW(k.conname, k.contype, k.conkey, fc.relnamespace = t.nsp,
-             CASE WHEN fc.relnamespace = t.nsp THEN fc.relname::text ELSE k.confrelid::text END,
-             -- the referenced columns by name: a sibling table's attnums alone do not say which
-             CASE WHEN k.contype = 'f' THEN ARRAY(SELECT a.attname FROM unnest(k.confkey) WITH ORDINALITY u(num, ord)
-               JOIN pg_catalog.pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.num ORDER BY u.ord) END,
+         ROW(k.conname, k.contype, k.conkey,
+             -- the referenced table: by name when it is the tenant's own, and its columns by name
+             -- (a sibling table's attnums alone do not say which)
+             CASE WHEN k.contype = 'f' THEN (
+               SELECT ROW(fc.relnamespace = t.nsp, CASE WHEN fc.relnamespace = t.nsp THEN fc.relname::text ELSE fc.oid::text END,
+                          ARRAY(SELECT a.attname FROM unnest(k.confkey) WITH ORDINALITY u(num, ord)
+                                JOIN pg_catalog.pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.num ORDER BY u.ord))::text
+               FROM pg_catalog.pg_class fc WHERE fc.oid = k.confrelid) END,
              CASE WHEN k.contype = 'f' AND k.confdeltype IN ('n', 'd') THEN pg_catalog.to_jsonb(k) -> 'confdelsetcols' END,
              k.confupdtype, k.confdeltype, k.confmatchtype, k.condeferrable, k.condeferred, k.connoinherit,
              -- a check's expression tree: column numbers (named by the column rows) and the oids of
@@ -42,15 +45,14 @@ parts AS (
              k.conbin::text)::text
   FROM tab t
   JOIN pg_catalog.pg_constraint k ON k.conrelid = t.oid AND k.contype IN ('p', 'u', 'f', 'c', 'x') AND k.conparentid = 0
-  LEFT JOIN pg_catalog.pg_class fc ON fc.oid = k.confrelid
   UNION ALL
   SELECT t.oid,
-         ROW(ic.relname, ic.relam, i.indisunique, i.indisprimary, i.indnkeyatts, i.indkey, i.indclass, i.indoption,
+         ROW((SELECT ROW(ic.relname, ic.relam) FROM pg_catalog.pg_class ic WHERE ic.oid = i.indexrelid)::text,
+             i.indisunique, i.indisprimary, i.indnkeyatts, i.indkey, i.indclass, i.indoption,
              i.indcollation, i.indexprs::text, i.indpred::text,
              CASE WHEN i.indisunique AND NOT i.indisprimary THEN pg_catalog.to_jsonb(i) ->> 'indnullsnotdistinct' END)::text
   FROM tab t
   JOIN pg_catalog.pg_index i ON i.indrelid = t.oid
-  JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
 ),
 shapes AS (
   SELECT oid, pg_catalog.md5(pg_catalog.array_agg(x ORDER BY x)::text) AS digest FROM parts GROUP BY oid

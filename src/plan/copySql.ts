@@ -77,15 +77,20 @@ export function copyInSql(ctx: CopyContext, t: UnifiedTable, binary: boolean): s
 
 /** The copy step of one tenant of `t`: what to move, not how (see the renderers above). */
 export function copyStep(t: UnifiedTable, tenant: { schema: string; tenantId: string }, builtinOnly: boolean, estimatedRows: number): CopyStep {
+  let viaText = castsViaText.get(t);
+  if (viaText === undefined) castsViaText.set(t, (viaText = copiedColumns(t).some((c) => c.castViaText)));
   return {
     tenant: tenant.schema,
     tenantId: tenant.tenantId,
     sourceTable: t.source,
     targetTable: t.target,
     estimatedRows,
-    binary: builtinOnly && !copiedColumns(t).some((c) => c.castViaText),
+    binary: builtinOnly && !viaText,
   };
 }
+
+/** Per unified table, worked out once for its 50,000 copy steps. */
+const castsViaText = new WeakMap<UnifiedTable, boolean>();
 
 /** The session setting that the tenant column's temporary default reads during a cross-database COPY. */
 export const COPY_TENANT_SETTING = 'oasys_migrate.copy_tenant';
