@@ -75,6 +75,13 @@ for (const mode of ['in place', 'separate target'] as const) {
       await sql(tgt, `UPDATE ${tc('audit_log')} SET tenant_id = $2 WHERE ctid = (SELECT min(ctid) FROM ${tc('audit_log')} WHERE tenant_id = $1)`, [d.id, a.id]);
       // The application writes to the source after the copy: found although the source is not hashed again.
       await sql(db.url, `UPDATE "${d.schema}"."LedgerEntry" SET "Note" = 'changed later' WHERE id = 5`);
+      // A row stamped with a tenant outside the migration: no tenant's row, an anomaly of its table.
+      await sql(
+        tgt,
+        `INSERT INTO ${tc('audit_log')} SELECT (pg_catalog.jsonb_populate_record(NULL::${tc('audit_log')}, pg_catalog.to_jsonb(x) || '{"tenant_id": 987654}')).*
+           FROM ${tc('audit_log')} AS x WHERE tenant_id = $1 LIMIT 1`,
+        [b.id],
+      );
 
       const closing = await closingVerify({ source, target: targetPool, plan, runId: r.runId, concurrency: 2 });
       const bad = closing.results
@@ -91,6 +98,11 @@ for (const mode of ['in place', 'separate target'] as const) {
           `${d.schema}.LedgerEntry`,
         ].sort(),
       );
+      // The target is grouped by the tenant column itself (not its text): the stray row is still apart.
+      expect(closing.anomalies.filter((x) => !x.ok)).toEqual([{ table: 'audit_log', nullTenantRows: 0, otherTenantRows: 1, ok: false }]);
+      expect(closing.ok).toBe(false);
+      const splitNow = await verifyPlan({ source, target: targetPool, plan, concurrency: 3, splitPages: 1 });
+      expect(splitNow.anomalies).toEqual(closing.anomalies);
       const counts = (t: string, table: string) => closing.results.find((x) => x.tenant === t && x.table === table)!;
       expect([counts(b.schema, 'audit_log').sourceRows, counts(b.schema, 'audit_log').targetRows]).toEqual([12, 11]);
       expect([counts(c.schema, 'audit_log').sourceRows, counts(c.schema, 'audit_log').targetRows]).toEqual([12, 13]);
