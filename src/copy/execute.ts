@@ -11,7 +11,7 @@ import { batchCopies, copyWaves } from './batch.js';
 import { copyTasks } from './chunks.js';
 import { isEnvironment, stepError } from './stepError.js';
 import { streamCopy } from './stream.js';
-import { copyChecksumSql } from '../verify/closing.js';
+import { batchCopySql, copyChecksumSql, ONE_SCAN_ROWS } from '../verify/closing.js';
 import { runMerge } from '../merge/execute.js';
 
 export interface Progress {
@@ -241,12 +241,13 @@ async function runUnit(o: ExecuteOptions, unit: Step[], report: (b: Blocker[]) =
 async function insertSelect(client: pg.PoolClient, plan: Plan, copies: CopyStep[]): Promise<{ rows: number[]; checksums: (string | null)[] }> {
   const table = plan.tables.find((t) => t.target === copies[0].targetTable)!;
   const ids = copies.map((c) => c.tenantId);
-  const check = copyChecksumSql(plan, table, copies, copies.length + 1);
-  if (check !== undefined) {
-    const r = await client.query<{ schema: string; n: string; h: string }>(`WITH ins AS (${insertSelectSql(plan, table, copies, false).sql})\n${check}`, [
-      ...ids,
-      ...copies.map((c) => c.tenant),
-    ]);
+  const oneScan = copies.length > 1 && copies.reduce((a, c) => a + c.estimatedRows, 0) <= ONE_SCAN_ROWS ? batchCopySql(plan, table, copies) : undefined;
+  const check = oneScan === undefined ? copyChecksumSql(plan, table, copies, copies.length + 1) : undefined;
+  if (oneScan !== undefined || check !== undefined) {
+    const r = await client.query<{ schema: string; n: string; h: string }>(
+      oneScan ?? `WITH ins AS (${insertSelectSql(plan, table, copies, false).sql})\n${check}`,
+      [...ids, ...copies.map((c) => c.tenant)],
+    );
     const by = new Map(r.rows.map((x) => [x.schema, x]));
     return { rows: copies.map((c) => Number(by.get(c.tenant)?.n ?? 0)), checksums: copies.map((c) => by.get(c.tenant)?.h ?? null) };
   }

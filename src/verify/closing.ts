@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { ident } from '../db/ident.js';
 import { sourceRelation, type CopyStep, type Plan, type UnifiedTable } from '../plan/model.js';
-import { rangeWhere } from '../plan/copySql.js';
+import { rangeWhere, selectExpression } from '../plan/copySql.js';
 import { withTransaction } from '../db/connect.js';
 import { mergeMap } from '../plan/merge.js';
 import { rowHashSql, sourceChecksums, sourceSql, verifyPlan, type VerifyOptions, type VerifyReport, type VerifyResult } from './checksum.js';
@@ -33,6 +33,41 @@ export function copyChecksumSql(plan: Pick<Plan, 'merges'>, t: UnifiedTable, cop
     copies.length === 1 ? rangeWhere(copies[0].range, 's') : '',
   );
 }
+
+/** Below this many estimated rows a batch of tenants is read once (batchCopySql), above it twice. */
+export const ONE_SCAN_ROWS = 5_000;
+
+/**
+ * Many small tenants of `t` copied and counted and hashed in one statement that reads each
+ * source table once ($1..$n: tenant ids, $n+1..$2n: schemas): the rows are kept (a materialized
+ * CTE, in memory at this size), inserted from there and hashed from there — the source values
+ * as read, as sourceSql defines them, so a wrong column mapping still differs. At 50,000 tenants
+ * opening each of 250,000 small tables once instead of twice is a third off a batch's time.
+ * Undefined where the copy translates columns, or a source column has one of the names it adds.
+ */
+export function batchCopySql(
+  plan: Pick<Plan, 'targetSchema' | 'tenantColumn'>,
+  t: UnifiedTable,
+  copies: Pick<CopyStep, 'tenant' | 'range'>[],
+): string | undefined {
+  const cols = t.columns.filter((c) => c.generatedExpr === null);
+  if (t.translations?.length || copies.some((c) => c.range) || cols.some((c) => c.name === SCHEMA_COLUMN || c.name === TENANT_COLUMN)) return undefined;
+  const n = copies.length;
+  const rows = copies
+    .map(
+      (c, i) =>
+        `SELECT $${n + i + 1}::text AS ${SCHEMA_COLUMN}, $${i + 1}::${t.tenantColumnType} AS ${TENANT_COLUMN}, ${cols.map((x) => `s.${ident(x.name)}`).join(', ')} FROM ${sourceRelation(ident(c.tenant, t.source), t.partitioned)} AS s`,
+    )
+    .join('\nUNION ALL\n');
+  const insert = `INSERT INTO ${ident(plan.targetSchema, t.target)} (${[plan.tenantColumn, ...cols.map((c) => c.name)].map((x) => ident(x)).join(', ')}) OVERRIDING SYSTEM VALUE
+SELECT s.${TENANT_COLUMN}, ${cols.map(selectExpression).join(', ')} FROM src AS s`;
+  return `WITH src AS MATERIALIZED (${rows}),
+ins AS (${insert})
+SELECT s.${SCHEMA_COLUMN} AS schema, count(*)::int8 AS n, COALESCE(sum(${rowHashSql(t, 's')}), 0)::text AS h FROM src AS s GROUP BY 1`;
+}
+
+const SCHEMA_COLUMN = 'oasys_migrate_schema';
+const TENANT_COLUMN = 'oasys_migrate_tenant';
 
 interface Journaled {
   n: number;
