@@ -61,6 +61,13 @@ export async function readCatalog(
       stream.once('end', () => resolve());
     });
   };
+  const names = new Map<string, string>();
+  const name = (x: string): string => {
+    const seen = names.get(x);
+    if (seen !== undefined) return seen;
+    names.set(x, x);
+    return x;
+  };
   // Tenants' definitions are mostly identical: one object for each distinct one (10,000 tenants, not 10,000 copies).
   const interned = new Map<string, unknown>();
   const intern = <T>(o: T): T => {
@@ -81,7 +88,9 @@ export async function readCatalog(
     rls_enabled: boolean;
     rls_forced: boolean;
     // Indexes, sequences and composite types only where new names are given out (not 750,000 tenant names).
-  }>('relations', [schemas, namesOf ? [...namesOf] : schemas], (r) => {
+  }>('relations', [schemas, namesOf ? [...namesOf] : schemas], (row) => {
+    // Each row brings its own copy of the schema's and the table's name: one string of each is kept.
+    const r = { ...row, schema: name(row.schema), name: name(row.name) };
     // Every relation name is kept only where new names are given out (the target schema): not 150,000 tenant names.
     if (!namesOf || namesOf.has(r.schema)) getOrCreate(catalog.relationNames, r.schema, () => new Set()).add(r.name);
     if (r.kind === 'r' || r.kind === 'p') {
