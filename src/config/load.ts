@@ -246,7 +246,8 @@ function checkOnly(only: string[], label: string, tenants: TenantSelection, excl
     );
   }
   if (tenants.mode === 'schemas') {
-    const unknown = only.filter((s) => !tenants.schemas.includes(s));
+    const known = new Set(tenants.schemas);
+    const unknown = only.filter((s) => !known.has(s));
     if (unknown.length > 0) {
       throw new UsageError(
         `${label}: unknown tenant ${unknown.map((s) => JSON.stringify(s)).join(', ')}: not in tenants.schemas${fileDisplay ? ` of ${fileDisplay}` : ''}`,

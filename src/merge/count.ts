@@ -23,7 +23,8 @@ export async function countMerges(source: Queryable, target: Queryable, plan: Pl
     const added = new Set<string>();
     let tenantRows = 0;
     let matched = 0;
-    const tenants = plan.tenants.filter((t) => m.tenants.includes(t.schema));
+    const of = new Set(m.tenants);
+    const tenants = plan.tenants.filter((t) => of.has(t.schema));
     for (let i = 0; i < tenants.length; i += 200) {
       const sql = tenants
         .slice(i, i + 200)

@@ -30,7 +30,8 @@ export async function runMerge(tgt: Queryable, source: Queryable, plan: Plan, ta
   const merges = mergeMap(plan.merges);
   const m = merges.get(table)!;
   const cols = m.columns.map((c) => c.name);
-  const tenants = plan.tenants.filter((t) => m.tenants.includes(t.schema));
+  const of = new Set(m.tenants);
+  const tenants = plan.tenants.filter((t) => of.has(t.schema));
   await tgt.query(createMapTableSql(m));
   // A shared table this run copied into a separate target has its sequence reset only later (sequences
   // phase): move it past the copied ids now, or the rows added here would collide with them.

@@ -480,7 +480,8 @@ function ruleDrift(table: string, tenants: Tenant[], rules: Map<string, Rule[]>,
     const name = [...variants[0].names].find((n) => variants.every((v) => v.names.has(n)))!;
     const refVariant = variants.find((v) => refKeys.has(v.rule.key));
     const none = without(variants.flatMap((v) => v.tenants));
-    const offending = present.filter((s) => !(refVariant?.tenants.includes(s) ?? false));
+    const refTenants = new Set(refVariant?.tenants ?? []);
+    const offending = present.filter((s) => !refTenants.has(s));
     const list = variants.map((v) => `${shown(v.rule)} in ${tenantsText(v.tenants)}`).join('; ') + (none.length > 0 ? `; none in ${tenantsText(none)}` : '');
     const what = filled
       ? FILLED

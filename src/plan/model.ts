@@ -250,8 +250,9 @@ export interface CopyRange {
 /**
  * The stored plan's format. Bumped whenever a field's meaning changes; a run
  * recorded with another version is read only where src/plan/stored.ts says how.
+ * 3: runs of plain copy steps of one table are stored as one entry (storedPlanJson).
  */
-export const PLAN_VERSION = 2;
+export const PLAN_VERSION = 3;
 
 /** What a plan into a Citus cluster distributes (recorded in the plan: revert and the checks read it). */
 export interface CitusPlan {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PHASES, PLAN_VERSION, type Plan } from './model.js';
+import { PHASES, PLAN_VERSION, type CopyStep, type Effect, type Plan, type Step } from './model.js';
 
 /**
  * The plan as `run` stores it with the run and `resume`, `verify`, `status`,
@@ -95,6 +95,25 @@ const copy = z.object({
     })
     .optional(),
 });
+const effects = z
+  .array(
+    z.discriminatedUnion('kind', [
+      z.object({ kind: z.literal('creates-table'), object: z.string() }),
+      z.object({ kind: z.literal('creates-type'), object: z.string() }),
+      z.object({ kind: z.literal('changes-table'), table: z.string() }),
+    ]),
+  )
+  .optional();
+/** Format 3: consecutive plain copy steps of one table, one [schema, tenant id, estimated rows] each (storedPlanJson). */
+const copies = z.object({
+  copies: z.object({
+    sourceTable: z.string(),
+    targetTable: z.string(),
+    binary: z.boolean(),
+    effects,
+    tenants: z.array(z.tuple([z.string(), z.string(), z.number()])),
+  }),
+});
 const step = z.object({
   id: z.string(),
   phase: z.enum(PHASES as [string, ...string[]]),
@@ -103,19 +122,11 @@ const step = z.object({
   sql: z.array(z.string()),
   copy: copy.optional(),
   merge: z.string().optional(),
-  effects: z
-    .array(
-      z.discriminatedUnion('kind', [
-        z.object({ kind: z.literal('creates-table'), object: z.string() }),
-        z.object({ kind: z.literal('creates-type'), object: z.string() }),
-        z.object({ kind: z.literal('changes-table'), table: z.string() }),
-      ]),
-    )
-    .optional(),
+  effects,
 });
 const plan = z
   .object({
-    version: z.literal(PLAN_VERSION),
+    version: z.union([z.literal(2), z.literal(PLAN_VERSION)]),
     rls: z.object({ setting: z.string(), force: z.boolean() }),
     role: z.object({ name: z.string(), superuser: z.boolean(), bypassRls: z.boolean() }).optional(),
     tenants: z.array(z.object({ schema: z.string(), tenantId: z.string() })),
@@ -126,7 +137,7 @@ const plan = z
     tables: z.array(table),
     types: z.array(z.object({ name: z.string(), kind: z.enum(['e', 'd']), action: z.enum(['create', 'exists']), sql: z.string() })),
     problems: z.array(z.object({ severity: z.enum(['error', 'warning', 'info']), code: z.string(), message: z.string() }).passthrough()),
-    steps: z.array(step),
+    steps: z.array(z.union([step, copies])),
     shared: z.array(
       z.object({ schema: z.string(), table: z.string(), partitioned: z.boolean(), columns: z.array(column), primaryKey: z.array(z.string()) }).passthrough(),
     ),
@@ -154,7 +165,7 @@ export function parseStoredPlan(raw: unknown, runId: number, fallbackRls: { sett
       rls: fallbackRls,
       steps: (v1.steps ?? []).map((s) => (s.copy ? { ...s, copy: { ...s.copy, tenant: s.copy.shared ? schemaOfShared(v1, s.copy) : s.copy.tenant } } : s)),
     };
-  } else if (version !== PLAN_VERSION) {
+  } else if (version !== 2 && version !== PLAN_VERSION) {
     throw new StoredPlanError(
       `run #${runId} was recorded with plan format ${String(version)}, which this version of oasys-migrate (format ${PLAN_VERSION}) cannot read`,
     );
@@ -164,8 +175,66 @@ export function parseStoredPlan(raw: unknown, runId: number, fallbackRls: { sett
     const first = r.error.issues[0];
     throw new StoredPlanError(`the stored plan of run #${runId} is not valid (${first.path.join('.')}: ${first.message})`);
   }
-  return r.data as unknown as Plan;
+  const steps: Step[] = [];
+  for (const x of r.data.steps) {
+    if (!('copies' in x)) {
+      steps.push(x as Step);
+      continue;
+    }
+    const { sourceTable, targetTable, binary, tenants } = x.copies;
+    // The run's steps share their (never written) sql and effects arrays, as plan/steps.ts made them.
+    const runEffects = x.copies.effects;
+    for (const [schema, tenantId, estimatedRows] of tenants) {
+      const copy: CopyStep = { tenant: schema, tenantId, sourceTable, targetTable, estimatedRows, binary };
+      steps.push({ id: `copy:${schema}:${targetTable}`, phase: 'copy', table: targetTable, tenant: schema, sql: NO_SQL, copy, effects: runEffects });
+    }
+  }
+  return { ...(r.data as unknown as Plan), version: PLAN_VERSION, steps };
 }
+
+/** Never written to: the statements of the copy steps read back from a compact entry. */
+const NO_SQL: string[] = Object.freeze([]) as unknown as string[];
+
+/**
+ * The plan as stored with its run. A copy step that is exactly what plan/steps.ts makes for one
+ * tenant's table (no chunk, no translation, nothing else) is fully said by its tenant, tenant id
+ * and estimate: consecutive ones of one table are stored as one entry, so that 250,000 copy steps
+ * (50,000 tenants) are 7 MB of JSON, not 63 MB, to write, read back and hold as text.
+ */
+export function storedPlanJson(plan: Plan): string {
+  const out: unknown[] = [];
+  let run: { sourceTable: string; targetTable: string; binary: boolean; effects?: Effect[]; tenants: [string, string, number][] } | undefined;
+  let runKey = '';
+  for (const s of plan.steps) {
+    const c = s.copy;
+    const plain =
+      c !== undefined &&
+      s.phase === 'copy' &&
+      s.merge === undefined &&
+      s.sql.length === 0 &&
+      s.tenant === c.tenant &&
+      s.table === c.targetTable &&
+      s.id === `copy:${c.tenant}:${c.targetTable}` &&
+      Object.keys(c).every((k) => PLAIN_COPY_KEYS.has(k)) &&
+      Object.keys(s).every((k) => PLAIN_STEP_KEYS.has(k));
+    if (!plain) {
+      run = undefined;
+      out.push(s);
+      continue;
+    }
+    const k = JSON.stringify([c.sourceTable, c.targetTable, c.binary, s.effects]);
+    if (run === undefined || k !== runKey) {
+      run = { sourceTable: c.sourceTable, targetTable: c.targetTable, binary: c.binary, ...(s.effects ? { effects: s.effects } : {}), tenants: [] };
+      runKey = k;
+      out.push({ copies: run });
+    }
+    run.tenants.push([c.tenant, c.tenantId, c.estimatedRows]);
+  }
+  return JSON.stringify({ ...plan, version: PLAN_VERSION, steps: out });
+}
+
+const PLAIN_COPY_KEYS = new Set(['tenant', 'tenantId', 'sourceTable', 'targetTable', 'estimatedRows', 'binary']);
+const PLAIN_STEP_KEYS = new Set(['id', 'phase', 'table', 'tenant', 'sql', 'copy', 'effects']);
 
 /** Format 1 named a shared copy's schema only in the step id (`shared:<schema>.<table>`). */
 function schemaOfShared(v1: Record<string, unknown>, c: Record<string, unknown>): string {

@@ -39,7 +39,8 @@ export async function preflight(source: Queryable, target: Queryable, plan: Plan
     fills.map((t) => ident(plan.targetSchema, t.target)),
   );
   for (const t of fills) {
-    const ids = plan.tenants.filter((x) => t.tenants.includes(x.schema)).map((x) => x.tenantId);
+    const of = new Set(t.tenants);
+    const ids = plan.tenants.filter((x) => of.has(x.schema)).map((x) => x.tenantId);
     const q = ident(plan.targetSchema, t.target);
     if (hidden.has(q)) {
       // FORCE hides the rows from this owner and plan writes nothing: said instead of guessed.

@@ -2,7 +2,7 @@ import os from 'node:os';
 import type pg from 'pg';
 import { sqlFile } from '../db/sqlFiles.js';
 import type { Plan } from '../plan/model.js';
-import { parseStoredPlan, StoredPlanError } from '../plan/stored.js';
+import { parseStoredPlan, StoredPlanError, storedPlanJson } from '../plan/stored.js';
 import { WantingError } from '../errors.js';
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
@@ -93,7 +93,7 @@ export async function createRun(db: Queryable, plan: Plan, configFingerprint: st
   const r = await db.query<{ run_id: number }>(
     `INSERT INTO oasys_migrate.run (state, config_fingerprint, source_fingerprint, target_schema, tenant_column, same_database, plan, client_host, client_pid)
      VALUES ('running', $1, $2, $3, $4, $5, $6, $7, $8) RETURNING run_id`,
-    [configFingerprint, plan.sourceFingerprint, targetSchema, tenantColumn, plan.sameDatabase, JSON.stringify(plan), os.hostname(), process.pid],
+    [configFingerprint, plan.sourceFingerprint, targetSchema, tenantColumn, plan.sameDatabase, storedPlanJson(plan), os.hostname(), process.pid],
   );
   const runId = Number(r.rows[0].run_id);
   await db.query(

@@ -77,7 +77,8 @@ export async function takeSnapshot(db: Queryable, runId: number, plan: Plan): Pr
     const rowsTable = `snap_${runId}_${++n}`;
     // The owner is hidden from the rows by FORCE: lifted here, in the run's first transaction, put back by the rls phase.
     if (t.liftForce) await db.query(`ALTER TABLE ${qualified} NO FORCE ROW LEVEL SECURITY`);
-    const tenantIds = plan.tenants.filter((x) => t.tenants.includes(x.schema)).map((x) => x.tenantId);
+    const of = new Set(t.tenants);
+    const tenantIds = plan.tenants.filter((x) => of.has(x.schema)).map((x) => x.tenantId);
     await db.query(`CREATE TABLE oasys_migrate.${ident(rowsTable)} (LIKE ${qualified})`);
     await db.query(
       `INSERT INTO oasys_migrate.${ident(rowsTable)} (${identList(was.columns)}) SELECT ${identList(was.columns)} FROM ${qualified} WHERE ${ident(plan.tenantColumn)} = ANY($1::${t.tenantColumnType}[])`,

@@ -46,7 +46,8 @@ export async function writesSinceRun(db: Queryable, runId: number, finishedXid: 
   const out: WritesSinceRun[] = [];
   for (const { t, q } of tables) {
     if (!created.has(q) && !saved.has(q)) continue;
-    const ids = plan.tenants.filter((x) => t.tenants.includes(x.schema)).map((x) => x.tenantId);
+    const of = new Set(t.tenants); // not includes(): 50,000 tenants × 50,000 was revert's 20 s
+    const ids = plan.tenants.filter((x) => of.has(x.schema)).map((x) => x.tenantId);
     const scope = created.has(q) ? '' : `WHERE ${ident(plan.tenantColumn)} = ANY ($2::${t.tenantColumnType}[])`;
     const r = await db.query<{ n: string; k: string }>(
       `SELECT count(*)::text AS n, count(*) FILTER (WHERE pg_catalog.age(xmin) < pg_catalog.age($1::text::xid))::text AS k FROM ${q} ${scope}`,

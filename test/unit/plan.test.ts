@@ -161,7 +161,7 @@ describe('buildPlan (no database)', () => {
 
   it("the plan carries its format version and the run's RLS settings", () => {
     const plan = buildPlan({ ...SETTINGS, rls: { setting: 'my.tenant', force: false } }, discovery({ tenants, tables: (s) => [account(s)] }));
-    expect(plan.version).toBe(2);
+    expect(plan.version).toBe(3);
     expect(plan.rls).toEqual({ setting: 'my.tenant', force: false });
     expect(plan.steps.flatMap((s) => s.sql).join('\n')).not.toContain('FORCE ROW LEVEL SECURITY');
   });

@@ -4,7 +4,7 @@ import { parseDuration } from '../../src/config/load.js';
 import { copyWaves } from '../../src/copy/batch.js';
 import { tableDepths } from '../../src/copy/recopy.js';
 import { rlsPartsFor } from '../../src/plan/rls.js';
-import { parseStoredPlan } from '../../src/plan/stored.js';
+import { parseStoredPlan, storedPlanJson } from '../../src/plan/stored.js';
 import { buildPlan } from '../../src/plan/build.js';
 import { SETTINGS, col, discovery, pk, table } from '../support/catalog.js';
 import type { Step, UnifiedTable } from '../../src/plan/model.js';
@@ -91,11 +91,54 @@ describe('the stored plan', () => {
     expect(read.steps.find((s) => s.copy)!.copy).not.toHaveProperty('insertSelect');
   });
   it('a newer format is refused, naming the run', () => {
-    expect(() => parseStoredPlan({ ...stored, version: 3 }, 4, SETTINGS.rls)).toThrow(/run #4 was recorded with plan format 3/);
+    expect(() => parseStoredPlan({ ...stored, version: 4 }, 4, SETTINGS.rls)).toThrow(/run #4 was recorded with plan format 4/);
+  });
+  it('format 2 (every copy step in full) is read as it was', () => {
+    expect(parseStoredPlan({ ...stored, version: 2 }, 1, SETTINGS.rls)).toEqual(stored);
   });
   it('a damaged plan is refused with the path of the bad field', () => {
     expect(() => parseStoredPlan({ ...stored, tables: [{ ...stored.tables[0], action: 'merge' }] }, 5, SETTINGS.rls)).toThrow(
       /run #5 .* not valid \(tables\.0\.action/,
     );
+  });
+});
+
+describe('storedPlanJson: runs of plain copy steps stored as one entry', () => {
+  const many = buildPlan(
+    SETTINGS,
+    discovery({
+      tenants: ['a', 'b', 'c', 'd'],
+      tables: (s) => [
+        table(s, 'x', [col('id', 'integer', { notNull: true })], [pk(['id'])]),
+        table(s, 'y', [col('id', 'integer', { notNull: true })], [pk(['id'])]),
+      ],
+    }),
+  );
+  // One tenant's copy made unusual (a chunk): it must be stored whole and split the run around it.
+  const odd = many.steps.findIndex((s) => s.id === 'copy:c:x');
+  many.steps[odd] = {
+    ...many.steps[odd],
+    id: 'copy:c:x#1',
+    copy: { ...many.steps[odd].copy!, alone: true, range: { column: 'id', to: '10', chunk: 1, chunks: 2 } },
+  };
+  const text = storedPlanJson(many);
+  const stored = JSON.parse(text);
+  it('reads back exactly the plan that was stored', () => {
+    expect(parseStoredPlan(stored, 1, SETTINGS.rls)).toEqual(JSON.parse(JSON.stringify(many)));
+  });
+  it('is compact: a copies entry per run, the unusual step whole', () => {
+    const entries = stored.steps.filter((s: { copies?: unknown }) => s.copies);
+    expect(entries.map((e: { copies: { targetTable: string; tenants: string[][] } }) => [e.copies.targetTable, e.copies.tenants.map((t) => t[0])])).toEqual([
+      ['x', ['a', 'b']],
+      ['x', ['d']],
+      ['y', ['a', 'b', 'c', 'd']],
+    ]);
+    expect(stored.steps.some((s: Step) => s.id === 'copy:c:x#1' && s.copy?.range?.to === '10')).toBe(true);
+    expect(text.length).toBeLessThan(JSON.stringify(many).length);
+  });
+  it('a damaged entry is refused with its path', () => {
+    const bad = JSON.parse(text);
+    bad.steps.find((s: { copies?: { tenants: unknown[] } }) => s.copies).copies.tenants[0] = ['a', 1, 'many'];
+    expect(() => parseStoredPlan(bad, 9, SETTINGS.rls)).toThrow(/run #9 .* not valid \(steps\./);
   });
 });
