@@ -5,6 +5,9 @@ import type { BypassRole, Catalog, Column, Constraint, Index, OtherObjects, Tabl
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
 
+/** Up to this many schemas read in full, their catalog rows are looked up by index. */
+const FEW_SCHEMAS = 1_000;
+
 /** The arrays of a table nothing has been read into: shared, never written (a table with no index has this one). */
 const NONE: never[] = Object.freeze([]) as unknown as never[];
 
@@ -124,16 +127,24 @@ export async function readCatalog(
   // Tenant tables whose definition another tenant's table has too are read once, from that one.
   const shapes = tenantSchemas && tenantSchemas.length > 1 ? await readShapes(db, tenantSchemas, table) : undefined;
   if (shapes) catalog.queryCount++;
-  const full = shapes ? schemas.filter((x) => !shapes.skipped.has(x)) : schemas;
-  // A few schemas are read in full: index lookups, which the whole-catalog queries' hash joins
+  // Read in full: every schema with a table that shares no other's definition (a representative's, a unique one).
+  const full = shapes
+    ? schemas.filter((x) => {
+        const tables = catalog.tables.get(x);
+        return tables === undefined || [...tables.values()].some((d) => !shapes.has(d));
+      })
+    : schemas;
+  // A few schemas read in full want index lookups, which the whole-catalog queries' hash joins
   // (discovery turns nested loops off for them) would replace by scans of every tenant's columns.
+  // Many (tenants that all differ) keep the setting. Asked either way: a constant number of queries.
   let nestloop: string | undefined;
   if (shapes) {
     catalog.queryCount++;
     nestloop = (
       await db.query<{ was: string }>(
         `WITH w AS MATERIALIZED (SELECT pg_catalog.current_setting('enable_nestloop') AS was)
-         SELECT was, pg_catalog.set_config('enable_nestloop', 'on', true) FROM w`,
+         SELECT was, pg_catalog.set_config('enable_nestloop', CASE WHEN $1 THEN 'on' ELSE was END, true) FROM w`,
+        [full.length <= FEW_SCHEMAS],
       )
     ).rows[0].was;
   }
@@ -274,7 +285,7 @@ export async function readCatalog(
     await db.query(`SELECT pg_catalog.set_config('enable_nestloop', $1, true)`, [nestloop]);
   }
   if (shapes) {
-    for (const [def, rep] of shapes.members) {
+    for (const [def, rep] of shapes) {
       def.columns = rep.columns;
       def.constraints = rep.constraints;
       def.indexes = rep.indexes;
@@ -320,36 +331,30 @@ export async function readCatalog(
 
 /**
  * Groups the tenants' tables by shape (sql/catalog/shapes.sql): each group's first tenant, in
- * tenant order, is read in full; the others (`members`) share its definition. The first is also
- * the one drift analysis would pick as a table's reference among equals, so every reference is
- * read in full. `skipped`: schemas none of whose tables needs reading.
+ * tenant order, is read in full; the others share its definition (returned: member → first).
+ * The first is also the one drift analysis would pick as a table's reference among equals, so
+ * every reference is read in full.
  */
 async function readShapes(
   db: Queryable,
   tenantSchemas: readonly string[],
   table: (schema: string, name: string) => TableDef | undefined,
-): Promise<{ members: Map<TableDef, TableDef>; skipped: Set<string> }> {
+): Promise<Map<TableDef, TableDef>> {
   const order = new Map(tenantSchemas.map((x, i) => [x, i]));
   const members = new Map<TableDef, TableDef>();
-  const needed = new Set<string>();
   const rows = (await db.query<{ table: string; digest: string | null; schemas: string[] }>(sqlFile('catalog/shapes'), [tenantSchemas])).rows;
   for (const r of rows) {
-    if (r.digest === null || r.schemas.length < 2) {
-      for (const x of r.schemas) needed.add(x);
-      continue;
-    }
+    if (r.digest === null || r.schemas.length < 2) continue;
     let first = r.schemas[0];
     for (const x of r.schemas) if (order.get(x)! < order.get(first)!) first = x;
-    needed.add(first);
-    const rep = table(first, r.table)!;
+    const rep = table(first, r.table);
+    if (!rep) continue;
     for (const x of r.schemas) {
       const def = table(x, r.table);
       if (x !== first && def) members.set(def, rep);
     }
   }
-  const skipped = new Set<string>();
-  for (const def of members.keys()) if (!needed.has(def.schema)) skipped.add(def.schema);
-  return { members, skipped };
+  return members;
 }
 
 export async function readBypassRoles(db: Queryable): Promise<BypassRole[]> {
