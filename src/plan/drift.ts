@@ -219,11 +219,12 @@ export function analyseDrift(
   const types = new Map<string, TypeDef>();
   for (const [name, byTenant] of [...names].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     const rules = new Map<string, Rule[]>();
-    // Tenants of one shape share their definition's arrays (TableDef.shapeOf): their rules are worked out once.
-    const shapeRules = new Map<Column[], Rule[]>();
+    // Tenants of one shape share the first one's definition (TableDef.shapeOf): their rules are worked out once.
+    const shapeRules = new Map<string, Rule[]>();
     for (const [schema, def] of byTenant) {
-      let r = shapeRules.get(def.columns);
-      if (!r) shapeRules.set(def.columns, (r = rulesOf(def, migrated, tenantSchemas)));
+      const shape = ownSchema(def);
+      let r = shapeRules.get(shape);
+      if (!r) shapeRules.set(shape, (r = rulesOf(def, migrated, tenantSchemas)));
       rules.set(schema, r);
     }
     // The reference is the most common column set; among the tenants sharing it, the most
