@@ -53,10 +53,13 @@ export function batchCopySql(
   const cols = t.columns.filter((c) => c.generatedExpr === null);
   if (t.translations?.length || copies.some((c) => c.range) || cols.some((c) => c.name === SCHEMA_COLUMN || c.name === TENANT_COLUMN)) return undefined;
   const n = copies.length;
+  // A type of the tenant's own schema is another type in each tenant (acme.mood, globex.mood): kept
+  // as its text, which is what the insert casts to the unified type and what the hash reads anyway.
+  const kept = cols.map((x) => (x.castViaText ? `s.${ident(x.name)}::text AS ${ident(x.name)}` : `s.${ident(x.name)}`)).join(', ');
   const rows = copies
     .map(
       (c, i) =>
-        `SELECT $${n + i + 1}::text AS ${SCHEMA_COLUMN}, $${i + 1}::${t.tenantColumnType} AS ${TENANT_COLUMN}, ${cols.map((x) => `s.${ident(x.name)}`).join(', ')} FROM ${sourceRelation(ident(c.tenant, t.source), t.partitioned)} AS s`,
+        `SELECT $${n + i + 1}::text AS ${SCHEMA_COLUMN}, $${i + 1}::${t.tenantColumnType} AS ${TENANT_COLUMN}, ${kept} FROM ${sourceRelation(ident(c.tenant, t.source), t.partitioned)} AS s`,
     )
     .join('\nUNION ALL\n');
   const insert = `INSERT INTO ${ident(plan.targetSchema, t.target)} (${[plan.tenantColumn, ...cols.map((c) => c.name)].map((x) => ident(x)).join(', ')}) OVERRIDING SYSTEM VALUE
