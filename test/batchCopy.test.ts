@@ -14,7 +14,8 @@ import { buildPlan } from '../src/plan/build.js';
 import type { Plan } from '../src/plan/model.js';
 import { sourceSql } from '../src/verify/checksum.js';
 import { batchCopySql } from '../src/verify/closing.js';
-import { createTestDatabase } from './support/db.js';
+import { createTestDatabase, query } from './support/db.js';
+import { runCli, show } from './support/cli.js';
 
 describe('batchCopySql', () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -61,5 +62,37 @@ describe('batchCopySql', () => {
       await c.query('ROLLBACK').catch(() => undefined);
       await c.end();
     }
+  });
+});
+
+describe('a batch statement that fails while each tenant alone succeeds', () => {
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  afterAll(async () => db?.drop());
+
+  it('is redone tenant by tenant, and the run says so instead of hiding it', async () => {
+    db = await createTestDatabase('batch_fallback');
+    await generateFixture(db.url, { tenants: 3, rowsPerTable: 4, preexistingUnified: true });
+    // The application's own table refuses a statement that inserts rows of several tenants at once.
+    await query(
+      db.url,
+      `CREATE FUNCTION public.one_tenant_per_statement() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN
+         IF (SELECT count(DISTINCT tenant_id) FROM added) > 1 THEN RAISE EXCEPTION 'one tenant per statement'; END IF;
+         RETURN NULL;
+       END $$;
+       CREATE TRIGGER one_tenant AFTER INSERT ON public.accounts_membership REFERENCING NEW TABLE AS added
+         FOR EACH STATEMENT EXECUTE FUNCTION public.one_tenant_per_statement()`,
+    );
+    const r = await runCli(['run', '--source', db.url, '--json']);
+    expect(r.code, show(r)).toBe(0);
+    expect(r.stderr).toMatch(
+      /the batched copy of 3 tenants of "accounts_membership" failed \(one tenant per statement \(SQLSTATE P0001\)\) but each of them copied alone/,
+    );
+    // Every tenant's rows landed, each in its own statement.
+    const steps = await query<{ n: number }>(
+      db.url,
+      `SELECT count(*)::int AS n FROM oasys_migrate.step WHERE phase = 'copy' AND table_name = 'accounts_membership' AND state = 'done'`,
+    );
+    expect(steps[0].n).toBe(3);
   });
 });

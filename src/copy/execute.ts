@@ -102,10 +102,16 @@ export async function executePlan(o: ExecuteOptions): Promise<{ rowsCopied: numb
       } catch (err) {
         if (unit.length > 1 && !isEnvironment(err)) {
           // A batch failed on data: redo its steps one by one so the error names the tenant, and the good ones land.
+          const before = failures.length;
           for (const s of unit) {
             if (fatal !== undefined || o.stop.stopping) return;
             await attempt([s]);
           }
+          // Every tenant went through alone: the batch statement, not the data, was at fault. Said, not hidden.
+          if (failures.length === before && fatal === undefined && !o.stop.stopping)
+            o.session.log.warn(
+              `the batched copy of ${unit.length} tenants of "${unit[0].table}" failed (${describeError(err)}) but each of them copied alone: the run goes on, more slowly; please report this`,
+            );
           return;
         }
         const lost = o.lockLost?.() === true;
