@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { ident } from '../db/ident.js';
-import type { Plan } from '../plan/model.js';
+import { tenantsAmong, type Plan } from '../plan/model.js';
 import { mergeMap, naturalKeyOfRow } from '../plan/merge.js';
 import { ProblemCode } from '../discover/problems.js';
 
@@ -23,8 +23,7 @@ export async function countMerges(source: Queryable, target: Queryable, plan: Pl
     const added = new Set<string>();
     let tenantRows = 0;
     let matched = 0;
-    const of = new Set(m.tenants);
-    const tenants = plan.tenants.filter((t) => of.has(t.schema));
+    const tenants = tenantsAmong(plan, m.tenants);
     for (let i = 0; i < tenants.length; i += 200) {
       const sql = tenants
         .slice(i, i + 200)

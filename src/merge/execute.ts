@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { ident, identList } from '../db/ident.js';
 import { WantingError } from '../errors.js';
-import type { MergeTable, Plan } from '../plan/model.js';
+import { tenantsAmong, type MergeTable, type Plan } from '../plan/model.js';
 import { CONTENT_TYPES, MERGE_OBJECTS, mapTableSql, mergeMap } from '../plan/merge.js';
 import { sequenceResetSql } from '../plan/steps.js';
 
@@ -30,8 +30,7 @@ export async function runMerge(tgt: Queryable, source: Queryable, plan: Plan, ta
   const merges = mergeMap(plan.merges);
   const m = merges.get(table)!;
   const cols = m.columns.map((c) => c.name);
-  const of = new Set(m.tenants);
-  const tenants = plan.tenants.filter((t) => of.has(t.schema));
+  const tenants = tenantsAmong(plan, m.tenants);
   await tgt.query(createMapTableSql(m));
   // A shared table this run copied into a separate target has its sequence reset only later (sequences
   // phase): move it past the copied ids now, or the rows added here would collide with them.

@@ -32,8 +32,13 @@ export function rangeWhere(r: CopyRange | undefined, alias: string): string {
   return parts.length ? ` WHERE ${parts.join(' AND ')}` : '';
 }
 
-function copiedColumns(t: Pick<UnifiedTable, 'columns'>): UnifiedColumn[] {
+export function copiedColumns(t: Pick<UnifiedTable, 'columns'>): UnifiedColumn[] {
   return t.columns.filter((c) => c.generatedExpr === null);
+}
+
+/** The INSERT of same-database copies into `t`: the tenant column, then the copied columns in plan order. */
+export function insertHead(ctx: CopyContext, t: UnifiedTable): string {
+  return `INSERT INTO ${ident(ctx.targetSchema, t.target)} (${identList([ctx.tenantColumn, ...copiedColumns(t).map((c) => c.name)])}) OVERRIDING SYSTEM VALUE`;
 }
 
 /**
@@ -46,10 +51,8 @@ export function insertSelectSql(
   copies: Pick<CopyStep, 'tenant' | 'range'>[],
   counted = true,
 ): { sql: string; counted: boolean } {
-  const cols = copiedColumns(t);
-  const target = ident(ctx.targetSchema, t.target);
-  const selectList = cols.map(selectExpression).join(', ');
-  const head = `INSERT INTO ${target} (${identList([ctx.tenantColumn, ...cols.map((c) => c.name)])}) OVERRIDING SYSTEM VALUE`;
+  const selectList = copiedColumns(t).map(selectExpression).join(', ');
+  const head = insertHead(ctx, t);
   const selects = copies.map(
     (c, i) =>
       `SELECT $${i + 1}::${t.tenantColumnType}, ${selectList} FROM ${sourceRelation(ident(c.tenant, t.source), t.partitioned)} AS s${rangeWhere(c.range, 's')}`,

@@ -308,3 +308,25 @@ export interface Plan {
 export function sourceRelation(qualified: string, partitioned: boolean): string {
   return partitioned ? qualified : `ONLY ${qualified}`;
 }
+
+/** A tenant's copy step: `copy:<tenant>:<unified table>` (a whale's chunks add `#<n>`). */
+export function copyStepId(tenant: string, table: string): string {
+  return `copy:${tenant}:${table}`;
+}
+
+/** The statements of a step that has none of its own (a copy: the executor renders it). Shared, never written. */
+const NO_SQL: string[] = Object.freeze([]) as unknown as string[];
+
+/**
+ * One tenant's rows of one table, as plan/steps.ts plans them and a stored plan's compact entry
+ * says them (src/plan/stored.ts): 250,000 of these at 50,000 tenants share `sql` and `effects`.
+ */
+export function plainCopyStep(copy: CopyStep, effects: Effect[] | undefined): Step {
+  return { id: copyStepId(copy.tenant, copy.targetTable), phase: 'copy', table: copy.targetTable, tenant: copy.tenant, sql: NO_SQL, copy, effects };
+}
+
+/** The plan's tenants among `schemas` (a table's, a merged table's), in plan order. */
+export function tenantsAmong(plan: Pick<Plan, 'tenants'>, schemas: readonly string[]): Tenant[] {
+  const among = new Set(schemas);
+  return plan.tenants.filter((t) => among.has(t.schema));
+}

@@ -5,7 +5,7 @@ import { CITUS_SEQUENTIAL, distributeSteps, type CitusPlan } from './citus.js';
 import { copyStep, sharedCopyStep } from './copySql.js';
 import { createSharedTableSql, createTableSql, foreignKeySql, keysSql } from './ddl.js';
 import { mergeStepComment } from './merge.js';
-import { PHASES, type Effect, type MergeTable, type Plan, type PlanSettings, type SharedTable, type Step, type UnifiedTable } from './model.js';
+import { PHASES, plainCopyStep, type Effect, type MergeTable, type Plan, type PlanSettings, type SharedTable, type Step, type UnifiedTable } from './model.js';
 import { rlsPartsFor, rlsSql } from './rls.js';
 import { tenantDefaultSql } from './tenantDefault.js';
 import { chunkedCopy } from './chunks.js';
@@ -86,7 +86,7 @@ export function buildSteps(
       // Translated columns (merged lookup tables) join the mappings on the tenant: never batched.
       const copy = copyStep(t, tenant, binaryOk && !t.translations?.length, def.estimate);
       if (t.translations?.length) copy.alone = true;
-      const step: Step = { id: `copy:${schema}:${t.target}`, phase: 'copy', table: t.target, tenant: schema, sql: NO_SQL, copy, effects };
+      const step = plainCopyStep(copy, effects);
       steps.push(...chunkedCopy(step, d.keyBounds?.get(`${schema}.${t.source}`), cfg.chunkRows));
     }
   }
@@ -131,9 +131,6 @@ export function buildSteps(
   for (const t of tables) steps.push({ id: `analyze:${t.target}`, phase: 'analyze', table: t.target, sql: [`ANALYZE ${ident(cfg.targetSchema, t.target)}`] });
   return steps.sort((a, b) => PHASES.indexOf(a.phase) - PHASES.indexOf(b.phase));
 }
-
-/** The statements of a step that has none of its own (a copy: the executor builds its statement). Never written to. */
-const NO_SQL: string[] = Object.freeze([]) as unknown as string[];
 
 /** A step on a pre-existing table changes it (revert restores it); on a created one nothing beyond the creation. */
 function changes(t: UnifiedTable): Effect[] {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PHASES, PLAN_VERSION, type CopyStep, type Effect, type Plan, type Step } from './model.js';
+import { copyStepId, PHASES, plainCopyStep, PLAN_VERSION, type Effect, type Plan, type Step } from './model.js';
 
 /**
  * The plan as `run` stores it with the run and `resume`, `verify`, `status`,
@@ -182,18 +182,11 @@ export function parseStoredPlan(raw: unknown, runId: number, fallbackRls: { sett
       continue;
     }
     const { sourceTable, targetTable, binary, tenants } = x.copies;
-    // The run's steps share their (never written) sql and effects arrays, as plan/steps.ts made them.
-    const runEffects = x.copies.effects;
-    for (const [schema, tenantId, estimatedRows] of tenants) {
-      const copy: CopyStep = { tenant: schema, tenantId, sourceTable, targetTable, estimatedRows, binary };
-      steps.push({ id: `copy:${schema}:${targetTable}`, phase: 'copy', table: targetTable, tenant: schema, sql: NO_SQL, copy, effects: runEffects });
-    }
+    for (const [schema, tenantId, estimatedRows] of tenants)
+      steps.push(plainCopyStep({ tenant: schema, tenantId, sourceTable, targetTable, estimatedRows, binary }, x.copies.effects));
   }
   return { ...(r.data as unknown as Plan), version: PLAN_VERSION, steps };
 }
-
-/** Never written to: the statements of the copy steps read back from a compact entry. */
-const NO_SQL: string[] = Object.freeze([]) as unknown as string[];
 
 /**
  * The plan as stored with its run. A copy step that is exactly what plan/steps.ts makes for one
@@ -214,7 +207,7 @@ export function storedPlanJson(plan: Plan): string {
       s.sql.length === 0 &&
       s.tenant === c.tenant &&
       s.table === c.targetTable &&
-      s.id === `copy:${c.tenant}:${c.targetTable}` &&
+      s.id === copyStepId(c.tenant, c.targetTable) &&
       Object.keys(c).every((k) => PLAIN_COPY_KEYS.has(k)) &&
       Object.keys(s).every((k) => PLAIN_STEP_KEYS.has(k));
     if (!plain) {

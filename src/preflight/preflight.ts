@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { ident } from '../db/ident.js';
 import { restrictedTables } from '../db/rlsAccess.js';
 import { EnvironmentError, WantingError, type OasysError } from '../errors.js';
-import type { Plan } from '../plan/model.js';
+import { tenantsAmong, type Plan } from '../plan/model.js';
 import { ProblemCode, sortProblems, type Problem } from '../discover/problems.js';
 import { completedRuns, stateSchemaExists } from '../state/journal.js';
 import { sourcePrivileges, targetPrivileges } from './privileges.js';
@@ -39,8 +39,7 @@ export async function preflight(source: Queryable, target: Queryable, plan: Plan
     fills.map((t) => ident(plan.targetSchema, t.target)),
   );
   for (const t of fills) {
-    const of = new Set(t.tenants);
-    const ids = plan.tenants.filter((x) => of.has(x.schema)).map((x) => x.tenantId);
+    const ids = tenantsAmong(plan, t.tenants).map((x) => x.tenantId);
     const q = ident(plan.targetSchema, t.target);
     if (hidden.has(q)) {
       // FORCE hides the rows from this owner and plan writes nothing: said instead of guessed.

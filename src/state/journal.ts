@@ -1,7 +1,7 @@
 import os from 'node:os';
 import type pg from 'pg';
 import { sqlFile } from '../db/sqlFiles.js';
-import type { Plan } from '../plan/model.js';
+import { copyStepId, type Plan } from '../plan/model.js';
 import { parseStoredPlan, StoredPlanError, storedPlanJson } from '../plan/stored.js';
 import { WantingError } from '../errors.js';
 
@@ -197,7 +197,7 @@ export async function saveVerify(
     `UPDATE oasys_migrate.step s SET checksum = CASE WHEN v.ok THEN v.checksum ELSE NULL END
        FROM unnest($2::text[], $3::text[], $4::bool[]) AS v(step_id, checksum, ok)
       WHERE s.run_id = $1 AND s.step_id = v.step_id`,
-    [runId, rows.map((r) => `copy:${r.tenant}:${r.table}`), rows.map((r) => r.targetChecksum), rows.map((r) => r.ok)],
+    [runId, rows.map((r) => copyStepId(r.tenant, r.table)), rows.map((r) => r.targetChecksum), rows.map((r) => r.ok)],
   );
 }
 

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { ident, identList, literal } from '../db/ident.js';
-import type { Effect, Plan } from '../plan/model.js';
+import { tenantsAmong, type Effect, type Plan } from '../plan/model.js';
 import { CREATED_BY_MARK } from '../plan/ddl.js';
 import { WantingError } from '../errors.js';
 import { unmerge } from '../merge/execute.js';
@@ -77,8 +77,7 @@ export async function takeSnapshot(db: Queryable, runId: number, plan: Plan): Pr
     const rowsTable = `snap_${runId}_${++n}`;
     // The owner is hidden from the rows by FORCE: lifted here, in the run's first transaction, put back by the rls phase.
     if (t.liftForce) await db.query(`ALTER TABLE ${qualified} NO FORCE ROW LEVEL SECURITY`);
-    const of = new Set(t.tenants);
-    const tenantIds = plan.tenants.filter((x) => of.has(x.schema)).map((x) => x.tenantId);
+    const tenantIds = tenantsAmong(plan, t.tenants).map((x) => x.tenantId);
     await db.query(`CREATE TABLE oasys_migrate.${ident(rowsTable)} (LIKE ${qualified})`);
     await db.query(
       `INSERT INTO oasys_migrate.${ident(rowsTable)} (${identList(was.columns)}) SELECT ${identList(was.columns)} FROM ${qualified} WHERE ${ident(plan.tenantColumn)} = ANY($1::${t.tenantColumnType}[])`,

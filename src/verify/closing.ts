@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { ident } from '../db/ident.js';
 import { sourceRelation, type CopyStep, type Plan, type UnifiedTable } from '../plan/model.js';
-import { rangeWhere, selectExpression } from '../plan/copySql.js';
+import { copiedColumns, insertHead, rangeWhere, selectExpression } from '../plan/copySql.js';
 import { withTransaction } from '../db/connect.js';
 import { mergeMap } from '../plan/merge.js';
 import { rowHashSql, sourceChecksums, sourceSql, verifyPlan, type VerifyOptions, type VerifyReport, type VerifyResult } from './checksum.js';
@@ -50,7 +50,7 @@ export function batchCopySql(
   t: UnifiedTable,
   copies: Pick<CopyStep, 'tenant' | 'range'>[],
 ): string | undefined {
-  const cols = t.columns.filter((c) => c.generatedExpr === null);
+  const cols = copiedColumns(t);
   if (t.translations?.length || copies.some((c) => c.range) || cols.some((c) => c.name === SCHEMA_COLUMN || c.name === TENANT_COLUMN)) return undefined;
   const n = copies.length;
   // A type of the tenant's own schema is another type in each tenant (acme.mood, globex.mood): kept
@@ -62,8 +62,7 @@ export function batchCopySql(
         `SELECT $${n + i + 1}::text AS ${SCHEMA_COLUMN}, $${i + 1}::${t.tenantColumnType} AS ${TENANT_COLUMN}, ${kept} FROM ${sourceRelation(ident(c.tenant, t.source), t.partitioned)} AS s`,
     )
     .join('\nUNION ALL\n');
-  const insert = `INSERT INTO ${ident(plan.targetSchema, t.target)} (${[plan.tenantColumn, ...cols.map((c) => c.name)].map((x) => ident(x)).join(', ')}) OVERRIDING SYSTEM VALUE
-SELECT s.${TENANT_COLUMN}, ${cols.map(selectExpression).join(', ')} FROM src AS s`;
+  const insert = `${insertHead(plan, t)}\nSELECT s.${TENANT_COLUMN}, ${cols.map(selectExpression).join(', ')} FROM src AS s`;
   return `WITH src AS MATERIALIZED (${rows}),
 ins AS (${insert})
 SELECT s.${SCHEMA_COLUMN} AS schema, count(*)::int8 AS n, COALESCE(sum(${rowHashSql(t, 's')}), 0)::text AS h FROM src AS s GROUP BY 1`;
