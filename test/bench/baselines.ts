@@ -11,7 +11,7 @@ import pg from 'pg';
 import { pipeline } from 'node:stream/promises';
 import copyStreams from 'pg-copy-streams';
 import { ident } from '../../src/db/ident.js';
-import { withClient } from './db.js';
+import { connectedClient, connectedClients, withClient } from './db.js';
 
 export interface RegistryTenant {
   schema: string;
@@ -60,14 +60,7 @@ export async function insertSelectBaseline(url: string, table: string, concurren
     await c.query(`CREATE TABLE public.${ident(UNIFIED)} (tenant_id ${reg.idType}, ${defs})`);
     return reg;
   });
-  const clients = await Promise.all(
-    Array.from({ length: Math.max(1, concurrency) }, async () => {
-      const c = new pg.Client({ connectionString: url });
-      c.on('error', () => undefined);
-      await c.connect();
-      return c;
-    }),
-  );
+  const clients = await connectedClients(url, concurrency);
   try {
     let next = 0;
     let rows = 0;
@@ -89,12 +82,8 @@ export async function insertSelectBaseline(url: string, table: string, concurren
 
 /** Per-tenant binary COPY pipe from `sourceUrl` to `targetUrl` through this process, one tenant after another. */
 export async function copyPipeBaseline(sourceUrl: string, targetUrl: string, table: string): Promise<BaselineResult> {
-  const src = new pg.Client({ connectionString: sourceUrl });
-  const tgt = new pg.Client({ connectionString: targetUrl });
-  src.on('error', () => undefined);
-  tgt.on('error', () => undefined);
-  await src.connect();
-  await tgt.connect();
+  const src = await connectedClient(sourceUrl);
+  const tgt = await connectedClient(targetUrl);
   try {
     const reg = await registryTenants(src);
     const defs = await columnDefs(src, reg.tenants[0].schema, table);

@@ -21,7 +21,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { generateManyTenants, generateWideTenants } from '../../fixtures/bulk.js';
 import { copyPipeBaseline, insertSelectBaseline } from './baselines.js';
-import { BenchServer } from './db.js';
+import { BenchServer, inTurn } from './db.js';
 import { citusDefaults, citusRows, measureCitus, type CitusBench } from './citus.js';
 import type { PlanWorkerResult, RunWorkerResult, VerifyWorkerResult, WorkerJob, WorkerMessage, WorkerResult } from './protocol.js';
 import { ActivitySampler, type Profile } from './sampler.js';
@@ -474,13 +474,7 @@ async function main(): Promise<number> {
             await server.dropDatabase(toolDb);
           };
           // Alternate the order so that neither side always runs on a warmer machine.
-          if (i % 2 === 0) {
-            await baseline();
-            await toolRun();
-          } else {
-            await toolRun();
-            await baseline();
-          }
+          await inTurn(i, baseline, toolRun);
         }
         const run = best(runs, (r) => r.phases.copy ?? Infinity);
         const copy = run.phases.copy ?? NaN;
@@ -551,13 +545,7 @@ async function main(): Promise<number> {
             await server.dropDatabase(db('cross_tool_src'));
             await server.dropDatabase(db('cross_tool_tgt'));
           };
-          if (i % 2 === 0) {
-            await baseline();
-            await toolRun();
-          } else {
-            await toolRun();
-            await baseline();
-          }
+          await inTurn(i, baseline, toolRun);
         }
         const run = best(runs, (r) => r.phases.copy ?? Infinity);
         const copy = run.phases.copy ?? NaN;

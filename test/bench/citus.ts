@@ -15,7 +15,7 @@ import { ident, literal } from '../../src/db/ident.js';
 import { generateWideTenants } from '../../fixtures/bulk.js';
 import { registryTenants } from './baselines.js';
 import type { BenchServer } from './db.js';
-import { withClient } from './db.js';
+import { connectedClient, withClient } from './db.js';
 import type { RunWorkerResult, WorkerJob } from './protocol.js';
 
 export interface CitusBench {
@@ -134,12 +134,8 @@ export async function measureCitus(o: CitusBenchContext): Promise<CitusBench> {
 
 /** The hand-made load: the tool's distributed table without keys or indexes, filled tenant by tenant with binary COPY. */
 async function copyIntoDistributed(sourceUrl: string, coordinator: string): Promise<{ seconds: number; rows: number }> {
-  const src = new pg.Client({ connectionString: sourceUrl });
-  const tgt = new pg.Client({ connectionString: coordinator });
-  src.on('error', () => undefined);
-  tgt.on('error', () => undefined);
-  await src.connect();
-  await tgt.connect();
+  const src = await connectedClient(sourceUrl);
+  const tgt = await connectedClient(coordinator);
   const table = `public.${ident(BASELINE)}`;
   try {
     const reg = await registryTenants(src);

@@ -11,6 +11,24 @@ export { withClient };
 
 const qid = (s: string) => '"' + s.replace(/"/g, '""') + '"';
 
+/** A connected client; an error after its use (its database dropped, its server stopped) does not end the benchmark. */
+export async function connectedClient(url: string): Promise<pg.Client> {
+  const c = new pg.Client({ connectionString: url });
+  c.on('error', () => undefined);
+  await c.connect();
+  return c;
+}
+
+/** `n` connected clients (at least one) to `url`. */
+export function connectedClients(url: string, n: number): Promise<pg.Client[]> {
+  return Promise.all(Array.from({ length: Math.max(1, n) }, () => connectedClient(url)));
+}
+
+/** Two jobs measured against each other, their order alternating with the repetition: neither always runs on a warmer machine. */
+export async function inTurn(repetition: number, first: () => Promise<void>, second: () => Promise<void>): Promise<void> {
+  for (const job of repetition % 2 === 0 ? [first, second] : [second, first]) await job();
+}
+
 export class BenchServer {
   private readonly created = new Set<string>();
   private closed = false;

@@ -11,7 +11,7 @@
 import pg from 'pg';
 import { ident } from '../../src/db/ident.js';
 import { columnDefs, literal, registryTenants } from './baselines.js';
-import { withClient, type BenchServer } from './db.js';
+import { connectedClients, inTurn, withClient, type BenchServer } from './db.js';
 import type { RunWorkerResult } from './protocol.js';
 
 /** What a durable production server has on: the embedded server turns them off. */
@@ -74,14 +74,7 @@ export async function handWholeJob(url: string, table: string, connections: numb
     await c.query(`CREATE TABLE public.${ident(UNIFIED)} (tenant_id ${reg.idType} NOT NULL, ${defs})`);
     return { ...reg, cols };
   });
-  const clients = await Promise.all(
-    Array.from({ length: Math.max(1, connections) }, async () => {
-      const c = new pg.Client({ connectionString: url });
-      c.on('error', () => undefined);
-      await c.connect();
-      return c;
-    }),
-  );
+  const clients = await connectedClients(url, connections);
   const onAll = async (jobs: string[]) => {
     let next = 0;
     await Promise.all(
@@ -169,13 +162,7 @@ export async function measureWholeJobs(o: {
       hands.push({ seconds, walMb: m.walMb, diskMb: m.diskMb, phases: m.value });
       await o.server.dropDatabase(name);
     };
-    if (i % 2 === 0) {
-      await hand();
-      await tool();
-    } else {
-      await tool();
-      await hand();
-    }
+    await inTurn(i, hand, tool);
   }
   const best = (xs: WholeJob[]) => xs.reduce((a, b) => (b.seconds < a.seconds ? b : a));
   const t = best(tools);

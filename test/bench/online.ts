@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { generateWideTenants } from '../../fixtures/bulk.js';
 import { startEmbeddedServer } from '../../src/embedded/server.js';
+import { withClient } from './db.js';
 
 export interface OnlineM {
   tenants: number;
@@ -199,14 +200,4 @@ function cli(args: string[]): Promise<string> {
     child.on('error', reject);
     child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`oasys-migrate ${args[0]} exited ${code}: ${err.slice(-2000)}`))));
   });
-}
-
-async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client(url);
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
 }

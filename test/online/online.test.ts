@@ -25,6 +25,18 @@ interface Setup {
   role: string;
 }
 
+/** `run` refuses to go on with the online run (saying why and to revert), drops its slot, and revert leaves none. */
+async function refusedThenReverted(s: Setup, reason: string): Promise<void> {
+  const again = await runCli(['run', ...s.args]);
+  expect(again.code, show(again)).toBe(1);
+  expect(again.stderr).toContain(reason);
+  expect(again.stderr).toContain('oasys-migrate revert');
+  expect(await slots(s.source)).toEqual([]);
+  const rv = await runCli(['revert', '--yes', ...s.args]);
+  expect(rv.code, show(rv)).toBe(0);
+  expect(await slots(s.source)).toEqual([]);
+}
+
 async function setup(prefix: string, opts: { separate?: boolean; replication?: boolean; rows?: number } = {}): Promise<Setup> {
   const db: Db = await createTestDatabase(prefix);
   const owner = await runnerUrl(adminUrl(), db.name, db.url, 'owner');
@@ -271,14 +283,7 @@ describe('online mode: kill -9, failures, revert', () => {
     expect(run.code, show(run)).toBe(0);
     expect(await slots(s.source)).toHaveLength(1);
     await sql(s.source, `UPDATE public.customers_client SET name = name || ' (renamed)' WHERE id = $1`, [Number(s.info.tenants[0].id)]);
-    const again = await runCli(['run', ...s.args]);
-    expect(again.code, show(again)).toBe(1);
-    expect(again.stderr).toContain('shared table public.customers_client');
-    expect(again.stderr).toContain('oasys-migrate revert');
-    expect(await slots(s.source)).toEqual([]);
-    const rv = await runCli(['revert', '--yes', ...s.args]);
-    expect(rv.code, show(rv)).toBe(0);
-    expect(await slots(s.source)).toEqual([]);
+    await refusedThenReverted(s, 'shared table public.customers_client');
   });
 
   it('a new tenant schema during the follow stops the cut-over with a clear message and drops the slot', async () => {
@@ -314,14 +319,7 @@ describe('online mode: kill -9, failures, revert', () => {
     expect((await run.done).signal).toBe('SIGKILL');
     expect(half, 'killed half-way through the copy').toBeTruthy();
     expect(await slots(s.source)).toEqual([expect.stringMatching(/^oasys_migrate_1_\d+$/)]);
-    const again = await runCli(['run', ...s.args]);
-    expect(again.code, show(again)).toBe(1);
-    expect(again.stderr).toContain('stopped during its copy');
-    expect(again.stderr).toContain('oasys-migrate revert');
-    expect(await slots(s.source)).toEqual([]);
-    const rv = await runCli(['revert', '--yes', ...s.args]);
-    expect(rv.code, show(rv)).toBe(0);
-    expect(await slots(s.source)).toEqual([]);
+    await refusedThenReverted(s, 'stopped during its copy');
   });
 
   it('revert of a following run drops its slot', async () => {
