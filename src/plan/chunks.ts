@@ -39,10 +39,15 @@ export function chunkedCopy(step: Step, kb: KeyBounds | undefined, chunkRows: nu
     const range: CopyRange = { column: kb.column, chunk: i + 1, chunks };
     if (i > 0) range.from = cuts[i - 1];
     if (i < cuts.length) range.to = cuts[i];
+    // Named field by field: a plain copy step's fields are read from its copy, not its own (plainCopyStep).
     return {
-      ...step,
       id: `${step.id}#${i + 1}`,
+      phase: step.phase,
+      table: step.table,
+      tenant: step.tenant,
+      sql: step.sql,
       copy: { ...c, estimatedRows: Math.ceil(c.estimatedRows / chunks), alone: true, range },
+      effects: step.effects,
     };
   });
 }

@@ -176,14 +176,22 @@ export function parseStoredPlan(raw: unknown, runId: number, fallbackRls: { sett
     throw new StoredPlanError(`the stored plan of run #${runId} is not valid (${first.path.join('.')}: ${first.message})`);
   }
   const steps: Step[] = [];
+  // The plan's tenant names and ids, once: not a copy of each per table (250,000 copy steps at 50,000 tenants).
+  const tenantOf = new Map(r.data.tenants.map((t) => [t.schema, t]));
+  for (const t of r.data.tables) t.tenants = t.tenants.map((x) => tenantOf.get(x)?.schema ?? x);
   for (const x of r.data.steps) {
     if (!('copies' in x)) {
       steps.push(x as Step);
       continue;
     }
     const { sourceTable, targetTable, binary, tenants } = x.copies;
-    for (const [schema, tenantId, estimatedRows] of tenants)
-      steps.push(plainCopyStep({ tenant: schema, tenantId, sourceTable, targetTable, estimatedRows, binary }, x.copies.effects));
+    for (const [schema, tenantId, estimatedRows] of tenants) {
+      const t = tenantOf.get(schema);
+      const same = t !== undefined && t.tenantId === tenantId;
+      steps.push(
+        plainCopyStep({ tenant: same ? t.schema : schema, tenantId: same ? t.tenantId : tenantId, sourceTable, targetTable, estimatedRows, binary }, x.copies.effects),
+      );
+    }
   }
   return { ...(r.data as unknown as Plan), version: PLAN_VERSION, steps };
 }

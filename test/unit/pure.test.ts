@@ -116,15 +116,21 @@ describe('storedPlanJson: runs of plain copy steps stored as one entry', () => {
   );
   // One tenant's copy made unusual (a chunk): it must be stored whole and split the run around it.
   const odd = many.steps.findIndex((s) => s.id === 'copy:c:x');
+  // Field by field, as chunkedCopy does: a plain copy step's fields are read from its copy, not spread.
+  const was = many.steps[odd];
   many.steps[odd] = {
-    ...many.steps[odd],
+    phase: was.phase,
+    table: was.table,
+    tenant: was.tenant,
+    sql: was.sql,
+    effects: was.effects,
     id: 'copy:c:x#1',
-    copy: { ...many.steps[odd].copy!, alone: true, range: { column: 'id', to: '10', chunk: 1, chunks: 2 } },
+    copy: { ...was.copy!, alone: true, range: { column: 'id', to: '10', chunk: 1, chunks: 2 } },
   };
   const text = storedPlanJson(many);
   const stored = JSON.parse(text);
   it('reads back exactly the plan that was stored', () => {
-    expect(parseStoredPlan(stored, 1, SETTINGS.rls)).toEqual(JSON.parse(JSON.stringify(many)));
+    expect(JSON.parse(JSON.stringify(parseStoredPlan(stored, 1, SETTINGS.rls)))).toEqual(JSON.parse(JSON.stringify(many)));
   });
   it('is compact: a copies entry per run, the unusual step whole', () => {
     const entries = stored.steps.filter((s: { copies?: unknown }) => s.copies);
