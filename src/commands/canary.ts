@@ -8,7 +8,7 @@
 import type { ResolvedConfig } from '../config/load.js';
 import { WantingError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Plan } from '../plan/model.js';
+import type { Plan, PlanFacts } from '../plan/model.js';
 import { completedRuns, loadPlan, type RunRow } from '../state/journal.js';
 import { preexistingRows, verifyPlan, type VerifyReport } from '../verify/checksum.js';
 import type { StopSignal } from '../copy/execute.js';
@@ -81,12 +81,12 @@ export async function continueAfterEarlierRuns(
 export async function verifyRuns(
   session: Pick<Session, 'source' | 'target'>,
   cfg: Pick<ResolvedConfig, 'concurrency'>,
-  runs: { runId: number; plan: Plan }[],
+  runs: { runId: number; plan: PlanFacts }[],
   selected?: Set<string>,
   stop?: StopSignal,
-): Promise<VerifyReport & { perRun: { runId: number; plan: Plan; results: VerifyReport['results'] }[] }> {
+): Promise<VerifyReport & { perRun: { runId: number; plan: PlanFacts; results: VerifyReport['results'] }[] }> {
   const started = performance.now();
-  const merged: VerifyReport & { perRun: { runId: number; plan: Plan; results: VerifyReport['results'] }[] } = {
+  const merged: VerifyReport & { perRun: { runId: number; plan: PlanFacts; results: VerifyReport['results'] }[] } = {
     ok: true,
     results: [],
     anomalies: [],

@@ -1,6 +1,6 @@
 import type { ResolvedConfig } from '../config/load.js';
 import { withTransaction } from '../db/connect.js';
-import { discover, type Discovery } from '../discover/discover.js';
+import { discover } from '../discover/discover.js';
 import type { Logger } from '../log.js';
 import { buildPlan } from '../plan/build.js';
 import type { Plan } from '../plan/model.js';
@@ -17,7 +17,8 @@ import { estimatePlan, type Estimate } from '../report/estimate.js';
 
 export interface PlanResult {
   plan: Plan;
-  discovery: Discovery;
+  /** Catalog queries discovery sent (a test holds this constant as tenants grow). */
+  queryCount: number;
   blocking: boolean;
   seconds: number;
   /** `plan` only: the tenant tables' size on disk per unified table (bytes; heap, TOAST, indexes). */
@@ -32,6 +33,28 @@ export interface PlanResult {
  */
 export async function planWithSession(s: Session): Promise<PlanResult> {
   const started = performance.now();
+  const { plan, queryCount, tenants } = await discoverAndBuild(s);
+  plan.problems.push(...(await lockTableProblems(s.source, plan, s.cfg.concurrency)));
+  await withPreflight(s.source, s.target, plan);
+  if (s.cfg.online) {
+    plan.problems.push(...(await onlineProblems(s.source, plan)));
+    sortProblems(plan.problems);
+  }
+  // Merged lookup tables: how many rows each side has and adds (read-only, from the data).
+  if (plan.merges?.length) {
+    await withTransaction(s.source, (src) => countMerges(src, s.target, plan), { readOnly: true });
+    sortProblems(plan.problems);
+  }
+  s.log.debug(`discovery: ${tenants} tenants, ${queryCount} catalog queries`);
+  return { plan, queryCount, blocking: hasBlocking(plan.problems), seconds: (performance.now() - started) / 1000 };
+}
+
+/**
+ * The plan, and of discovery only its counts: its catalog of every tenant table (250,000 table
+ * definitions at 50,000 tenants) is garbage once the plan is built, not held through the checks
+ * that follow.
+ */
+async function discoverAndBuild(s: Session): Promise<{ plan: Plan; queryCount: number; tenants: number }> {
   const { cfg } = s;
   const discovery = await withTransaction(
     s.source,
@@ -55,20 +78,7 @@ export async function planWithSession(s: Session): Promise<PlanResult> {
   );
   // Whale tables' key histograms: their copies are planned in chunks (src/plan/chunks.ts).
   discovery.keyBounds = await readKeyBounds(s.source, discovery.source, cfg.chunkRows);
-  const plan = buildPlan(cfg, discovery);
-  plan.problems.push(...(await lockTableProblems(s.source, plan, cfg.concurrency)));
-  await withPreflight(s.source, s.target, plan);
-  if (cfg.online) {
-    plan.problems.push(...(await onlineProblems(s.source, plan)));
-    sortProblems(plan.problems);
-  }
-  // Merged lookup tables: how many rows each side has and adds (read-only, from the data).
-  if (plan.merges?.length) {
-    await withTransaction(s.source, (src) => countMerges(src, s.target, plan), { readOnly: true });
-    sortProblems(plan.problems);
-  }
-  s.log.debug(`discovery: ${discovery.tenants.length} tenants, ${discovery.queryCount} catalog queries`);
-  return { plan, discovery, blocking: hasBlocking(plan.problems), seconds: (performance.now() - started) / 1000 };
+  return { plan: buildPlan(cfg, discovery), queryCount: discovery.queryCount, tenants: discovery.tenants.length };
 }
 
 export async function planCommand(cfg: ResolvedConfig, log: Logger): Promise<PlanResult> {

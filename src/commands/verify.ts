@@ -1,7 +1,7 @@
 import type { ResolvedConfig } from '../config/load.js';
 import { UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { completedRuns, findUnfinishedRun, latestRun, loadPlan, stateSchemaExists } from '../state/journal.js';
+import { completedRuns, findUnfinishedRun, latestRun, loadPlanFacts, stateSchemaExists } from '../state/journal.js';
 import type { VerifyReport } from '../verify/checksum.js';
 import { verifyRuns } from './canary.js';
 import { openSession } from '../db/session.js';
@@ -31,8 +31,8 @@ export async function verifyCommand(
     // After a canary and the rest (runs into the same unified tables), every completed run's tenants are verified.
     const runs =
       run.state === 'completed'
-        ? await Promise.all((await completedRuns(s.target)).map(async (r) => ({ runId: r.runId, plan: await loadPlan(s.target, r.runId, cfg.rls) })))
-        : [{ runId: run.runId, plan: await loadPlan(s.target, run.runId, cfg.rls) }];
+        ? await Promise.all((await completedRuns(s.target)).map(async (r) => ({ runId: r.runId, plan: await loadPlanFacts(s.target, r.runId, cfg.rls) })))
+        : [{ runId: run.runId, plan: await loadPlanFacts(s.target, run.runId, cfg.rls) }];
     const of = runs.length === 1 ? `run #${run.runId}` : `runs #${runs.map((r) => r.runId).join(', #')}`;
     const all = [...new Map(runs.flatMap((r) => r.plan.tenants.map((t) => [t.schema, t] as const))).values()];
     // An unknown --tenants name is exit 2, not a verification of zero pairs.

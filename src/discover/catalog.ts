@@ -1,7 +1,17 @@
 import pg from 'pg';
 import QueryStream from 'pg-query-stream';
 import { sqlFile } from '../db/sqlFiles.js';
-import type { BypassRole, Catalog, Column, Constraint, Index, OtherObjects, TableDef, TypeDef } from './model.js';
+import {
+  SchemaTables,
+  type BypassRole,
+  type Catalog,
+  type Column,
+  type Constraint,
+  type Index,
+  type OtherObjects,
+  type TableDef,
+  type TypeDef,
+} from './model.js';
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
 
@@ -103,7 +113,9 @@ export async function readCatalog(
         return;
       }
       // No arrays of its own yet: most tenant tables get those of the first table of their shape.
-      getOrCreate(catalog.tables, r.schema, () => new Map()).set(r.name, {
+      let tables = catalog.tables.get(r.schema) as SchemaTables | undefined;
+      if (tables === undefined) catalog.tables.set(r.schema, (tables = new SchemaTables()));
+      tables.set({
         schema: r.schema,
         name: r.name,
         kind: r.kind,

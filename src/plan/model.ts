@@ -310,6 +310,12 @@ export function sourceRelation(qualified: string, partitioned: boolean): string 
 }
 
 /** A tenant's copy step: `copy:<tenant>:<unified table>` (a whale's chunks add `#<n>`). */
+/**
+ * A plan without its steps: all that verification reads. A recorded run's is loaded without
+ * parsing its steps (loadPlanFacts): 250,000 copy steps at 50,000 tenants are verify's to skip.
+ */
+export type PlanFacts = Omit<Plan, 'steps'>;
+
 export function copyStepId(tenant: string, table: string): string {
   return `copy:${tenant}:${table}`;
 }
@@ -317,40 +323,66 @@ export function copyStepId(tenant: string, table: string): string {
 /** The statements of a step that has none of its own (a copy: the executor renders it). Shared, never written. */
 const NO_SQL: string[] = Object.freeze([]) as unknown as string[];
 
+/** What the plain copy steps of one table share: one object per table (and binary-ness), not per tenant. */
+export interface CopyFacts {
+  sourceTable: string;
+  targetTable: string;
+  binary: boolean;
+  effects: Effect[] | undefined;
+}
+
 /**
  * One tenant's rows of one table, as plan/steps.ts plans them and a stored plan's compact entry
- * says them (src/plan/stored.ts). 250,000 of these at 50,000 tenants: each holds only its copy and
- * the table's shared effects, and says its id, phase, table, tenant and (no) statements from them,
- * a third of the memory of a plain object with an id string of its own. Read-only; as JSON it is
- * the plain step.
+ * says them (src/plan/stored.ts): no chunk, no translation. 250,000 of these at 50,000 tenants, so
+ * each holds only its tenant, its table's shared facts and its estimate (48 bytes, where a plain
+ * step with an id string and a copy object of its own took 176), and says the rest through
+ * getters. `copy` is made anew on each read: never mutate it. Read-only; as JSON, the plain step.
  */
 class PlainCopyStep implements Step {
   constructor(
-    readonly copy: CopyStep,
-    readonly effects: Effect[] | undefined,
+    private readonly of: Tenant,
+    private readonly facts: CopyFacts,
+    private readonly estimatedRows: number,
   ) {}
   get id(): string {
-    return copyStepId(this.copy.tenant, this.copy.targetTable);
+    return copyStepId(this.of.schema, this.facts.targetTable);
   }
   get phase(): Phase {
     return 'copy';
   }
   get table(): string {
-    return this.copy.targetTable;
+    return this.facts.targetTable;
   }
   get tenant(): string {
-    return this.copy.tenant;
+    return this.of.schema;
   }
   get sql(): string[] {
     return NO_SQL;
+  }
+  get effects(): Effect[] | undefined {
+    return this.facts.effects;
+  }
+  get copy(): CopyStep {
+    const { sourceTable, targetTable, binary } = this.facts;
+    return { tenant: this.of.schema, tenantId: this.of.tenantId, sourceTable, targetTable, estimatedRows: this.estimatedRows, binary };
   }
   toJSON(): Step {
     return { id: this.id, phase: this.phase, table: this.table, tenant: this.tenant, sql: NO_SQL, copy: this.copy, effects: this.effects };
   }
 }
 
-export function plainCopyStep(copy: CopyStep, effects: Effect[] | undefined): Step {
-  return new PlainCopyStep(copy, effects);
+/** Whether `s` is a plain copy step (plainCopyStep): stored by storedPlanJson as one entry with its table's others. */
+export function isPlainCopyStep(s: Step): boolean {
+  return s instanceof PlainCopyStep;
+}
+
+export function plainCopyStep(tenant: Tenant, facts: CopyFacts, estimatedRows: number): Step {
+  return new PlainCopyStep(tenant, facts, estimatedRows);
+}
+
+/** Any other copy step (translated columns, a chunk): a plain object that holds its copy. */
+export function copyStepOf(copy: CopyStep, effects: Effect[] | undefined): Step {
+  return { id: copyStepId(copy.tenant, copy.targetTable), phase: 'copy', table: copy.targetTable, tenant: copy.tenant, sql: NO_SQL, copy, effects };
 }
 
 /** The plan's tenants among `schemas` (a table's, a merged table's), in plan order. */

@@ -5,7 +5,19 @@ import { CITUS_SEQUENTIAL, distributeSteps, type CitusPlan } from './citus.js';
 import { copyStep, sharedCopyStep } from './copySql.js';
 import { createSharedTableSql, createTableSql, foreignKeySql, keysSql } from './ddl.js';
 import { mergeStepComment } from './merge.js';
-import { PHASES, plainCopyStep, type Effect, type MergeTable, type Plan, type PlanSettings, type SharedTable, type Step, type UnifiedTable } from './model.js';
+import {
+  copyStepOf,
+  PHASES,
+  plainCopyStep,
+  type CopyFacts,
+  type Effect,
+  type MergeTable,
+  type Plan,
+  type PlanSettings,
+  type SharedTable,
+  type Step,
+  type UnifiedTable,
+} from './model.js';
 import { rlsPartsFor, rlsSql } from './rls.js';
 import { tenantDefaultSql } from './tenantDefault.js';
 import { chunkedCopy } from './chunks.js';
@@ -74,6 +86,7 @@ export function buildSteps(
     // One of each per table, not per tenant (250,000 copy steps at 50,000 tenants): never written to.
     const effects = changes(t);
     const binaryColumns = new Map<Column[], boolean>();
+    const factsOf = new Map<boolean, CopyFacts>();
     for (const schema of t.tenants) {
       const tenant = tenantById.get(schema)!;
       const def = g.get(schema)!.get(t.source)!;
@@ -85,8 +98,14 @@ export function buildSteps(
       }
       // Translated columns (merged lookup tables) join the mappings on the tenant: never batched.
       const copy = copyStep(t, tenant, binaryOk && !t.translations?.length, def.estimate);
-      if (t.translations?.length) copy.alone = true;
-      const step = plainCopyStep(copy, effects);
+      let step: Step;
+      if (t.translations?.length) step = copyStepOf({ ...copy, alone: true }, effects);
+      else {
+        let facts = factsOf.get(copy.binary);
+        if (facts === undefined)
+          factsOf.set(copy.binary, (facts = { sourceTable: copy.sourceTable, targetTable: copy.targetTable, binary: copy.binary, effects }));
+        step = plainCopyStep(tenant, facts, copy.estimatedRows);
+      }
       steps.push(...chunkedCopy(step, d.keyBounds?.get(`${schema}.${t.source}`), cfg.chunkRows));
     }
   }

@@ -1,9 +1,10 @@
 import os from 'node:os';
 import type pg from 'pg';
 import { sqlFile } from '../db/sqlFiles.js';
-import { copyStepId, type Plan } from '../plan/model.js';
+import { copyStepId, type Plan, type PlanFacts } from '../plan/model.js';
 import { parseStoredPlan, StoredPlanError, storedPlanJson } from '../plan/stored.js';
 import { WantingError } from '../errors.js';
+import { withTransaction } from '../db/connect.js';
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
 
@@ -78,6 +79,10 @@ export async function listRuns(db: Queryable): Promise<RunRow[]> {
  */
 export async function loadPlan(db: Queryable, runId: number, fallbackRls: { setting: string; force: boolean } = DEFAULT_RLS): Promise<Plan> {
   const raw = (await db.query<{ plan: unknown }>('SELECT plan FROM oasys_migrate.run WHERE run_id = $1', [runId])).rows[0].plan;
+  return parsed(raw, runId, fallbackRls);
+}
+
+function parsed(raw: unknown, runId: number, fallbackRls: { setting: string; force: boolean }): Plan {
   try {
     return parseStoredPlan(raw, runId, fallbackRls);
   } catch (err) {
@@ -85,6 +90,16 @@ export async function loadPlan(db: Queryable, runId: number, fallbackRls: { sett
     throw new WantingError(err.message, 'finish or revert that run with the oasys-migrate version that recorded it; nothing was changed');
   }
 }
+
+/** A recorded run's plan without its steps, which are not even sent (verify: 250,000 copy steps at 50,000 tenants). */
+export async function loadPlanFacts(db: Queryable, runId: number, fallbackRls: { setting: string; force: boolean } = DEFAULT_RLS): Promise<PlanFacts> {
+  const raw = (await db.query<{ plan: Record<string, unknown> }>(`SELECT plan - 'steps' AS plan FROM oasys_migrate.run WHERE run_id = $1`, [runId])).rows[0]
+    .plan;
+  const { steps: _none, ...facts } = parsed({ ...raw, steps: [] }, runId, fallbackRls);
+  return facts;
+}
+
+const STEP_PAGE = 20_000;
 
 const DEFAULT_RLS = { setting: 'app.current_tenant', force: true };
 
@@ -96,19 +111,16 @@ export async function createRun(db: Queryable, plan: Plan, configFingerprint: st
     [configFingerprint, plan.sourceFingerprint, targetSchema, tenantColumn, plan.sameDatabase, storedPlanJson(plan), os.hostname(), process.pid],
   );
   const runId = Number(r.rows[0].run_id);
-  await db.query(
-    `INSERT INTO oasys_migrate.step (run_id, step_id, ordinal, phase, tenant, table_name)
-     SELECT $1, s.id, s.ord, s.phase, s.tenant, s.tbl
-       FROM unnest($2::text[], $3::int[], $4::text[], $5::text[], $6::text[]) AS s(id, ord, phase, tenant, tbl)`,
-    [
-      runId,
-      plan.steps.map((s) => s.id),
-      plan.steps.map((_, i) => i),
-      plan.steps.map((s) => s.phase),
-      plan.steps.map((s) => s.tenant ?? null),
-      plan.steps.map((s) => s.table ?? null),
-    ],
-  );
+  // In pages: five arrays of 250,000 (50,000 tenants) sent at once were a peak of run's memory.
+  for (let first = 0; first < plan.steps.length; first += STEP_PAGE) {
+    const page = plan.steps.slice(first, first + STEP_PAGE);
+    await db.query(
+      `INSERT INTO oasys_migrate.step (run_id, step_id, ordinal, phase, tenant, table_name)
+       SELECT $1, s.id, $2::int + s.ord::int - 1, s.phase, s.tenant, s.tbl
+         FROM unnest($3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS s(id, phase, tenant, tbl, ord)`,
+      [runId, first, page.map((s) => s.id), page.map((s) => s.phase), page.map((s) => s.tenant ?? null), page.map((s) => s.table ?? null)],
+    );
+  }
   // Fresh statistics, or every batch's journal update plans a scan of all 50,000 steps at 10,000 tenants.
   await db.query('ANALYZE oasys_migrate.step');
   await addEvent(db, runId, 'started', { tenants: plan.tenants.length, tables: plan.tables.length, steps: plan.steps.length });
@@ -184,22 +196,45 @@ export async function setRunState(db: Queryable, runId: number, state: RunState,
 
 /**
  * Stores the verification with the run, and each (tenant, table)'s verified checksum with its
- * copy step (SPEC §4: the journal holds each step's row count and checksum).
+ * copy step (SPEC §4: the journal holds each step's row count and checksum), in one transaction.
+ * The results reach the server in pages, into a table that lives only in this transaction, and the
+ * stored document and the steps' checksums are made from it there: at 50,000 tenants the document
+ * is 63 MB of JSON, which sent as one parameter was the run's peak of memory (as text, then as a
+ * buffer). The table is in oasys_migrate, which the migrating role owns: TEMP can be revoked.
  */
 export async function saveVerify(
-  db: Queryable,
+  pool: pg.Pool,
   runId: number,
   verify: { results: { tenant: string; table: string; targetChecksum: string; ok: boolean }[] },
 ): Promise<void> {
-  await db.query('UPDATE oasys_migrate.run SET verify = $2 WHERE run_id = $1', [runId, JSON.stringify(verify)]);
-  const rows = verify.results.filter((r) => r.tenant !== '(shared)');
-  await db.query(
-    `UPDATE oasys_migrate.step s SET checksum = CASE WHEN v.ok THEN v.checksum ELSE NULL END
-       FROM unnest($2::text[], $3::text[], $4::bool[]) AS v(step_id, checksum, ok)
-      WHERE s.run_id = $1 AND s.step_id = v.step_id`,
-    [runId, rows.map((r) => copyStepId(r.tenant, r.table)), rows.map((r) => r.targetChecksum), rows.map((r) => r.ok)],
-  );
+  await withTransaction(pool, async (db) => {
+    await db.query('CREATE UNLOGGED TABLE oasys_migrate.verify_stage (ord integer NOT NULL, step_id text, result jsonb NOT NULL)');
+    const { results } = verify;
+    for (let i = 0; i < results.length; i += VERIFY_PAGE) {
+      const page = results.slice(i, i + VERIFY_PAGE);
+      await db.query(
+        `INSERT INTO oasys_migrate.verify_stage (ord, step_id, result)
+         SELECT $1::int + x.i::int, x.id, x.r FROM ROWS FROM (pg_catalog.jsonb_array_elements($2::jsonb), unnest($3::text[])) WITH ORDINALITY AS x(r, id, i)`,
+        [i, JSON.stringify(page), page.map((r) => (r.tenant === '(shared)' ? null : copyStepId(r.tenant, r.table)))],
+      );
+    }
+    await db.query(
+      `UPDATE oasys_migrate.run
+          SET verify = pg_catalog.jsonb_set($2::jsonb, '{results}', COALESCE((SELECT pg_catalog.jsonb_agg(v.result ORDER BY v.ord) FROM oasys_migrate.verify_stage AS v), '[]'))
+        WHERE run_id = $1`,
+      [runId, JSON.stringify({ ...verify, results: [] })],
+    );
+    await db.query(
+      `UPDATE oasys_migrate.step AS s SET checksum = CASE WHEN (v.result ->> 'ok')::boolean THEN v.result ->> 'targetChecksum' END
+         FROM oasys_migrate.verify_stage AS v
+        WHERE s.run_id = $1 AND s.step_id = v.step_id`,
+      [runId],
+    );
+    await db.query('DROP TABLE oasys_migrate.verify_stage');
+  });
 }
+
+const VERIFY_PAGE = 5_000;
 
 export async function addEvent(db: Queryable, runId: number | null, kind: string, detail: unknown): Promise<void> {
   await db.query('INSERT INTO oasys_migrate.event (run_id, kind, detail) VALUES ($1, $2, $3)', [runId, kind, detail === null ? null : JSON.stringify(detail)]);

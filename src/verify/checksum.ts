@@ -6,7 +6,7 @@ import { ident } from '../db/ident.js';
 import { InterruptedError } from '../errors.js';
 import { loadSnapshot } from '../state/snapshot.js';
 import { restrictedTables } from '../db/rlsAccess.js';
-import { sourceRelation, type MergeTable, type Plan, type UnifiedTable } from '../plan/model.js';
+import { sourceRelation, type MergeTable, type PlanFacts, type UnifiedTable } from '../plan/model.js';
 import { MERGE_OBJECTS, mapTableSql, mergeMap, naturalKeyExpr, naturalKeyOfRow } from '../plan/merge.js';
 import { verifyMerged } from '../merge/verify.js';
 import type { TableAnomaly, VerifyReport, VerifyResult } from './result.js';
@@ -155,7 +155,7 @@ function naturalKeyJoins(
  * Groups that are not migrated tenants are the anomalies (NULL, unknown, or a
  * filled table's pre-existing rows) — no second scan to find them.
  */
-function targetSql(plan: Plan, t: UnifiedTable, where = ''): string {
+function targetSql(plan: PlanFacts, t: UnifiedTable, where = ''): string {
   const tc = ident(plan.tenantColumn);
   const j = naturalKeyJoins(t, mergeMap(plan.merges), undefined, 't', plan.tenantColumn);
   // Grouped by the column itself, not its text: hashing a bigint per row instead of forming and
@@ -176,7 +176,7 @@ const SPLIT_PAGES = 4096;
  */
 async function targetChecksums(
   pool: pg.Pool,
-  plan: Plan,
+  plan: PlanFacts,
   t: UnifiedTable,
   parts: number,
   splitPages = SPLIT_PAGES,
@@ -210,7 +210,7 @@ async function targetChecksums(
 export interface VerifyOptions {
   source: pg.Pool;
   target: pg.Pool;
-  plan: Plan;
+  plan: PlanFacts;
   concurrency: number;
   /** Only these tenant schemas (default: all in the plan). */
   tenants?: string[];
@@ -345,7 +345,8 @@ export async function verifyPlan(o: VerifyOptions): Promise<VerifyReport> {
             sourceRows: a.n,
             targetRows: b.n,
             sourceChecksum: a.h,
-            targetChecksum: b.h,
+            // One string where both sides agree: 250,000 results at 50,000 tenants.
+            targetChecksum: a.h === b.h ? a.h : b.h,
             ok: a.n === b.n && a.h === b.h,
           });
         }

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { ident } from '../db/ident.js';
-import { sourceRelation, type CopyStep, type Plan, type UnifiedTable } from '../plan/model.js';
+import { copyStepId, sourceRelation, type CopyStep, type Plan, type UnifiedTable } from '../plan/model.js';
 import { copiedColumns, insertHead, rangeWhere, selectExpression } from '../plan/copySql.js';
 import { withTransaction } from '../db/connect.js';
 import { mergeMap } from '../plan/merge.js';
@@ -75,65 +75,71 @@ interface Journaled {
   n: number;
   h: string;
   snapshot: string;
-  /** The one step that copied the pair, or a whale's chunks, each with its own count and checksum. */
-  first?: { stepId: string; n: number; h: string };
-  chunks?: { stepId: string; n: number; h: string }[];
+  /** The step's id where it is one of a whale's chunks (not the pair's plain copy step). */
+  stepId: string | undefined;
+  /** A whale's chunks, each with its own count and checksum. */
+  chunks: { stepId: string; n: number; h: string }[] | undefined;
 }
 
 const key = (schema: string, table: string) => `${schema}\u0000${table}`;
 
 /**
- * The source counts and checksums the run's copies journaled, per (tenant, table): a whale's
- * chunks add up (the checksum is a sum of row hashes), under the oldest of their snapshots. A pair
- * with any step lacking them (an older version's, a recopy's) is left out: its source is hashed.
+ * The source counts and checksums the run's copies of one unified table journaled, per tenant
+ * schema: a whale's chunks add up (the checksum is a sum of row hashes), under the oldest of their
+ * snapshots. A pair with any step lacking them (an older version's, a recopy's) is left out: its
+ * source is hashed. One table at a time, in pages: all 250,000 pairs of 50,000 tenants at once
+ * were most of run's peak memory.
  */
-export async function journaledChecksums(target: Queryable, runId: number): Promise<Map<string, Journaled>> {
+export async function journaledChecksums(target: Queryable, runId: number, table: string): Promise<Map<string, Journaled>> {
   const out = new Map<string, Journaled | null>();
   const xmax = (s: string) => BigInt(s.split(':')[1]);
-  // A batch's steps share one snapshot: one string of each is kept (250,000 steps at 50,000 tenants).
+  // A batch's steps share one snapshot: one string of each is kept.
   const snapshots = new Map<string, string>();
-  // In pages, in step order: 250,000 rows at once were the run's peak of memory at 50,000 tenants.
   for (let after = ''; ;) {
     const r = await target.query<{
       step_id: string;
       tenant: string;
-      table_name: string;
       rows: string;
       source_checksum: string | null;
       source_snapshot: string | null;
     }>(
-      `SELECT step_id, tenant, table_name, rows::text AS rows, source_checksum, source_snapshot FROM oasys_migrate.step
-        WHERE run_id = $1 AND step_id > $2 AND phase = 'copy' AND state = 'done' AND tenant IS NOT NULL
+      `SELECT step_id, tenant, rows::text AS rows, source_checksum, source_snapshot FROM oasys_migrate.step
+        WHERE run_id = $1 AND table_name = $2 AND step_id > $3 AND phase = 'copy' AND state = 'done' AND tenant IS NOT NULL
         ORDER BY step_id LIMIT ${JOURNAL_PAGE}`,
-      [runId, after],
+      [runId, table, after],
     );
     for (const x of r.rows) {
-      const k = key(x.tenant, x.table_name);
-      const cur = out.get(k);
+      const cur = out.get(x.tenant);
       if (cur === null) continue;
       if (x.source_checksum === null || x.source_snapshot === null) {
-        out.set(k, null);
+        out.set(x.tenant, null);
         continue;
       }
       let snapshot = snapshots.get(x.source_snapshot);
       if (snapshot === undefined) snapshots.set(x.source_snapshot, (snapshot = x.source_snapshot));
-      const chunk = { stepId: x.step_id, n: Number(x.rows), h: x.source_checksum };
-      if (cur === undefined) out.set(k, { n: chunk.n, h: chunk.h, snapshot, first: chunk });
-      else
-        out.set(k, {
-          n: cur.n + chunk.n,
-          h: (BigInt(cur.h) + BigInt(chunk.h)).toString(),
-          snapshot: xmax(snapshot) < xmax(cur.snapshot) ? snapshot : cur.snapshot,
-          chunks: [...(cur.chunks ?? [cur.first!]), chunk],
-        });
+      const n = Number(x.rows);
+      const stepId = x.step_id === copyStepId(x.tenant, table) ? undefined : x.step_id;
+      if (cur === undefined) {
+        out.set(x.tenant, { n, h: x.source_checksum, snapshot, stepId, chunks: undefined });
+        continue;
+      }
+      const chunk = { stepId: x.step_id, n, h: x.source_checksum };
+      out.set(x.tenant, {
+        n: cur.n + n,
+        h: (BigInt(cur.h) + BigInt(chunk.h)).toString(),
+        snapshot: xmax(snapshot) < xmax(cur.snapshot) ? snapshot : cur.snapshot,
+        stepId: undefined,
+        chunks: [...(cur.chunks ?? [{ stepId: cur.stepId ?? copyStepId(x.tenant, table), n: cur.n, h: cur.h }]), chunk],
+      });
     }
     if (r.rows.length < JOURNAL_PAGE) break;
     after = r.rows[r.rows.length - 1].step_id;
   }
-  return new Map([...out].filter((e): e is [string, Journaled] => e[1] !== null));
+  for (const [schema, j] of out) if (j === null) out.delete(schema);
+  return out as Map<string, Journaled>;
 }
 
-const JOURNAL_PAGE = 20_000;
+const JOURNAL_PAGE = 5_000;
 
 /**
  * The schemas of `t` whose source rows differ from what their copy saw: another count, or a
@@ -169,21 +175,34 @@ async function changedSinceCopy(source: pg.Pool, t: UnifiedTable, part: { schema
 }
 
 /** The verification that ends `run`: the target hashed, the source's checksums from the journal where the copies left them. */
-export async function closingVerify(o: VerifyOptions & { runId: number }): Promise<VerifyReport> {
-  const journaled = await journaledChecksums(o.target, o.runId);
+export async function closingVerify(o: VerifyOptions & { runId: number; plan: Plan }): Promise<VerifyReport> {
+  // Per unified table, read when its first tenants are verified; each pair's entry is dropped once used.
+  const journals = new Map<string, Promise<Map<string, Journaled>>>();
+  // Whales' pairs whose source checksum came from the journal: which chunk differs, if the pair does.
+  const chunked = new Map<string, Journaled>();
   const merges = mergeMap(o.plan.merges);
-  const settled = new Set<string>();
   const report = await verifyPlan({
     ...o,
     sourceRows: async (t, schemas) => {
-      const known = schemas.flatMap((schema) => {
-        const j = journaled.get(key(schema, t.target));
-        return j ? [{ schema, j }] : [];
-      });
+      let journal = journals.get(t.target);
+      if (journal === undefined) journals.set(t.target, (journal = journaledChecksums(o.target, o.runId, t.target)));
+      const journaled = await journal;
+      const known: { schema: string; j: Journaled }[] = [];
+      for (const schema of schemas) {
+        const j = journaled.get(schema);
+        if (j === undefined) continue;
+        known.push({ schema, j });
+        journaled.delete(schema);
+      }
+      if (journaled.size === 0) journals.delete(t.target);
       const changed = known.length > 0 ? await changedSinceCopy(o.source, t, known) : new Set<string>();
       const fromJournal = known.filter((k) => !changed.has(k.schema));
-      for (const k of fromJournal) settled.add(key(k.schema, t.target));
-      const fresh = schemas.filter((s) => !settled.has(key(s, t.target)));
+      const settled = new Set<string>();
+      for (const k of fromJournal) {
+        settled.add(k.schema);
+        if (k.j.chunks) chunked.set(key(k.schema, t.target), k.j);
+      }
+      const fresh = schemas.filter((s) => !settled.has(s));
       const rows = fromJournal.map(({ schema, j }) => ({ schema, n: String(j.n), h: j.h }));
       if (fresh.length > 0) rows.push(...(await sourceChecksums(o.source, t, fresh, merges)));
       return rows;
@@ -191,9 +210,8 @@ export async function closingVerify(o: VerifyOptions & { runId: number }): Promi
   });
   // A whale that differs: which of its chunks (the same key range on the target side).
   for (const r of report.results) {
-    const j = journaled.get(key(r.tenant, r.table));
-    if (r.ok || !j?.chunks || !settled.has(key(r.tenant, r.table))) continue;
-    r.chunks = await differingChunks(o.target, o.plan, r, j);
+    const j = r.ok ? undefined : chunked.get(key(r.tenant, r.table));
+    if (j) r.chunks = await differingChunks(o.target, o.plan, r, j);
   }
   return report;
 }

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { ident } from '../db/ident.js';
-import { sourceRelation, type Plan } from '../plan/model.js';
+import { sourceRelation, type PlanFacts } from '../plan/model.js';
 import type { VerifyResult } from './checksum.js';
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
@@ -21,7 +21,7 @@ export interface SourceWrite {
  * copy's snapshot could not see, or a row count other than the one copied.
  * Only the mismatched pairs are read again, so this costs nothing on success.
  */
-export async function sourceWrites(source: Queryable, target: Queryable, runId: number, plan: Plan, mismatches: VerifyResult[]): Promise<SourceWrite[]> {
+export async function sourceWrites(source: Queryable, target: Queryable, runId: number, plan: PlanFacts, mismatches: VerifyResult[]): Promise<SourceWrite[]> {
   const pairs = mismatches.filter((m) => m.tenant !== '(shared)');
   if (pairs.length === 0) return [];
   // A whale's chunks (copy:<tenant>:<table>#<n>) count together, under the oldest of their snapshots.

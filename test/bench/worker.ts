@@ -43,7 +43,7 @@ async function main(): Promise<void> {
       kind: 'plan',
       seconds: now(),
       toolSeconds: r.seconds,
-      queryCount: r.discovery.queryCount,
+      queryCount: r.queryCount,
       tenants: r.plan.tenants.length,
       tables: r.plan.tables.length,
       steps: r.plan.steps.length,
