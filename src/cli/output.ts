@@ -1,4 +1,5 @@
 import { Chalk, type ChalkInstance } from 'chalk';
+import { writeDocument } from './jsonDocument.js';
 
 /**
  * Where results go: stdout, as human text or as exactly one JSON document.
@@ -28,7 +29,8 @@ export function createOutput(opts: { json: boolean; quiet: boolean; color: boole
       process.stdout.write(text + '\n');
     },
     document(doc: unknown) {
-      process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
+      // In pieces (src/cli/jsonDocument.ts); stdout to a file or pipe is written synchronously on Linux.
+      writeDocument((text) => process.stdout.write(text), doc);
     },
   };
 }

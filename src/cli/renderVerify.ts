@@ -1,10 +1,12 @@
 import type { VerifyReport } from '../verify/checksum.js';
+import { MappedList } from './jsonDocument.js';
 import { formatCount, table, type Output } from './output.js';
 
 export function verifyDocument(v: VerifyReport) {
   return {
     ok: v.ok,
-    results: v.results.map((r) => ({
+    // Made as each is printed: 250,000 at 50,000 tenants.
+    results: new MappedList(v.results, (r) => ({
       tenant: r.tenant,
       tenantId: r.tenantId,
       table: r.table,
