@@ -13,7 +13,7 @@ import { generateFixture } from '../fixtures/generate.js';
 import { loadConfig } from '../src/config/load.js';
 import { runCommand } from '../src/commands/run.js';
 import { silentLogger } from '../src/log.js';
-import { loadPlan } from '../src/state/journal.js';
+import { loadPlan, saveVerify } from '../src/state/journal.js';
 import { verifyPlan } from '../src/verify/checksum.js';
 import { closingVerify } from '../src/verify/closing.js';
 import { sql } from './support/cli.js';
@@ -123,3 +123,38 @@ for (const mode of ['in place', 'separate target'] as const) {
     });
   });
 }
+
+describe('saveVerify', () => {
+  it('stores the whole document and each pair’s checksum the same in one page or many, and leaves no staging table', async () => {
+    const db = await createTestDatabase('saveverify');
+    dbs.push(db);
+    await generateFixture(db.url, { tenants: 3, rowsPerTable: 4 });
+    const r = await runCommand(loadConfig({ source: db.url }, {}, '/'), silentLogger());
+    expect(r.verify.ok).toBe(true);
+    // One pair made a mismatch: its step's checksum must be cleared, the others' set.
+    const report = { ...r.verify, ok: false, results: r.verify.results.map((x, i) => (i === 1 ? { ...x, targetRows: x.targetRows + 1, ok: false } : x)) };
+    const p = pool(db.url);
+    const stored = async () => {
+      const run = (await sql<{ verify: unknown }>(db.url, 'SELECT verify FROM oasys_migrate.run WHERE run_id = $1', [r.runId]))[0].verify;
+      const steps = await sql<{ step_id: string; checksum: string | null }>(
+        db.url,
+        `SELECT step_id, checksum FROM oasys_migrate.step WHERE run_id = $1 AND phase = 'copy' ORDER BY step_id`,
+        [r.runId],
+      );
+      await sql(db.url, `UPDATE oasys_migrate.run SET verify = NULL WHERE run_id = $1`, [r.runId]);
+      await sql(db.url, `UPDATE oasys_migrate.step SET checksum = NULL WHERE run_id = $1`, [r.runId]);
+      return { run, steps };
+    };
+    await saveVerify(p, r.runId, report, 1_000_000);
+    const onePage = await stored();
+    await saveVerify(p, r.runId, report, 4);
+    const pages = await stored();
+    expect(pages).toEqual(onePage);
+    expect(onePage.run).toEqual(JSON.parse(JSON.stringify(report)));
+    const tenantPairs = report.results.filter((x) => x.tenant !== '(shared)');
+    expect(tenantPairs.length).toBeGreaterThan(8);
+    for (const x of tenantPairs)
+      expect(onePage.steps.find((s) => s.step_id === `copy:${x.tenant}:${x.table}`)?.checksum, `${x.tenant}.${x.table}`).toBe(x.ok ? x.targetChecksum : null);
+    expect(await sql(db.url, `SELECT 1 FROM pg_catalog.pg_class WHERE relname = 'verify_stage'`)).toEqual([]);
+  });
+});

@@ -39,7 +39,7 @@ export function chunkedCopy(step: Step, kb: KeyBounds | undefined, chunkRows: nu
     const range: CopyRange = { column: kb.column, chunk: i + 1, chunks };
     if (i > 0) range.from = cuts[i - 1];
     if (i < cuts.length) range.to = cuts[i];
-    // Named field by field: a plain copy step's fields are read from its copy, not its own (plainCopyStep).
+    // Field by field: a plain copy step's fields are getters (plainCopyStep), which a spread would lose.
     return {
       id: `${step.id}#${i + 1}`,
       phase: step.phase,

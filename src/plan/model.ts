@@ -309,13 +309,13 @@ export function sourceRelation(qualified: string, partitioned: boolean): string 
   return partitioned ? qualified : `ONLY ${qualified}`;
 }
 
-/** A tenant's copy step: `copy:<tenant>:<unified table>` (a whale's chunks add `#<n>`). */
 /**
  * A plan without its steps: all that verification reads. A recorded run's is loaded without
  * parsing its steps (loadPlanFacts): 250,000 copy steps at 50,000 tenants are verify's to skip.
  */
 export type PlanFacts = Omit<Plan, 'steps'>;
 
+/** A tenant's copy step: `copy:<tenant>:<unified table>` (a whale's chunks add `#<n>`). */
 export function copyStepId(tenant: string, table: string): string {
   return `copy:${tenant}:${table}`;
 }

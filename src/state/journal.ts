@@ -99,8 +99,6 @@ export async function loadPlanFacts(db: Queryable, runId: number, fallbackRls: {
   return facts;
 }
 
-const STEP_PAGE = 20_000;
-
 const DEFAULT_RLS = { setting: 'app.current_tenant', force: true };
 
 /** Records a new run and all its steps as pending, in the caller's transaction. */
@@ -126,6 +124,8 @@ export async function createRun(db: Queryable, plan: Plan, configFingerprint: st
   await addEvent(db, runId, 'started', { tenants: plan.tenants.length, tables: plan.tables.length, steps: plan.steps.length });
   return runId;
 }
+
+const STEP_PAGE = 20_000;
 
 export async function doneSteps(db: Queryable, runId: number): Promise<Map<string, number>> {
   const r = await db.query<{ step_id: string; rows: string | null }>(`SELECT step_id, rows FROM oasys_migrate.step WHERE run_id = $1 AND state = 'done'`, [
@@ -206,16 +206,17 @@ export async function saveVerify(
   pool: pg.Pool,
   runId: number,
   verify: { results: { tenant: string; table: string; targetChecksum: string; ok: boolean }[] },
+  page = VERIFY_PAGE,
 ): Promise<void> {
   await withTransaction(pool, async (db) => {
     await db.query('CREATE UNLOGGED TABLE oasys_migrate.verify_stage (ord integer NOT NULL, step_id text, result jsonb NOT NULL)');
     const { results } = verify;
-    for (let i = 0; i < results.length; i += VERIFY_PAGE) {
-      const page = results.slice(i, i + VERIFY_PAGE);
+    for (let i = 0; i < results.length; i += page) {
+      const part = results.slice(i, i + page);
       await db.query(
         `INSERT INTO oasys_migrate.verify_stage (ord, step_id, result)
          SELECT $1::int + x.i::int, x.id, x.r FROM ROWS FROM (pg_catalog.jsonb_array_elements($2::jsonb), unnest($3::text[])) WITH ORDINALITY AS x(r, id, i)`,
-        [i, JSON.stringify(page), page.map((r) => (r.tenant === '(shared)' ? null : copyStepId(r.tenant, r.table)))],
+        [i, JSON.stringify(part), part.map((r) => (r.tenant === '(shared)' ? null : copyStepId(r.tenant, r.table)))],
       );
     }
     await db.query(
