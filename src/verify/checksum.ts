@@ -257,7 +257,6 @@ export async function verifyPlan(o: VerifyOptions): Promise<VerifyReport> {
     });
   const results: VerifyResult[] = [];
   const anomalies: TableAnomaly[] = [];
-  const chunk = o.chunk ?? 200;
   const merges = mergeMap(plan.merges);
 
   const jobs: Promise<void>[] = [];
@@ -268,6 +267,9 @@ export async function verifyPlan(o: VerifyOptions): Promise<VerifyReport> {
     const target = new Map<string, { n: number; h: string }>();
     const tnk = naturalKeys(t, merges, undefined, 't', plan.tenantColumn);
     const tableJobs: Promise<void>[] = [];
+    // At most 200 tenants per source query, and at least as many queries as connections: 20 big
+    // tenants in one query hashed on one core while the other waited for it.
+    const chunk = o.chunk ?? Math.max(1, Math.min(200, Math.ceil(schemas.length / Math.max(1, o.concurrency))));
     for (let i = 0; i < schemas.length; i += chunk) {
       const part = schemas.slice(i, i + chunk);
       tableJobs.push(
