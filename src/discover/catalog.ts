@@ -113,9 +113,7 @@ export async function readCatalog(
         return;
       }
       // No arrays of its own yet: most tenant tables get those of the first table of their shape.
-      let tables = catalog.tables.get(r.schema) as SchemaTables | undefined;
-      if (tables === undefined) catalog.tables.set(r.schema, (tables = new SchemaTables()));
-      tables.set({
+      (getOrCreate(catalog.tables, r.schema, () => new SchemaTables()) as SchemaTables).set({
         schema: r.schema,
         name: r.name,
         kind: r.kind,

@@ -367,7 +367,7 @@ class PlainCopyStep implements Step {
     return { tenant: this.of.schema, tenantId: this.of.tenantId, sourceTable, targetTable, estimatedRows: this.estimatedRows, binary };
   }
   toJSON(): Step {
-    return { id: this.id, phase: this.phase, table: this.table, tenant: this.tenant, sql: NO_SQL, copy: this.copy, effects: this.effects };
+    return copyStepOf(this.copy, this.effects);
   }
 }
 

@@ -75,9 +75,7 @@ interface Journaled {
   n: number;
   h: string;
   snapshot: string;
-  /** The step's id where it is one of a whale's chunks (not the pair's plain copy step). */
-  stepId: string | undefined;
-  /** A whale's chunks, each with its own count and checksum. */
+  /** A whale's chunks, each with its own count and checksum (undefined for a pair copied by one plain step). */
   chunks: { stepId: string; n: number; h: string }[] | undefined;
 }
 
@@ -117,19 +115,17 @@ export async function journaledChecksums(target: Queryable, runId: number, table
       }
       let snapshot = snapshots.get(x.source_snapshot);
       if (snapshot === undefined) snapshots.set(x.source_snapshot, (snapshot = x.source_snapshot));
-      const n = Number(x.rows);
-      const stepId = x.step_id === copyStepId(x.tenant, table) ? undefined : x.step_id;
+      // Only a chunk's id is kept: a plain copy step's is said by its tenant and table.
+      const chunk = x.step_id === copyStepId(x.tenant, table) ? undefined : { stepId: x.step_id, n: Number(x.rows), h: x.source_checksum };
       if (cur === undefined) {
-        out.set(x.tenant, { n, h: x.source_checksum, snapshot, stepId, chunks: undefined });
+        out.set(x.tenant, { n: Number(x.rows), h: x.source_checksum, snapshot, chunks: chunk && [chunk] });
         continue;
       }
-      const chunk = { stepId: x.step_id, n, h: x.source_checksum };
       out.set(x.tenant, {
-        n: cur.n + n,
-        h: (BigInt(cur.h) + BigInt(chunk.h)).toString(),
+        n: cur.n + Number(x.rows),
+        h: (BigInt(cur.h) + BigInt(x.source_checksum)).toString(),
         snapshot: xmax(snapshot) < xmax(cur.snapshot) ? snapshot : cur.snapshot,
-        stepId: undefined,
-        chunks: [...(cur.chunks ?? [{ stepId: cur.stepId ?? copyStepId(x.tenant, table), n: cur.n, h: cur.h }]), chunk],
+        chunks: chunk ? [...(cur.chunks ?? []), chunk] : cur.chunks,
       });
     }
     if (r.rows.length < JOURNAL_PAGE) break;
