@@ -17,6 +17,8 @@ import { loadPlan, saveVerify } from '../src/state/journal.js';
 import { verifyPlan } from '../src/verify/checksum.js';
 import { closingVerify } from '../src/verify/closing.js';
 import { sql } from './support/cli.js';
+import { Pinned, ReadBy } from '../src/db/warm.js';
+import { backendPid } from '../src/db/connect.js';
 
 type Db = Awaited<ReturnType<typeof createTestDatabase>>;
 const dbs: Db[] = [];
@@ -102,6 +104,13 @@ for (const mode of ['in place', 'separate target'] as const) {
       // The target is grouped by the tenant column itself (not its text): the stray row is still apart.
       expect(closing.anomalies.filter((x) => !x.ok)).toEqual([{ table: 'audit_log', nullTenantRows: 0, otherTenantRows: 1, ok: false }]);
       expect(closing.ok).toBe(false);
+      // The same on the connection that copied the tables (run notes which; here: one idle connection of the pool).
+      const pid = (await source.query<{ pid: number }>('SELECT pg_catalog.pg_backend_pid() AS pid')).rows[0].pid;
+      const readBy = new ReadBy();
+      for (const t of plan.tables) readBy.note(t.target, pid, t.tenants);
+      const warm = await closingVerify({ source, target: targetPool, plan, runId: r.runId, concurrency: 2, readBy });
+      expect(warm.results).toEqual(closing.results);
+      expect(warm.anomalies).toEqual(closing.anomalies);
       const splitNow = await verifyPlan({ source, target: targetPool, plan, concurrency: 3, splitPages: 1 });
       expect(splitNow.anomalies).toEqual(closing.anomalies);
       const counts = (t: string, table: string) => closing.results.find((x) => x.tenant === t && x.table === table)!;
@@ -157,5 +166,44 @@ describe('saveVerify', () => {
     for (const x of tenantPairs)
       expect(onePage.steps.find((s) => s.step_id === `copy:${x.tenant}:${x.table}`)?.checksum, `${x.tenant}.${x.table}`).toBe(x.ok ? x.targetChecksum : null);
     expect(await sql(db.url, `SELECT 1 FROM pg_catalog.pg_class WHERE relname = 'verify_stage'`)).toEqual([]);
+  });
+});
+
+describe('Pinned: the connections that read the tables, kept for the closing verification', () => {
+  it('takes only idle connections of the named backends, leaves one to the pool, runs one read-only transaction at a time on each, and gives them back', async () => {
+    const db = await createTestDatabase('pinned');
+    dbs.push(db);
+    const p = new pg.Pool({ connectionString: db.url, max: 3 });
+    p.on('error', () => undefined);
+    pools.push(p);
+    // Three idle connections.
+    const held = await Promise.all([p.connect(), p.connect(), p.connect()]);
+    const pids = held.map(backendPid);
+    for (const c of held) c.release();
+    expect(p.idleCount).toBe(3);
+    // All three named: two taken (one is left to everything else).
+    const all = await Pinned.take(p, new Set(pids), 8);
+    expect(all.size).toBe(2);
+    all.release();
+    expect(p.idleCount).toBe(3);
+    const pinned = await Pinned.take(p, new Set([pids[1], 999999]), 8);
+    expect(pinned.size).toBe(1);
+    expect(p.idleCount).toBe(2);
+    expect(pinned.inTransaction(pids[0], async () => 1)).toBeUndefined();
+    // One transaction at a time: while it runs, the connection is busy (the caller uses the pool).
+    const first = pinned.inTransaction(pids[1], async (c) => {
+      const r = await c.query<{ pid: number; ro: string }>(
+        "SELECT pg_catalog.pg_backend_pid() AS pid, pg_catalog.current_setting('transaction_read_only') AS ro, pg_catalog.pg_sleep(0.05)",
+      );
+      return r.rows[0];
+    });
+    expect(pinned.inTransaction(pids[1], async () => 2)).toBeUndefined();
+    expect(await first).toEqual(expect.objectContaining({ pid: pids[1], ro: 'on' }));
+    expect(await pinned.inTransaction(pids[1], async () => 3)).toBe(3);
+    // A failed statement rolls back; the connection goes on.
+    await expect(pinned.inTransaction(pids[1], (c) => c.query('SELECT 1/0'))).rejects.toThrow(/division by zero/);
+    expect((await pinned.inTransaction(pids[1], (c) => c.query<{ x: number }>('SELECT 7 AS x')))!.rows[0].x).toBe(7);
+    pinned.release();
+    expect(p.idleCount).toBe(3);
   });
 });

@@ -26,6 +26,7 @@ import { preexistingRows, verifyPlan, type VerifyReport } from '../verify/checks
 import { planWithSession } from './plan.js';
 import { describeSourceWrites, sourceWrites } from '../verify/sourceWrites.js';
 import { closingVerify } from '../verify/closing.js';
+import { ReadBy } from '../db/warm.js';
 import { describeTarget, openSession, targetLine, type Session, type TargetInfo } from '../db/session.js';
 import { recopyTenant, resetSequences } from '../copy/recopy.js';
 import { continueAfterEarlierRuns, narrowToUnfinished } from './canary.js';
@@ -152,6 +153,7 @@ export async function runCommand(cfg: ResolvedConfig, log: Logger, hooks: RunHoo
       hooks.onPlanned?.(plan, resumed, runId);
       const done = await doneSteps(session.target, runId);
       online = await onlineCopy(session, runId, plan, done);
+      const readBy = new ReadBy();
       const { rowsCopied } = await executePlan({
         session,
         runId,
@@ -164,6 +166,7 @@ export async function runCommand(cfg: ResolvedConfig, log: Logger, hooks: RunHoo
         onLockLost: (fn) => lock.onLost(fn),
         lock: lockPolicy(cfg),
         copySnapshot: online?.copySnapshot,
+        readBy,
       });
       const total = [...done.values()].reduce((a, b) => a + b, 0) + rowsCopied;
       if (online) {
@@ -182,6 +185,7 @@ export async function runCommand(cfg: ResolvedConfig, log: Logger, hooks: RunHoo
         concurrency: cfg.concurrency,
         stop,
         preexisting: await preexistingRows(session.target, runId),
+        readBy,
       });
       if (stop.stopping) throw new InterruptedError();
       await saveVerify(session.target, runId, verify);

@@ -2,6 +2,8 @@ import pLimit from 'p-limit';
 import type pg from 'pg';
 import { describeError, EnvironmentError, InterruptedError, isNetworkError } from '../errors.js';
 import type { Session } from '../db/session.js';
+import type { ReadBy } from '../db/warm.js';
+import { backendPid } from '../db/connect.js';
 import { PHASES, type CopyStep, type Phase, type Plan, type Step } from '../plan/model.js';
 import { COPY_TENANT_SETTING, copyStatements, insertSelectSql, type CopySql } from '../plan/copySql.js';
 import { claimSteps, markDone, markFailed } from '../state/journal.js';
@@ -50,6 +52,8 @@ export interface ExecuteOptions {
    * step at a time through COPY, whose source transaction can import it.
    */
   copySnapshot?: { open(): Promise<string>; close(): Promise<void> };
+  /** Notes which connection copied which tenant tables (for run's closing verification). */
+  readBy?: ReadBy;
 }
 
 /** Backends running steps now: cancelled at once if the run lock is lost, so two runs never overlap. */
@@ -179,7 +183,7 @@ function lockLostError(): EnvironmentError {
 async function runUnit(o: ExecuteOptions, unit: Step[], report: (b: Blocker[]) => void, snapshot?: string): Promise<number> {
   if (unit[0].copy && (!o.plan.sameDatabase || snapshot)) return copyAcross(o, unit[0], report, snapshot);
   const client = await o.session.target.connect();
-  const pid = (client as unknown as { processID: number }).processID;
+  const pid = backendPid(client);
   inflight.add(pid);
   const watch = o.lock ? watchBlockers(o.session.target, pid, o.lock) : undefined;
   let broken = false;
@@ -223,6 +227,12 @@ async function runUnit(o: ExecuteOptions, unit: Step[], report: (b: Blocker[]) =
           checksums,
         );
       await client.query('COMMIT');
+      if (todo.length > 0 && todo[0].copy)
+        o.readBy?.note(
+          todo[0].copy.targetTable,
+          pid,
+          todo.map((s) => s.tenant ?? s.copy!.tenant),
+        );
       return rows.reduce<number>((a, r) => a + (r ?? 0), 0);
     } catch (err) {
       broken = isNetworkError(err);
@@ -283,7 +293,7 @@ async function copyAcross(o: ExecuteOptions, step: Step, report: (b: Blocker[]) 
   let broken = false;
   try {
     tgt = await o.session.target.connect();
-    tgtPid = (tgt as unknown as { processID: number }).processID;
+    tgtPid = backendPid(tgt);
     inflight.add(tgtPid);
     watch = o.lock ? watchBlockers(o.session.target, tgtPid, o.lock) : undefined;
     if (o.lockLost?.()) throw lockLostError();
@@ -313,6 +323,7 @@ async function copyAcross(o: ExecuteOptions, step: Step, report: (b: Blocker[]) 
       await markDone(tgt, o.runId, [step.id], [copied.rows], copied.snapshot, [copied.checksum ?? null]);
       const rows = copied.rows;
       await tgt.query('COMMIT');
+      if (!c.shared) o.readBy?.note(c.targetTable, backendPid(src), [c.tenant]);
       return rows;
     } catch (err) {
       broken = true; // a half-finished COPY leaves the connection unusable

@@ -159,6 +159,11 @@ function isTlsError(err: unknown): boolean {
 }
 
 /** Runs `fn` in a transaction on one pooled client; rolls back on any error. */
+/** The server process (backend pid) behind a client: the driver knows it from the connection's start. */
+export function backendPid(client: pg.ClientBase): number {
+  return (client as unknown as { processID: number }).processID;
+}
+
 export async function withTransaction<T>(
   pool: pg.Pool,
   fn: (client: pg.PoolClient) => Promise<T>,

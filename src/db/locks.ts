@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { EnvironmentError, pgFields } from '../errors.js';
-import { withTransaction } from './connect.js';
+import { backendPid, withTransaction } from './connect.js';
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
 
@@ -120,7 +120,7 @@ export async function withLockedTransaction<T>(pool: pg.Pool, what: string, poli
     let watch: ReturnType<typeof watchBlockers> | undefined;
     try {
       return await withTransaction(pool, async (client) => {
-        watch = watchBlockers(pool, (client as unknown as { processID: number }).processID, policy);
+        watch = watchBlockers(pool, backendPid(client), policy);
         await setLockTimeout(client, policy);
         return fn(client);
       });

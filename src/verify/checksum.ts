@@ -224,7 +224,9 @@ export interface VerifyOptions {
    */
   preexisting?: Map<string, string>;
   /** Where the source side's counts and checksums come from (default: sourceChecksums; run's closing verification: src/verify/closing.ts). */
-  sourceRows?: (t: UnifiedTable, schemas: string[]) => Promise<{ schema: string; n: string; h: string }[]>;
+  sourceRows?: (t: UnifiedTable, schemas: string[], via?: number) => Promise<{ schema: string; n: string; h: string }[]>;
+  /** How a table's schemas are split into source queries of at most `size` (default: in plan order); `via` is passed to sourceRows. */
+  parts?: (t: UnifiedTable, schemas: string[], size: number) => { schemas: string[]; via: number }[];
   /** A unified table above this many pages is hashed in `concurrency` block ranges side by side (default SPLIT_PAGES). */
   splitPages?: number;
 }
@@ -270,11 +272,13 @@ export async function verifyPlan(o: VerifyOptions): Promise<VerifyReport> {
     // At most 200 tenants per source query, and at least as many queries as connections: 20 big
     // tenants in one query hashed on one core while the other waited for it.
     const chunk = o.chunk ?? Math.max(1, Math.min(200, Math.ceil(schemas.length / Math.max(1, o.concurrency))));
-    for (let i = 0; i < schemas.length; i += chunk) {
-      const part = schemas.slice(i, i + chunk);
+    const parts: { schemas: string[]; via: number }[] = [];
+    if (o.parts) parts.push(...o.parts(t, schemas, chunk));
+    else for (let i = 0; i < schemas.length; i += chunk) parts.push({ schemas: schemas.slice(i, i + chunk), via: 0 });
+    for (const { schemas: part, via } of parts) {
       tableJobs.push(
         limit(async () => {
-          const rows = o.sourceRows ? await o.sourceRows(t, part) : await sourceChecksums(o.source, t, part, merges);
+          const rows = o.sourceRows ? await o.sourceRows(t, part, via) : await sourceChecksums(o.source, t, part, merges);
           for (const row of rows) source.set(row.schema, { n: Number(row.n), h: row.h });
         }),
       );
