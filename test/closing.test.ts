@@ -44,8 +44,12 @@ for (const mode of ['in place', 'separate target'] as const) {
       const tgt = target?.url ?? db.url;
       const info = await generateFixture(db.url, { tenants: 4, rowsPerTable: 12 });
       const cfg = loadConfig({ source: db.url, target: target?.url }, {}, '/');
-      const r = await runCommand(cfg, silentLogger());
+      // Each source scan of the closing verification: on the connection that copied its tables, or not.
+      const scans: boolean[] = [];
+      const r = await runCommand(cfg, silentLogger(), { onSourceScan: (warm) => scans.push(warm) });
       expect(r.verify.ok).toBe(true);
+      expect(scans.length).toBeGreaterThan(0);
+      expect(scans.filter(Boolean).length, 'scans on the copying connections').toBeGreaterThan(0);
 
       const source = pool(db.url);
       const targetPool = target ? pool(target.url) : source;
@@ -182,13 +186,16 @@ describe('Pinned: the connections that read the tables, kept for the closing ver
     for (const c of held) c.release();
     expect(p.idleCount).toBe(3);
     // All three named: two taken (one is left to everything else).
-    const all = await Pinned.take(p, new Set(pids), 8);
+    const all = await Pinned.take(p, new Set(pids), { most: 8, leave: 1 });
     expect(all.size).toBe(2);
-    all.release();
+    await all.release();
     expect(p.idleCount).toBe(3);
-    const pinned = await Pinned.take(p, new Set([pids[1], 999999]), 8);
+    const one = await Pinned.take(p, new Set(pids), { most: 1, leave: 1 });
+    expect(one.size).toBe(1);
+    await one.release();
+    expect(p.idleCount).toBe(3);
+    const pinned = await Pinned.take(p, new Set([pids[1], 999999]), { most: 8, leave: 1 });
     expect(pinned.size).toBe(1);
-    expect(p.idleCount).toBe(2);
     expect(pinned.inTransaction(pids[0], async () => 1)).toBeUndefined();
     // One transaction at a time: while it runs, the connection is busy (the caller uses the pool).
     const first = pinned.inTransaction(pids[1], async (c) => {
@@ -203,7 +210,35 @@ describe('Pinned: the connections that read the tables, kept for the closing ver
     // A failed statement rolls back; the connection goes on.
     await expect(pinned.inTransaction(pids[1], (c) => c.query('SELECT 1/0'))).rejects.toThrow(/division by zero/);
     expect((await pinned.inTransaction(pids[1], (c) => c.query<{ x: number }>('SELECT 7 AS x')))!.rows[0].x).toBe(7);
-    pinned.release();
+    // Given back only once what runs on it has ended.
+    let ended = false;
+    const slow = pinned.inTransaction(pids[1], async (c) => {
+      await c.query('SELECT pg_catalog.pg_sleep(0.2)');
+      ended = true;
+    });
+    await pinned.release();
+    expect(ended).toBe(true);
+    await slow;
     expect(p.idleCount).toBe(3);
+  });
+
+  it('a pinned connection the server ends while it waits is broken, not fatal: not offered again, closed on release', async () => {
+    const db = await createTestDatabase('pinnedkill');
+    dbs.push(db);
+    const p = new pg.Pool({ connectionString: db.url, max: 3 });
+    p.on('error', () => undefined);
+    pools.push(p);
+    const c = await p.connect();
+    const pid = backendPid(c);
+    c.release();
+    const pinned = await Pinned.take(p, new Set([pid]), { most: 2, leave: 1 });
+    expect(pinned.size).toBe(1);
+    await sql(db.url, 'SELECT pg_catalog.pg_terminate_backend($1)', [pid]);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(pinned.broke(pid)).toBe(true);
+    expect(pinned.inTransaction(pid, async () => 1)).toBeUndefined();
+    await pinned.release();
+    // The pool goes on with a new connection.
+    expect((await p.query<{ ok: number }>('SELECT 1 AS ok')).rows[0].ok).toBe(1);
   });
 });

@@ -56,6 +56,8 @@ export interface RunHooks {
   stop?: StopSignal;
   /** Called with the fresh plan before anything is locked or written; throwing refuses the run (run --plan). */
   approve?: (plan: Plan) => void;
+  /** Once per source scan of the closing verification: whether it ran on the connection that copied its tables. */
+  onSourceScan?: (onCopyingConnection: boolean) => void;
 }
 
 /**
@@ -154,6 +156,7 @@ export async function runCommand(cfg: ResolvedConfig, log: Logger, hooks: RunHoo
       const done = await doneSteps(session.target, runId);
       online = await onlineCopy(session, runId, plan, done);
       const readBy = new ReadBy();
+      const scans = { all: 0, warm: 0 };
       const { rowsCopied } = await executePlan({
         session,
         runId,
@@ -186,7 +189,13 @@ export async function runCommand(cfg: ResolvedConfig, log: Logger, hooks: RunHoo
         stop,
         preexisting: await preexistingRows(session.target, runId),
         readBy,
+        onSourceScan: (warm) => {
+          scans.all++;
+          if (warm) scans.warm++;
+          hooks.onSourceScan?.(warm);
+        },
       });
+      log.debug(`closing verification: ${scans.warm} of ${scans.all} source scans on the connection that copied their tables`);
       if (stop.stopping) throw new InterruptedError();
       await saveVerify(session.target, runId, verify);
       if (!verify.ok) {

@@ -158,12 +158,12 @@ function isTlsError(err: unknown): boolean {
   return typeof code === 'string' && (/^ERR_TLS_|^ERR_SSL_/.test(code) || /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)/.test(code));
 }
 
-/** Runs `fn` in a transaction on one pooled client; rolls back on any error. */
 /** The server process (backend pid) behind a client: the driver knows it from the connection's start. */
 export function backendPid(client: pg.ClientBase): number {
   return (client as unknown as { processID: number }).processID;
 }
 
+/** Runs `fn` in a transaction on one pooled client; rolls back on any error. */
 export async function withTransaction<T>(
   pool: pg.Pool,
   fn: (client: pg.PoolClient) => Promise<T>,

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { isNetworkError } from '../errors.js';
 import { backendPid } from './connect.js';
 
 /**
@@ -52,29 +53,43 @@ interface PinnedClient {
   client: pg.PoolClient;
   busy: boolean;
   broken: boolean;
+  onError: () => void;
 }
 
 /**
- * The pool's idle connections whose backend is one of `pids` (at most `max` of them), checked out
- * until `release`. Each runs one transaction at a time. At least one of the
- * pool's connections is left to everything else, which goes on through the pool (a session's
- * pool has the concurrency plus two).
+ * The pool's idle connections whose backend is one of `pids`, checked out until `release`: at most
+ * `most`, and never so many that fewer than `leave` remain to the pool for everything else (the
+ * target's side of a verification goes on through the pool). Each runs one read-only transaction at
+ * a time; a connection that is busy, or broke (a network error, or the server ended it while it
+ * waited here), is not offered again: the caller goes to the pool.
  */
 export class Pinned {
+  private readonly running = new Set<Promise<unknown>>();
+
   private constructor(private readonly clients: Map<number, PinnedClient>) {}
 
-  static async take(pool: pg.Pool, pids: Set<number>, max: number): Promise<Pinned> {
+  static async take(pool: pg.Pool, pids: Set<number>, o: { most: number; leave: number }): Promise<Pinned> {
     const keep = new Map<number, PinnedClient>();
     const others: pg.PoolClient[] = [];
+    const most = Math.min(o.most, (pool as unknown as { options: { max: number } }).options.max - o.leave);
     try {
       // Idle connections are handed out before new ones are made: asking as many times as there are idle ones sees each once.
-      const most = Math.min(max, (pool as unknown as { options: { max: number } }).options.max - 1);
-      for (let i = pool.idleCount; i > 0 && keep.size < most; i--) {
+      for (let i = pids.size > 0 ? pool.idleCount : 0; i > 0 && keep.size < most; i--) {
         const client = await pool.connect();
         const pid = backendPid(client);
-        if (pids.has(pid) && !keep.has(pid)) keep.set(pid, { client, busy: false, broken: false });
-        else others.push(client);
+        if (!pids.has(pid) || keep.has(pid)) {
+          others.push(client);
+          continue;
+        }
+        const p: PinnedClient = { client, busy: false, broken: false, onError: () => (p.broken = true) };
+        // Out of the pool nobody else listens: an error event without a listener would end the process.
+        client.on('error', p.onError);
+        client.on('end', p.onError);
+        keep.set(pid, p);
       }
+    } catch (err) {
+      for (const p of keep.values()) release(p);
+      throw err;
     } finally {
       for (const c of others) c.release();
     }
@@ -85,34 +100,48 @@ export class Pinned {
     return this.clients.size;
   }
 
-  /**
-   * `fn` in a read-only transaction on the connection of backend `pid`; undefined when that
-   * connection is not here, broke, or is busy — then the caller goes to the pool: a table opened
-   * again costs less than waiting while the other connections idle.
-   */
+  /** Whether the connection of backend `pid` broke here (what ran on it may be run again elsewhere). */
+  broke(pid: number): boolean {
+    return this.clients.get(pid)?.broken ?? false;
+  }
+
+  /** `fn` in a read-only transaction on the connection of backend `pid`; undefined when that connection is not here, busy or broken. */
   inTransaction<T>(pid: number, fn: (client: pg.ClientBase) => Promise<T>): Promise<T> | undefined {
     const p = this.clients.get(pid);
     if (p === undefined || p.broken || p.busy) return undefined;
     p.busy = true;
-    return (async () => {
+    const run = (async () => {
       try {
         await p.client.query('BEGIN READ ONLY');
         const result = await fn(p.client);
         await p.client.query('COMMIT');
         return result;
       } catch (err) {
-        await p.client.query('ROLLBACK').catch(() => {
-          p.broken = true;
-        });
+        if (isNetworkError(err)) p.broken = true;
+        else
+          await p.client.query('ROLLBACK').catch(() => {
+            p.broken = true;
+          });
         throw err;
       } finally {
         p.busy = false;
       }
     })();
+    this.running.add(run);
+    void run.catch(() => undefined).finally(() => this.running.delete(run));
+    return run;
   }
 
-  release(): void {
-    for (const p of this.clients.values()) p.client.release(p.broken);
+  /** Gives the connections back to the pool once what runs on them has ended (a broken one is closed). */
+  async release(): Promise<void> {
+    await Promise.allSettled([...this.running]);
+    for (const p of this.clients.values()) release(p);
     this.clients.clear();
   }
+}
+
+function release(p: PinnedClient): void {
+  p.client.removeListener('error', p.onError);
+  p.client.removeListener('end', p.onError);
+  p.client.release(p.broken);
 }

@@ -180,13 +180,22 @@ type InTransaction = <T>(fn: (client: pg.ClientBase) => Promise<T>) => Promise<T
  * The verification that ends `run`: the target hashed, the source's checksums from the journal where the copies left them.
  * With `readBy` (which connection copied which tables), each source table is scanned again on the connection that copied it.
  */
-export async function closingVerify(o: VerifyOptions & { runId: number; plan: Plan; readBy?: ReadBy }): Promise<VerifyReport> {
+export async function closingVerify(
+  o: VerifyOptions & {
+    runId: number;
+    plan: Plan;
+    readBy?: ReadBy;
+    /** Called once per source scan: whether it ran on the connection that copied its tables. */
+    onSourceScan?: (onCopyingConnection: boolean) => void;
+  },
+): Promise<VerifyReport> {
   // Per unified table, read when its first tenants are verified; each pair's entry is dropped once used.
   const journals = new Map<string, Promise<Map<string, Journaled>>>();
   // Whales' pairs whose source checksum came from the journal: which chunk differs, if the pair does.
   const chunked = new Map<string, Journaled>();
   const merges = mergeMap(o.plan.merges);
-  const pinned = o.readBy ? await Pinned.take(o.source, o.readBy.pids(), Math.max(1, o.concurrency)) : undefined;
+  // As many as the steps ran on, leaving the pool as many for the target's side.
+  const pinned = o.readBy ? await Pinned.take(o.source, o.readBy.pids(), { most: o.concurrency, leave: o.concurrency }) : undefined;
   let report: VerifyReport;
   try {
     report = await verifyPlan({
@@ -204,7 +213,14 @@ export async function closingVerify(o: VerifyOptions & { runId: number; plan: Pl
           journaled.delete(schema);
         }
         if (journaled.size === 0) journals.delete(t.target);
-        const inTransaction: InTransaction = (fn) => pinned?.inTransaction(via ?? 0, fn) ?? withTransaction(o.source, fn, { readOnly: true });
+        const inTransaction: InTransaction = async (fn) => {
+          const pool = () => withTransaction(o.source, fn, { readOnly: true });
+          const warm = pinned?.inTransaction(via ?? 0, fn);
+          o.onSourceScan?.(warm !== undefined);
+          if (warm === undefined) return pool();
+          // A connection that broke while it waited here: the scan is read-only, so it is simply run again.
+          return warm.catch((err: unknown) => (pinned!.broke(via ?? 0) ? pool() : Promise.reject(err)));
+        };
         const changed = known.length > 0 ? await changedSinceCopy(inTransaction, t, known) : new Set<string>();
         const fromJournal = known.filter((k) => !changed.has(k.schema));
         const settled = new Set<string>();
@@ -219,7 +235,7 @@ export async function closingVerify(o: VerifyOptions & { runId: number; plan: Pl
       },
     });
   } finally {
-    pinned?.release();
+    await pinned?.release();
   }
   // A whale that differs: which of its chunks (the same key range on the target side).
   for (const r of report.results) {
