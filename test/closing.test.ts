@@ -173,13 +173,19 @@ describe('saveVerify', () => {
   });
 });
 
+/** A new database and a pool of three connections to it. */
+async function poolOf3(name: string): Promise<{ db: Db; p: pg.Pool }> {
+  const db = await createTestDatabase(name);
+  dbs.push(db);
+  const p = new pg.Pool({ connectionString: db.url, max: 3 });
+  p.on('error', () => undefined);
+  pools.push(p);
+  return { db, p };
+}
+
 describe('Pinned: the connections that read the tables, kept for the closing verification', () => {
   it('takes only idle connections of the named backends, leaves one to the pool, runs one read-only transaction at a time on each, and gives them back', async () => {
-    const db = await createTestDatabase('pinned');
-    dbs.push(db);
-    const p = new pg.Pool({ connectionString: db.url, max: 3 });
-    p.on('error', () => undefined);
-    pools.push(p);
+    const { db, p } = await poolOf3('pinned');
     // Three idle connections.
     const held = await Promise.all([p.connect(), p.connect(), p.connect()]);
     const pids = held.map(backendPid);
@@ -223,11 +229,7 @@ describe('Pinned: the connections that read the tables, kept for the closing ver
   });
 
   it('a pinned connection the server ends while it waits is broken, not fatal: not offered again, closed on release', async () => {
-    const db = await createTestDatabase('pinnedkill');
-    dbs.push(db);
-    const p = new pg.Pool({ connectionString: db.url, max: 3 });
-    p.on('error', () => undefined);
-    pools.push(p);
+    const { db, p } = await poolOf3('pinnedkill');
     const c = await p.connect();
     const pid = backendPid(c);
     c.release();
