@@ -9,8 +9,9 @@ import { backendPid } from './connect.js';
  * catalogs, and at 50,000 tenants × 5 tables that is most of what a small query costs: 200 tables
  * never opened by the connection take 36 ms, on the connection that opened them 12 ms. `run`
  * notes here which connection copied each tenant's table; its closing verification scans those
- * source tables again on that same connection while it is still in the pool, instead of making
- * fresh connections build 250,000 cache entries a second time (and hold them: about 11 kB each).
+ * source tables again on that same connection while it is still in the pool, instead of on
+ * whichever connection is free, which then opens tables it never opened (each adds about 11 kB of
+ * cache, held until the connection ends).
  */
 export class ReadBy {
   private readonly units: { table: string; pid: number; schemas: string[] }[] = [];
