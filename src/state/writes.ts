@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { ident } from '../db/ident.js';
 import { liftForce } from '../db/rlsAccess.js';
+import { xid32 } from '../db/xid.js';
 import { tenantsAmong, type Plan } from '../plan/model.js';
 import { citusWritesSinceRun } from './citusWrites.js';
 import { loadSnapshot } from './snapshot.js';
@@ -42,7 +43,7 @@ export async function writesSinceRun(db: Queryable, runId: number, finishedXid: 
   );
   if (plan.citus) return citusWritesSinceRun(db, plan, verify, created);
   // age() of a 32-bit xid, relative to one reference: a row is newer than the run iff its age is smaller.
-  const xid = (BigInt(finishedXid) % 4294967296n).toString();
+  const xid = xid32(finishedXid);
   const out: WritesSinceRun[] = [];
   for (const { t, q } of tables) {
     if (!created.has(q) && !saved.has(q)) continue;

@@ -272,9 +272,9 @@ export async function verifyPlan(o: VerifyOptions): Promise<VerifyReport> {
     // At most 200 tenants per source query, and at least as many queries as connections: 20 big
     // tenants in one query hashed on one core while the other waited for it.
     const chunk = o.chunk ?? Math.max(1, Math.min(200, Math.ceil(schemas.length / Math.max(1, o.concurrency))));
-    const parts: { schemas: string[]; via: number }[] = [];
-    if (o.parts) parts.push(...o.parts(t, schemas, chunk));
-    else for (let i = 0; i < schemas.length; i += chunk) parts.push({ schemas: schemas.slice(i, i + chunk), via: 0 });
+    const parts =
+      o.parts?.(t, schemas, chunk) ??
+      Array.from({ length: Math.ceil(schemas.length / chunk) }, (_, i) => ({ schemas: schemas.slice(i * chunk, (i + 1) * chunk), via: 0 }));
     for (const { schemas: part, via } of parts) {
       tableJobs.push(
         limit(async () => {

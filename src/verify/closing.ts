@@ -4,6 +4,7 @@ import { copyStepId, sourceRelation, type CopyStep, type Plan, type UnifiedTable
 import { copiedColumns, insertHead, rangeWhere, selectExpression } from '../plan/copySql.js';
 import { withTransaction } from '../db/connect.js';
 import { Pinned, type ReadBy } from '../db/warm.js';
+import { snapshotLimits, unseenSql } from './unseen.js';
 import { mergeMap } from '../plan/merge.js';
 import { rowHashSql, sourceChecksums, sourceSql, verifyPlan, type VerifyOptions, type VerifyReport, type VerifyResult } from './checksum.js';
 
@@ -144,27 +145,21 @@ const JOURNAL_PAGE = 5_000;
  * per call, two or three parameters per schema.
  */
 async function changedSinceCopy(inTransaction: InTransaction, t: UnifiedTable, part: { schema: string; j: Journaled }[]): Promise<Set<string>> {
-  // age() compares 32-bit xids from one reference point, stable within a transaction: a row version
-  // at or after the snapshot's xmax, or made by a transaction in progress then, was not visible to
-  // the copy. The snapshots' own ages are read first in the same transaction and bound as numbers:
-  // a sub-select in each branch cost as much to plan as opening the table (200 tables never opened
-  // by the connection: 36 ms instead of 65).
-  const low = (v: string) => (BigInt(v) % 4294967296n).toString();
+  // The snapshots' ages are read first, in the same transaction, and bound as numbers: a sub-select
+  // in each branch cost as much to plan as opening the table (200 tables never opened by the
+  // connection: 36 ms instead of 65).
   return inTransaction(async (client) => {
-    const xmaxes = [...new Set(part.map(({ j }) => low(j.snapshot.split(':')[1])))];
+    const xmaxes = [...new Set(part.map(({ j }) => snapshotLimits(j.snapshot).xmax))];
     const ages = await client.query<{ x: string; a: number }>('SELECT x, pg_catalog.age(x::xid) AS a FROM unnest($1::text[]) AS x', [xmaxes]);
     const params: unknown[] = [];
     const ageParam = new Map<string, number>();
     for (const r of ages.rows) ageParam.set(r.x, params.push(r.a));
     const sql = part
       .map(({ schema, j }) => {
-        const [, xmax, xip] = j.snapshot.split(':');
-        const inProgress = xip ? xip.split(',').filter(Boolean).map(low) : [];
+        const { xmax, inProgress } = snapshotLimits(j.snapshot);
         const s = params.push(schema);
-        // Most snapshots have no transaction in progress: then no per-row text comparison.
-        const also = inProgress.length > 0 ? ` OR s.xmin::text = ANY ($${params.push(inProgress)}::text[])` : '';
-        return `SELECT $${s}::text AS schema, count(*)::int8 AS n,
-              count(*) FILTER (WHERE pg_catalog.age(s.xmin) <= $${ageParam.get(low(xmax))}::int4${also})::int8 AS changed
+        const unseen = unseenSql('s', `$${ageParam.get(xmax)}::int4`, inProgress.length > 0 ? `$${params.push(inProgress)}` : undefined);
+        return `SELECT $${s}::text AS schema, count(*)::int8 AS n, count(*) FILTER (WHERE ${unseen})::int8 AS changed
          FROM ${sourceRelation(ident(schema, t.source), t.partitioned)} AS s`;
       })
       .join('\nUNION ALL\n');

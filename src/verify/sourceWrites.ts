@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { ident } from '../db/ident.js';
 import { sourceRelation, type PlanFacts } from '../plan/model.js';
 import type { VerifyResult } from './checksum.js';
+import { snapshotLimits, unseenSql } from './unseen.js';
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
 
@@ -39,17 +40,11 @@ export async function sourceWrites(source: Queryable, target: Queryable, runId: 
     const step = byId.get(`${p.tenant}\u0000${p.table}`);
     const t = plan.tables.find((x) => x.target === p.table);
     if (!step?.source_snapshot || !t) continue;
-    const [xmin, xmax, xip] = step.source_snapshot.split(':');
-    void xmin;
-    // age() compares 32-bit xids from one reference point: a row version at or after the
-    // snapshot's xmax, or made by a transaction in progress then, was not visible to the copy.
-    const low = (v: string) => (BigInt(v) % 4294967296n).toString();
-    const inProgress = xip ? xip.split(',').filter(Boolean).map(low) : [];
+    const { xmax, inProgress } = snapshotLimits(step.source_snapshot);
     const r = await source.query<{ n: string; changed: string }>(
-      `SELECT count(*)::text AS n,
-              count(*) FILTER (WHERE pg_catalog.age(s.xmin) <= pg_catalog.age($1::text::xid) OR s.xmin::text = ANY ($2::text[]))::text AS changed
+      `SELECT count(*)::text AS n, count(*) FILTER (WHERE ${unseenSql('s', 'pg_catalog.age($1::text::xid)', '$2')})::text AS changed
          FROM ${sourceRelation(ident(p.tenant, t.source), t.partitioned)} AS s`,
-      [low(xmax), inProgress],
+      [xmax, inProgress],
     );
     const rowsNow = Number(r.rows[0].n);
     const changed = Number(r.rows[0].changed);
